@@ -1,0 +1,48 @@
+# The FER reproduction suite. `make help` lists the targets.
+# Data: FER_DATA_DIR (default data/) holds fer2013/ and ckplus/CK+48/; see README.md.
+VENV    ?= .venv
+PY      ?= $(VENV)/bin/python
+PROFILE ?= cpu
+PAPERS  := $(shell sed -n 's/.*"paper": *"\([^"]*\)".*/\1/p' notebooks/manifest.json)
+export FER_DATA_DIR ?= data
+
+.PHONY: help setup data check-data reproduce-all reports test bench $(addprefix reproduce-,$(PAPERS))
+
+help:
+	@echo "make setup                      create $(VENV) and install requirements.txt"
+	@echo "make data                       download FER2013 and CK+48 with your Kaggle credentials"
+	@echo "make check-data                 load the datasets and check their class counts"
+	@echo "make reproduce-all PROFILE=cpu  execute every paper's notebook (smoke | cpu | paper)"
+	@echo "make reproduce-<paper>          one paper: $(PAPERS)"
+	@echo "make reports                    rebuild reports/index.html and reports/index.md"
+	@echo "make test                       run the test suite (real data from FER_DATA_DIR)"
+	@echo "make bench                      loading, preprocessing, training speed and memory"
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+
+setup: $(PY)
+	$(PY) -m pip install -r requirements.txt
+
+data: $(PY)
+	$(PY) -m fer_lib data
+
+check-data: $(PY)
+	$(PY) -m fer_lib check-data
+
+reproduce-all: $(PY)
+	$(PY) -m fer_lib reproduce --profile $(PROFILE)
+
+$(addprefix reproduce-,$(PAPERS)): reproduce-%: $(PY)
+	$(PY) -m fer_lib reproduce --profile $(PROFILE) --paper $*
+
+reports: $(PY)
+	$(PY) -m fer_lib index
+
+test: $(PY)
+	$(PY) -m pytest -q tests
+
+bench: $(PY)
+	$(PY) -m fer_lib.benchmark

@@ -1,0 +1,168 @@
+"""Command line: `python -m fer_lib <command>`, behind the Makefile's targets.
+
+  data        download FER2013 and CK+48 with the kaggle package, or explain how to provide them
+  check-data  load every dataset, print class counts and where they differ from the public release
+  reproduce   execute the papers' notebooks headlessly (papermill), render HTML, rebuild the index
+  index       rebuild reports/index.html and reports/index.md from the saved runs
+
+A user mistake (missing data, unknown name, bad CSV) prints one clear message and exits 2,
+without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import PROFILES, REPO_ROOT, data_dir, get_profile
+from .errors import FerError, unknown_name_error
+
+MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"
+KAGGLE_DATASETS = {"fer2013": ("msambare/fer2013", "fer2013"), "ckplus48": ("shawon10/ckplus", "ckplus")}
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def download(root: Path | None = None) -> list[Path]:
+    """Download and unpack every dataset with the Kaggle API; a FerError says what to do instead."""
+    from .datasets import LAYOUT_HELP
+
+    root = Path(root) if root is not None else data_dir()
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    except ImportError as exc:
+        raise FerError(f"the kaggle package is not installed ({exc}); run `make setup`.\n{LAYOUT_HELP}") from None
+    api = KaggleApi()
+    try:
+        api.authenticate()
+    except BaseException as exc:  # the kaggle package raises OSError or exits on missing credentials
+        raise FerError(
+            f"Kaggle credentials not found ({exc}). Put your API token in ~/.kaggle/kaggle.json "
+            f"(or set KAGGLE_USERNAME and KAGGLE_KEY), then run `make data` again.\n{LAYOUT_HELP}") from None
+    written = []
+    for name, (slug, folder) in KAGGLE_DATASETS.items():
+        dest = root / folder
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            api.dataset_download_files(slug, path=str(dest), unzip=True, quiet=False)
+        except BaseException as exc:
+            raise FerError(f"downloading {slug} from Kaggle failed ({type(exc).__name__}: {exc}); check your "
+                           f"network and that you accepted the dataset's terms on Kaggle.\n{LAYOUT_HELP}") from None
+        written.append(dest)
+    return written
+
+
+def check_data(root: Path | None = None) -> dict:
+    """Load every dataset under `root`; returns counts and differences, or raises FerError."""
+    from .datasets import DATASETS, count_differences, load_dataset
+
+    report = {}
+    for name in DATASETS:
+        ds = load_dataset(name, root)
+        report[name] = {"source": ds.source, "layout": ds.layout, "images": len(ds),
+                        "unreadable_skipped": len(ds.skipped), "class_counts": ds.class_counts(),
+                        "differences": count_differences(ds)}
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# reproduce
+
+
+def manifest() -> list[dict]:
+    """The notebooks `make reproduce-all` runs: [{"paper": ..., "notebook": ...}]."""
+    return json.loads(MANIFEST.read_text())
+
+
+def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path | str = REPO_ROOT / "reports",
+              parameters: dict | None = None) -> list[Path]:
+    """Execute each paper's notebook under `profile`, write its HTML beside its reports, rebuild the index."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    from .reports import build_index, write_text_atomic
+
+    get_profile(profile)
+    entries = manifest()
+    valid = [e["paper"] for e in entries]
+    for paper in papers or []:
+        if paper not in valid:
+            raise unknown_name_error("paper", paper, valid)
+    reports_root = Path(reports_root).resolve()
+    written = []
+    for entry in entries:
+        if papers and entry["paper"] not in papers:
+            continue
+        out_dir = reports_root / profile / entry["paper"]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        params = {"profile": profile, "reports_root": str(reports_root), **(parameters or {})}
+        with tempfile.TemporaryDirectory() as tmp:
+            executed = Path(tmp) / "executed.ipynb"
+            print(f"[reproduce] {entry['paper']}: executing {entry['notebook']} with {params}", flush=True)
+            try:
+                papermill.execute_notebook(str(REPO_ROOT / entry["notebook"]), str(executed), parameters=params,
+                                           cwd=str(REPO_ROOT), kernel_name="python3", progress_bar=False,
+                                           log_output=True)
+            except papermill.PapermillExecutionError as exc:
+                if exc.ename == "FerError":
+                    raise FerError(f"{entry['notebook']}: {exc.evalue}") from None
+                raise
+            body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        write_text_atomic(out_dir / "notebook.html", body)
+        written.append(out_dir / "notebook.html")
+    if profile == "smoke":
+        build_index(reports_root, profiles=("smoke",), out_dir=reports_root / "smoke")
+    else:
+        build_index(reports_root)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("data", help="download the datasets with Kaggle credentials, or explain the alternatives")
+    sub.add_parser("check-data", help="load every dataset and check its class counts")
+    rep = sub.add_parser("reproduce", help="execute notebooks headlessly and rebuild the reports")
+    rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
+    rep.add_argument("--paper", action="append", help="only this paper (repeatable); default: every paper")
+    rep.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+    rep.add_argument("--seeds", help="comma-separated seeds overriding the experiments' own")
+    rep.add_argument("--experiments", default="all", help="comma-separated experiment names, default all")
+    sub.add_parser("index", help="rebuild reports/index.html and index.md")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "data":
+            for path in download():
+                print(f"downloaded into {path}")
+        elif args.command == "check-data":
+            print(json.dumps(check_data(), indent=2))
+        elif args.command == "reproduce":
+            params = {"experiments": args.experiments}
+            if args.seeds:
+                try:
+                    params["seeds"] = [int(s) for s in args.seeds.split(",")]
+                except ValueError:
+                    raise FerError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+            for path in reproduce(args.profile, args.paper, args.reports_root, params):
+                print(f"wrote {path}")
+        elif args.command == "index":
+            from .reports import build_index
+            print(f"wrote {build_index(REPO_ROOT / 'reports')}")
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Experiments: a paper's protocol as data (`ExperimentSpec`), and the runner that measures it.
+
+`run_experiment(spec, profile)` loads the dataset, preprocesses it (cached), splits it with the
+named protocol, trains one model per seed under the profile's epochs and budget, evaluates each
+once on the test split, and writes the experiment's report folder.
+
+The learning-rate rule, from the issue: a paper's learning rate is always run first. If that run
+does not train (its predictions collapse to one class, or its best validation accuracy stays
+within 2 points of the majority-class rate), it is reported as it is, and the experiment is run
+again, labelled, with `fallback_lr`.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import claims as claims_lib
+from . import reports
+from .config import Profile, cache_dir, get_profile
+from .datasets import FaceDataset, count_differences, load_dataset, stratified_subset
+from .errors import FerError
+from .metrics import classification_metrics, save_predictions, seed_summary
+from .models import build_model
+from .preprocessing import PreprocessConfig, preprocess_images
+from .splits import make_split
+from .training import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment of a paper: dataset, split protocol, model, training settings, budget, seeds."""
+
+    paper: str
+    name: str
+    title: str
+    dataset: str
+    protocol: str
+    model: str
+    protocol_options: dict = field(default_factory=dict)
+    model_options: dict = field(default_factory=dict)
+    preprocess: PreprocessConfig = PreprocessConfig()
+    learning_rate: float = 0.01
+    batch_size: int = 16
+    epochs: int = 100
+    optimizer: str = "adam"
+    balance: bool = True
+    augment: str = "copies"
+    cpu_budget_minutes: float = 10.0
+    seeds: tuple[int, ...] = (0,)
+    fallback_lr: float | None = 1e-3
+
+
+@dataclass
+class ExperimentResult:
+    """What one experiment variant (one learning rate, all its seeds) measured."""
+
+    spec: ExperimentSpec
+    label: str
+    learning_rate: float
+    folder: Path
+    metrics: dict
+    claims: list[dict]
+    trained: bool
+    runs: list[TrainResult]
+
+
+def prepare_data(spec: ExperimentSpec, profile: Profile, data_root: Path | str | None = None) -> tuple[FaceDataset, np.ndarray, dict]:
+    """The dataset (subset for the profile), its preprocessed images, and a preprocessing summary."""
+    dataset = load_dataset(spec.dataset, data_root)
+    differences = count_differences(dataset)
+    if profile.per_class is not None:
+        dataset = stratified_subset(dataset, profile.per_class, seed=0)
+    pre = preprocess_images(dataset.images, spec.preprocess)
+    summary = {
+        "config": asdict(spec.preprocess),
+        "images": len(dataset),
+        "no_face_found": pre.no_face_count,
+        "no_face_policy": "full frame kept (the images are already face crops)",
+        "unreadable_skipped": len(dataset.skipped),
+        "count_differences_from_public_release": differences,
+        "source": dataset.source,
+        "layout": dataset.layout,
+    }
+    return dataset, pre.images, summary
+
+
+def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
+    if run.stop_reason == STOP_COLLAPSED:
+        return False
+    if "val_accuracy" not in run.history or not len(val_labels):
+        return True
+    majority = np.bincount(val_labels).max() / len(val_labels)
+    return bool(run.history["val_accuracy"].max() > majority + 0.02)
+
+
+def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
+    """The per-seed wall-clock budget: the spec's (or the override's) minutes times the profile's scale."""
+    if profile.budget_scale is None:
+        return None
+    return 60 * (budget_minutes if budget_minutes is not None else spec.cpu_budget_minutes) * profile.budget_scale
+
+
+def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, images: np.ndarray,
+                seed: int, lr: float, runs_root: Path, budget_minutes: float | None) -> tuple[TrainResult, dict, np.ndarray, object]:
+    split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
+    epochs = spec.epochs if profile.max_epochs is None else min(spec.epochs, profile.max_epochs)
+    config = TrainConfig(optimizer=spec.optimizer, learning_rate=lr, batch_size=spec.batch_size, epochs=epochs,
+                         seed=seed, balance=spec.balance, augment=spec.augment,
+                         budget_seconds=budget_seconds(spec, profile, budget_minutes))
+    y = dataset.labels
+    digest = hashlib.sha1(f"{spec.model}|{spec.model_options}|{asdict(spec.preprocess)}".encode())
+    for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    run = fit(lambda: build_model(spec.model, images.shape[1:] + (1,), dataset.num_classes, **spec.model_options),
+              (images[split.train], y[split.train]), (images[split.val], y[split.val]), config,
+              runs_root / f"lr{lr:g}" / f"seed{seed}", data_fingerprint=digest.hexdigest())
+    proba = predict_proba(run.model, images[split.test])
+    metrics = classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names)
+    return run, metrics, proba, split
+
+
+def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
+                   reports_root: Path | str = "reports", seeds: list[int] | None = None,
+                   budget_minutes: float | None = None) -> list[ExperimentResult]:
+    """Run `spec` under `profile`; returns one result per learning-rate variant that ran.
+
+    `seeds` overrides the spec's seeds (the profile decides whether all of them run);
+    `budget_minutes` overrides the per-seed wall-clock budget of the cpu profile.
+    """
+    prof = get_profile(profile)
+    seeds = list(seeds if seeds is not None else spec.seeds)
+    if not seeds:
+        raise FerError("seeds must list at least one integer seed")
+    if not prof.multi_seed:
+        seeds = seeds[:1]
+    dataset, images, pre_summary = prepare_data(spec, prof, data_root)
+    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
+    claims = claims_lib.load_claims(spec.paper)
+    headline_id = claims_lib.load_paper(spec.paper).get("headline", {}).get(spec.dataset)
+
+    results = []
+    lr = spec.learning_rate
+    while True:
+        started = time.monotonic()
+        first = _train_seed(spec, prof, dataset, images, seeds[0], lr, runs_root, budget_minutes)
+        trained = _did_train(first[0], dataset.labels[first[3].val])
+        per_seed = [first]
+        # A run that did not train is reported from its one seed; the fallback gets the rest.
+        if trained:
+            per_seed += [_train_seed(spec, prof, dataset, images, s, lr, runs_root, budget_minutes) for s in seeds[1:]]
+        wall = time.monotonic() - started
+        label = spec.name if lr == spec.learning_rate else f"{spec.name} (lr {lr:g}: the paper's {spec.learning_rate:g} did not train)"
+        results.append(_write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, seeds, trained, wall,
+                                     claims, headline_id, Path(reports_root), budget_seconds(spec, prof, budget_minutes)))
+        if trained or spec.fallback_lr is None or lr == spec.fallback_lr:
+            return results
+        lr = spec.fallback_lr
+
+
+def _write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, seeds, trained, wall, claims,
+                  headline_id, reports_root: Path, budget: float | None) -> ExperimentResult:
+    run0, metrics0, _, split0 = per_seed[0]
+    summary = seed_summary([m["accuracy"] for _, m, _, _ in per_seed])
+    rows = claims_lib.compare(claims, metrics0, spec.dataset, summary)
+    headline = next((r for r in rows if r["claim_id"] == headline_id), None)
+    folder_name = spec.name if lr == spec.learning_rate else f"{spec.name}__lr{lr:g}"
+    folder = reports_root / prof.name / spec.paper / folder_name
+    note = ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
+        f"Measured on the test split of seed {seeds[0]}; other seeds enter the mean and sd."
+    used_seeds = seeds[:len(per_seed)]
+    with reports.atomic_folder(folder) as tmp:
+        histories = {}
+        for seed, (run, metrics, proba, split) in zip(used_seeds, per_seed):
+            save_predictions(tmp / f"predictions_seed{seed}.npz", dataset.labels[split.test], proba,
+                             dataset.ids[split.test], dataset.class_names)
+            run.history.to_csv(tmp / f"history_seed{seed}.csv", index=False)
+            histories[seed] = run.history
+        reports.write_json(tmp / "metrics.json", {
+            "primary_seed": seeds[0], "primary": metrics0, "seed_summary": summary,
+            "per_seed": {str(s): {"accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"],
+                                  "macro_f1": m["macro_avg"]["f1"]} for s, (_, m, _, _) in zip(used_seeds, per_seed)},
+            "train_accuracy_last_epoch": {str(s): (float(r.history["accuracy"].iloc[-1]) if len(r.history) else None)
+                                          for s, (r, _, _, _) in zip(used_seeds, per_seed)},
+        })
+        reports.write_claims_table(rows, tmp)
+        title = f"{spec.paper} {label} [{prof.name}]"
+        reports.plot_learning_curves(histories, tmp / "learning_curves.png", title)
+        reports.plot_confusion(metrics0, tmp / "confusion_matrix.png", f"{title}: test split, seed {seeds[0]}")
+        train_config = asdict(replace(TrainConfig(), optimizer=spec.optimizer, learning_rate=lr,
+                                      batch_size=spec.batch_size, epochs=run0.epochs_planned, seed=seeds[0],
+                                      balance=spec.balance, augment=spec.augment))
+        train_config["budget_seconds_per_seed"] = budget
+        reports.write_json(tmp / "experiment.json", {
+            "paper": spec.paper, "experiment": spec.name, "label": label, "title": spec.title,
+            "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,
+            "protocol_description": split0.description, "model": spec.model, "model_options": spec.model_options,
+            "profile": prof.name, "profile_description": prof.description,
+            "learning_rate": lr, "paper_learning_rate": spec.learning_rate, "trained": trained,
+            "seeds": used_seeds, "split_sizes": split0.sizes(), "n_images": len(dataset),
+            "epochs": {"planned": run0.epochs_planned, "run_per_seed": [r.epochs_run for r, *_ in per_seed],
+                       "best_epoch_per_seed": [r.best_epoch for r, *_ in per_seed],
+                       "stop_reasons": [r.stop_reason for r, *_ in per_seed],
+                       "train_seconds_per_seed": [round(r.train_seconds, 1) for r, *_ in per_seed]},
+            "train_config": train_config, "wall_seconds": wall,
+            "accuracy": metrics0["accuracy"], "accuracy_ci": metrics0["accuracy_ci"], "seed_summary": summary,
+            "headline_claim": headline, "preprocessing": pre_summary, "note": note,
+            "environment": reports.environment(),
+        })
+        reports.experiment_page(tmp)
+    return ExperimentResult(spec, label, lr, folder, metrics0, rows, trained, [r for r, *_ in per_seed])

@@ -1,0 +1,28 @@
+"""The registry of the papers' models: `build_model("yousaf2024", input_shape, num_classes, ...)`.
+
+Every builder has the keras.applications-style signature
+`build(input_shape, num_classes, **paper_options) -> keras.Model` and keeps no global state.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+
+from ..errors import unknown_name_error
+from . import yousaf2024
+
+MODELS: dict[str, Callable[..., keras.Model]] = {
+    "yousaf2024": yousaf2024.build,
+}
+
+
+def build_model(name: str, input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7,
+                **options: Any) -> keras.Model:
+    """Build the model called `name` (a FerError lists the valid names)."""
+    if name not in MODELS:
+        raise unknown_name_error("model", name, list(MODELS))
+    return MODELS[name](input_shape, num_classes, **options)
+
+
+__all__ = ["MODELS", "build_model"]
