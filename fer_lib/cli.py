@@ -11,6 +11,8 @@ without a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -28,22 +30,35 @@ KAGGLE_DATASETS = {"fer2013": ("msambare/fer2013", "fer2013"), "ckplus48": ("sha
 # data
 
 
+def kaggle_credentials_present() -> bool:
+    """Whether any of the kaggle package's credential sources is set (without contacting Kaggle)."""
+    config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    return bool(os.environ.get("KAGGLE_API_TOKEN")
+                or (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
+                or (config / "kaggle.json").is_file() or (config / "access_token").is_file())
+
+
 def download(root: Path | None = None) -> list[Path]:
     """Download and unpack every dataset with the Kaggle API; a FerError says what to do instead."""
     from .datasets import LAYOUT_HELP
 
     root = Path(root) if root is not None else data_dir()
+    if not kaggle_credentials_present():
+        raise FerError(
+            "Kaggle credentials not found. Create an API token at kaggle.com (Settings > API) and either "
+            "set KAGGLE_API_TOKEN or save it to ~/.kaggle/access_token (legacy: ~/.kaggle/kaggle.json, or "
+            f"KAGGLE_USERNAME and KAGGLE_KEY), then run `make data` again.\n{LAYOUT_HELP}")
     try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
+        # Importing kaggle authenticates, printing its own long help and exiting when that fails.
+        with contextlib.redirect_stdout(io.StringIO()):
+            from kaggle.api.kaggle_api_extended import KaggleApi
+            api = KaggleApi()
+            api.authenticate()
     except ImportError as exc:
         raise FerError(f"the kaggle package is not installed ({exc}); run `make setup`.\n{LAYOUT_HELP}") from None
-    api = KaggleApi()
-    try:
-        api.authenticate()
-    except BaseException as exc:  # the kaggle package raises OSError or exits on missing credentials
-        raise FerError(
-            f"Kaggle credentials not found ({exc}). Put your API token in ~/.kaggle/kaggle.json "
-            f"(or set KAGGLE_USERNAME and KAGGLE_KEY), then run `make data` again.\n{LAYOUT_HELP}") from None
+    except BaseException as exc:  # the kaggle package exits on rejected credentials
+        raise FerError(f"Kaggle rejected the credentials found ({type(exc).__name__}: {exc}); check them, "
+                       f"then run `make data` again.\n{LAYOUT_HELP}") from None
     written = []
     for name, (slug, folder) in KAGGLE_DATASETS.items():
         dest = root / folder
@@ -86,7 +101,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
     import papermill
     from nbconvert import HTMLExporter
 
-    from .reports import build_index, write_text_atomic
+    from .reports import build_index, update_readme, write_text_atomic
 
     get_profile(profile)
     entries = manifest()
@@ -120,6 +135,8 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         build_index(reports_root, profiles=("smoke",), out_dir=reports_root / "smoke")
     else:
         build_index(reports_root)
+        if reports_root == (REPO_ROOT / "reports").resolve():
+            update_readme()
     return written
 
 
@@ -156,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             for path in reproduce(args.profile, args.paper, args.reports_root, params):
                 print(f"wrote {path}")
         elif args.command == "index":
-            from .reports import build_index
+            from .reports import build_index, update_readme
             print(f"wrote {build_index(REPO_ROOT / 'reports')}")
+            update_readme()
+            print("refreshed the README's generated blocks")
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ again, labelled, with `fallback_lr`.
 from __future__ import annotations
 
 import hashlib
+import resource
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -209,6 +210,7 @@ def _write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, seeds, 
             "accuracy": metrics0["accuracy"], "accuracy_ci": metrics0["accuracy_ci"], "seed_summary": summary,
             "headline_claim": headline, "preprocessing": pre_summary, "note": note,
             "environment": reports.environment(),
+            "peak_rss_mb_of_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         })
         reports.experiment_page(tmp)
     return ExperimentResult(spec, label, lr, folder, metrics0, rows, trained, [r for r, *_ in per_seed])

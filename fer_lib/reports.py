@@ -335,3 +335,35 @@ def experiment_summary(e: dict) -> str:
     if not e["trained"]:
         lines.append("this learning rate did not train; the run is reported as it is")
     return " — ".join(lines[:1]) + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# README blocks
+
+
+def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Path | str = REPO_ROOT / "reports") -> None:
+    """Refresh the README's generated blocks (results table, benchmarks) from the saved reports.
+
+    A block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; its content comes from
+    `reports/index.md` (results) and `reports/benchmarks/foundation.md` (benchmarks).
+    """
+    readme, reports_root = Path(readme), Path(reports_root)
+    text = readme.read_text()
+    sources = {
+        "results": reports_root / "index.md",
+        "benchmarks": reports_root / "benchmarks" / "foundation.md",
+    }
+    for name, source in sources.items():
+        begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+        if begin not in text or end not in text:
+            continue
+        if source.exists():
+            body = source.read_text()
+            if name == "results":  # the table only, with links made relative to the README
+                body = "\n".join(line for line in body.splitlines() if line.startswith("|"))
+                body = body.replace("](", "](reports/")
+        else:
+            body = f"_Not measured yet: run `make {'reproduce-all' if name == 'results' else 'bench'}`._"
+        head, rest = text.split(begin, 1)
+        text = head + begin + "\n" + body.strip() + "\n" + end + rest.split(end, 1)[1]
+    write_text_atomic(readme, text)

@@ -1,0 +1,65 @@
+"""The command line on bad input: one clear message, exit code 2, no traceback."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fer_lib import cli
+from fer_lib.errors import FerError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, **env):
+    return subprocess.run([sys.executable, "-m", "fer_lib", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **env})
+
+
+def test_missing_data_folder_is_one_clear_message(tmp_path):
+    out = run_cli("check-data", FER_DATA_DIR=str(tmp_path / "empty"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: No FER2013 data found") and "make data" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_profile_and_paper_list_the_valid_ones():
+    out = run_cli("reproduce", "--profile", "gpu")
+    assert out.returncode == 2 and "valid profiles are: cpu, paper, smoke" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("reproduce", "--profile", "smoke", "--paper", "nobody2099")
+    assert out.returncode == 2 and "valid papers are: yousaf2024" in out.stderr
+
+
+def test_check_data_reports_counts(data_root):
+    out = run_cli("check-data", FER_DATA_DIR=str(data_root))
+    assert out.returncode == 0, out.stderr
+    assert '"images": 35887' in out.stdout and '"images": 981' in out.stdout and '"differences": []' in out.stdout
+
+
+def test_download_without_credentials_explains_the_three_ways(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / ".kaggle"))
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(FerError) as info:
+        cli.download(tmp_path / "data")
+    message = str(info.value)
+    assert "make data" in message and "FER_DATA_DIR" in message and "unpack your own download" in message
+
+
+def test_download_offline_with_credentials_fails_clearly(tmp_path, monkeypatch):
+    # Here there is no route to Kaggle: the download must fail with a message, not hang or trace back.
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / ".kaggle"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", "0" * 32)
+    with pytest.raises(FerError, match="msambare/fer2013|credentials"):
+        cli.download(tmp_path / "data")
+
+
+def test_make_data_without_credentials_prints_only_our_message(tmp_path):
+    out = run_cli("data", HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / ".kaggle"), KAGGLE_USERNAME="",
+                  KAGGLE_KEY="", KAGGLE_API_TOKEN="", FER_DATA_DIR=str(tmp_path / "data"))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: Kaggle credentials not found") and "Traceback" not in out.stderr

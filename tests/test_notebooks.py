@@ -1,0 +1,49 @@
+"""Every notebook in the manifest, executed headlessly (papermill) in the smoke profile on real data."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_lib import cli
+from fer_lib.errors import FerError
+
+
+@pytest.fixture(scope="module")
+def smoke_reports(tmp_path_factory, data_root):
+    root = tmp_path_factory.mktemp("reports")
+    written = cli.reproduce("smoke", reports_root=root, parameters={"data_dir": str(data_root)})
+    return root, written
+
+
+def test_every_notebook_runs_and_writes_its_html(smoke_reports):
+    root, written = smoke_reports
+    papers = [e["paper"] for e in cli.manifest()]
+    assert [p.parent.name for p in written] == papers
+    for path in written:
+        html = path.read_text()
+        assert "Traceback" not in html and "Claims beside" not in html  # the notebook, not a page
+        assert "profile" in html and len(html) > 100_000  # includes the figures
+
+
+def test_yousaf2024_writes_every_experiment_report(smoke_reports):
+    root, _ = smoke_reports
+    folders = sorted((root / "smoke" / "yousaf2024").glob("*/experiment.json"))
+    names = {f.parent.name.split("__")[0] for f in folders}
+    assert names == {"fer2013_random75", "fer2013_official", "ckplus48_random80", "ckplus48_subject"}
+    for f in folders:
+        e = json.loads(f.read_text())
+        assert e["profile"] == "smoke" and e["epochs"]["planned"] == 1
+        for name in ("metrics.json", "claims.csv", "claims.md", "learning_curves.png", "confusion_matrix.png",
+                     "report.html", f"predictions_seed{e['seeds'][0]}.npz"):
+            assert (f.parent / name).exists(), name
+        assert e["environment"]["packages"]["tensorflow"] and e["split_sizes"]["test"] > 0
+    index = (root / "smoke" / "index.md").read_text()
+    assert index.count("| yousaf2024 |") == len(folders)
+
+
+def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):
+    with pytest.raises(FerError, match="valid experiments are: fer2013_random75"):
+        cli.reproduce("smoke", ["yousaf2024"], reports_root=tmp_path,
+                      parameters={"experiments": "fer2013_everything", "data_dir": str(data_root)})
+    assert not list(tmp_path.glob("smoke/yousaf2024/*/experiment.json"))

@@ -1,0 +1,67 @@
+"""Reports: atomic experiment folders, figures, and the index generated from saved runs."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fer_lib import reports
+from fer_lib.metrics import classification_metrics
+
+
+def test_a_failed_write_leaves_the_previous_report_intact(tmp_path):
+    final = tmp_path / "exp"
+    with reports.atomic_folder(final) as tmp:
+        (tmp / "metrics.json").write_text('{"accuracy": 0.7}')
+    with pytest.raises(RuntimeError):
+        with reports.atomic_folder(final) as tmp:
+            (tmp / "metrics.json").write_text('{"accuracy": 0.1')
+            raise RuntimeError("training crashed half way")
+    assert json.loads((final / "metrics.json").read_text()) == {"accuracy": 0.7}
+    assert [p.name for p in tmp_path.iterdir()] == ["exp"]  # no temporary folder left behind
+    with reports.atomic_folder(final) as tmp:
+        (tmp / "metrics.json").write_text('{"accuracy": 0.8}')
+    assert json.loads((final / "metrics.json").read_text()) == {"accuracy": 0.8}
+
+
+def test_figures_are_written(tmp_path):
+    m = classification_metrics([0, 1, 1, 2], [0, 1, 2, 2], ["a", "b", "c"])
+    reports.plot_confusion(m, tmp_path / "cm.png")
+    history = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.3, 0.5], "loss": [1.5, 1.2],
+                            "val_accuracy": [0.3, 0.4], "val_loss": [1.6, 1.4]})
+    reports.plot_learning_curves({0: history}, tmp_path / "lc.png")
+    assert (tmp_path / "cm.png").stat().st_size > 10_000 and (tmp_path / "lc.png").stat().st_size > 10_000
+
+
+def _experiment(folder, **over):
+    folder.mkdir(parents=True)
+    e = {"paper": "yousaf2024", "label": "fer2013_official", "dataset": "fer2013", "profile": "cpu",
+         "protocol_description": "official", "accuracy": 0.61, "accuracy_ci": [0.594, 0.626],
+         "seed_summary": {"n_seeds": 3, "mean": 0.6, "std": 0.01}, "split_sizes": {"test": 3589},
+         "epochs": {"planned": 100, "run_per_seed": [9, 9, 8], "stop_reasons": ["stopped by wall-clock budget"] * 3},
+         "wall_seconds": 2160, "headline_claim": {"claimed": "85.4%", "verdict": "not reproduced"}, **over}
+    (folder / "experiment.json").write_text(json.dumps(e))
+
+
+def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official")
+    _experiment(tmp_path / "smoke" / "yousaf2024" / "fer2013_official", profile="smoke")
+    reports.build_index(tmp_path)
+    md = (tmp_path / "index.md").read_text()
+    assert "61.0% [59.4%, 62.6%]" in md and "60.0% ± 1.0 (n=3)" in md and "9/100 / 9/100 / 8/100" in md
+    assert "stopped by wall-clock budget" in md and "85.4%" in md and "36.0 min" in md
+    assert md.count("| yousaf2024 |") == 1  # the smoke run stays out of the main index
+    html = (tmp_path / "index.html").read_text()
+    assert "cpu/yousaf2024/fer2013_official/report.html" in html
+
+
+def test_empty_index_says_how_to_fill_it(tmp_path):
+    reports.build_index(tmp_path)
+    assert "make reproduce-all" in (tmp_path / "index.md").read_text()
+
+
+def test_environment_names_versions_and_commit():
+    env = reports.environment()
+    assert {"tensorflow", "keras", "numpy"} <= set(env["packages"]) and env["cpu_count"] >= 1
+    assert env["git_commit"]

@@ -1,0 +1,108 @@
+"""Training: it learns, it resumes after an interruption, the budget stops it cleanly."""
+from __future__ import annotations
+
+import json
+import math
+
+import keras
+import pytest
+
+from conftest import tiny_images
+from fer_lib import training
+from fer_lib.augmentation import balanced_indices
+from fer_lib.errors import FerError
+from fer_lib.models import build_model
+from fer_lib.training import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig, fit, predict_proba
+
+TRAIN = tiny_images(96, seed=0)
+VAL = tiny_images(48, seed=1)
+
+
+def small_model():
+    return build_model("yousaf2024", (48, 48, 1), 3, filters=(4, 4, 8, 8), dense_units=16)
+
+
+def config(**kw):
+    base = dict(learning_rate=3e-3, batch_size=16, epochs=3, seed=0, collapse_patience=None)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_fit_learns_and_selects_the_best_validation_epoch(tmp_path):
+    result = fit(small_model, TRAIN, VAL, config(epochs=6), tmp_path / "run")
+    assert result.stop_reason == STOP_COMPLETED and result.epochs_run == 6
+    assert list(result.history["epoch"]) == [1, 2, 3, 4, 5, 6]
+    assert (tmp_path / "run" / "history.csv").exists() and (tmp_path / "run" / "last.keras").exists()
+    best = result.history["val_accuracy"].max()
+    assert result.best_epoch == int(result.history["val_accuracy"].idxmax()) + 1
+    assert best > 0.6  # brightness classes are easy
+    acc = (predict_proba(result.model, VAL[0]).argmax(1) == VAL[1]).mean()
+    assert acc == pytest.approx(best, abs=1e-6)  # the best epoch's weights are the ones returned
+
+
+def test_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    original = training._RunState.on_epoch_end
+
+    def crash_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(training._RunState, "on_epoch_end", crash_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run")
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epochs_done"] == 2 and state["stop_reason"] is None
+    monkeypatch.setattr(training._RunState, "on_epoch_end", original)
+
+    resumed = fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run")
+    assert resumed.resumed_from_epoch == 2 and resumed.epochs_run == 4
+    assert list(resumed.history["epoch"]) == [1, 2, 3, 4]
+    # the optimizer state came back with the model: Adam has taken four epochs of steps
+    steps_per_epoch = math.ceil(len(balanced_indices(TRAIN[1])[0]) / 16)
+    assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps_per_epoch
+    # a finished run is not trained again
+    assert fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run").resumed_from_epoch == 4
+
+
+def test_budget_stops_between_epochs_and_a_larger_budget_continues(tmp_path):
+    stopped = fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=0.01), tmp_path / "run")
+    assert stopped.stop_reason == STOP_BUDGET and stopped.stopped_by_budget
+    assert stopped.epochs_run == 1 and stopped.epochs_planned == 50
+    assert len(stopped.history) == 1
+    # The budget counts across restarts: the same budget trains no further.
+    assert fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=0.01), tmp_path / "run").epochs_run == 1
+    more = fit(small_model, TRAIN, VAL, config(epochs=3, budget_seconds=600), tmp_path / "run2")
+    assert more.stop_reason == STOP_COMPLETED
+    longer = fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=600), tmp_path / "run")
+    assert longer.resumed_from_epoch == 1 and longer.epochs_run == 50
+
+
+def test_a_different_configuration_starts_afresh(tmp_path):
+    fit(small_model, TRAIN, VAL, config(epochs=2), tmp_path / "run")
+    other = fit(small_model, TRAIN, VAL, config(epochs=2, learning_rate=1e-3), tmp_path / "run")
+    assert other.resumed_from_epoch == 0 and other.epochs_run == 2
+
+
+def test_collapse_rule_stops_a_run_stuck_at_the_majority_rate(tmp_path):
+    state = {"history": [{"val_accuracy": 0.25}] * 3}
+    rule = training._RunState(tmp_path, {**state, "elapsed_seconds": 0}, config(collapse_patience=3), 0.25)
+    assert rule._collapsed()
+    rule.state["history"] = [{"val_accuracy": 0.25}, {"val_accuracy": 0.31}, {"val_accuracy": 0.25}]
+    assert not rule._collapsed()
+    # lr 5.0 destroys this model within a couple of epochs; the run says so instead of training on
+    result = fit(small_model, TRAIN, VAL, config(epochs=30, learning_rate=5.0, collapse_patience=2), tmp_path / "run")
+    assert result.stop_reason == STOP_COLLAPSED and result.epochs_run < 30
+
+
+def test_bad_training_settings_are_clear():
+    with pytest.raises(FerError, match="valid optimizers are: adam, sgd, rmsprop"):
+        TrainConfig(optimizer="adamw2")
+    with pytest.raises(FerError, match="learning_rate must be positive"):
+        TrainConfig(learning_rate=0)
+
+
+def test_keras_seed_makes_runs_repeatable(tmp_path):
+    a = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "a")
+    b = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "b")
+    assert a.history["loss"].iloc[0] == pytest.approx(b.history["loss"].iloc[0], rel=1e-4)
+    keras.backend.clear_session()
