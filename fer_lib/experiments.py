@@ -27,7 +27,7 @@ from .errors import FerError
 from .metrics import classification_metrics, save_predictions, seed_summary
 from .models import build_model
 from .preprocessing import PreprocessConfig, preprocess_images
-from .splits import make_split
+from .splits import Split, make_split
 from .training import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 
 
@@ -105,8 +105,20 @@ def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float
     return 60 * (budget_minutes if budget_minutes is not None else spec.cpu_budget_minutes) * profile.budget_scale
 
 
+@dataclass
+class SeedRun:
+    """One seed of one experiment variant: its split, training record and test predictions."""
+
+    seed: int
+    split: Split
+    run: TrainResult
+    test_proba: np.ndarray
+    test_metrics: dict
+    train_metrics: dict  # the same model on its own (unaugmented) training images
+
+
 def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, images: np.ndarray,
-                seed: int, lr: float, runs_root: Path, budget_minutes: float | None) -> tuple[TrainResult, dict, np.ndarray, object]:
+                seed: int, lr: float, runs_root: Path, budget_minutes: float | None) -> SeedRun:
     split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
     epochs = spec.epochs if profile.max_epochs is None else min(spec.epochs, profile.max_epochs)
     config = TrainConfig(optimizer=spec.optimizer, learning_rate=lr, batch_size=spec.batch_size, epochs=epochs,
@@ -120,8 +132,10 @@ def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, im
               (images[split.train], y[split.train]), (images[split.val], y[split.val]), config,
               runs_root / f"lr{lr:g}" / f"seed{seed}", data_fingerprint=digest.hexdigest())
     proba = predict_proba(run.model, images[split.test])
-    metrics = classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names)
-    return run, metrics, proba, split
+    train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
+    return SeedRun(seed, split, run, proba,
+                   classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names),
+                   classification_metrics(y[split.train], train_pred, dataset.class_names))
 
 
 def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
@@ -148,69 +162,74 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     while True:
         started = time.monotonic()
         first = _train_seed(spec, prof, dataset, images, seeds[0], lr, runs_root, budget_minutes)
-        trained = _did_train(first[0], dataset.labels[first[3].val])
+        trained = _did_train(first.run, dataset.labels[first.split.val])
         per_seed = [first]
         # A run that did not train is reported from its one seed; the fallback gets the rest.
         if trained:
             per_seed += [_train_seed(spec, prof, dataset, images, s, lr, runs_root, budget_minutes) for s in seeds[1:]]
         wall = time.monotonic() - started
         label = spec.name if lr == spec.learning_rate else f"{spec.name} (lr {lr:g}: the paper's {spec.learning_rate:g} did not train)"
-        results.append(_write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, seeds, trained, wall,
+        results.append(_write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, trained, wall,
                                      claims, headline_id, Path(reports_root), budget_seconds(spec, prof, budget_minutes)))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr:
             return results
         lr = spec.fallback_lr
 
 
-def _write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, seeds, trained, wall, claims,
-                  headline_id, reports_root: Path, budget: float | None) -> ExperimentResult:
-    run0, metrics0, _, split0 = per_seed[0]
-    summary = seed_summary([m["accuracy"] for _, m, _, _ in per_seed])
+def _write_report(spec: ExperimentSpec, prof: Profile, label: str, lr: float, dataset: FaceDataset,
+                  pre_summary: dict, per_seed: list[SeedRun], trained: bool, wall: float, claims: list,
+                  headline_id: str | None, reports_root: Path, budget: float | None) -> ExperimentResult:
+    first = per_seed[0]
+    metrics0 = first.test_metrics
+    summary = seed_summary([r.test_metrics["accuracy"] for r in per_seed])
     rows = claims_lib.compare(claims, metrics0, spec.dataset, summary)
+    # yousaf2024's Tables 3-4 are captioned "training results": show the training split's number too.
+    for row, on_train in zip(rows, claims_lib.compare(claims, first.train_metrics, spec.dataset)):
+        row["measured_on_train_split"] = on_train["measured"]
     headline = next((r for r in rows if r["claim_id"] == headline_id), None)
     folder_name = spec.name if lr == spec.learning_rate else f"{spec.name}__lr{lr:g}"
     folder = reports_root / prof.name / spec.paper / folder_name
     note = ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
-        f"Measured on the test split of seed {seeds[0]}; other seeds enter the mean and sd."
-    used_seeds = seeds[:len(per_seed)]
+        f"Measured on the test split of seed {first.seed}; other seeds enter the mean and sd."
+    runs = [r.run for r in per_seed]
     with reports.atomic_folder(folder) as tmp:
-        histories = {}
-        for seed, (run, metrics, proba, split) in zip(used_seeds, per_seed):
-            save_predictions(tmp / f"predictions_seed{seed}.npz", dataset.labels[split.test], proba,
-                             dataset.ids[split.test], dataset.class_names)
-            run.history.to_csv(tmp / f"history_seed{seed}.csv", index=False)
-            histories[seed] = run.history
+        for r in per_seed:
+            save_predictions(tmp / f"predictions_seed{r.seed}.npz", dataset.labels[r.split.test], r.test_proba,
+                             dataset.ids[r.split.test], dataset.class_names)
+            r.run.history.to_csv(tmp / f"history_seed{r.seed}.csv", index=False)
         reports.write_json(tmp / "metrics.json", {
-            "primary_seed": seeds[0], "primary": metrics0, "seed_summary": summary,
-            "per_seed": {str(s): {"accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"],
-                                  "macro_f1": m["macro_avg"]["f1"]} for s, (_, m, _, _) in zip(used_seeds, per_seed)},
-            "train_accuracy_last_epoch": {str(s): (float(r.history["accuracy"].iloc[-1]) if len(r.history) else None)
-                                          for s, (r, _, _, _) in zip(used_seeds, per_seed)},
+            "primary_seed": first.seed, "primary": metrics0, "seed_summary": summary,
+            "primary_on_train_split": first.train_metrics,
+            "per_seed": {str(r.seed): {"accuracy": r.test_metrics["accuracy"], "accuracy_ci": r.test_metrics["accuracy_ci"],
+                                       "macro_f1": r.test_metrics["macro_avg"]["f1"],
+                                       "train_split_accuracy": r.train_metrics["accuracy"]} for r in per_seed},
         })
         reports.write_claims_table(rows, tmp)
         title = f"{spec.paper} {label} [{prof.name}]"
-        reports.plot_learning_curves(histories, tmp / "learning_curves.png", title)
-        reports.plot_confusion(metrics0, tmp / "confusion_matrix.png", f"{title}: test split, seed {seeds[0]}")
+        reports.plot_learning_curves({r.seed: r.run.history for r in per_seed}, tmp / "learning_curves.png", title)
+        reports.plot_confusion(metrics0, tmp / "confusion_matrix.png", f"{title}: test split, seed {first.seed}")
         train_config = asdict(replace(TrainConfig(), optimizer=spec.optimizer, learning_rate=lr,
-                                      batch_size=spec.batch_size, epochs=run0.epochs_planned, seed=seeds[0],
+                                      batch_size=spec.batch_size, epochs=first.run.epochs_planned, seed=first.seed,
                                       balance=spec.balance, augment=spec.augment))
         train_config["budget_seconds_per_seed"] = budget
         reports.write_json(tmp / "experiment.json", {
             "paper": spec.paper, "experiment": spec.name, "label": label, "title": spec.title,
             "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,
-            "protocol_description": split0.description, "model": spec.model, "model_options": spec.model_options,
+            "protocol_description": first.split.description, "model": spec.model, "model_options": spec.model_options,
             "profile": prof.name, "profile_description": prof.description,
             "learning_rate": lr, "paper_learning_rate": spec.learning_rate, "trained": trained,
-            "seeds": used_seeds, "split_sizes": split0.sizes(), "n_images": len(dataset),
-            "epochs": {"planned": run0.epochs_planned, "run_per_seed": [r.epochs_run for r, *_ in per_seed],
-                       "best_epoch_per_seed": [r.best_epoch for r, *_ in per_seed],
-                       "stop_reasons": [r.stop_reason for r, *_ in per_seed],
-                       "train_seconds_per_seed": [round(r.train_seconds, 1) for r, *_ in per_seed]},
+            "seeds": [r.seed for r in per_seed], "split_sizes": first.split.sizes(), "n_images": len(dataset),
+            "epochs": {"planned": first.run.epochs_planned, "run_per_seed": [r.epochs_run for r in runs],
+                       "best_epoch_per_seed": [r.best_epoch for r in runs],
+                       "stop_reasons": [r.stop_reason for r in runs],
+                       "train_seconds_per_seed": [round(r.train_seconds, 1) for r in runs]},
+            "train_seconds_total": round(sum(r.train_seconds for r in runs), 1),
             "train_config": train_config, "wall_seconds": wall,
             "accuracy": metrics0["accuracy"], "accuracy_ci": metrics0["accuracy_ci"], "seed_summary": summary,
+            "train_split_accuracy": first.train_metrics["accuracy"],
             "headline_claim": headline, "preprocessing": pre_summary, "note": note,
             "environment": reports.environment(),
             "peak_rss_mb_of_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         })
         reports.experiment_page(tmp)
-    return ExperimentResult(spec, label, lr, folder, metrics0, rows, trained, [r for r, *_ in per_seed])
+    return ExperimentResult(spec, label, lr, folder, metrics0, rows, trained, runs)

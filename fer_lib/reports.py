@@ -203,7 +203,7 @@ def write_claims_table(rows: list[dict], folder: Path) -> pd.DataFrame:
 # Index
 
 INDEX_COLUMNS = ["paper", "experiment", "dataset", "protocol", "profile", "claim", "measured (95% CI)",
-                 "seeds mean ± sd", "n test", "epochs run/planned", "stopped", "wall time", "verdict"]
+                 "seeds mean ± sd", "n test", "epochs run/planned", "stopped", "train time (all seeds)", "verdict"]
 
 
 def _pct(x: float) -> str:
@@ -228,7 +228,7 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
                 "n test": e["split_sizes"]["test"],
                 "epochs run/planned": " / ".join(f"{r}/{epochs['planned']}" for r in epochs["run_per_seed"]),
                 "stopped": "; ".join(sorted(set(epochs["stop_reasons"]))),
-                "wall time": f"{e['wall_seconds'] / 60:.1f} min",
+                "train time (all seeds)": f"{e.get('train_seconds_total', e['wall_seconds']) / 60:.1f} min",
                 "verdict": head.get("verdict", ""),
                 "_link": str(path.parent.relative_to(reports_root)),
             })

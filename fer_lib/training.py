@@ -87,6 +87,12 @@ def _atomic_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _next_epoch_exceeds(state: dict, budget_seconds: float) -> bool:
+    """Whether another epoch, as slow as the slowest of the last three, would overrun the budget."""
+    recent = [h["seconds"] for h in state["history"][-3:]]
+    return state["elapsed_seconds"] + (max(recent) if recent else 0.0) > budget_seconds
+
+
 class _RunState(keras.callbacks.Callback):
     """Checkpoints every epoch, applies the budget and the collapse rule, keeps the history."""
 
@@ -118,10 +124,9 @@ class _RunState(keras.callbacks.Callback):
             os.replace(self.run_dir / ".best.weights.h5", self.run_dir / "best.weights.h5")
         if self._collapsed():
             state["stop_reason"] = STOP_COLLAPSED
-        elif self.config.budget_seconds is not None:
-            slowest = max(h["seconds"] for h in state["history"][-3:])
-            if state["elapsed_seconds"] + slowest > self.config.budget_seconds and state["epochs_done"] < self.config.epochs:
-                state["stop_reason"] = STOP_BUDGET
+        elif (self.config.budget_seconds is not None and state["epochs_done"] < self.config.epochs
+              and _next_epoch_exceeds(state, self.config.budget_seconds)):
+            state["stop_reason"] = STOP_BUDGET
         if state["epochs_done"] >= self.config.epochs and state["stop_reason"] is None:
             state["stop_reason"] = STOP_COMPLETED
         if state["stop_reason"] is not None:
@@ -178,7 +183,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     if val is not None and len(val[1]):
         majority = float(np.bincount(val[1]).max() / len(val[1]))
     callback = _RunState(run_dir, state, config, majority)
-    over_budget = config.budget_seconds is not None and state["elapsed_seconds"] >= config.budget_seconds
+    over_budget = config.budget_seconds is not None and _next_epoch_exceeds(state, config.budget_seconds)
     if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
         train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
                                 balance=config.balance, augment=config.augment)

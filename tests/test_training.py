@@ -69,8 +69,13 @@ def test_budget_stops_between_epochs_and_a_larger_budget_continues(tmp_path):
     assert stopped.stop_reason == STOP_BUDGET and stopped.stopped_by_budget
     assert stopped.epochs_run == 1 and stopped.epochs_planned == 50
     assert len(stopped.history) == 1
-    # The budget counts across restarts: the same budget trains no further.
+    # The budget counts across restarts: the same budget trains no further, and neither does a budget
+    # that has room left but not for a whole epoch at the speed measured.
     assert fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=0.01), tmp_path / "run").epochs_run == 1
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    nearly = state["elapsed_seconds"] + 0.5 * state["history"][-1]["seconds"]
+    again = fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=nearly), tmp_path / "run")
+    assert again.epochs_run == 1 and again.stop_reason == STOP_BUDGET
     more = fit(small_model, TRAIN, VAL, config(epochs=3, budget_seconds=600), tmp_path / "run2")
     assert more.stop_reason == STOP_COMPLETED
     longer = fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=600), tmp_path / "run")
