@@ -5,8 +5,9 @@
 - A wall-clock budget stops training cleanly *between* epochs, before an epoch that would not fit,
   and the run records how many epochs ran and why it stopped. The budget counts time across
   restarts, so a resumed run does not get a fresh budget.
-- A run whose validation accuracy stays at the majority-class rate for `collapse_patience` epochs
-  has collapsed to one class (as Adam at lr 0.01 often does); it stops and says so.
+- A run whose validation accuracy equals the share of a single class for `collapse_patience`
+  epochs in a row predicts one class for everything (as Adam at lr 0.01 does here; with balanced
+  training that class need not be the majority); it stops and says so.
 - The weights evaluated at the end are those of the best validation epoch, when there is a
   validation set, else the last epoch's.
 """
@@ -32,7 +33,7 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmspr
 
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
-STOP_COLLAPSED = "stopped: predictions collapsed to the majority class"
+STOP_COLLAPSED = "stopped: predictions collapsed to a single class"
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,10 @@ def _next_epoch_exceeds(state: dict, budget_seconds: float) -> bool:
 class _RunState(keras.callbacks.Callback):
     """Checkpoints every epoch, applies the budget and the collapse rule, keeps the history."""
 
-    def __init__(self, run_dir: Path, state: dict, config: TrainConfig, majority_val_rate: float | None):
+    def __init__(self, run_dir: Path, state: dict, config: TrainConfig, val_class_shares: list[float]):
         super().__init__()
         self.run_dir, self.state, self.config = run_dir, state, config
-        self.majority_val_rate = majority_val_rate
+        self.val_class_shares = val_class_shares
         self.epoch_started = 0.0
         self.session_started = time.monotonic()
         self.elapsed_before = state["elapsed_seconds"]
@@ -137,10 +138,10 @@ class _RunState(keras.callbacks.Callback):
 
     def _collapsed(self) -> bool:
         patience = self.config.collapse_patience
-        if not patience or self.majority_val_rate is None or len(self.state["history"]) < patience:
+        if not patience or not self.val_class_shares or len(self.state["history"]) < patience:
             return False
-        recent = [h.get("val_accuracy", 1.0) for h in self.state["history"][-patience:]]
-        return all(abs(v - self.majority_val_rate) < 0.005 for v in recent)
+        recent = [h.get("val_accuracy", -1.0) for h in self.state["history"][-patience:]]
+        return all(min(abs(v - share) for share in self.val_class_shares) < 0.005 for v in recent)
 
 
 def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
@@ -179,10 +180,8 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
                  "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None}
 
-    majority = None
-    if val is not None and len(val[1]):
-        majority = float(np.bincount(val[1]).max() / len(val[1]))
-    callback = _RunState(run_dir, state, config, majority)
+    shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
+    callback = _RunState(run_dir, state, config, shares)
     over_budget = config.budget_seconds is not None and _next_epoch_exceeds(state, config.budget_seconds)
     if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
         train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,

@@ -88,11 +88,12 @@ def test_a_different_configuration_starts_afresh(tmp_path):
     assert other.resumed_from_epoch == 0 and other.epochs_run == 2
 
 
-def test_collapse_rule_stops_a_run_stuck_at_the_majority_rate(tmp_path):
-    state = {"history": [{"val_accuracy": 0.25}] * 3}
-    rule = training._RunState(tmp_path, {**state, "elapsed_seconds": 0}, config(collapse_patience=3), 0.25)
+def test_collapse_rule_stops_a_run_that_predicts_one_class(tmp_path):
+    # validation classes make up 50%, 30% and 20%; a model predicting one class scores one of those
+    state = {"history": [{"val_accuracy": 0.2}, {"val_accuracy": 0.5}, {"val_accuracy": 0.3}], "elapsed_seconds": 0}
+    rule = training._RunState(tmp_path, state, config(collapse_patience=3), [0.5, 0.3, 0.2])
     assert rule._collapsed()
-    rule.state["history"] = [{"val_accuracy": 0.25}, {"val_accuracy": 0.31}, {"val_accuracy": 0.25}]
+    rule.state["history"] = [{"val_accuracy": 0.5}, {"val_accuracy": 0.61}, {"val_accuracy": 0.5}]
     assert not rule._collapsed()
     # lr 5.0 destroys this model within a couple of epochs; the run says so instead of training on
     result = fit(small_model, TRAIN, VAL, config(epochs=30, learning_rate=5.0, collapse_patience=2), tmp_path / "run")
