@@ -57,9 +57,12 @@ def test_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypatch)
     resumed = fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run")
     assert resumed.resumed_from_epoch == 2 and resumed.epochs_run == 4
     assert list(resumed.history["epoch"]) == [1, 2, 3, 4]
-    # the optimizer state came back with the model: Adam has taken four epochs of steps
+    # the optimizer state came back with the checkpoint: Adam has taken four epochs of steps in all
+    # (the returned model holds the best epoch's weights, and its optimizer state from then)
     steps_per_epoch = math.ceil(len(balanced_indices(TRAIN[1])[0]) / 16)
-    assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps_per_epoch
+    last = keras.models.load_model(tmp_path / "run" / "last.keras")
+    assert int(last.optimizer.iterations.numpy()) == 4 * steps_per_epoch
+    assert int(resumed.model.optimizer.iterations.numpy()) == resumed.best_epoch * steps_per_epoch
     # a finished run is not trained again
     assert fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run").resumed_from_epoch == 4
 
