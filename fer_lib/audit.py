@@ -19,7 +19,9 @@ An audit over a partial dataset (a split or a class missing) still runs and list
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import imagehash
 import numpy as np
@@ -75,6 +77,7 @@ class Audit:
     flags: pd.DataFrame
     near_pairs: pd.DataFrame
     class_balance: pd.DataFrame
+    hashes: np.ndarray
     not_checked: list[str] = field(default_factory=list)
 
 
@@ -96,7 +99,7 @@ def audit(dataset: FaceDataset, near_threshold: int = NEAR_THRESHOLD, blank_std:
     if len(dataset) == 0:
         empty = pd.DataFrame(columns=["id", "split", "label", "flag", "other_id"])
         return Audit(dataset.name, {"images": 0}, empty, pd.DataFrame(columns=["i", "j", "distance"]),
-                     pd.DataFrame(), not_checked + ["the dataset is empty: nothing was checked"])
+                     pd.DataFrame(), np.zeros(0, np.uint64), not_checked + ["the dataset is empty: nothing was checked"])
 
     rows = []
     group = exact_duplicate_groups(dataset.images)
@@ -142,7 +145,7 @@ def audit(dataset: FaceDataset, near_threshold: int = NEAR_THRESHOLD, blank_std:
         summary[flag] = int(np.sum(flags.flag == flag))
     summary["across_splits"] = cross_split_counts(flags)
     balance = pd.DataFrame(dataset.class_counts()).T
-    return Audit(dataset.name, summary, flags, pairs, balance, not_checked)
+    return Audit(dataset.name, summary, flags, pairs, balance, hashes, not_checked)
 
 
 def cross_split_counts(flags: pd.DataFrame) -> dict[str, int]:
@@ -175,3 +178,126 @@ def sequence_stats(dataset: FaceDataset) -> dict:
             "frames_per_sequence": {int(k): int(v) for k, v in frames_per_sequence.value_counts().sort_index().items()},
             "frames_per_subject_min_median_max": [int(per_subject.min()), float(per_subject.median()), int(per_subject.max())],
             "sequences_per_subject_min_median_max": [int(seq_per_subject.min()), float(seq_per_subject.median()), int(seq_per_subject.max())]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Threshold evidence, cleaned accuracy, figures and the report folder
+
+
+def label_agreement_by_distance(dataset: FaceDataset, hashes: np.ndarray, max_distance: int = 12) -> pd.DataFrame:
+    """For each Hamming distance up to `max_distance`: how many pairs, and how often they share a label.
+
+    True duplicates share their label (unless mislabelled); unrelated pairs share it at the chance
+    rate, the sum of squared class shares. Where the rate falls to chance, the hash stops finding copies.
+    """
+    pairs = near_duplicate_pairs(hashes, max_distance)
+    group = exact_duplicate_groups(dataset.images)
+    pairs = pairs[~((group[pairs.i] >= 0) & (group[pairs.i] == group[pairs.j]))]
+    agree = dataset.labels[pairs.i.to_numpy()] == dataset.labels[pairs.j.to_numpy()]
+    shares = np.bincount(dataset.labels) / len(dataset)
+    table = (pd.DataFrame({"distance": pairs.distance.to_numpy(), "agree": agree})
+             .groupby("distance").agg(pairs=("agree", "size"), label_agreement=("agree", "mean")).reset_index())
+    table["chance_agreement"] = float(np.sum(shares ** 2))
+    return table
+
+
+def cleaned_accuracy(predictions: "str | Path", drop_ids: set[str]) -> dict:
+    """Accuracy (with CI) of saved test predictions, on all test images and without `drop_ids`."""
+    from .metrics import proportion_ci
+
+    with np.load(predictions) as z:
+        correct = z["proba"].argmax(axis=1) == z["y_true"]
+        ids = z["ids"].astype(str)
+    keep = ~np.isin(ids, list(drop_ids))
+    out = {}
+    for name, mask in (("all", np.ones_like(keep)), ("cleaned", keep), ("dropped", ~keep)):
+        k, n = int(correct[mask].sum()), int(mask.sum())
+        out[name] = {"n": n, "accuracy": k / n if n else float("nan"), "accuracy_ci": proportion_ci(k, n)}
+    return out
+
+
+def plot_pairs(dataset: FaceDataset, pairs: pd.DataFrame, path, title: str = "", n: int = 8) -> None:
+    """Side-by-side image pairs with their distance, splits and labels."""
+    import matplotlib.pyplot as plt
+
+    pairs = pairs.head(n)
+    fig, axes = plt.subplots(2, max(len(pairs), 1), figsize=(1.7 * max(len(pairs), 1), 4.2), squeeze=False)
+    for col, (i, j, d) in enumerate(zip(pairs.i, pairs.j, pairs.distance)):
+        for row, k in enumerate((i, j)):
+            ax = axes[row, col]
+            ax.imshow(dataset.images[k], cmap="gray", vmin=0, vmax=255)
+            split = dataset.split[k] if dataset.split is not None else dataset.ids[k]
+            ax.set_title(f"{dataset.class_names[dataset.labels[k]]}\n{str(split)[:11]}" + (f"\nd={d}" if row == 0 else ""),
+                         fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_images(dataset: FaceDataset, index: np.ndarray, path, title: str = "", n: int = 12) -> None:
+    """A row of images (e.g. blank ones, or ones with no face found) with their labels."""
+    import matplotlib.pyplot as plt
+
+    index = np.asarray(index)[:n]
+    fig, axes = plt.subplots(1, max(len(index), 1), figsize=(1.5 * max(len(index), 1), 2.2), squeeze=False)
+    for ax, k in zip(axes[0], index):
+        ax.imshow(dataset.images[k], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(dataset.class_names[dataset.labels[k]], fontsize=7)
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str) -> None:
+    """The audit's folder, written atomically: summary.json, flags.csv (every flagged image id),
+    near_pairs.csv, class_balance.csv, threshold evidence and sample figures."""
+    from . import reports
+
+    with reports.atomic_folder(folder) as tmp:
+        result.flags.to_csv(tmp / "flags.csv", index=False)
+        result.near_pairs.to_csv(tmp / "near_pairs.csv", index=False)
+        result.class_balance.to_csv(tmp / "class_balance.csv")
+        evidence = label_agreement_by_distance(dataset, result.hashes) if len(dataset) else pd.DataFrame()
+        evidence.to_csv(tmp / "threshold_evidence.csv", index=False)
+        extra = {"sequences": sequence_stats(dataset)} if dataset.subjects is not None else {}
+        reports.write_json(tmp / "summary.json", {"dataset": dataset.name, "profile": profile, **result.summary,
+                                                  **extra, "not_checked": result.not_checked,
+                                                  "source": dataset.source, "layout": dataset.layout})
+        if len(dataset):
+            flags = result.flags
+            exact = flags[flags.flag == "exact_duplicate"]
+            id_index = {k: v for v, k in enumerate(dataset.ids.astype(str))}
+            exact_pairs = pd.DataFrame({"i": [id_index[o] for o in exact.other_id], "j": [id_index[i] for i in exact.id],
+                                        "distance": 0})
+            cross = exact_pairs[dataset.split[exact_pairs.i] != dataset.split[exact_pairs.j]] if dataset.split is not None else exact_pairs
+            plot_pairs(dataset, cross, tmp / "exact_pairs.png", "exact duplicates (across splits where there are any)")
+            near = result.near_pairs.sort_values("distance", ascending=False)
+            plot_pairs(dataset, near, tmp / "near_pairs_at_threshold.png",
+                       f"near duplicates at the threshold ({result.summary['near_threshold_bits']} bits)")
+            conflicting = flags[flags.flag.str.endswith("conflicting_label")]
+            conflict_pairs = pd.DataFrame({"i": [id_index[o] for o in conflicting.other_id],
+                                           "j": [id_index[i] for i in conflicting.id], "distance": -1})
+            plot_pairs(dataset, conflict_pairs, tmp / "conflicting_label_pairs.png", "duplicates with conflicting labels")
+            std = dataset.images.reshape(len(dataset), -1).std(axis=1)
+            plot_images(dataset, np.flatnonzero(std < result.summary["blank_std"]), tmp / "blank_images.png",
+                        "blank or near-constant images")
+            plot_images(dataset, [id_index[i] for i in flags[flags.flag == "no_face"].id[:12]], tmp / "no_face_images.png",
+                        "images in which the Haar cascade found no face")
+        figures = "".join(f'<h3>{name[:-4].replace("_", " ")}</h3><img src="{name}">' for name in
+                          ("exact_pairs.png", "near_pairs_at_threshold.png", "conflicting_label_pairs.png",
+                           "blank_images.png", "no_face_images.png") if (tmp / name).exists())
+        reports.write_text_atomic(tmp / "report.html", f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Data audit: {dataset.name}</title><style>body{{font-family:sans-serif;margin:2em}}</style></head><body>
+<h1>Data audit: {dataset.name} ({profile} profile)</h1>
+<p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Every flagged image: <a href="flags.csv">flags.csv</a>.</p>
+<pre>{json.dumps(result.summary, indent=2)}</pre><p>Not checked: {"; ".join(result.not_checked) or "nothing"}</p>
+<h2>Near-duplicate threshold evidence</h2>{evidence.to_html(index=False)}
+<h2>Class balance</h2>{result.class_balance.to_html()}<h2>Samples</h2>{figures}</body></html>
+""")

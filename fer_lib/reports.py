@@ -253,7 +253,14 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md.append(markdown_table(df))
     else:
         md.append(f"No experiments of profiles {', '.join(profiles)} yet: run `make reproduce-all`.\n")
-    write_text_atomic(out_dir / "index.md", "\n".join(md))
+    audits = [(path.parent, json.loads(path.read_text())) for profile in profiles
+              for path in sorted(Path(reports_root, profile, "data_audit").glob("*/summary.json"))]
+    if audits:
+        md += ["", "## Data audits", ""]
+        md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "
+               f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
+               f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
+    write_text_atomic(out_dir / "index.md", "\n".join(md) + "\n")
 
     cells = "".join(
         "<tr>" + "".join(
@@ -268,7 +275,11 @@ td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}th{{background:
 experiment's test split with a Wilson 95% CI; "seeds mean ± sd" is across training seeds. A run stopped by
 its wall-clock budget says so in the "stopped" column.</p>
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
-{cells}</table></body></html>
+{cells}</table>
+{"<h2>Data audits</h2><ul>" + "".join(
+        f"<li><a href='{html.escape(link({'_link': str(folder.relative_to(reports_root))}))}/report.html'>"
+        f"{html.escape(a['dataset'])} ({html.escape(a['profile'])})</a></li>" for folder, a in audits) + "</ul>" if audits else ""}
+</body></html>
 """
     write_text_atomic(out_dir / "index.html", page)
     return out_dir / "index.html"

@@ -42,6 +42,19 @@ def test_yousaf2024_writes_every_experiment_report(smoke_reports):
     assert index.count("| yousaf2024 |") == len(folders)
 
 
+def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
+    root, _ = smoke_reports
+    folder = root / "smoke" / "data_audit" / "fer2013"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["images"] == 3 * 7 * 24 and summary["near_threshold_bits"] == 6
+    flags = (folder / "flags.csv").read_text().splitlines()
+    assert flags[0] == "id,split,label,flag,other_id,other_split,other_label" and len(flags) > 1
+    assert "no_face" in (folder / "flags.csv").read_text()
+    cleaned = (folder / "cleaned_privatetest.csv").read_text()
+    assert "fer2013_official" in cleaned  # scored from the yousaf2024 run's saved predictions
+    assert "Data audits" in (root / "smoke" / "index.md").read_text()
+
+
 def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):
     with pytest.raises(FerError, match="valid experiments are: fer2013_random75"):
         cli.reproduce("smoke", ["yousaf2024"], reports_root=tmp_path,
