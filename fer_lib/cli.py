@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check-data":
             print(json.dumps(check_data(), indent=2))
         elif args.command == "reproduce":
-            params = {"experiments": args.experiments}
+            params = {} if args.experiments == "all" else {"experiments": args.experiments}
             if args.seeds:
                 try:
                     params["seeds"] = [int(s) for s in args.seeds.split(",")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import resource
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -170,7 +170,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         wall = time.monotonic() - started
         label = spec.name if lr == spec.learning_rate else f"{spec.name} (lr {lr:g}: the paper's {spec.learning_rate:g} did not train)"
         results.append(_write_report(spec, prof, label, lr, dataset, pre_summary, per_seed, trained, wall,
-                                     claims, headline_id, Path(reports_root), budget_seconds(spec, prof, budget_minutes)))
+                                     claims, headline_id, Path(reports_root)))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr:
             return results
         lr = spec.fallback_lr
@@ -178,7 +178,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
 
 def _write_report(spec: ExperimentSpec, prof: Profile, label: str, lr: float, dataset: FaceDataset,
                   pre_summary: dict, per_seed: list[SeedRun], trained: bool, wall: float, claims: list,
-                  headline_id: str | None, reports_root: Path, budget: float | None) -> ExperimentResult:
+                  headline_id: str | None, reports_root: Path) -> ExperimentResult:
     first = per_seed[0]
     metrics0 = first.test_metrics
     summary = seed_summary([r.test_metrics["accuracy"] for r in per_seed])
@@ -208,10 +208,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, label: str, lr: float, da
         title = f"{spec.paper} {label} [{prof.name}]"
         reports.plot_learning_curves({r.seed: r.run.history for r in per_seed}, tmp / "learning_curves.png", title)
         reports.plot_confusion(metrics0, tmp / "confusion_matrix.png", f"{title}: test split, seed {first.seed}")
-        train_config = asdict(replace(TrainConfig(), optimizer=spec.optimizer, learning_rate=lr,
-                                      batch_size=spec.batch_size, epochs=first.run.epochs_planned, seed=first.seed,
-                                      balance=spec.balance, augment=spec.augment))
-        train_config["budget_seconds_per_seed"] = budget
+        train_config = asdict(first.run.config)
         reports.write_json(tmp / "experiment.json", {
             "paper": spec.paper, "experiment": spec.name, "label": label, "title": spec.title,
             "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,

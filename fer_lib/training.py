@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -74,8 +74,8 @@ class TrainResult:
     stop_reason: str
     train_seconds: float
     best_epoch: int | None
+    config: TrainConfig = TrainConfig()
     resumed_from_epoch: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def stopped_by_budget(self) -> bool:
@@ -199,8 +199,8 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     history.to_csv(run_dir / "history.csv", index=False)
     return TrainResult(
         model=model, history=history, epochs_run=state["epochs_done"], epochs_planned=config.epochs,
-        stop_reason=state["stop_reason"] or STOP_BUDGET, train_seconds=state["elapsed_seconds"],
-        best_epoch=state["best_epoch"], resumed_from_epoch=resumed_from,
+        stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
+        best_epoch=state["best_epoch"], config=config, resumed_from_epoch=resumed_from,
     )
 
 

@@ -5,6 +5,7 @@ import json
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from conftest import tiny_images
@@ -110,8 +111,14 @@ def test_bad_training_settings_are_clear():
         TrainConfig(learning_rate=0)
 
 
-def test_keras_seed_makes_runs_repeatable(tmp_path):
+def test_seed_makes_runs_repeatable(tmp_path):
+    # Same seed: the same initial weights, exactly...
+    keras.utils.set_random_seed(7)
+    w1 = small_model().get_weights()
+    keras.utils.set_random_seed(7)
+    w2 = small_model().get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(w1, w2))
+    # ...and the same training up to float reduction order (oneDNN's threaded sums are not bitwise stable).
     a = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "a")
     b = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "b")
-    assert a.history["loss"].iloc[0] == pytest.approx(b.history["loss"].iloc[0], rel=1e-4)
-    keras.backend.clear_session()
+    assert a.history["loss"].iloc[0] == pytest.approx(b.history["loss"].iloc[0], rel=5e-3)
