@@ -60,7 +60,7 @@ def download(root: Path | None = None) -> list[Path]:
         raise FerError(f"Kaggle rejected the credentials found ({type(exc).__name__}: {exc}); check them, "
                        f"then run `make data` again.\n{LAYOUT_HELP}") from None
     written = []
-    for name, (slug, folder) in KAGGLE_DATASETS.items():
+    for slug, folder in KAGGLE_DATASETS.values():
         dest = root / folder
         dest.mkdir(parents=True, exist_ok=True)
         try:

@@ -12,7 +12,6 @@ again, labelled, with `fallback_lr`.
 from __future__ import annotations
 
 import hashlib
-import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -226,7 +225,6 @@ def _write_report(spec: ExperimentSpec, prof: Profile, label: str, lr: float, da
             "train_split_accuracy": first.train_metrics["accuracy"],
             "headline_claim": headline, "preprocessing": pre_summary, "note": note,
             "environment": reports.environment(),
-            "peak_rss_mb_of_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         })
         reports.experiment_page(tmp)
     return ExperimentResult(spec, label, lr, folder, metrics0, rows, trained, runs)

@@ -8,7 +8,6 @@ from fer_lib.datasets import FaceDataset, FER2013_CLASSES
 
 
 def _dataset(images, labels, split):
-    n = len(images)
     return FaceDataset(name="fer2013", images=np.asarray(images, np.uint8), labels=np.asarray(labels),
                        class_names=FER2013_CLASSES, ids=np.array([f"{s}_{i}" for i, s in enumerate(split)]),
                        source="test", layout="test", split=np.asarray(split))
