@@ -10,6 +10,11 @@
   training that class need not be the majority); it stops and says so.
 - The weights evaluated at the end are those of the best validation epoch, when there is a
   validation set, else the last epoch's.
+- Training runs under a `tf.distribute` strategy chosen from the devices present: the default
+  (one device) or `MirroredStrategy` over several GPUs. `batch_size` is the *global* batch, split
+  across replicas, and the learning rate is the paper's for that global batch, unchanged: a run
+  on 2 GPUs takes the same optimizer steps as on one device. Checkpoints are strategy-free Keras
+  files, so a run started on several devices resumes on one and the other way round.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from typing import Callable
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from .augmentation import make_dataset
 from .errors import FerError
@@ -88,6 +94,14 @@ def _atomic_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def distribution_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy when several GPUs are visible, else the default single-device strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([g.name for g in gpus])
+    return tf.distribute.get_strategy()
+
+
 def _next_epoch_exceeds(state: dict, budget_seconds: float) -> bool:
     """Whether another epoch, as slow as the slowest of the last three, would overrun the budget."""
     recent = [h["seconds"] for h in state["history"][-3:]]
@@ -146,12 +160,14 @@ class _RunState(keras.callbacks.Callback):
 
 def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
-        data_fingerprint: str = "") -> TrainResult:
+        data_fingerprint: str = "", strategy: tf.distribute.Strategy | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
     one with a different configuration is started afresh. A finished run is not trained again.
+    `strategy` defaults to `distribution_strategy()`.
     """
+    strategy = strategy or distribution_strategy()
     run_dir = Path(run_dir)
     identity = {"config": config.identity(), "data": data_fingerprint}
     run_id = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -163,19 +179,21 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     run_dir.mkdir(parents=True, exist_ok=True)
 
     if state is not None:
-        model = keras.models.load_model(run_dir / "last.keras")
+        with strategy.scope():
+            model = keras.models.load_model(run_dir / "last.keras")
         resumed_from = state["epochs_done"]
         # A budget stop is not final: a larger budget continues the run.
         if state["stop_reason"] == STOP_BUDGET:
             state["stop_reason"] = None
     else:
         keras.utils.set_random_seed(config.seed)
-        model = build()
-        model.compile(
-            optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with strategy.scope():
+            model = build()
+            model.compile(
+                optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         resumed_from = 0
         state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
                  "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None}
