@@ -116,6 +116,24 @@ class SeedRun:
     train_metrics: dict  # the same model on its own (unaugmented) training images
 
 
+def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, images: np.ndarray, split: Split,
+                       config: TrainConfig, run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig()) -> SeedRun:
+    """Train `model` on `split.train` (selecting on `split.val`), then score it once on `split.test`
+    and on its own training images. The run folder resumes when model, data, split and config match."""
+    y = dataset.labels
+    digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
+    for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    run = fit(lambda: build_model(model, images.shape[1:] + (1,), dataset.num_classes, **model_options),
+              (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
+              data_fingerprint=digest.hexdigest())
+    proba = predict_proba(run.model, images[split.test])
+    train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
+    return SeedRun(config.seed, split, run, proba,
+                   classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names),
+                   classification_metrics(y[split.train], train_pred, dataset.class_names))
+
+
 def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, images: np.ndarray,
                 seed: int, lr: float, runs_root: Path, budget_minutes: float | None) -> SeedRun:
     split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
@@ -123,18 +141,8 @@ def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, im
     config = TrainConfig(optimizer=spec.optimizer, learning_rate=lr, batch_size=spec.batch_size, epochs=epochs,
                          seed=seed, balance=spec.balance, augment=spec.augment,
                          budget_seconds=budget_seconds(spec, profile, budget_minutes))
-    y = dataset.labels
-    digest = hashlib.sha1(f"{spec.model}|{spec.model_options}|{asdict(spec.preprocess)}".encode())
-    for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    run = fit(lambda: build_model(spec.model, images.shape[1:] + (1,), dataset.num_classes, **spec.model_options),
-              (images[split.train], y[split.train]), (images[split.val], y[split.val]), config,
-              runs_root / f"lr{lr:g}" / f"seed{seed}", data_fingerprint=digest.hexdigest())
-    proba = predict_proba(run.model, images[split.test])
-    train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
-    return SeedRun(seed, split, run, proba,
-                   classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names),
-                   classification_metrics(y[split.train], train_pred, dataset.class_names))
+    return train_and_evaluate(spec.model, spec.model_options, dataset, images, split, config,
+                              runs_root / f"lr{lr:g}" / f"seed{seed}", spec.preprocess)
 
 
 def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: Path | str | None = None,

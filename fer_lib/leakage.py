@@ -14,6 +14,8 @@ select on PublicTest, test once on PrivateTest. Each flaw below changes one thin
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -70,3 +72,123 @@ def reported_as_accuracy(history: pd.DataFrame) -> dict[str, float]:
 def eq3_recall(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...]) -> float:
     """Flaw 6: abdulkadir2025's Eq. (3) "recall", TN / (TN + FP) (specificity), averaged over classes."""
     return classification_metrics(y_true, y_pred, class_names)["macro_avg"]["specificity"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The study: one model, one learning rate, one budget, each flaw alone against the clean protocol
+
+STUDY_MODEL = "yousaf2024"
+
+
+def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, run=None, note: str = "") -> dict:
+    return {"flaw": flaw, "dataset": dataset, "protocol": protocol, "measured_accuracy": round(accuracy, 4),
+            "ci_low": None if ci is None else round(ci[0], 4), "ci_high": None if ci is None else round(ci[1], 4),
+            "n_test": n, "epochs_run/planned": "" if run is None else f"{run.epochs_run}/{run.epochs_planned}",
+            "stopped": "" if run is None else run.stop_reason, "note": note}
+
+
+def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports", budget_minutes: float = 10.0,
+              ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4) -> pd.DataFrame:
+    """Run the clean protocol and every flaw; write `<reports_root>/<profile>/leakage_study/`; return the table.
+
+    Each training run uses the yousaf2024 model, Adam at `learning_rate`, batch 16, the same epochs
+    and the same wall-clock budget under the cpu profile, so the flaws are compared at equal compute.
+    """
+    from dataclasses import replace
+
+    from . import reports
+    from .config import cache_dir, get_profile
+    from .datasets import load_dataset, stratified_subset
+    from .experiments import train_and_evaluate
+    from .preprocessing import preprocess_images
+    from .splits import subject_independent
+    from .training import TrainConfig
+
+    prof = get_profile(profile)
+    runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
+    epochs = 100 if prof.max_epochs is None else prof.max_epochs
+
+    def config(minutes: float, balance: bool = True, augment: str = "copies") -> TrainConfig:
+        budget = None if prof.budget_scale is None else 60 * minutes * prof.budget_scale
+        return TrainConfig(learning_rate=learning_rate, batch_size=16, epochs=epochs, seed=seed,
+                           balance=balance, augment=augment, budget_seconds=budget)
+
+    def prepared(name: str):
+        ds = load_dataset(name, data_root)
+        ds = stratified_subset(ds, prof.per_class, seed=0) if prof.per_class else ds
+        return replace(ds, images=preprocess_images(ds.images).images)
+
+    fer, ck = prepared("fer2013"), prepared("ckplus48")
+    rows = []
+
+    def measured(flaw, dataset, split, run, note=""):
+        m = run.test_metrics
+        rows.append(_row(flaw, dataset, split.description, m["accuracy"], m["accuracy_ci"], m["n"], run.run, note))
+
+    clean = official(fer, seed)
+    base = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, clean, config(budget_minutes), runs_root / "clean")
+    measured("none: clean protocol (baseline)", "fer2013", clean, base)
+
+    pool, split1, _ = augment_before_split(fer, seed, test_fraction=0.25)
+    flaw1 = train_and_evaluate(STUDY_MODEL, {}, pool, pool.images, split1,
+                               config(budget_minutes, balance=False, augment="none"), runs_root / "augment_before_split")
+    measured("1. augmentation for balance before a random split", "fer2013", split1, flaw1,
+             "includes flaw 2 (a random re-split); its own share is the difference to flaw 2")
+
+    split2 = random_stratified(fer, seed, test_fraction=0.25, val_fraction=0.2)
+    flaw2 = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, split2, config(budget_minutes), runs_root / "random_resplit")
+    measured("2. random re-split of all images (duplicates straddle train and test)", "fer2013", split2, flaw2)
+
+    split3 = select_on_test(fer, seed)
+    flaw3 = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, split3, config(budget_minutes), runs_root / "select_on_test")
+    measured("3. epoch selection on the test split", "fer2013", split3, flaw3)
+
+    for name, value in reported_as_accuracy(base.run.history).items():
+        rows.append(_row(f"4. reporting the {name} as accuracy", "fer2013", clean.description, value, None,
+                         len(clean.train) if name.startswith("training") else len(clean.val), base.run,
+                         "from the clean run's history"))
+
+    by_subject = subject_independent(ck, seed, test_fraction=0.2, val_fraction=0.2)
+    ck_clean = train_and_evaluate(STUDY_MODEL, {}, ck, ck.images, by_subject, config(ckplus_budget_minutes),
+                                  runs_root / "ckplus_subject")
+    measured("none: CK+48 subject-independent (baseline for flaw 5)", "ckplus48", by_subject, ck_clean)
+    by_frame = random_stratified(ck, seed, test_fraction=0.2, val_fraction=0.2)
+    ck_flaw = train_and_evaluate(STUDY_MODEL, {}, ck, ck.images, by_frame, config(ckplus_budget_minutes),
+                                 runs_root / "ckplus_frame")
+    measured("5. CK+48 split by frame instead of by subject", "ckplus48", by_frame, ck_flaw)
+
+    y_pred = base.test_proba.argmax(axis=1)
+    rows.append(_row("6. Eq. (3) \"recall\" TN/(TN+FP), i.e. specificity, averaged over classes", "fer2013",
+                     clean.description, eq3_recall(fer.labels[clean.test], y_pred, fer.class_names), None,
+                     len(clean.test), base.run, "from the clean run's test predictions"))
+
+    table = pd.DataFrame(rows)
+    baselines = {"fer2013": table.measured_accuracy[0], "ckplus48": table.measured_accuracy[table.flaw.str.startswith("none: CK+")].iloc[0]}
+    table.insert(4, "inflation_points", [round(100 * (a - baselines[d]), 1) for a, d in zip(table.measured_accuracy, table.dataset)])
+    folder = Path(reports_root) / prof.name / "leakage_study"
+    with reports.atomic_folder(folder) as tmp:
+        table.to_csv(tmp / "results.csv", index=False)
+        (tmp / "results.md").write_text(reports.markdown_table(table))
+        reports.write_json(tmp / "results.json", {"profile": prof.name, "model": STUDY_MODEL, "learning_rate": learning_rate,
+                                                  "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
+                                                  "seed": seed, "rows": rows, "environment": reports.environment()})
+        _plot_study(table, tmp / "leakage.png", f"protocol flaws, {STUDY_MODEL}, {prof.name} profile")
+    return table
+
+
+def _plot_study(table: pd.DataFrame, path, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    err = np.array([[a - lo if lo == lo and lo is not None else 0, hi - a if hi == hi and hi is not None else 0]
+                    for a, lo, hi in zip(table.measured_accuracy, table.ci_low, table.ci_high)]).T
+    colors = ["tab:green" if f.startswith("none") else "tab:red" for f in table.flaw]
+    ax.barh(y, 100 * table.measured_accuracy, xerr=100 * err, color=colors, alpha=0.8)
+    ax.set_yticks(y, [f[:60] for f in table.flaw], fontsize=8)
+    ax.set_xlabel("reported accuracy (%), 95% CI where it applies")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

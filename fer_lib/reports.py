@@ -260,6 +260,12 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "
                f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
                f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
+    studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
+    for path in studies:
+        md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "",
+               f"How protocol flaws inflate accuracy, one model and one budget: [results]({link({'_link': str(path.parent.relative_to(reports_root))})}/results.md), "
+               f"[figure]({link({'_link': str(path.parent.relative_to(reports_root))})}/leakage.png), "
+               f"[notebook]({link({'_link': str(path.parent.relative_to(reports_root))})}/notebook.html)", "", path.read_text()]
     write_text_atomic(out_dir / "index.md", "\n".join(md) + "\n")
 
     cells = "".join(
@@ -276,6 +282,10 @@ experiment's test split with a Wilson 95% CI; "seeds mean ± sd" is across train
 its wall-clock budget says so in the "stopped" column.</p>
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
 {cells}</table>
+{"".join(f"<h2>Leakage study ({html.escape(p.parent.parent.name)} profile)</h2>"
+         f"<p><a href='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/notebook.html'>notebook</a></p>"
+         + pd.read_csv(p.with_name('results.csv')).to_html(index=False, na_rep='')
+         + f"<img src='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/leakage.png'>" for p in studies)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(link({'_link': str(folder.relative_to(reports_root))}))}/report.html'>"
         f"{html.escape(a['dataset'])} ({html.escape(a['profile'])})</a></li>" for folder, a in audits) + "</ul>" if audits else ""}

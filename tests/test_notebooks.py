@@ -55,6 +55,17 @@ def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
     assert "Data audits" in (root / "smoke" / "index.md").read_text()
 
 
+def test_leakage_study_writes_its_table(smoke_reports):
+    root, _ = smoke_reports
+    folder = root / "smoke" / "leakage_study"
+    import pandas as pd
+    table = pd.read_csv(folder / "results.csv")
+    assert table.flaw[0].startswith("none: clean protocol") and table.inflation_points[0] == 0
+    assert [f.split(".")[0] for f in table.flaw if f[0].isdigit()] == ["1", "2", "3", "4", "4", "4", "5", "6"]
+    assert (folder / "leakage.png").exists() and (folder / "notebook.html").exists()
+    assert "Leakage study (smoke profile)" in (root / "smoke" / "index.md").read_text()
+
+
 def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):
     with pytest.raises(FerError, match="valid experiments are: fer2013_random75"):
         cli.reproduce("smoke", ["yousaf2024"], reports_root=tmp_path,
