@@ -50,3 +50,16 @@ def test_seed_spread_is_reported_with_the_accuracy_claim():
 def test_unknown_paper():
     with pytest.raises(FerError, match="papers with claims: yousaf2024"):
         claims.load_claims("nobody2099")
+
+
+def test_flaw_quotes_are_verbatim_in_the_paper():
+    import re
+    from pathlib import Path
+    raw = claims.load_paper("yousaf2024")
+    paper = Path(__file__).resolve().parents[2] / "shared" / "papers" / raw["paper_file"]
+    if not paper.exists():
+        pytest.skip(f"the paper's text is not at {paper} (it lives in the project's shared folder)")
+    text = re.sub(r"\s+", " ", paper.read_text())
+    assert {s["flaw"] for s in raw["flaw_signs"]} == {1, 2, 3, 4, 5}
+    for sign in raw["flaw_signs"]:
+        assert sign["quote"] in text, sign["quote"]
