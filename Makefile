@@ -3,7 +3,7 @@
 VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 PROFILE ?= cpu
-PAPERS  := $(shell sed -n 's/.*"paper": *"\([^"]*\)".*/\1/p' notebooks/manifest.json)
+PAPERS  := $(shell grep -o '"paper": *"[^"]*"' notebooks/manifest.json | cut -d'"' -f4)
 export FER_DATA_DIR ?= data
 
 .PHONY: help setup data check-data reproduce-all reports test bench $(addprefix reproduce-,$(PAPERS))

@@ -63,3 +63,14 @@ def test_make_data_without_credentials_prints_only_our_message(tmp_path):
                   KAGGLE_KEY="", KAGGLE_API_TOKEN="", FER_DATA_DIR=str(tmp_path / "data"))
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("error: Kaggle credentials not found") and "Traceback" not in out.stderr
+
+
+def test_every_manifest_entry_has_a_make_target():
+    import shutil
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for entry in cli.manifest():
+        out = subprocess.run(["make", "-n", f"reproduce-{entry['paper']}", f"PY={sys.executable}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert f"--paper {entry['paper']}" in out.stdout
