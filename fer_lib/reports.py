@@ -93,12 +93,15 @@ def atomic_folder(final: Path | str) -> Iterator[Path]:
 
 
 def git_commit() -> str:
-    """The repository's commit (with '+dirty' when the tree has changes), or 'unknown'."""
+    """The repository's commit (with '+dirty' when tracked code has changes), or 'unknown'.
+
+    Generated reports are left out of the check: a run rewriting reports/ is not a code change.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
