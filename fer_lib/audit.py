@@ -220,39 +220,36 @@ def plot_pairs(dataset: FaceDataset, pairs: pd.DataFrame, path, title: str = "",
     """Side-by-side image pairs with their distance, splits and labels."""
     import matplotlib.pyplot as plt
 
+    from .reports import save_figure, show_face
+
     pairs = pairs.head(n)
     fig, axes = plt.subplots(2, max(len(pairs), 1), figsize=(1.7 * max(len(pairs), 1), 4.2), squeeze=False)
     for col, (i, j, d) in enumerate(zip(pairs.i, pairs.j, pairs.distance)):
         for row, k in enumerate((i, j)):
-            ax = axes[row, col]
-            ax.imshow(dataset.images[k], cmap="gray", vmin=0, vmax=255)
             split = dataset.split[k] if dataset.split is not None else dataset.ids[k]
-            ax.set_title(f"{dataset.class_names[dataset.labels[k]]}\n{str(split)[:11]}" + (f"\nd={d}" if row == 0 else ""),
-                         fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            show_face(axes[row, col], dataset.images[k],
+                      f"{dataset.class_names[dataset.labels[k]]}\n{str(split)[:11]}" + (f"\nd={d}" if row == 0 else ""),
+                      fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    save_figure(fig, path, title, title_size=9)
 
 
 def plot_images(dataset: FaceDataset, index: np.ndarray, path, title: str = "", n: int = 12) -> None:
     """A row of images (e.g. blank ones, or ones with no face found) with their labels."""
     import matplotlib.pyplot as plt
 
+    from .reports import save_figure, show_face
+
     index = np.asarray(index)[:n]
     fig, axes = plt.subplots(1, max(len(index), 1), figsize=(1.5 * max(len(index), 1), 2.2), squeeze=False)
-    for ax, k in zip(axes[0], index):
-        ax.imshow(dataset.images[k], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(dataset.class_names[dataset.labels[k]], fontsize=7)
     for ax in axes[0]:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    for ax, k in zip(axes[0], index):
+        show_face(ax, dataset.images[k], dataset.class_names[dataset.labels[k]], fontsize=7)
+    save_figure(fig, path, title, title_size=9)
 
 
 def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str) -> None:

@@ -179,6 +179,8 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
 def _plot_study(table: pd.DataFrame, path, title: str) -> None:
     import matplotlib.pyplot as plt
 
+    from .reports import save_figure
+
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.2))
     y = np.arange(len(table))[::-1]
     err = np.array([[a - lo if lo == lo and lo is not None else 0, hi - a if hi == hi and hi is not None else 0]
@@ -187,8 +189,5 @@ def _plot_study(table: pd.DataFrame, path, title: str) -> None:
     ax.barh(y, 100 * table.measured_accuracy, xerr=100 * err, color=colors, alpha=0.8)
     ax.set_yticks(y, [f[:60] for f in table.flaw], fontsize=8)
     ax.set_xlabel("reported accuracy (%), 95% CI where it applies")
-    ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title, title_size=10)

@@ -140,6 +140,22 @@ def environment() -> dict:
 # Figures
 
 
+def show_face(ax, image: np.ndarray, title: str = "", fontsize: int = 8) -> None:
+    """A grayscale 0-255 image on `ax`, without ticks."""
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def save_figure(fig, path: Path | str, title: str = "", title_size: float | None = None) -> None:
+    """Title, lay out, write as PNG and close a figure."""
+    fig.suptitle(title, fontsize=title_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_learning_curves(histories: dict[int, pd.DataFrame], path: Path | str, title: str = "") -> None:
     """Accuracy and loss per epoch, train and validation, one line per seed."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -155,10 +171,7 @@ def plot_learning_curves(histories: dict[int, pd.DataFrame], path: Path | str, t
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title)
 
 
 def plot_confusion(metrics: dict, path: Path | str, title: str = "") -> None:
@@ -173,10 +186,7 @@ def plot_confusion(metrics: dict, path: Path | str, title: str = "") -> None:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(sub)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,12 +338,8 @@ def plot_samples(dataset, preprocessed: np.ndarray, per_class: int = 1, title: s
     for c, name in enumerate(dataset.class_names):
         index = np.flatnonzero(dataset.labels == c)[:per_class]
         for row, images in enumerate((dataset.images, preprocessed)):
-            ax = axes[row, c]
             if len(index):
-                ax.imshow(images[index[0]], cmap="gray", vmin=0, vmax=255)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[0, c].set_title(name, fontsize=9)
+                show_face(axes[row, c], images[index[0]], name if row == 0 else "", fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)
