@@ -43,6 +43,10 @@ class Profile:
     budget_scale: float | None
     multi_seed: bool
 
+    def budget_seconds(self, minutes: float) -> float | None:
+        """The wall-clock budget of a run given `minutes` under the cpu profile (None: no budget)."""
+        return None if self.budget_scale is None else 60 * minutes * self.budget_scale
+
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(

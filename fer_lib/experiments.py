@@ -99,9 +99,7 @@ def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
 
 def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
     """The per-seed wall-clock budget: the spec's (or the override's) minutes times the profile's scale."""
-    if profile.budget_scale is None:
-        return None
-    return 60 * (budget_minutes if budget_minutes is not None else spec.cpu_budget_minutes) * profile.budget_scale
+    return profile.budget_seconds(budget_minutes if budget_minutes is not None else spec.cpu_budget_minutes)
 
 
 @dataclass

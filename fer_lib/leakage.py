@@ -109,9 +109,8 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
     epochs = 100 if prof.max_epochs is None else prof.max_epochs
 
     def config(minutes: float, balance: bool = True, augment: str = "copies") -> TrainConfig:
-        budget = None if prof.budget_scale is None else 60 * minutes * prof.budget_scale
         return TrainConfig(learning_rate=learning_rate, batch_size=16, epochs=epochs, seed=seed,
-                           balance=balance, augment=augment, budget_seconds=budget)
+                           balance=balance, augment=augment, budget_seconds=prof.budget_seconds(minutes))
 
     def prepared(name: str):
         ds = load_dataset(name, data_root)
