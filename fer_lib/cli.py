@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .config import PROFILES, REPO_ROOT, data_dir, get_profile
@@ -117,6 +118,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         out_dir = reports_root / profile / entry["paper"]
         out_dir.mkdir(parents=True, exist_ok=True)
         params = {"profile": profile, "reports_root": str(reports_root), **(parameters or {})}
+        started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             executed = Path(tmp) / "executed.ipynb"
             print(f"[reproduce] {entry['paper']}: executing {entry['notebook']} with {params}", flush=True)
@@ -131,6 +133,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
             body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         write_text_atomic(out_dir / "notebook.html", body)
         written.append(out_dir / "notebook.html")
+        record_wall_time(reports_root / profile, entry["paper"], time.monotonic() - started, params)
     if profile == "smoke":
         build_index(reports_root, profiles=("smoke",), out_dir=reports_root / "smoke")
     else:
@@ -138,6 +141,26 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         if reports_root == (REPO_ROOT / "reports").resolve():
             update_readme()
     return written
+
+
+REPRODUCE_LOG = "reproduce_log.json"
+
+
+def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters: dict) -> None:
+    """Add this execution of `paper`'s notebook to `<profile_root>/reproduce_log.json`.
+
+    The log keeps the last execution of every notebook: its wall time, when it finished, the
+    parameters, the commit, and whether it resumed from checkpoints (a rerun that finds its
+    finished runs in the cache takes seconds, so the index shows training time beside it).
+    """
+    from .reports import git_commit, write_json
+
+    path = profile_root / REPRODUCE_LOG
+    log = json.loads(path.read_text()) if path.exists() else {}
+    log[paper] = {"wall_seconds": round(seconds, 1), "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                  "parameters": {k: v for k, v in parameters.items() if k != "reports_root"},
+                  "git_commit": git_commit()}
+    write_json(path, dict(sorted(log.items())))
 
 
 # ---------------------------------------------------------------------------------------------
