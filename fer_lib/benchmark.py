@@ -7,8 +7,11 @@ Measures, on the data in FER_DATA_DIR:
   (batch 16 as the paper, and 64);
 - the peak memory (max RSS) of a training run on the full FER2013 Training split, measured in a
   child process over one full epoch (memory is steady after the first epoch, so a 100-epoch run
-  peaks at the same level).
-Writes `reports/benchmarks/foundation.json` and `.md`, which the README shows.
+  peaks at the same level);
+- the data audit's perceptual hashing of all FER2013 images.
+Writes `reports/benchmarks/foundation.json` and `.md`. Then `training_benchmark` measures every
+registry model's training paths into `reports/benchmarks/training.json` and `.md`. The README
+shows both. `python -m fer_lib.benchmark --part foundation|training` runs one part.
 """
 from __future__ import annotations
 
@@ -111,22 +114,58 @@ def bench_memory(rows: list[dict]) -> None:
                  "value": round(float(out.stdout.strip().splitlines()[-1]), 1), "unit": "s"})
 
 
-def main() -> int:
+def bench_hashing(rows: list[dict]) -> None:
+    from .audit import perceptual_hashes
+    from .datasets import load_fer2013
+
+    images = load_fer2013().images
+    _, seconds = _timed(perceptual_hashes, images)
+    rows.append({"what": f"perceptual hash (pHash) of all {len(images)} FER2013 images, for the data audit",
+                 "value": round(seconds, 1), "unit": "s"})
+
+
+def _footer(env: dict) -> str:
+    return (f"\nMeasured by `make bench` on {env['cpu']} ({env['cpu_count']} cores), "
+            f"TensorFlow {env['packages'].get('tensorflow')}, commit {env['git_commit']}.\n")
+
+
+def foundation() -> None:
     from .reports import environment, markdown_table, write_json, write_text_atomic
 
     import pandas as pd
 
     rows: list[dict] = []
-    for step in (bench_loading, bench_haar, bench_training, bench_memory):
+    for step in (bench_loading, bench_haar, bench_hashing, bench_training, bench_memory):
         print(f"[bench] {step.__name__} ...", flush=True)
         step(rows)
         print(f"[bench] {rows[-1]}", flush=True)
     env = environment()
     write_json(OUT / "foundation.json", {"rows": rows, "environment": env, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
-    write_text_atomic(OUT / "foundation.md", markdown_table(pd.DataFrame(rows)) +
-                      f"\nMeasured by `make bench` on {env['cpu']} ({env['cpu_count']} cores), "
-                      f"TensorFlow {env['packages'].get('tensorflow')}, commit {env['git_commit']}.\n")
+    write_text_atomic(OUT / "foundation.md", markdown_table(pd.DataFrame(rows)) + _footer(env))
     print((OUT / "foundation.md").read_text())
+
+
+def training() -> None:
+    from . import training_benchmark
+    from .reports import environment, write_json, write_text_atomic
+
+    result = training_benchmark.run(log=lambda line: print(line, flush=True))
+    env = environment()
+    write_json(OUT / "training.json", {**result, "environment": env, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    write_text_atomic(OUT / "training.md", training_benchmark.markdown(result) + _footer(env))
+    print((OUT / "training.md").read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fer_lib.benchmark", description="make bench")
+    parser.add_argument("--part", choices=("all", "foundation", "training"), default="all")
+    part = parser.parse_args(argv).part
+    if part in ("all", "foundation"):
+        foundation()
+    if part in ("all", "training"):
+        training()
     return 0
 
 

@@ -226,7 +226,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, label: str, lr: float, da
                        "stop_reasons": [r.stop_reason for r in runs],
                        "train_seconds_per_seed": [round(r.train_seconds, 1) for r in runs]},
             "train_seconds_total": round(sum(r.train_seconds for r in runs), 1),
-            "train_config": train_config, "wall_seconds": wall,
+            "train_config": train_config, "fast_paths": first.run.fast_paths, "wall_seconds": wall,
             "accuracy": metrics0["accuracy"], "accuracy_ci": metrics0["accuracy_ci"], "seed_summary": summary,
             "train_split_accuracy": first.train_metrics["accuracy"],
             "headline_claim": headline, "preprocessing": pre_summary, "note": note,

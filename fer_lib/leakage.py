@@ -84,7 +84,10 @@ def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, ru
     return {"flaw": flaw, "dataset": dataset, "protocol": protocol, "measured_accuracy": round(accuracy, 4),
             "ci_low": None if ci is None else round(ci[0], 4), "ci_high": None if ci is None else round(ci[1], 4),
             "n_test": n, "epochs_run/planned": "" if run is None else f"{run.epochs_run}/{run.epochs_planned}",
-            "stopped": "" if run is None else run.stop_reason, "note": note}
+            "stopped": "" if run is None else run.stop_reason, "note": note,
+            # rows read from another run's history trained nothing of their own: no training time
+            **({} if run is None or note.startswith("from the clean run") else
+               {"train_seconds": round(run.train_seconds, 1), "budget_seconds": run.config.budget_seconds})}
 
 
 def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports", budget_minutes: float = 10.0,
@@ -161,7 +164,8 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
                      clean.description, eq3_recall(fer.labels[clean.test], y_pred, fer.class_names), None,
                      len(clean.test), base.run, "from the clean run's test predictions"))
 
-    table = pd.DataFrame(rows)
+    # training time and budget stay in results.json (the index's compute table reads them)
+    table = pd.DataFrame(rows).drop(columns=["train_seconds", "budget_seconds"], errors="ignore")
     baselines = {"fer2013": table.measured_accuracy[0], "ckplus48": table.measured_accuracy[table.flaw.str.startswith("none: CK+")].iloc[0]}
     table.insert(4, "inflation_points", [round(100 * (a - baselines[d]), 1) for a, d in zip(table.measured_accuracy, table.dataset)])
     folder = Path(reports_root) / prof.name / "leakage_study"

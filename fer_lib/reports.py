@@ -248,6 +248,44 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
     return rows
 
 
+def _training_compute(folder: Path) -> tuple[float, float | None]:
+    """(training seconds, budget seconds or None) summed over every run saved under a notebook's folder."""
+    train, budget, capped = 0.0, 0.0, True
+    for path in folder.glob("*/experiment.json"):
+        e = json.loads(path.read_text())
+        train += e.get("train_seconds_total", 0.0)
+        per_run = e["train_config"].get("budget_seconds")
+        capped &= per_run is not None
+        budget += (per_run or 0.0) * len(e["epochs"]["run_per_seed"])
+    results = folder / "results.json"
+    if results.exists():
+        for row in json.loads(results.read_text()).get("rows", []):
+            if "train_seconds" in row:  # rows that trained a model of their own
+                train += row["train_seconds"]
+                capped &= row.get("budget_seconds") is not None
+                budget += row.get("budget_seconds") or 0.0
+    return train, (budget if capped else None)
+
+
+def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
+    """Per notebook: the wall time of its last execution (from `reproduce_log.json`), the training time
+    its saved runs took across restarts, and the budget that capped it."""
+    root = Path(reports_root, profile)
+    log_path = root / "reproduce_log.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    rows = []
+    for name in sorted(set(log) | {p.name for p in root.iterdir() if p.is_dir()} if root.exists() else set(log)):
+        train, budget = _training_compute(root / name)
+        entry = log.get(name, {})
+        rows.append({"notebook": name,
+                     "last execution, wall time": f"{entry['wall_seconds'] / 60:.1f} min" if entry else "not logged",
+                     "executed (UTC)": entry.get("finished_utc", ""), "commit": entry.get("git_commit", ""),
+                     "training time in its runs": f"{train / 60:.1f} min",
+                     "training budget": "none" if budget is None else f"{budget / 60:.0f} min",
+                     "within budget": "" if budget is None else ("yes" if train <= budget else "NO")})
+    return pd.DataFrame(rows)
+
+
 def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] = ("cpu", "paper"),
                 out_dir: Path | str | None = None) -> Path:
     """Write index.html and index.md listing every experiment of `profiles`; returns the HTML path."""
@@ -273,6 +311,14 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "
                f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
                f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
+    for profile in profiles:
+        table = compute_table(reports_root, profile)
+        if len(table):
+            md += ["", f"## Compute ({profile} profile)", "",
+                   "What each notebook cost on the machine that ran it. A notebook whose runs were already in the "
+                   "checkpoint cache re-executes in minutes, so the training time of its saved runs (summed over seeds "
+                   "and restarts) is shown beside the wall time of its last execution.", "",
+                   markdown_table(table)]
     studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
     for path in studies:
         md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "",
@@ -375,22 +421,26 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     """Refresh the README's generated blocks (results table, benchmarks) from the saved reports.
 
     A block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; its content comes from
-    `reports/index.md` (results) and `reports/benchmarks/foundation.md` (benchmarks).
+    `reports/index.md` (results) and `reports/benchmarks/{foundation,training}.md` (benchmarks).
     """
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
     sources = {
-        "results": reports_root / "index.md",
-        "benchmarks": reports_root / "benchmarks" / "foundation.md",
+        "results": [reports_root / "index.md"],
+        "benchmarks": [reports_root / "benchmarks" / "foundation.md"],
+        "training-benchmark": [reports_root / "benchmarks" / "training.md"],
     }
-    for name, source in sources.items():
+    for name, paths in sources.items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         if begin not in text or end not in text:
             continue
-        if source.exists():
-            body = source.read_text()
-            if name == "results":  # the table only, with links made relative to the README
-                body = "\n".join(line for line in body.splitlines() if line.startswith("|"))
+        if all(path.exists() for path in paths):
+            body = "\n".join(path.read_text() for path in paths)
+            if name == "results":  # the index from its first table on, links relative to the README
+                lines = body.splitlines()
+                start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+                body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line
+                                 for line in lines[start:])
                 body = body.replace("](", "](reports/")
         else:
             body = f"_Not measured yet: run `make {'reproduce-all' if name == 'results' else 'bench'}`._"

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from .augmentation import make_dataset
 from .errors import FerError
+from .fast_paths import FastPaths, dtype_policy
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
@@ -82,6 +83,7 @@ class TrainResult:
     best_epoch: int | None
     config: TrainConfig = TrainConfig()
     resumed_from_epoch: int = 0
+    fast_paths: dict | None = None
 
     @property
     def stopped_by_budget(self) -> bool:
@@ -160,14 +162,18 @@ class _RunState(keras.callbacks.Callback):
 
 def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
-        data_fingerprint: str = "", strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+        data_fingerprint: str = "", strategy: tf.distribute.Strategy | None = None,
+        fast: FastPaths | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
     one with a different configuration is started afresh. A finished run is not trained again.
-    `strategy` defaults to `distribution_strategy()`.
+    `strategy` defaults to `distribution_strategy()`; `fast` (precision, XLA, steps per execution)
+    to `FastPaths.from_env()`. The fast paths are fixed when a run starts and recorded in its
+    state: a resumed run keeps the precision and compilation saved in its checkpoint.
     """
     strategy = strategy or distribution_strategy()
+    fast = fast or FastPaths.from_env()
     run_dir = Path(run_dir)
     identity = {"config": config.identity(), "data": data_fingerprint}
     run_id = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -187,16 +193,20 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             state["stop_reason"] = None
     else:
         keras.utils.set_random_seed(config.seed)
-        with strategy.scope():
+        settings = fast.resolved()
+        with strategy.scope(), dtype_policy(settings["precision"]):
             model = build()
             model.compile(
                 optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
+                jit_compile=settings["jit_compile"],
+                steps_per_execution=settings["steps_per_execution"],
             )
         resumed_from = 0
         state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
-                 "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None}
+                 "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None,
+                 "fast_paths": settings}
 
     shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
     callback = _RunState(run_dir, state, config, shares)
@@ -219,6 +229,8 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         model=model, history=history, epochs_run=state["epochs_done"], epochs_planned=config.epochs,
         stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
         best_epoch=state["best_epoch"], config=config, resumed_from_epoch=resumed_from,
+        # runs started before the fast paths existed trained in float32, one step per call
+        fast_paths=state.get("fast_paths", FastPaths.naive().resolved()),
     )
 
 

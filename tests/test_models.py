@@ -36,3 +36,55 @@ def test_number_of_classes_follows_the_dataset():
 def test_unknown_model_lists_the_registry():
     with pytest.raises(FerError, match="unknown model 'vgg99'; valid models are: " + ", ".join(sorted(MODELS))):
         build_model("vgg99")
+
+
+def test_forward_flops_of_yousaf2024_match_a_hand_count():
+    from fer_lib.models.complexity import forward_flops
+
+    convs = 2 * 9 * (1 * 32 * 48 * 48 + 32 * 64 * 24 * 24 + 64 * 128 * 12 * 12 + 128 * 256 * 6 * 6)
+    dense = 2 * (3 * 3 * 256 * 256 + 256 * 7)
+    assert forward_flops(build_model("yousaf2024")) == convs + dense == 66_211_328
+
+
+def test_vgg19_has_vgg19s_sixteen_convolutions_and_a_small_head():
+    model = build_model("abdulkadir2025_vgg19", (48, 48, 1), 7)
+    backbone = model.get_layer("vgg19")
+    assert sum(isinstance(layer, layers.Conv2D) for layer in backbone.layers) == 16
+    assert backbone.output_shape == (None, 1, 1, 512) and model.output_shape == (None, 7)
+
+
+def test_hybrid_fuses_three_branches_and_its_ablation_drops_dropout_and_batch_norm():
+    model = build_model("abdulkadir2025_hybrid", (48, 48, 1), 7)
+    fusion = model.get_layer("feature_fusion")
+    assert len(fusion.input) == 3
+    assert fusion.output.shape[-1] == 2 * 2 * 2048 + 2 * 2 * 1280 + 6 * 6 * 128  # ResNet50, MobileNetV2, CBAM CNN
+    ablated = build_model("abdulkadir2025_hybrid", (48, 48, 1), 7, dropout=0.0, batch_norm=False)
+    top = [type(layer).__name__ for layer in ablated.layers]
+    assert "Dropout" not in top and "BatchNormalization" not in top
+
+
+def test_cbam_reweights_without_changing_shape():
+    import keras
+    import numpy as np
+
+    from fer_lib.models.blocks import cbam
+
+    inputs = keras.Input((12, 12, 16))
+    model = keras.Model(inputs, cbam(inputs, name="att"))
+    x = np.random.default_rng(0).random((2, 12, 12, 16)).astype("float32")
+    y = np.asarray(model(x))
+    assert y.shape == x.shape
+    assert np.all(y <= x + 1e-6) and np.all(y >= 0)  # sigmoid weights in (0, 1) scale non-negative inputs down
+
+
+def test_imagenet_weights_offline_fail_with_a_clear_message(monkeypatch):
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid/vgg19.h5: None -- [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(FerError, match=r"could not download the ImageNet weights of VGG19 .*weights=None"):
+        build_model("abdulkadir2025_vgg19", (48, 48, 1), 7, weights="imagenet")
+    with pytest.raises(FerError, match="weights must be None .* or 'imagenet'"):
+        build_model("abdulkadir2025_vgg19", (48, 48, 1), 7, weights="places365")

@@ -10,10 +10,13 @@ from typing import Any, Callable
 import keras
 
 from ..errors import unknown_name_error
-from . import yousaf2024
+from . import abdulkadir2025, yousaf2024
 
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "yousaf2024": yousaf2024.build,
+    "abdulkadir2025_sequential": abdulkadir2025.build_sequential,
+    "abdulkadir2025_vgg19": abdulkadir2025.build_vgg19,
+    "abdulkadir2025_hybrid": abdulkadir2025.build_hybrid,
 }
 
 

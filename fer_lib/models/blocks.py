@@ -1,8 +1,12 @@
 """Building blocks shared by the papers' models, written once."""
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 from keras import layers
+
+from ..errors import FerError
 
 
 def conv_pool_dropout(x: keras.KerasTensor, filters: int, dropout: float, name: str,
@@ -14,3 +18,60 @@ def conv_pool_dropout(x: keras.KerasTensor, filters: int, dropout: float, name: 
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     return layers.Dropout(dropout, name=f"{name}_dropout")(x)
+
+
+@keras.saving.register_keras_serializable(package="fer_lib")
+class ChannelPool(layers.Layer):
+    """Mean and max over the channel axis, stacked as two channels: CBAM's spatial descriptor."""
+
+    def call(self, x):
+        return keras.ops.concatenate([keras.ops.mean(x, axis=-1, keepdims=True),
+                                      keras.ops.max(x, axis=-1, keepdims=True)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+
+def cbam(x: keras.KerasTensor, name: str, reduction: int = 8, spatial_kernel: int = 7) -> keras.KerasTensor:
+    """Convolutional Block Attention Module (Woo et al., ECCV 2018): channel, then spatial attention.
+
+    Channel attention: average- and max-pooled descriptors through one shared two-layer MLP
+    (reduction `reduction`), summed, sigmoid. Spatial attention: channel-wise mean and max,
+    a `spatial_kernel` x `spatial_kernel` convolution, sigmoid.
+    """
+    channels = x.shape[-1]
+    hidden = layers.Dense(max(channels // reduction, 1), activation="relu", name=f"{name}_mlp1")
+    out = layers.Dense(channels, name=f"{name}_mlp2")
+    avg = out(hidden(layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_avgpool")(x)))
+    mx = out(hidden(layers.GlobalMaxPooling2D(keepdims=True, name=f"{name}_maxpool")(x)))
+    channel_weights = layers.Activation("sigmoid", name=f"{name}_channel_sigmoid")(layers.Add(name=f"{name}_channel_sum")([avg, mx]))
+    x = layers.Multiply(name=f"{name}_channel_attention")([x, channel_weights])
+    descriptor = ChannelPool(name=f"{name}_channel_pool")(x)
+    spatial_weights = layers.Conv2D(1, spatial_kernel, padding="same", activation="sigmoid",
+                                    name=f"{name}_spatial_conv")(descriptor)
+    return layers.Multiply(name=f"{name}_spatial_attention")([x, spatial_weights])
+
+
+def gray_to_rgb(x: keras.KerasTensor, name: str = "gray_to_rgb") -> keras.KerasTensor:
+    """Repeat a one-channel image to three channels, for backbones built for RGB (ImageNet)."""
+    return x if x.shape[-1] == 3 else layers.Concatenate(name=name)([x, x, x])
+
+
+def keras_backbone(constructor: Callable[..., keras.Model], input_shape: tuple[int, int, int],
+                   weights: str | None) -> keras.Model:
+    """A keras.applications network without its top, from scratch (`weights=None`) or on ImageNet.
+
+    ImageNet weights are downloaded once into ~/.keras/models; offline, that fails with a FerError
+    that says how to proceed instead of a network traceback.
+    """
+    if weights not in (None, "imagenet"):
+        raise FerError(f"weights must be None (from scratch) or 'imagenet', got {weights!r}")
+    try:
+        return constructor(include_top=False, weights=weights, input_shape=input_shape)
+    except Exception as exc:  # keras raises a bare Exception on URL fetch failures
+        if weights == "imagenet" and ("fetch" in str(exc).lower() or "url" in str(exc).lower()):
+            raise FerError(
+                f"could not download the ImageNet weights of {constructor.__name__} ({exc}). Connect to the "
+                f"internet once (keras caches them in ~/.keras/models), copy the weights file there, or build "
+                f"the model with weights=None to train from scratch.") from None
+        raise

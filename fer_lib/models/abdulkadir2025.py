@@ -1,0 +1,102 @@
+"""abdulkadir2025: "Evaluating Facial Emotional Proportion Based on Computer Vision Technique" (JOIG 2025).
+
+The paper trains three models on 48x48 FER2013 images scaled to [0, 1] and describes none of
+them beyond their names; each builder below states the reading we chose (the notebook repeats it):
+
+- `build_vgg19`: VGG19's 16 convolutional layers (keras.applications, from scratch or on ImageNet),
+  the grey image repeated to three channels, then Flatten, Dense(256) ReLU, Dropout 0.5, softmax.
+  At 48x48 the five poolings leave a 1x1x512 map.
+- `build_sequential`: the paper's "Sequential model", read as the widely copied Keras FER2013
+  Sequential CNN: Conv32, Conv64, pool, dropout 0.25, Conv128, pool, Conv128, pool, dropout 0.25,
+  Dense(1024), dropout 0.5, softmax (3x3 kernels, valid padding).
+- `build_hybrid`: the proposed ResNet50 + MobileNetV2 + CBAM-enhanced CNN. Each branch's output is
+  flattened, the three are concatenated ("feature-level fusion"), then Dense(256) with batch
+  normalization, ReLU and dropout 0.5, then softmax. The CBAM branch is three blocks of
+  convolution, batch normalization, ReLU, CBAM and 2x2 max pooling (32, 64, 128 filters).
+  The paper's ablation removes dropout and batch normalization: `dropout=0`, `batch_norm=False`.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .blocks import cbam, gray_to_rgb, keras_backbone
+
+
+def _imagenet_input(x: keras.KerasTensor, weights: str | None) -> keras.KerasTensor:
+    """[0, 1] grey pixels to the input the backbone expects: 3 channels, and Caffe-style centring
+    (0-255, ImageNet channel means subtracted) when the weights come from ImageNet."""
+    x = gray_to_rgb(x)
+    if weights == "imagenet":
+        x = layers.Rescaling(255.0, name="to_0_255")(x)
+        x = layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0], name="imagenet_centring")(x)
+    return x
+
+
+def build_vgg19(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
+                weights: str | None = None, dense_units: int = 256, dropout: float = 0.5) -> keras.Model:
+    """VGG19's convolutional layers with a small classifier on top (see the module docstring)."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = _imagenet_input(inputs, weights)
+    backbone = keras_backbone(keras.applications.VGG19, (*input_shape[:2], 3), weights)
+    x = layers.Flatten(name="flatten")(backbone(x))
+    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+    x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="abdulkadir2025_vgg19")
+
+
+def build_sequential(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
+                     dense_units: int = 1024) -> keras.Model:
+    """The paper's "Sequential model", read as the common Keras FER2013 CNN (see the module docstring)."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Dropout(0.25, name="dropout1")(x)
+    x = layers.Conv2D(128, 3, activation="relu", name="conv3")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Conv2D(128, 3, activation="relu", name="conv4")(x)
+    x = layers.MaxPooling2D(2, name="pool3")(x)
+    x = layers.Dropout(0.25, name="dropout2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+    x = layers.Dropout(0.5, name="fc1_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="abdulkadir2025_sequential")
+
+
+def build_hybrid(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
+                 weights: str | None = None, cbam_filters: tuple[int, ...] = (32, 64, 128),
+                 dense_units: int = 256, dropout: float = 0.5, batch_norm: bool = True) -> keras.Model:
+    """ResNet50 + MobileNetV2 + a CBAM CNN, fused by concatenating their flattened features."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    rgb = _imagenet_input(inputs, weights)
+    rgb_shape = (*input_shape[:2], 3)
+    resnet = keras_backbone(keras.applications.ResNet50, rgb_shape, weights)
+    # MobileNetV2 expects inputs in [-1, 1]
+    mobilenet_input = layers.Rescaling(2.0, offset=-1.0, name="mobilenet_scaling")(gray_to_rgb(inputs, "gray_to_rgb_mobilenet"))
+    mobilenet = keras_backbone(keras.applications.MobileNetV2, rgb_shape, weights)
+
+    x = inputs
+    for i, filters in enumerate(cbam_filters, start=1):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"cbam_cnn{i}_conv")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"cbam_cnn{i}_bn")(x)
+        x = layers.Activation("relu", name=f"cbam_cnn{i}_relu")(x)
+        x = cbam(x, name=f"cbam_cnn{i}_cbam")
+        x = layers.MaxPooling2D(2, name=f"cbam_cnn{i}_pool")(x)
+
+    features = layers.Concatenate(name="feature_fusion")([
+        layers.Flatten(name="resnet50_features")(resnet(rgb)),
+        layers.Flatten(name="mobilenetv2_features")(mobilenet(mobilenet_input)),
+        layers.Flatten(name="cbam_cnn_features")(x),
+    ])
+    x = layers.Dense(dense_units, use_bias=not batch_norm, name="fc1")(features)
+    if batch_norm:
+        x = layers.BatchNormalization(name="fc1_bn")(x)
+    x = layers.Activation("relu", name="fc1_relu")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="abdulkadir2025_hybrid")
