@@ -273,16 +273,25 @@ def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
     root = Path(reports_root, profile)
     log_path = root / "reproduce_log.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
-    rows = []
+    def row(name: str, wall: float | None, train: float, budget: float | None, **extra) -> dict:
+        return {"notebook": name, "last execution, wall time": "not logged" if wall is None else f"{wall / 60:.1f} min",
+                **extra, "training time in its runs": f"{train / 60:.1f} min",
+                "training budget": "none" if budget is None else f"{budget / 60:.0f} min",
+                "within budget": "" if budget is None else ("yes" if train <= budget else "NO")}
+
+    rows, totals = [], {"wall": 0.0, "train": 0.0, "budget": 0.0, "capped": True}
     for name in sorted(set(log) | {p.name for p in root.iterdir() if p.is_dir()} if root.exists() else set(log)):
         train, budget = _training_compute(root / name)
         entry = log.get(name, {})
-        rows.append({"notebook": name,
-                     "last execution, wall time": f"{entry['wall_seconds'] / 60:.1f} min" if entry else "not logged",
-                     "executed (UTC)": entry.get("finished_utc", ""), "commit": entry.get("git_commit", ""),
-                     "training time in its runs": f"{train / 60:.1f} min",
-                     "training budget": "none" if budget is None else f"{budget / 60:.0f} min",
-                     "within budget": "" if budget is None else ("yes" if train <= budget else "NO")})
+        rows.append(row(name, entry.get("wall_seconds"), train, budget,
+                        **{"executed (UTC)": entry.get("finished_utc", ""), "commit": entry.get("git_commit", "")}))
+        totals["wall"] += entry.get("wall_seconds", 0.0)
+        totals["train"] += train
+        totals["budget"] += budget or 0.0
+        totals["capped"] &= budget is not None or train == 0
+    if len(rows) > 1:
+        rows.append(row("all notebooks", totals["wall"], totals["train"], totals["budget"] if totals["capped"] else None,
+                        **{"executed (UTC)": "", "commit": ""}))
     return pd.DataFrame(rows)
 
 

@@ -24,6 +24,9 @@ def test_every_notebook_runs_and_writes_its_html(smoke_reports):
         html = path.read_text()
         assert "Traceback" not in html and "Claims beside" not in html  # the notebook, not a page
         assert "profile" in html and len(html) > 100_000  # includes the figures
+    log = json.loads((root / "smoke" / "reproduce_log.json").read_text())
+    assert sorted(log) == sorted(papers) and all(entry["wall_seconds"] > 0 for entry in log.values())
+    assert "## Compute (smoke profile)" in (root / "smoke" / "index.md").read_text()
 
 
 def test_yousaf2024_writes_every_experiment_report(smoke_reports):
@@ -39,7 +42,7 @@ def test_yousaf2024_writes_every_experiment_report(smoke_reports):
             assert (f.parent / name).exists(), name
         assert e["environment"]["packages"]["tensorflow"] and e["split_sizes"]["test"] > 0
     index = (root / "smoke" / "index.md").read_text()
-    assert index.count("| yousaf2024 |") == len(folders)
+    assert index.count("| yousaf2024 | [") == len(folders)
 
 
 def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
@@ -64,6 +67,9 @@ def test_leakage_study_writes_its_table(smoke_reports):
     assert [f.split(".")[0] for f in table.flaw if f[0].isdigit()] == ["1", "2", "3", "4", "4", "4", "5", "6"]
     assert (folder / "leakage.png").exists() and (folder / "notebook.html").exists()
     assert "Leakage study (smoke profile)" in (root / "smoke" / "index.md").read_text()
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    trained = [r["flaw"].split(" ")[0] for r in rows if "train_seconds" in r]
+    assert trained == ["none:", "1.", "2.", "3.", "none:", "5."]  # rows 4 and 6 re-read the clean run
 
 
 def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):

@@ -40,7 +40,8 @@ def _experiment(folder, **over):
          "protocol_description": "official", "accuracy": 0.61, "accuracy_ci": [0.594, 0.626],
          "seed_summary": {"n_seeds": 3, "mean": 0.6, "std": 0.01}, "split_sizes": {"test": 3589},
          "epochs": {"planned": 100, "run_per_seed": [9, 9, 8], "stop_reasons": ["stopped by wall-clock budget"] * 3},
-         "wall_seconds": 2200, "train_seconds_total": 2160, "headline_claim": {"claimed": "85.4%", "verdict": "not reproduced"}, **over}
+         "wall_seconds": 2200, "train_seconds_total": 2160, "train_config": {"budget_seconds": 720.0},
+         "headline_claim": {"claimed": "85.4%", "verdict": "not reproduced"}, **over}
     (folder / "experiment.json").write_text(json.dumps(e))
 
 
@@ -51,7 +52,7 @@ def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
     md = (tmp_path / "index.md").read_text()
     assert "61.0% [59.4%, 62.6%]" in md and "60.0% ± 1.0 (n=3)" in md and "9/100 / 9/100 / 8/100" in md
     assert "stopped by wall-clock budget" in md and "85.4%" in md and "36.0 min" in md
-    assert md.count("| yousaf2024 |") == 1  # the smoke run stays out of the main index
+    assert md.count("| yousaf2024 | [fer2013_official]") == 1  # the smoke run stays out of the main index
     html = (tmp_path / "index.html").read_text()
     assert "cpu/yousaf2024/fer2013_official/report.html" in html
 
@@ -65,3 +66,46 @@ def test_environment_names_versions_and_commit():
     env = reports.environment()
     assert {"tensorflow", "keras", "numpy"} <= set(env["packages"]) and env["cpu_count"] >= 1
     assert env["git_commit"]
+
+
+def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp_path):
+    from fer_lib.cli import record_wall_time
+
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official",
+                train_config={"budget_seconds": 720.0})  # 3 seeds x 12 min
+    study = tmp_path / "cpu" / "leakage_study"
+    study.mkdir(parents=True)
+    (study / "results.json").write_text(json.dumps({"rows": [
+        {"flaw": "none", "train_seconds": 1190.0, "budget_seconds": 1200.0},
+        {"flaw": "4. read from the clean run"},  # trained nothing of its own
+        {"flaw": "1.", "train_seconds": 1300.0, "budget_seconds": 1200.0}]}))
+    record_wall_time(tmp_path / "cpu", "yousaf2024", 2400.0, {"profile": "cpu", "reports_root": "x"})
+    record_wall_time(tmp_path / "cpu", "leakage_study", 90.0, {"profile": "cpu"})
+    record_wall_time(tmp_path / "cpu", "leakage_study", 150.0, {"profile": "cpu"})  # the last execution wins
+    log = json.loads((tmp_path / "cpu" / "reproduce_log.json").read_text())
+    assert log["leakage_study"]["wall_seconds"] == 150.0 and "reports_root" not in log["yousaf2024"]["parameters"]
+
+    table = reports.compute_table(tmp_path, "cpu").set_index("notebook")
+    assert table.loc["yousaf2024", "last execution, wall time"] == "40.0 min"
+    assert table.loc["yousaf2024", "training time in its runs"] == "36.0 min"
+    assert table.loc["yousaf2024", "training budget"] == "36 min" and table.loc["yousaf2024", "within budget"] == "yes"
+    assert table.loc["leakage_study", "training time in its runs"] == "41.5 min"
+    assert table.loc["leakage_study", "within budget"] == "NO"  # 2490 s trained against 2400 s allowed
+    reports.build_index(tmp_path)
+    md = (tmp_path / "index.md").read_text()
+    assert "## Compute (cpu profile)" in md and "| leakage_study | 2.5 min |" in md
+    total = table.loc["all notebooks"]
+    assert total["last execution, wall time"] == "42.5 min" and total["training time in its runs"] == "77.5 min"
+    assert total["training budget"] == "76 min"
+
+
+def test_readme_results_block_keeps_each_index_table_apart(tmp_path):
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official", train_config={"budget_seconds": 720.0})
+    reports.build_index(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- BEGIN results -->\nold\n<!-- END results -->\ntail\n")
+    reports.update_readme(readme, tmp_path)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("tail\n")
+    assert "\n\n### Compute (cpu profile)\n" in text  # a heading between tables, not one glued table
+    assert "](reports/cpu/yousaf2024/fer2013_official/claims.md)" in text
