@@ -50,6 +50,14 @@ def load_paper(paper: str) -> dict:
     return json.loads((CLAIMS_DIR / f"{paper}.json").read_text())
 
 
+def flaw_signs() -> list[dict]:
+    """For every paper with a claims file: each protocol flaw of the leakage study its text shows
+    signs of, with the sentence quoted verbatim from `../shared/papers/`."""
+    return [{"paper": raw["paper"], "flaw": sign["flaw"], "name": sign["name"], "quote": sign["quote"], "why": sign["why"]}
+            for raw in (json.loads(path.read_text()) for path in sorted(CLAIMS_DIR.glob("*.json")))
+            for sign in raw.get("flaw_signs", [])]
+
+
 def load_claims(paper: str) -> list[Claim]:
     """Every claim of `paper`, one `Claim` per number."""
     raw = load_paper(paper)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .augmentation import balanced_indices, build_augmenter
+from .claims import flaw_signs
 from .datasets import FaceDataset
 from .metrics import classification_metrics
 from .splits import Split, official, random_stratified
@@ -176,6 +177,7 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
                                                   "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
                                                   "seed": seed, "rows": rows, "environment": reports.environment()})
         _plot_study(table, tmp / "leakage.png", f"protocol flaws, {STUDY_MODEL}, {prof.name} profile")
+        (tmp / "paper_signs.md").write_text(reports.markdown_table(pd.DataFrame(flaw_signs())))
     return table
 
 

@@ -334,6 +334,9 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                f"How protocol flaws inflate accuracy, one model and one budget: [results]({link({'_link': str(path.parent.relative_to(reports_root))})}/results.md), "
                f"[figure]({link({'_link': str(path.parent.relative_to(reports_root))})}/leakage.png), "
                f"[notebook]({link({'_link': str(path.parent.relative_to(reports_root))})}/notebook.html)", "", path.read_text()]
+        signs = path.with_name("paper_signs.md")
+        if signs.exists():
+            md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
     write_text_atomic(out_dir / "index.md", "\n".join(md) + "\n")
 
     cells = "".join(

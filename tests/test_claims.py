@@ -48,18 +48,25 @@ def test_seed_spread_is_reported_with_the_accuracy_claim():
 
 
 def test_unknown_paper():
-    with pytest.raises(FerError, match="papers with claims: yousaf2024"):
+    with pytest.raises(FerError, match="papers with claims: abdulkadir2025, yousaf2024"):
         claims.load_claims("nobody2099")
 
 
-def test_flaw_quotes_are_verbatim_in_the_paper():
+@pytest.mark.parametrize("paper, flaws", [("yousaf2024", {1, 2, 3, 4, 5}), ("abdulkadir2025", {2, 4, 6})])
+def test_flaw_quotes_are_verbatim_in_the_paper(paper, flaws):
     import re
     from pathlib import Path
-    raw = claims.load_paper("yousaf2024")
-    paper = Path(__file__).resolve().parents[2] / "shared" / "papers" / raw["paper_file"]
-    if not paper.exists():
-        pytest.skip(f"the paper's text is not at {paper} (it lives in the project's shared folder)")
-    text = re.sub(r"\s+", " ", paper.read_text())
-    assert {s["flaw"] for s in raw["flaw_signs"]} == {1, 2, 3, 4, 5}
+    raw = claims.load_paper(paper)
+    text_path = Path(__file__).resolve().parents[2] / "shared" / "papers" / raw["paper_file"]
+    if not text_path.exists():
+        pytest.skip(f"the paper's text is not at {text_path} (it lives in the project's shared folder)")
+    text = re.sub(r"\s+", " ", text_path.read_text())
+    assert {s["flaw"] for s in raw["flaw_signs"]} == flaws
     for sign in raw["flaw_signs"]:
         assert sign["quote"] in text, sign["quote"]
+
+
+def test_flaw_signs_list_every_paper_with_a_claims_file():
+    signs = claims.flaw_signs()
+    assert {s["paper"] for s in signs} == {"abdulkadir2025", "yousaf2024"}
+    assert {s["flaw"] for s in signs if s["paper"] == "abdulkadir2025"} == {2, 4, 6}
