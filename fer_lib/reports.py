@@ -357,6 +357,8 @@ its wall-clock budget says so in the "stopped" column.</p>
          f"<p><a href='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/notebook.html'>notebook</a></p>"
          + pd.read_csv(p.with_name('results.csv')).to_html(index=False, na_rep='')
          + f"<img src='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/leakage.png'>" for p in studies)}
+{"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False)
+         for profile, table in ((pr, compute_table(reports_root, pr)) for pr in profiles) if len(table))}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(link({'_link': str(folder.relative_to(reports_root))}))}/report.html'>"
         f"{html.escape(a['dataset'])} ({html.escape(a['profile'])})</a></li>" for folder, a in audits) + "</ul>" if audits else ""}

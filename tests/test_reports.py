@@ -94,6 +94,7 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
     reports.build_index(tmp_path)
     md = (tmp_path / "index.md").read_text()
     assert "## Compute (cpu profile)" in md and "| leakage_study | 2.5 min |" in md
+    assert "<h2>Compute (cpu profile)</h2>" in (tmp_path / "index.html").read_text()
     total = table.loc["all notebooks"]
     assert total["last execution, wall time"] == "42.5 min" and total["training time in its runs"] == "77.5 min"
     assert total["training budget"] == "76 min"
