@@ -15,12 +15,14 @@ def test_peak_is_measured_in_float32_and_in_bfloat16_only_where_native():
 
 def test_every_path_trains_and_the_ratio_is_suite_over_naive(monkeypatch):
     monkeypatch.setattr(tb, "TIMED_IMAGES", (256, 256))
+    monkeypatch.setattr(tb, "TIMED_EPOCHS", 1)
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (1024, 48, 48)).astype(np.uint8), rng.integers(0, 7, 1024)
     peaks = {"float32": 50.0, "bfloat16": 100.0}
     summary, paths = tb.bench_models(images, labels, peaks, names=["yousaf2024"], log=lambda line: None)
     assert [p["path"].split(":")[0].split(" (")[0] for p in paths] == [
-        "naive", "suite pipeline", "+ 16 steps per execution", "+ bfloat16", "+ XLA"]
+        "naive", "suite pipeline", "pipeline, float32, 16 steps per execution", "pipeline, bfloat16",
+        "pipeline, bfloat16, 16 steps per execution", "pipeline, bfloat16, 16 steps per execution, XLA"]
     assert all(p["train_images_per_s"] > 0 and not p["error"] for p in paths)
     row = summary[0]
     assert row["batch"] == 16 and row["timed_images"] == 256 and row["forward_MFLOPs_per_image"] == 66.2
