@@ -22,7 +22,8 @@ def test_every_path_trains_and_the_ratio_is_suite_over_naive(monkeypatch):
     summary, paths = tb.bench_models(images, labels, peaks, names=["yousaf2024"], log=lambda line: None)
     assert [p["path"].split(":")[0].split(" (")[0] for p in paths] == [
         "naive", "suite pipeline", "pipeline, float32, 16 steps per execution", "pipeline, bfloat16",
-        "pipeline, bfloat16, 16 steps per execution", "pipeline, bfloat16, 16 steps per execution, XLA"]
+        "pipeline, bfloat16, 16 steps per execution", "pipeline, bfloat16, 16 steps per execution, XLA",
+        "suite default, every image augmented"]
     assert all(p["train_images_per_s"] > 0 and not p["error"] for p in paths)
     row = summary[0]
     assert row["batch"] == 16 and row["timed_images"] == 256 and row["forward_MFLOPs_per_image"] == 66.2
