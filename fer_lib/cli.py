@@ -159,6 +159,9 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
     log = json.loads(path.read_text()) if path.exists() else {}
     log[paper] = {"wall_seconds": round(seconds, 1), "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                   "parameters": {k: v for k, v in parameters.items() if k != "reports_root"},
+                  # switches set in the environment (FER_PRECISION, FER_XLA, ...), not paths
+                  "environment": {k: v for k, v in sorted(os.environ.items())
+                                  if k.startswith("FER_") and k not in ("FER_DATA_DIR", "FER_CACHE_DIR")},
                   "git_commit": git_commit()}
     write_json(path, dict(sorted(log.items())))
 

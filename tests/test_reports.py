@@ -68,7 +68,7 @@ def test_environment_names_versions_and_commit():
     assert env["git_commit"]
 
 
-def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp_path):
+def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp_path, monkeypatch):
     from fer_lib.cli import record_wall_time
 
     _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official",
@@ -81,9 +81,12 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
         {"flaw": "1.", "train_seconds": 1300.0, "budget_seconds": 1200.0}]}))
     record_wall_time(tmp_path / "cpu", "yousaf2024", 2400.0, {"profile": "cpu", "reports_root": "x"})
     record_wall_time(tmp_path / "cpu", "leakage_study", 90.0, {"profile": "cpu"})
+    monkeypatch.setenv("FER_PRECISION", "float32")
     record_wall_time(tmp_path / "cpu", "leakage_study", 150.0, {"profile": "cpu"})  # the last execution wins
     log = json.loads((tmp_path / "cpu" / "reproduce_log.json").read_text())
     assert log["leakage_study"]["wall_seconds"] == 150.0 and "reports_root" not in log["yousaf2024"]["parameters"]
+    assert log["leakage_study"]["environment"]["FER_PRECISION"] == "float32"
+    assert "FER_DATA_DIR" not in log["leakage_study"]["environment"]
 
     table = reports.compute_table(tmp_path, "cpu").set_index("notebook")
     assert table.loc["yousaf2024", "last execution, wall time"] == "40.0 min"
