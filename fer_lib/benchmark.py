@@ -15,6 +15,7 @@ shows both. `python -m fer_lib.benchmark --part foundation|training` runs one pa
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -160,8 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m fer_lib.benchmark", description="make bench")
-    parser.add_argument("--part", choices=("all", "foundation", "training"), default="all")
+    parser.add_argument("--part", choices=("all", "foundation", "training", "render"), default="all",
+                        help="render: rewrite training.md from the saved training.json, measuring nothing")
     part = parser.parse_args(argv).part
+    if part == "render":
+        from . import training_benchmark
+        from .reports import write_text_atomic
+
+        saved = json.loads((OUT / "training.json").read_text())
+        write_text_atomic(OUT / "training.md", training_benchmark.markdown(saved) + _footer(saved["environment"]))
+        return 0
     if part in ("all", "foundation"):
         foundation()
     if part in ("all", "training"):

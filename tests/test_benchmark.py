@@ -35,3 +35,18 @@ def test_every_path_trains_and_the_ratio_is_suite_over_naive(monkeypatch):
     text = tb.markdown({"peak_gflops": peaks, "models": summary, "paths": paths, "threads": [],
                         "precision_parity": {"skipped": "test"}})
     assert "| yousaf2024 |" in text and "Precision parity: skipped (test)" in text
+
+
+def test_findings_judge_the_targets_from_the_numbers():
+    result = {"models": [{"model": "a", "suite_over_naive": 1.6, "suite_percent_of_peak": 55.0},
+                         {"model": "b", "suite_over_naive": 1.2, "suite_percent_of_peak": 20.0}],
+              "paths": [{"model": "a", "path": "naive: model.fit on float32 arrays", "train_images_per_s": 100, "percent_of_peak": 120.0},
+                        {"model": "a", "path": "suite pipeline (uint8 tf.data, prefetch), float32", "train_images_per_s": 90, "percent_of_peak": 50.0},
+                        {"model": "a", "path": "pipeline, bfloat16, 16 steps per execution", "train_images_per_s": 160, "percent_of_peak": 55.0},
+                        {"model": "a", "path": "pipeline, bfloat16, 16 steps per execution, XLA", "train_images_per_s": 40, "percent_of_peak": 14.0}]}
+    lines = tb.findings(result)
+    assert lines[0].startswith("a: suite 1.6x the naive path (meets the 1.5x target); 55.0% of the peak of its precision (at least half)")
+    assert "b: suite 1.2x the naive path (below the 1.5x target)" in lines[1] and "(below half)" in lines[1]
+    assert any(line.startswith("XLA was slower than the fastest path without it for a") for line in lines)
+    assert any(line.startswith("Above 100% of peak (a, naive)") for line in lines)
+    assert any("float32 pipeline alone was not faster than Keras's own array path for a " in line for line in lines)
