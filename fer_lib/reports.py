@@ -249,14 +249,17 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
 
 
 def _training_compute(folder: Path) -> tuple[float, float | None]:
-    """(training seconds, budget seconds or None) summed over every run saved under a notebook's folder."""
-    train, budget, capped = 0.0, 0.0, True
+    """(training seconds, budget seconds) summed over every run saved under a notebook's folder.
+
+    The budget is None when a run had none, or when the notebook trains nothing (the data audit)."""
+    train, budget, capped, runs = 0.0, 0.0, True, 0
     for path in folder.glob("*/experiment.json"):
         e = json.loads(path.read_text())
         train += e.get("train_seconds_total", 0.0)
         per_run = e["train_config"].get("budget_seconds")
         capped &= per_run is not None
         budget += (per_run or 0.0) * len(e["epochs"]["run_per_seed"])
+        runs += 1
     results = folder / "results.json"
     if results.exists():
         for row in json.loads(results.read_text()).get("rows", []):
@@ -264,7 +267,8 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
                 train += row["train_seconds"]
                 capped &= row.get("budget_seconds") is not None
                 budget += row.get("budget_seconds") or 0.0
-    return train, (budget if capped else None)
+                runs += 1
+    return train, (budget if capped and runs else None)
 
 
 def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
@@ -276,7 +280,7 @@ def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
     def row(name: str, wall: float | None, train: float, budget: float | None, **extra) -> dict:
         return {"notebook": name, "last execution, wall time": "not logged" if wall is None else f"{wall / 60:.1f} min",
                 **extra, "training time in its runs": f"{train / 60:.1f} min",
-                "training budget": "none" if budget is None else f"{budget / 60:.0f} min",
+                "training budget": ("none" if train else "-") if budget is None else f"{budget / 60:.0f} min",
                 "within budget": "" if budget is None else ("yes" if train <= budget else "NO")}
 
     rows, totals = [], {"wall": 0.0, "train": 0.0, "budget": 0.0, "capped": True}

@@ -79,6 +79,7 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
         {"flaw": "none", "train_seconds": 1190.0, "budget_seconds": 1200.0},
         {"flaw": "4. read from the clean run"},  # trained nothing of its own
         {"flaw": "1.", "train_seconds": 1300.0, "budget_seconds": 1200.0}]}))
+    (tmp_path / "cpu" / "data_audit").mkdir()  # trains nothing
     record_wall_time(tmp_path / "cpu", "yousaf2024", 2400.0, {"profile": "cpu", "reports_root": "x"})
     record_wall_time(tmp_path / "cpu", "leakage_study", 90.0, {"profile": "cpu"})
     monkeypatch.setenv("FER_PRECISION", "float32")
@@ -90,6 +91,7 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
 
     table = reports.compute_table(tmp_path, "cpu").set_index("notebook")
     assert table.loc["yousaf2024", "last execution, wall time"] == "40.0 min"
+    assert table.loc["data_audit", "training budget"] == "-" and table.loc["data_audit", "within budget"] == ""
     assert table.loc["yousaf2024", "training time in its runs"] == "36.0 min"
     assert table.loc["yousaf2024", "training budget"] == "36 min" and table.loc["yousaf2024", "within budget"] == "yes"
     assert table.loc["leakage_study", "training time in its runs"] == "41.5 min"
