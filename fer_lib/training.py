@@ -197,6 +197,10 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     else:
         keras.utils.set_random_seed(config.seed)
         settings = fast.resolved()
+        if strategy.num_replicas_in_sync > 1:
+            # Keras 3.15's multi-step train function fails under MirroredStrategy ("You must feed a
+            # value for placeholder ... while/cond"); on several devices each step is large anyway.
+            settings["steps_per_execution"] = 1
         with strategy.scope(), dtype_policy(settings["precision"]):
             model = build()
             model.compile(
