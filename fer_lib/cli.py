@@ -150,8 +150,8 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
     """Add this execution of `paper`'s notebook to `<profile_root>/reproduce_log.json`.
 
     The log keeps the last execution of every notebook: its wall time, when it finished, the
-    parameters, the commit, and whether it resumed from checkpoints (a rerun that finds its
-    finished runs in the cache takes seconds, so the index shows training time beside it).
+    parameters, the FER_* switches and the commit. A rerun that finds its finished runs in the
+    cache takes minutes, so the index shows the runs' training time beside this wall time.
     """
     from .reports import git_commit, write_json
 

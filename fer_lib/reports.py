@@ -324,14 +324,13 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "
                f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
                f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
-    for profile in profiles:
-        table = compute_table(reports_root, profile)
-        if len(table):
-            md += ["", f"## Compute ({profile} profile)", "",
-                   "What each notebook cost on the machine that ran it. A notebook whose runs were already in the "
-                   "checkpoint cache re-executes in minutes, so the training time of its saved runs (summed over seeds "
-                   "and restarts) is shown beside the wall time of its last execution.", "",
-                   markdown_table(table)]
+    computes = [(profile, table) for profile in profiles for table in [compute_table(reports_root, profile)] if len(table)]
+    for profile, table in computes:
+        md += ["", f"## Compute ({profile} profile)", "",
+               "What each notebook cost on the machine that ran it. A notebook whose runs were already in the "
+               "checkpoint cache re-executes in minutes, so the training time of its saved runs (summed over seeds "
+               "and restarts) is shown beside the wall time of its last execution.", "",
+               markdown_table(table)]
     studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
     for path in studies:
         md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "",
@@ -361,8 +360,7 @@ its wall-clock budget says so in the "stopped" column.</p>
          f"<p><a href='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/notebook.html'>notebook</a></p>"
          + pd.read_csv(p.with_name('results.csv')).to_html(index=False, na_rep='')
          + f"<img src='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/leakage.png'>" for p in studies)}
-{"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False)
-         for profile, table in ((pr, compute_table(reports_root, pr)) for pr in profiles) if len(table))}
+{"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(link({'_link': str(folder.relative_to(reports_root))}))}/report.html'>"
         f"{html.escape(a['dataset'])} ({html.escape(a['profile'])})</a></li>" for folder, a in audits) + "</ul>" if audits else ""}
@@ -444,16 +442,16 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
     sources = {
-        "results": [reports_root / "index.md"],
-        "benchmarks": [reports_root / "benchmarks" / "foundation.md"],
-        "training-benchmark": [reports_root / "benchmarks" / "training.md"],
+        "results": reports_root / "index.md",
+        "benchmarks": reports_root / "benchmarks" / "foundation.md",
+        "training-benchmark": reports_root / "benchmarks" / "training.md",
     }
-    for name, paths in sources.items():
+    for name, source in sources.items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         if begin not in text or end not in text:
             continue
-        if all(path.exists() for path in paths):
-            body = "\n".join(path.read_text() for path in paths)
+        if source.exists():
+            body = source.read_text()
             if name == "results":  # the index from its first table on, links relative to the README
                 lines = body.splitlines()
                 start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))

@@ -90,6 +90,14 @@ class _EpochTimer:
         self.callback = Callback()
 
 
+def _percent_of_peak(flops: float, rate: float, precision: str, peaks: dict) -> float | None:
+    """A training rate as % of the peak of the precision it computes in (3 forward passes per image)."""
+    if rate != rate:  # nan: the path failed
+        return None
+    peak = peaks["float32"] if precision == "float32" else peaks["bfloat16"]
+    return round(100 * 3 * flops * rate / (peak * 1e9), 1)
+
+
 def _compiled(name: str, settings: dict):
     import keras
 
@@ -137,7 +145,9 @@ def inference_rates(name: str, images: np.ndarray, settings: dict) -> tuple[floa
     """Images/s of prediction: naive (float32 arrays, batch 32) and the suite's (pipeline, batch 256)."""
     from .augmentation import make_dataset
 
-    naive_settings = {"precision": "float32", "jit_compile": False, "steps_per_execution": 1}
+    from .fast_paths import FastPaths
+
+    naive_settings = FastPaths.naive().resolved()
     rates = []
     for how in ("naive", "suite"):
         model = _compiled(name, naive_settings if how == "naive" else settings)
@@ -194,27 +204,24 @@ def bench_models(images: np.ndarray, labels: np.ndarray, peaks: dict, names: lis
             except Exception as exc:  # a path a model does not support (XLA) is reported, not fatal
                 rate, error = float("nan"), f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             rates[label] = rate
-            peak = peaks["bfloat16"] if settings and settings["precision"] != "float32" else peaks["float32"]
             paths.append({"model": name, "path": label, "train_images_per_s": round(rate, 1),
-                          "percent_of_peak": round(100 * 3 * flops * rate / (peak * 1e9), 1) if rate == rate else None,
+                          "percent_of_peak": _percent_of_peak(flops, rate, settings["precision"] if settings else "float32", peaks),
                           "error": error})
             log(f"[bench] {name:28s} {label:58s} {rate:8.1f} images/s {error}")
         auto_label = next((k for k, v in variants.items() if v == auto), None)
         auto_rate = rates[auto_label] if auto_label else suite_training_rate(name, x, y, batch, auto)
         augmented = suite_training_rate(name, x, y, batch, auto, augment="all")
-        peak_auto = peaks["bfloat16"] if auto["precision"] != "float32" else peaks["float32"]
         paths.append({"model": name, "path": "suite default, every image augmented (flip, rotation)",
                       "train_images_per_s": round(augmented, 1),
-                      "percent_of_peak": round(100 * 3 * flops * augmented / (peak_auto * 1e9), 1), "error": ""})
+                      "percent_of_peak": _percent_of_peak(flops, augmented, auto["precision"], peaks), "error": ""})
         log(f"[bench] {name:28s} {'suite default, every image augmented':58s} {augmented:8.1f} images/s")
         naive_rate = rates["naive: model.fit on float32 arrays"]
-        peak = peaks["bfloat16"] if auto["precision"] != "float32" else peaks["float32"]
         infer_naive, infer_suite = inference_rates(name, images[:max(n, 1024)], auto)
         summary.append({
             "model": name, "parameters": params, "forward_MFLOPs_per_image": round(flops / 1e6, 1), "batch": batch,
             "timed_images": n, "naive_train_images_per_s": round(naive_rate, 1),
             "suite_train_images_per_s": round(auto_rate, 1), "suite_over_naive": round(auto_rate / naive_rate, 2),
-            "suite_percent_of_peak": round(100 * 3 * flops * auto_rate / (peak * 1e9), 1),
+            "suite_percent_of_peak": _percent_of_peak(flops, auto_rate, auto["precision"], peaks),
             "naive_infer_images_per_s": round(infer_naive), "suite_infer_images_per_s": round(infer_suite)})
         log(f"[bench] {summary[-1]}")
     return summary, paths
