@@ -45,4 +45,4 @@ test: $(PY)
 	$(PY) -m pytest -q tests
 
 bench: $(PY)
-	$(PY) -m fer_lib.benchmark
+	$(PY) -m fer_lib.studies.benchmark

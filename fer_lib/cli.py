@@ -4,6 +4,7 @@
   check-data  load every dataset, print class counts and where they differ from the public release
   reproduce   execute the papers' notebooks headlessly (papermill), render HTML, rebuild the index
   index       rebuild reports/index.html and reports/index.md from the saved runs
+  render      rewrite every experiment report of a profile from its saved predictions (no training)
 
 A user mistake (missing data, unknown name, bad CSV) prints one clear message and exits 2,
 without a traceback.
@@ -41,7 +42,7 @@ def kaggle_credentials_present() -> bool:
 
 def download(root: Path | None = None) -> list[Path]:
     """Download and unpack every dataset with the Kaggle API; a FerError says what to do instead."""
-    from .datasets import LAYOUT_HELP
+    from .data import LAYOUT_HELP
 
     root = Path(root) if root is not None else data_dir()
     if not kaggle_credentials_present():
@@ -75,7 +76,7 @@ def download(root: Path | None = None) -> list[Path]:
 
 def check_data(root: Path | None = None) -> dict:
     """Load every dataset under `root`; returns counts and differences, or raises FerError."""
-    from .datasets import DATASETS, count_differences, load_dataset
+    from .data import DATASETS, count_differences, load_dataset
 
     report = {}
     for name in DATASETS:
@@ -102,7 +103,9 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
     import papermill
     from nbconvert import HTMLExporter
 
-    from .reports import build_index, update_readme, write_text_atomic
+    from .files import write_text
+    from .reporting.index import build_index
+    from .reporting.readme import update_readme
 
     get_profile(profile)
     entries = manifest()
@@ -131,7 +134,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
                     raise FerError(f"{entry['notebook']}: {exc.evalue}") from None
                 raise
             body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        write_text_atomic(out_dir / "notebook.html", body)
+        write_text(out_dir / "notebook.html", body)
         written.append(out_dir / "notebook.html")
         record_wall_time(reports_root / profile, entry["paper"], time.monotonic() - started, params)
     if profile == "smoke":
@@ -141,6 +144,23 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         if reports_root == (REPO_ROOT / "reports").resolve():
             update_readme()
     return written
+
+
+def render(profile: str, reports_root: Path | str = REPO_ROOT / "reports") -> list[Path]:
+    """Rewrite every experiment folder of `profile` from its saved predictions and histories, then the index."""
+    from .evaluate.runner import rerender
+    from .reporting.index import build_index
+    from .reporting.readme import update_readme
+
+    get_profile(profile)
+    reports_root = Path(reports_root)
+    folders = sorted(p.parent for p in (reports_root / profile).glob("*/*/experiment.json"))
+    for folder in folders:
+        rerender(folder)
+    build_index(reports_root)
+    if reports_root.resolve() == (REPO_ROOT / "reports").resolve():
+        update_readme()
+    return folders
 
 
 REPRODUCE_LOG = "reproduce_log.json"
@@ -153,7 +173,8 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
     parameters, the FER_* switches and the commit. A rerun that finds its finished runs in the
     cache takes minutes, so the index shows the runs' training time beside this wall time.
     """
-    from .reports import git_commit, write_json
+    from .files import write_json
+    from .reporting.provenance import git_commit
 
     path = profile_root / REPRODUCE_LOG
     log = json.loads(path.read_text()) if path.exists() else {}
@@ -182,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seeds", help="comma-separated seeds overriding the experiments' own")
     rep.add_argument("--experiments", default="all", help="comma-separated experiment names, default all")
     sub.add_parser("index", help="rebuild reports/index.html and index.md")
+    ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
+    ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     args = parser.parse_args(argv)
     try:
         if args.command == "data":
@@ -198,8 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                     raise FerError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
             for path in reproduce(args.profile, args.paper, args.reports_root, params):
                 print(f"wrote {path}")
+        elif args.command == "render":
+            for folder in render(args.profile):
+                print(f"re-rendered {folder}")
         elif args.command == "index":
-            from .reports import build_index, update_readme
+            from .reporting.index import build_index
+            from .reporting.readme import update_readme
             print(f"wrote {build_index(REPO_ROOT / 'reports')}")
             update_readme()
             print("refreshed the README's generated blocks")

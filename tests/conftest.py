@@ -30,13 +30,13 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def fer2013(data_root):
-    from fer_lib.datasets import load_fer2013
+    from fer_lib.data import load_fer2013
     return load_fer2013(data_root)
 
 
 @pytest.fixture(scope="session")
 def ckplus(data_root):
-    from fer_lib.datasets import load_ckplus48
+    from fer_lib.data import load_ckplus48
     return load_ckplus48(data_root)
 
 
@@ -63,9 +63,35 @@ def small_fer_folder(tmp_path, data_root) -> Path:
     return root
 
 
+def small_model(num_classes: int = 3):
+    """A tiny yousaf2024 (4-8 filters, no dropout) that learns `tiny_images` in a few epochs on any backend."""
+    from fer_lib.models import build_model
+    return build_model("yousaf2024", (48, 48, 1), num_classes, filters=(4, 4, 8, 8), dense_units=16,
+                       conv_dropout=0.0, dense_dropout=0.0)
+
+
 def tiny_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random uint8 48x48 images with labels that depend on brightness (learnable in a few steps)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, n)
     images = (rng.integers(0, 60, (n, 48, 48)) + 90 * labels[:, None, None]).astype(np.uint8)
     return images, labels
+
+
+def make_record(**over):
+    """A complete ExperimentRecord for tests of the readers; `over` replaces fields."""
+    from fer_lib.evaluate.record import EpochsRecord, ExperimentRecord
+
+    values = dict(
+        paper="yousaf2024", experiment="fer2013_official", label="fer2013_official", title="t", dataset="fer2013",
+        protocol="official", protocol_options={}, protocol_description="official", model="yousaf2024", model_options={},
+        profile="cpu", profile_description="d", learning_rate=3e-4, paper_learning_rate=0.01, trained=True,
+        seeds=[0, 1, 2], split_sizes={"train": 28709, "val": 3589, "test": 3589}, n_images=35887,
+        epochs=EpochsRecord(planned=100, run_per_seed=[9, 9, 8], best_epoch_per_seed=[9, 9, 8],
+                            stop_reasons=["stopped by wall-clock budget"] * 3, train_seconds_per_seed=[720.0] * 3),
+        train_seconds_total=2160, train_config={"budget_seconds": 720.0}, fast_paths={}, wall_seconds=2200,
+        accuracy=0.61, accuracy_ci=[0.594, 0.626], seed_summary={"n_seeds": 3, "mean": 0.6, "std": 0.01},
+        train_split_accuracy=0.7, headline_claim={"claimed": "85.4%", "verdict": "not reproduced"},
+        preprocessing={}, note="", environment={})
+    values.update(over)
+    return ExperimentRecord(**values)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lib import audit as A
-from fer_lib.datasets import FaceDataset, FER2013_CLASSES
+from fer_lib.studies import audit as A
+from fer_lib.data import FER2013_CLASSES, FaceDataset
 
 
 def _dataset(images, labels, split):

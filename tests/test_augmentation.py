@@ -1,9 +1,15 @@
-"""Class balancing on the training split and the tf.data pipeline."""
+"""Class balancing on the training split, and the input pipeline of whichever backend runs the tests."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-from fer_lib.augmentation import balanced_indices, build_augmenter, make_dataset
+from fer_lib.data.pipeline import balanced_indices, build_augmenter, make_dataset
+
+
+def batches(ds):
+    """(x, y) NumPy pairs of one pass over a tf.data dataset or an ArrayBatches."""
+    return [(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)) for x, y in ds]
 
 
 def test_balanced_indices_top_up_every_class_to_the_largest():
@@ -17,21 +23,21 @@ def test_balanced_indices_top_up_every_class_to_the_largest():
 def test_evaluation_pipeline_is_unchanged_and_unbalanced():
     images = np.random.default_rng(0).integers(0, 256, (10, 48, 48)).astype(np.uint8)
     labels = np.array([0] * 8 + [1] * 2)
-    batches = list(make_dataset(images, labels, 4, training=False, balance=True))
-    x = np.concatenate([b[0].numpy() for b in batches])
-    assert x.shape == (10, 48, 48, 1)
-    np.testing.assert_allclose(x[..., 0], images / 255.0, atol=1e-6)
-    assert np.concatenate([b[1].numpy() for b in batches]).tolist() == labels.tolist()
+    out = batches(make_dataset(images, labels, 4, training=False, balance=True))
+    x = np.concatenate([b[0] for b in out])
+    assert x.shape == (10, 48, 48, 1) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[..., 0], images)  # 0-255 pixels: the models scale them
+    assert np.concatenate([b[1] for b in out]).tolist() == labels.tolist()
 
 
 def test_training_pipeline_balances_and_augments_only_the_copies():
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (12, 48, 48)).astype(np.uint8)
     labels = np.array([0] * 9 + [1] * 3)
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in make_dataset(images, labels, 6, training=True, balance=True)])
+    xs, ys = zip(*batches(make_dataset(images, labels, 6, training=True, balance=True)))
     x, y = np.concatenate(xs)[..., 0], np.concatenate(ys)
     assert np.bincount(y).tolist() == [9, 9]
-    originals = {img.tobytes() for img in (images / 255.0).astype(np.float32)}
+    originals = {img.tobytes() for img in images.astype(np.float32)}
     unchanged = sum(img.astype(np.float32).tobytes() in originals for img in x)
     assert unchanged >= 12 - 1  # the 12 originals pass unchanged...
     assert unchanged <= 12 + 1  # ...and the 6 copies are flipped or rotated (a no-op draw is rare)
@@ -40,7 +46,24 @@ def test_training_pipeline_balances_and_augments_only_the_copies():
 def test_augmenter_flips_and_rotates_within_bounds():
     image = np.zeros((1, 48, 48, 1), np.float32)
     image[0, 10:20, 5:15] = 1.0
-    out = build_augmenter(seed=3)(image, training=True).numpy()
+    out = keras.ops.convert_to_numpy(build_augmenter(seed=3)(image, training=True))
     assert out.shape == image.shape and 0.0 <= out.min() and out.max() <= 1.0 + 1e-6
     # rotation factor 45/360 of a full turn, i.e. [-45, 45] degrees
     assert build_augmenter().get_layer("random_rotation").factor == (-0.125, 0.125)
+
+
+def test_every_epoch_draws_fresh_augmentation_and_a_fresh_order():
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (12, 48, 48)).astype(np.uint8)
+    labels = np.array([0] * 9 + [1] * 3)
+    ds = make_dataset(images, labels, 6, training=True, balance=True, seed=0)
+    first, second = (np.concatenate([x for x, _ in batches(ds)]) for _ in range(2))
+    if hasattr(ds, "on_epoch_end"):  # ArrayBatches: Keras calls this between epochs
+        ds.on_epoch_end()
+        second = np.concatenate([x for x, _ in batches(ds)])
+    assert first.shape == second.shape == (18, 48, 48, 1)
+    assert not np.array_equal(first, second)
+    # the originals are the same images in both epochs, only the copies change
+    as_set = lambda x: {img.tobytes() for img in x[..., 0]}  # noqa: E731
+    originals = as_set(images.astype(np.float32)[..., None])
+    assert originals <= as_set(first) and originals <= as_set(second)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lib import training_benchmark as tb
-from fer_lib.fast_paths import cpu_supports_bfloat16, gpus_present
+from fer_lib.studies import training_benchmark as tb
+from fer_lib.train.backend import cpu_supports_bfloat16, gpus_present
 
 
 def test_peak_is_measured_in_float32_and_in_bfloat16_only_where_native():

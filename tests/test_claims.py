@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fer_lib import claims
+from fer_lib.evaluate import claims
 from fer_lib.errors import FerError
 
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from fer_lib import datasets as d
+from fer_lib import data as d
+from fer_lib.data.fer2013 import FER2013_CSV_LABELS
 from fer_lib.errors import FerError
 
 
@@ -45,7 +46,7 @@ def _write_csv(path, rows, header=("emotion", "pixels", "Usage")):
 
 def test_csv_layout_gives_the_same_images_and_canonical_labels(tmp_path, fer2013, isolated_cache):
     # Take real images of each class and write them with the challenge's own label numbers.
-    csv_label = {name: number for number, name in d.FER2013_CSV_LABELS.items()}
+    csv_label = {name: number for number, name in FER2013_CSV_LABELS.items()}
     picks = [np.flatnonzero((fer2013.labels == c) & (fer2013.split == s))[0]
              for c in range(7) for s in ("Training", "PublicTest", "PrivateTest")]
     rows = [(csv_label[fer2013.class_names[fer2013.labels[i]]], " ".join(map(str, fer2013.images[i].ravel())),

@@ -7,18 +7,14 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import tiny_images
-from fer_lib import fast_paths
+from conftest import small_model, tiny_images
+from fer_lib.train import backend, fast_paths
 from fer_lib.errors import FerError
-from fer_lib.fast_paths import FastPaths, dtype_policy
-from fer_lib.models import MODELS, build_model
-from fer_lib.training import TrainConfig, fit, predict_proba
+from fer_lib.train.fast_paths import FastPaths, dtype_policy
+from fer_lib.models import build_model, model_names
+from fer_lib.train import TrainConfig, fit, predict_proba
 
 TRAIN, VAL = tiny_images(96, seed=0), tiny_images(48, seed=1)
-
-
-def small_model():
-    return build_model("yousaf2024", (48, 48, 1), 3, filters=(4, 4, 8, 8), dense_units=16)
 
 
 def test_bad_settings_name_the_valid_ones(monkeypatch):
@@ -40,15 +36,25 @@ def test_environment_variables_switch_each_path(monkeypatch):
     assert FastPaths.from_env().resolved() == {"precision": "float32", "jit_compile": True, "steps_per_execution": 4}
 
 
-def test_auto_follows_the_hardware(monkeypatch):
-    monkeypatch.setattr(fast_paths, "gpus_present", lambda: False)
-    monkeypatch.setattr(fast_paths, "cpu_supports_bfloat16", lambda: True)
+def test_auto_follows_the_hardware_and_the_backend(monkeypatch):
+    monkeypatch.setattr(backend, "name", lambda: "tensorflow")
+    monkeypatch.setattr(backend, "gpus_present", lambda: False)
+    monkeypatch.setattr(backend, "cpu_supports_bfloat16", lambda: True)
     assert FastPaths().resolved() == {"precision": "mixed_bfloat16", "jit_compile": False, "steps_per_execution": 16}
-    monkeypatch.setattr(fast_paths, "cpu_supports_bfloat16", lambda: False)
+    monkeypatch.setattr(backend, "cpu_supports_bfloat16", lambda: False)
     assert FastPaths().resolved()["precision"] == "float32"
-    monkeypatch.setattr(fast_paths, "gpus_present", lambda: True)
-    assert FastPaths().resolved() == {"precision": "mixed_float16", "jit_compile": True, "steps_per_execution": 16}
     assert FastPaths.naive().resolved() == {"precision": "float32", "jit_compile": False, "steps_per_execution": 1}
+    monkeypatch.setattr(backend, "gpus_present", lambda: True)
+    monkeypatch.setattr(backend, "gpu_compute_capability", lambda: 9.0)  # H100: native bfloat16
+    assert FastPaths().resolved() == {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 16}
+    monkeypatch.setattr(backend, "gpu_compute_capability", lambda: 7.0)  # V100: float16 with loss scaling
+    assert FastPaths().resolved()["precision"] == "mixed_float16"
+    # JAX compiles every step with XLA, on any device; PyTorch never here
+    monkeypatch.setattr(backend, "gpus_present", lambda: False)
+    monkeypatch.setattr(backend, "name", lambda: "jax")
+    assert FastPaths().resolved()["jit_compile"] is True and FastPaths.naive().resolved()["jit_compile"] is True
+    monkeypatch.setattr(backend, "name", lambda: "torch")
+    assert FastPaths().resolved()["jit_compile"] is False
 
 
 def test_policy_scope_restores_the_previous_policy_even_on_error():
@@ -60,7 +66,7 @@ def test_policy_scope_restores_the_previous_policy_even_on_error():
     assert keras.config.dtype_policy().name == before
 
 
-@pytest.mark.parametrize("name", sorted(set(MODELS) - {"abdulkadir2025_hybrid", "abdulkadir2025_vgg19"}) + ["abdulkadir2025_vgg19"])
+@pytest.mark.parametrize("name", sorted(set(model_names()) - {"abdulkadir2025_hybrid", "abdulkadir2025_vgg19"}) + ["abdulkadir2025_vgg19"])
 def test_every_model_keeps_its_output_in_float32_under_mixed_precision(name):
     with dtype_policy("mixed_bfloat16"):
         model = build_model(name, (48, 48, 1), 7)
@@ -94,5 +100,5 @@ def test_bfloat16_predictions_match_float32_with_the_same_weights():
     with dtype_policy("mixed_bfloat16"):
         fast = small_model()
     fast.set_weights(reference.get_weights())
-    x = VAL[0][..., None].astype("float32") / 255
+    x = VAL[0][..., None].astype("float32")
     np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(reference(x)), atol=0.03)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lib import leakage, splits
-from fer_lib.datasets import stratified_subset
+from fer_lib.data import splits
+from fer_lib.studies import leakage
+from fer_lib.data import stratified_subset
 
 
 def test_select_on_test_selects_on_the_test_split(fer2013):
@@ -31,7 +32,7 @@ def test_splitting_first_and_balancing_after_shares_no_source(ckplus):
 
 
 def test_frame_split_of_ckplus_shares_sequences_and_subject_split_does_not(ckplus):
-    from fer_lib.datasets import sequence_ids
+    from fer_lib.data import sequence_ids
     seq = sequence_ids(ckplus)
     by_frame = splits.random_stratified(ckplus, seed=0, test_fraction=0.2)
     by_subject = splits.subject_independent(ckplus, seed=0, test_fraction=0.2)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from fer_lib.metrics import classification_metrics, metrics_from_predictions, proportion_ci, save_predictions, seed_summary
+from fer_lib.evaluate.metrics import classification_metrics, metrics_from_predictions, proportion_ci, save_predictions, seed_summary
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
 Y_PRED = np.array([0, 1, 1, 1, 2, 0])

@@ -5,7 +5,7 @@ import pytest
 from keras import layers
 
 from fer_lib.errors import FerError
-from fer_lib.models import MODELS, build_model
+from fer_lib.models import build_model, model_names, paper_batch_size
 
 
 def test_yousaf2024_shape_and_parameter_count():
@@ -34,7 +34,7 @@ def test_number_of_classes_follows_the_dataset():
 
 
 def test_unknown_model_lists_the_registry():
-    with pytest.raises(FerError, match="unknown model 'vgg99'; valid models are: " + ", ".join(sorted(MODELS))):
+    with pytest.raises(FerError, match="unknown model 'vgg99'; valid models are: " + ", ".join(sorted(model_names()))):
         build_model("vgg99")
 
 
@@ -88,3 +88,29 @@ def test_imagenet_weights_offline_fail_with_a_clear_message(monkeypatch):
         build_model("abdulkadir2025_vgg19", (48, 48, 1), 7, weights="imagenet")
     with pytest.raises(FerError, match="weights must be None .* or 'imagenet'"):
         build_model("abdulkadir2025_vgg19", (48, 48, 1), 7, weights="places365")
+
+
+@pytest.mark.parametrize("name", ["yousaf2024", "abdulkadir2025_sequential", "abdulkadir2025_vgg19", "abdulkadir2025_hybrid"])
+def test_every_model_takes_0_255_pixels_and_scales_them_itself(name):
+    import keras
+    import numpy as np
+
+    model = build_model(name, (48, 48, 1), 7)
+    rescaling = [layer for layer in model._flatten_layers() if isinstance(layer, layers.Rescaling)]
+    assert rescaling and all(layer.scale in (1 / 255, 2 / 255) for layer in rescaling)
+    # a saved model carries its scaling: the same pixels give the same output after a round trip
+    x = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 1)).astype("float32")
+    assert np.asarray(model(x)).shape == (2, 7)
+
+
+def test_the_registry_is_filled_by_the_builders_and_knows_each_papers_batch():
+    names = model_names()
+    assert {"yousaf2024", "abdulkadir2025_sequential", "abdulkadir2025_vgg19", "abdulkadir2025_hybrid"} <= set(names)
+    assert paper_batch_size("yousaf2024") == 16  # stated by the paper
+    assert paper_batch_size("abdulkadir2025_vgg19") == 32  # unstated: Keras's default
+
+
+def test_include_top_false_gives_the_feature_map():
+    assert build_model("yousaf2024", (48, 48, 1), 7, include_top=False).output_shape == (None, 3, 3, 256)
+    logits = build_model("yousaf2024", (48, 48, 1), 7, classifier_activation=None)
+    assert logits.get_layer("predictions").activation.__name__ == "linear"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lib.preprocessing import PreprocessConfig, detect_face, preprocess_image, preprocess_images, scale_to_unit
+from fer_lib.data.preprocessing import PreprocessConfig, detect_face, preprocess_image, preprocess_images
 
 
 def test_haar_finds_faces_in_ckplus_and_crops_them(ckplus):
@@ -32,12 +32,11 @@ def test_equalization_spreads_a_low_contrast_histogram():
     assert out.max() - out.min() > 200 and dull.max() - dull.min() < 30
 
 
-def test_resize_and_scaling():
+def test_resize_keeps_uint8_pixels():
     big = np.zeros((96, 80), np.uint8)
+    big[10, 10] = 255
     out, _ = preprocess_image(big, PreprocessConfig(face_crop=False, equalize=False))
-    assert out.shape == (48, 48)
-    x = scale_to_unit(np.array([[[0, 255]]], np.uint8))
-    assert x.shape == (1, 1, 2, 1) and x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0
+    assert out.shape == (48, 48) and out.dtype == np.uint8  # scaling to [0, 1] is the models' first layer
 
 
 def test_preprocessing_is_cached_by_content(ckplus, isolated_cache):

@@ -6,49 +6,47 @@ import json
 import pandas as pd
 import pytest
 
-from fer_lib import reports
-from fer_lib.metrics import classification_metrics
+from conftest import make_record
+from fer_lib.evaluate.metrics import classification_metrics
+from fer_lib.evaluate.record import ExperimentRecord
+from fer_lib.errors import FerError
+from fer_lib.files import atomic_folder
+from fer_lib.reporting import figures, index, provenance, readme as readme_blocks
 
 
 def test_a_failed_write_leaves_the_previous_report_intact(tmp_path):
     final = tmp_path / "exp"
-    with reports.atomic_folder(final) as tmp:
+    with atomic_folder(final) as tmp:
         (tmp / "metrics.json").write_text('{"accuracy": 0.7}')
     with pytest.raises(RuntimeError):
-        with reports.atomic_folder(final) as tmp:
+        with atomic_folder(final) as tmp:
             (tmp / "metrics.json").write_text('{"accuracy": 0.1')
             raise RuntimeError("training crashed half way")
     assert json.loads((final / "metrics.json").read_text()) == {"accuracy": 0.7}
     assert [p.name for p in tmp_path.iterdir()] == ["exp"]  # no temporary folder left behind
-    with reports.atomic_folder(final) as tmp:
+    with atomic_folder(final) as tmp:
         (tmp / "metrics.json").write_text('{"accuracy": 0.8}')
     assert json.loads((final / "metrics.json").read_text()) == {"accuracy": 0.8}
 
 
 def test_figures_are_written(tmp_path):
     m = classification_metrics([0, 1, 1, 2], [0, 1, 2, 2], ["a", "b", "c"])
-    reports.plot_confusion(m, tmp_path / "cm.png")
+    figures.plot_confusion(m, tmp_path / "cm.png")
     history = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.3, 0.5], "loss": [1.5, 1.2],
                             "val_accuracy": [0.3, 0.4], "val_loss": [1.6, 1.4]})
-    reports.plot_learning_curves({0: history}, tmp_path / "lc.png")
+    figures.plot_learning_curves({0: history}, tmp_path / "lc.png")
     assert (tmp_path / "cm.png").stat().st_size > 10_000 and (tmp_path / "lc.png").stat().st_size > 10_000
 
 
 def _experiment(folder, **over):
     folder.mkdir(parents=True)
-    e = {"paper": "yousaf2024", "label": "fer2013_official", "dataset": "fer2013", "profile": "cpu",
-         "protocol_description": "official", "accuracy": 0.61, "accuracy_ci": [0.594, 0.626],
-         "seed_summary": {"n_seeds": 3, "mean": 0.6, "std": 0.01}, "split_sizes": {"test": 3589},
-         "epochs": {"planned": 100, "run_per_seed": [9, 9, 8], "stop_reasons": ["stopped by wall-clock budget"] * 3},
-         "wall_seconds": 2200, "train_seconds_total": 2160, "train_config": {"budget_seconds": 720.0},
-         "headline_claim": {"claimed": "85.4%", "verdict": "not reproduced"}, **over}
-    (folder / "experiment.json").write_text(json.dumps(e))
+    make_record(**over).write(folder)
 
 
 def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
     _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official")
     _experiment(tmp_path / "smoke" / "yousaf2024" / "fer2013_official", profile="smoke")
-    reports.build_index(tmp_path)
+    index.build_index(tmp_path)
     md = (tmp_path / "index.md").read_text()
     assert "61.0% [59.4%, 62.6%]" in md and "60.0% ± 1.0 (n=3)" in md and "9/100 / 9/100 / 8/100" in md
     assert "stopped by wall-clock budget" in md and "85.4%" in md and "36.0 min" in md
@@ -58,14 +56,34 @@ def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
 
 
 def test_empty_index_says_how_to_fill_it(tmp_path):
-    reports.build_index(tmp_path)
+    index.build_index(tmp_path)
     assert "make reproduce-all" in (tmp_path / "index.md").read_text()
 
 
-def test_environment_names_versions_and_commit():
-    env = reports.environment()
-    assert {"tensorflow", "keras", "numpy"} <= set(env["packages"]) and env["cpu_count"] >= 1
-    assert env["git_commit"]
+def test_environment_names_versions_commit_backend_and_device():
+    env = provenance.environment()
+    assert {"keras", "numpy"} <= set(env["packages"]) and env["cpu_count"] >= 1
+    assert env["git_commit"] and env["backend"] in ("tensorflow", "jax", "torch")
+    assert env["backend_version"] != "unknown" and env["device"]
+
+
+def test_the_experiment_record_round_trips_and_old_records_read_back_unchanged(tmp_path):
+    record = make_record(backends=[[{"from_epoch": 1, "backend": "jax", "backend_version": "0.10", "device": "CPU"}]])
+    record.write(tmp_path)
+    assert ExperimentRecord.read(tmp_path) == record
+    old = make_record()  # written before `backends` and `placement` existed: they stay out of the file
+    old.write(tmp_path)
+    assert "backends" not in json.loads((tmp_path / "experiment.json").read_text())
+    assert ExperimentRecord.read(tmp_path / "experiment.json").backends is None
+
+
+def test_a_truncated_or_incomplete_record_is_a_clear_error(tmp_path):
+    (tmp_path / "experiment.json").write_text('{"paper": "yousaf20')
+    with pytest.raises(FerError, match="cannot read the experiment record .*re-run its experiment"):
+        ExperimentRecord.read(tmp_path)
+    (tmp_path / "experiment.json").write_text('{"paper": "yousaf2024"}')
+    with pytest.raises(FerError, match="not a complete experiment record .*lacks .*accuracy"):
+        ExperimentRecord.read(tmp_path)
 
 
 def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp_path, monkeypatch):
@@ -89,14 +107,14 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
     assert log["leakage_study"]["environment"]["FER_PRECISION"] == "float32"
     assert "FER_DATA_DIR" not in log["leakage_study"]["environment"]
 
-    table = reports.compute_table(tmp_path, "cpu").set_index("notebook")
+    table = index.compute_table(tmp_path, "cpu").set_index("notebook")
     assert table.loc["yousaf2024", "last execution, wall time"] == "40.0 min"
     assert table.loc["data_audit", "training budget"] == "-" and table.loc["data_audit", "within budget"] == ""
     assert table.loc["yousaf2024", "training time in its runs"] == "36.0 min"
     assert table.loc["yousaf2024", "training budget"] == "36 min" and table.loc["yousaf2024", "within budget"] == "yes"
     assert table.loc["leakage_study", "training time in its runs"] == "41.5 min"
     assert table.loc["leakage_study", "within budget"] == "NO"  # 2490 s trained against 2400 s allowed
-    reports.build_index(tmp_path)
+    index.build_index(tmp_path)
     md = (tmp_path / "index.md").read_text()
     assert "## Compute (cpu profile)" in md and "| leakage_study | 2.5 min |" in md
     assert "<h2>Compute (cpu profile)</h2>" in (tmp_path / "index.html").read_text()
@@ -107,10 +125,10 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
 
 def test_readme_results_block_keeps_each_index_table_apart(tmp_path):
     _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official", train_config={"budget_seconds": 720.0})
-    reports.build_index(tmp_path)
+    index.build_index(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- BEGIN results -->\nold\n<!-- END results -->\ntail\n")
-    reports.update_readme(readme, tmp_path)
+    readme_blocks.update_readme(readme, tmp_path)
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("tail\n")
     assert "\n\n### Compute (cpu profile)\n" in text  # a heading between tables, not one glued table

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_lib import splits
+from fer_lib.data import splits
 from fer_lib.errors import FerError
 
 

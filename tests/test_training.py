@@ -8,19 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import tiny_images
-from fer_lib import training
-from fer_lib.augmentation import balanced_indices
+from conftest import small_model, tiny_images
+from fer_lib.train import callbacks
+from fer_lib.data.pipeline import balanced_indices
 from fer_lib.errors import FerError
-from fer_lib.models import build_model
-from fer_lib.training import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig, fit, predict_proba
+from fer_lib.train import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig, fit, predict_proba
 
 TRAIN = tiny_images(96, seed=0)
 VAL = tiny_images(48, seed=1)
-
-
-def small_model():
-    return build_model("yousaf2024", (48, 48, 1), 3, filters=(4, 4, 8, 8), dense_units=16)
 
 
 def config(**kw):
@@ -41,19 +36,19 @@ def test_fit_learns_and_selects_the_best_validation_epoch(tmp_path):
 
 
 def test_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
-    original = training._RunState.on_epoch_end
+    original = callbacks.Checkpoint.on_epoch_end
 
     def crash_after_second_epoch(self, epoch, logs=None):
         original(self, epoch, logs)
         if epoch == 1:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(training._RunState, "on_epoch_end", crash_after_second_epoch)
+    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", crash_after_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run")
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epochs_done"] == 2 and state["stop_reason"] is None
-    monkeypatch.setattr(training._RunState, "on_epoch_end", original)
+    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", original)
 
     resumed = fit(small_model, TRAIN, VAL, config(epochs=4), tmp_path / "run")
     assert resumed.resumed_from_epoch == 2 and resumed.epochs_run == 4
@@ -95,10 +90,10 @@ def test_a_different_configuration_starts_afresh(tmp_path):
 def test_collapse_rule_stops_a_run_that_predicts_one_class(tmp_path):
     # validation classes make up 50%, 30% and 20%; a model predicting one class scores one of those
     state = {"history": [{"val_accuracy": 0.2}, {"val_accuracy": 0.5}, {"val_accuracy": 0.3}], "elapsed_seconds": 0}
-    rule = training._RunState(tmp_path, state, config(collapse_patience=3), [0.5, 0.3, 0.2])
-    assert rule._collapsed()
-    rule.state["history"] = [{"val_accuracy": 0.5}, {"val_accuracy": 0.61}, {"val_accuracy": 0.5}]
-    assert not rule._collapsed()
+    rule = callbacks.CollapseStop(callbacks.RunState(tmp_path, state), 3, [0.5, 0.3, 0.2])
+    assert rule.collapsed()
+    state["history"] = [{"val_accuracy": 0.5}, {"val_accuracy": 0.61}, {"val_accuracy": 0.5}]
+    assert not rule.collapsed()
     # lr 5.0 destroys this model within a couple of epochs; the run says so instead of training on
     result = fit(small_model, TRAIN, VAL, config(epochs=30, learning_rate=5.0, collapse_patience=2), tmp_path / "run")
     assert result.stop_reason == STOP_COLLAPSED and result.epochs_run < 30
@@ -107,7 +102,7 @@ def test_collapse_rule_stops_a_run_that_predicts_one_class(tmp_path):
 def test_bad_training_settings_are_clear():
     with pytest.raises(FerError, match="valid optimizers are: adam, sgd, rmsprop"):
         TrainConfig(optimizer="adamw2")
-    with pytest.raises(FerError, match="learning_rate must be positive"):
+    with pytest.raises(FerError, match="learning_rate must be a positive number, got 0"):
         TrainConfig(learning_rate=0)
 
 

@@ -1,4 +1,9 @@
-"""Building blocks shared by the papers' models, written once."""
+"""Building blocks shared by the papers' models, written once.
+
+Every model starts with `pixels_to_unit` (0-255 pixels to [0, 1], inside the model, so a saved or
+exported model carries its own scaling) and ends with `classifier` (kept in float32 under mixed
+precision, so softmax and the loss stay in full precision).
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,6 +12,16 @@ import keras
 from keras import layers
 
 from ..errors import FerError
+
+
+def pixels_to_unit(x: keras.KerasTensor, name: str = "rescaling") -> keras.KerasTensor:
+    """0-255 pixels to [0, 1]: every model's first layer."""
+    return layers.Rescaling(1.0 / 255, name=name)(x)
+
+
+def classifier(x: keras.KerasTensor, num_classes: int, activation: str | None = "softmax") -> keras.KerasTensor:
+    """The output layer: `num_classes` units in float32 (also under a mixed precision policy)."""
+    return layers.Dense(num_classes, activation=activation, dtype="float32", name="predictions")(x)
 
 
 def conv_pool_dropout(x: keras.KerasTensor, filters: int, dropout: float, name: str,

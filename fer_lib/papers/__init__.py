@@ -1,20 +1,47 @@
-"""Each paper's experiments, by paper name: `get_experiments("yousaf2024", "all")`."""
+"""One folder per paper: `fer_lib/papers/<paper>/` holds everything the suite knows about it.
+
+- `__init__.py`: the citation and `PAPER`, the name used everywhere;
+- `models.py`: its model builders, registered in `fer_lib.models` by name;
+- `experiments.py`: its experiments as data (`EXPERIMENTS`, a list of `ExperimentSpec`);
+- `claims.json`: every number it claims, transcribed once, its oddities and its flaw signs.
+Its notebook is `notebooks/<paper>.ipynb`. Nothing here is imported until asked for.
+"""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from ..errors import FerError, unknown_name_error
-from ..experiments import ExperimentSpec
-from . import yousaf2024
 
-PAPERS: dict[str, list[ExperimentSpec]] = {
-    yousaf2024.PAPER: yousaf2024.EXPERIMENTS,
-}
+if TYPE_CHECKING:
+    from ..evaluate.runner import ExperimentSpec
+
+PAPERS_DIR = Path(__file__).parent
 
 
-def get_experiments(paper: str, names: str | list[str] = "all") -> list[ExperimentSpec]:
+def paper_names() -> list[str]:
+    """Every paper with a folder here."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+def claims_path(paper: str) -> Path:
+    """The paper's `claims.json`."""
+    if paper not in paper_names():
+        raise unknown_name_error("paper", paper, paper_names())
+    return PAPERS_DIR / paper / "claims.json"
+
+
+def papers_with_experiments() -> list[str]:
+    return [p for p in paper_names() if (PAPERS_DIR / p / "experiments.py").exists()]
+
+
+def get_experiments(paper: str, names: str | list[str] = "all") -> list["ExperimentSpec"]:
     """The paper's experiments called `names` ("all", a comma-separated string, or a list)."""
-    if paper not in PAPERS:
-        raise unknown_name_error("paper", paper, list(PAPERS))
-    specs = PAPERS[paper]
+    if paper not in papers_with_experiments():
+        raise unknown_name_error("paper", paper, papers_with_experiments())
+    specs = importlib.import_module(f"{__name__}.{paper}.experiments").EXPERIMENTS
     if names == "all":
         return list(specs)
     wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)

@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
-from .datasets import FaceDataset
-from .errors import FerError, unknown_name_error
+from ..errors import FerError, unknown_name_error
+from .faces import FaceDataset
 
 
 @dataclass(frozen=True)

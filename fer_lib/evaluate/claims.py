@@ -1,4 +1,4 @@
-"""The papers' claims, kept as data (`fer_lib/paper_claims/<paper>.json`), set beside what we measured.
+"""The papers' claims, kept as data (`fer_lib/papers/<paper>/claims.json`), set beside what we measured.
 
 Each claim is compared with the matching measured number. Where the measured number has a
 95% confidence interval (accuracy, per-class precision and recall, confusion diagonals, which are
@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
-from .errors import FerError
-
-CLAIMS_DIR = Path(__file__).parent / "paper_claims"
+from ..errors import FerError
+from ..papers import PAPERS_DIR, paper_names
 
 VERDICT_CONSISTENT = "consistent: claim inside our 95% CI"
 VERDICT_BELOW = "not reproduced: we measure less (claim above our 95% CI)"
@@ -44,17 +42,21 @@ class Claim:
 
 def load_paper(paper: str) -> dict:
     """The raw claims file of `paper` (title, citation, oddities, claims)."""
-    available = sorted(p.stem for p in CLAIMS_DIR.glob("*.json"))
+    available = _papers_with_claims()
     if paper not in available:
         raise FerError(f"no claims recorded for paper {paper!r}; papers with claims: {', '.join(available)}")
-    return json.loads((CLAIMS_DIR / f"{paper}.json").read_text())
+    return json.loads((PAPERS_DIR / paper / "claims.json").read_text())
+
+
+def _papers_with_claims() -> list[str]:
+    return [p for p in paper_names() if (PAPERS_DIR / p / "claims.json").exists()]
 
 
 def flaw_signs() -> list[dict]:
     """For every paper with a claims file: each protocol flaw of the leakage study its text shows
     signs of, with the sentence quoted verbatim from `../shared/papers/`."""
     return [{"paper": raw["paper"], "flaw": sign["flaw"], "name": sign["name"], "quote": sign["quote"], "why": sign["why"]}
-            for raw in (json.loads(path.read_text()) for path in sorted(CLAIMS_DIR.glob("*.json")))
+            for raw in (load_paper(paper) for paper in _papers_with_claims())
             for sign in raw.get("flaw_signs", [])]
 
 

@@ -3,17 +3,20 @@
 `FastPaths` says what to use; "auto" picks what `make bench` measured to help on the devices
 present (see `reports/benchmarks/fast_paths.md` and the README):
 
-- `precision`: "mixed_float16" on a GPU (tensor cores; Keras scales the loss), "mixed_bfloat16"
-  on a CPU with bfloat16 instructions (AVX512-BF16 or AMX), else "float32". Under a mixed policy
-  the layers compute in 16 bits and keep float32 weights; every builder keeps its output layer
-  in float32 (`dtype="float32"`), so softmax and the loss stay in full precision.
-- `xla`: compile the train step with XLA (`jit_compile`). Keras leaves it off on CPU-only
-  machines and so does "auto" here, since XLA's CPU convolutions do not use oneDNN.
+- `precision`: on a GPU, "mixed_bfloat16" where it computes natively in bfloat16 (compute
+  capability 8.0 and up: A100, H100, H200) and "mixed_float16" on older ones (Keras scales the
+  loss); on a CPU, "mixed_bfloat16" with bfloat16 instructions (AVX512-BF16 or AMX), else
+  "float32". Under a mixed policy the layers compute in 16 bits and keep float32 weights; every
+  builder keeps its output layer in float32, so softmax and the loss stay in full precision.
+- `xla`: compile the train step with XLA (`jit_compile`). Under TensorFlow "auto" turns it on
+  for GPUs only, since XLA's CPU convolutions do not use oneDNN; under JAX every step is an XLA
+  program, so it is always on; under PyTorch it stays off (torch.compile is not XLA).
 - `steps_per_execution`: batches run per call into the compiled graph. Small models with the
   papers' small batches (16) spend much of each step in Python and callback overhead; running
-  several steps per call removes most of it and changes nothing in the arithmetic.
-- Threads: `configure_threads()` sets TensorFlow's intra-op pool to the cores present and the
-  inter-op pool to 2, before TensorFlow starts (it cannot be changed afterwards).
+  several steps per call removes most of it and changes nothing in the arithmetic. Keras's
+  PyTorch trainer runs one step per call only, so it resolves to 1 there.
+- Threads: `backend.configure_threads()` sets TensorFlow's intra-op pool to the cores present and
+  the inter-op pool to 2, before TensorFlow starts (it cannot be changed afterwards).
 
 The environment variables FER_PRECISION, FER_XLA and FER_STEPS_PER_EXECUTION override the
 defaults without code changes, e.g. `FER_PRECISION=float32 make reproduce-all`.
@@ -23,29 +26,15 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Iterator
 
 import keras
-import tensorflow as tf
 
-from .errors import FerError
+from ..errors import FerError
+from . import backend
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 XLA_CHOICES = ("auto", "on", "off")
-
-
-def cpu_supports_bfloat16() -> bool:
-    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def gpus_present() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 @dataclass(frozen=True)
@@ -77,17 +66,25 @@ class FastPaths:
 
     @classmethod
     def naive(cls) -> "FastPaths":
-        """Keras's defaults: float32, no XLA on CPU, one step per call."""
-        return cls(precision="float32", xla="off", steps_per_execution=1)
+        """Keras's defaults: float32, XLA where Keras turns it on by itself (JAX; TensorFlow on GPUs),
+        one step per call."""
+        return cls(precision="float32", xla="auto", steps_per_execution=1)
 
     def resolved(self) -> dict:
         """The concrete settings on the devices present: precision, jit_compile, steps_per_execution."""
+        gpus = backend.gpus_present()
         precision = self.precision
         if precision == "auto":
-            precision = ("mixed_float16" if gpus_present()
-                         else "mixed_bfloat16" if cpu_supports_bfloat16() else "float32")
-        xla = gpus_present() if self.xla == "auto" else self.xla == "on"
-        return {"precision": precision, "jit_compile": xla, "steps_per_execution": self.steps_per_execution}
+            if gpus:
+                precision = "mixed_bfloat16" if (backend.gpu_compute_capability() or 0) >= 8.0 else "mixed_float16"
+            else:
+                precision = "mixed_bfloat16" if backend.cpu_supports_bfloat16() else "float32"
+        if self.xla == "auto":
+            xla = {"tensorflow": gpus, "jax": True}.get(backend.name(), False)
+        else:
+            xla = self.xla == "on"
+        steps = 1 if backend.name() == "torch" else self.steps_per_execution
+        return {"precision": precision, "jit_compile": xla, "steps_per_execution": steps}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -103,17 +100,3 @@ def dtype_policy(name: str) -> Iterator[None]:
     finally:
         keras.config.set_dtype_policy(previous)
 
-
-def configure_threads(intra_op: int | None = None, inter_op: int = 2) -> bool:
-    """Size TensorFlow's thread pools: intra-op to the cores present, inter-op to `inter_op`.
-
-    Must run before TensorFlow executes anything; returns False (and changes nothing) when it is
-    too late, which is harmless: TensorFlow's own defaults are then in force.
-    """
-    intra_op = intra_op or os.cpu_count() or 1
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:
-        return False
-    return True

@@ -1,7 +1,8 @@
 """abdulkadir2025: "Evaluating Facial Emotional Proportion Based on Computer Vision Technique" (JOIG 2025).
 
 The paper trains three models on 48x48 FER2013 images scaled to [0, 1] and describes none of
-them beyond their names; each builder below states the reading we chose (the notebook repeats it):
+them beyond their names; each builder below states the reading we chose (the notebook shows this
+text). Every model takes 0-255 pixels and scales them itself:
 
 - `build_vgg19`: VGG19's 16 convolutional layers (keras.applications, from scratch or on ImageNet),
   the grey image repeated to three channels, then Flatten, Dense(256) ReLU, Dropout 0.5, softmax.
@@ -20,37 +21,31 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import cbam, gray_to_rgb, keras_backbone
+from ...models.blocks import cbam, classifier, gray_to_rgb, keras_backbone, pixels_to_unit
+from ...models.registry import register
+
+PAPER = "abdulkadir2025"
 
 
 def _imagenet_input(x: keras.KerasTensor, weights: str | None) -> keras.KerasTensor:
-    """[0, 1] grey pixels to the input the backbone expects: 3 channels, and Caffe-style centring
-    (0-255, ImageNet channel means subtracted) when the weights come from ImageNet."""
+    """0-255 grey pixels to the input the backbone expects: 3 channels, then [0, 1] from scratch, or
+    Caffe-style centring (0-255, ImageNet channel means subtracted) when the weights come from ImageNet."""
     x = gray_to_rgb(x)
     if weights == "imagenet":
-        x = layers.Rescaling(255.0, name="to_0_255")(x)
-        x = layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0], name="imagenet_centring")(x)
-    return x
+        return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0], name="imagenet_centring")(x)
+    return pixels_to_unit(x)
 
 
-def build_vgg19(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
-                weights: str | None = None, dense_units: int = 256, dropout: float = 0.5) -> keras.Model:
-    """VGG19's convolutional layers with a small classifier on top (see the module docstring)."""
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = _imagenet_input(inputs, weights)
-    backbone = keras_backbone(keras.applications.VGG19, (*input_shape[:2], 3), weights)
-    x = layers.Flatten(name="flatten")(backbone(x))
-    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
-    x = layers.Dropout(dropout, name="fc1_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="abdulkadir2025_vgg19")
-
-
+@register("abdulkadir2025_sequential", paper=PAPER)
 def build_sequential(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
+                     include_top: bool = True, classifier_activation: str | None = "softmax",
                      dense_units: int = 1024) -> keras.Model:
-    """The paper's "Sequential model", read as the common Keras FER2013 CNN (see the module docstring)."""
+    """The paper's "Sequential model", read as the common Keras FER2013 CNN (see the module docstring).
+
+    `include_top=False` stops at the last pooled feature map."""
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
+    x = pixels_to_unit(inputs)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
     x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Dropout(0.25, name="dropout1")(x)
@@ -59,15 +54,36 @@ def build_sequential(input_shape: tuple[int, int, int] = (48, 48, 1), num_classe
     x = layers.Conv2D(128, 3, activation="relu", name="conv4")(x)
     x = layers.MaxPooling2D(2, name="pool3")(x)
     x = layers.Dropout(0.25, name="dropout2")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
-    x = layers.Dropout(0.5, name="fc1_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="abdulkadir2025_sequential")
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+        x = layers.Dropout(0.5, name="fc1_dropout")(x)
+        x = classifier(x, num_classes, classifier_activation)
+    return keras.Model(inputs, x, name="abdulkadir2025_sequential")
 
 
+@register("abdulkadir2025_vgg19", paper=PAPER)
+def build_vgg19(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
+                include_top: bool = True, classifier_activation: str | None = "softmax",
+                weights: str | None = None, dense_units: int = 256, dropout: float = 0.5) -> keras.Model:
+    """VGG19's convolutional layers with a small classifier on top (see the module docstring).
+
+    `include_top=False` stops at VGG19's last pooled feature map."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = _imagenet_input(inputs, weights)
+    backbone = keras_backbone(keras.applications.VGG19, (*input_shape[:2], 3), weights)
+    x = backbone(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
+        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = classifier(x, num_classes, classifier_activation)
+    return keras.Model(inputs, x, name="abdulkadir2025_vgg19")
+
+
+@register("abdulkadir2025_hybrid", paper=PAPER)
 def build_hybrid(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7, *,
-                 weights: str | None = None, cbam_filters: tuple[int, ...] = (32, 64, 128),
+                 classifier_activation: str | None = "softmax", weights: str | None = None, cbam_filters: tuple[int, ...] = (32, 64, 128),
                  dense_units: int = 256, dropout: float = 0.5, batch_norm: bool = True) -> keras.Model:
     """ResNet50 + MobileNetV2 + a CBAM CNN, fused by concatenating their flattened features."""
     inputs = keras.Input(shape=input_shape, name="image")
@@ -75,10 +91,10 @@ def build_hybrid(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: i
     rgb_shape = (*input_shape[:2], 3)
     resnet = keras_backbone(keras.applications.ResNet50, rgb_shape, weights)
     # MobileNetV2 expects inputs in [-1, 1]
-    mobilenet_input = layers.Rescaling(2.0, offset=-1.0, name="mobilenet_scaling")(gray_to_rgb(inputs, "gray_to_rgb_mobilenet"))
+    mobilenet_input = layers.Rescaling(2.0 / 255, offset=-1.0, name="mobilenet_scaling")(gray_to_rgb(inputs, "gray_to_rgb_mobilenet"))
     mobilenet = keras_backbone(keras.applications.MobileNetV2, rgb_shape, weights)
 
-    x = inputs
+    x = pixels_to_unit(inputs, name="cbam_cnn_rescaling")
     for i, filters in enumerate(cbam_filters, start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"cbam_cnn{i}_conv")(x)
         if batch_norm:
@@ -98,5 +114,5 @@ def build_hybrid(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: i
     x = layers.Activation("relu", name="fc1_relu")(x)
     if dropout:
         x = layers.Dropout(dropout, name="fc1_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    outputs = classifier(x, num_classes, classifier_activation)
     return keras.Model(inputs, outputs, name="abdulkadir2025_hybrid")

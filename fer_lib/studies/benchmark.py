@@ -10,8 +10,9 @@ Measures, on the data in FER_DATA_DIR:
   peaks at the same level);
 - the data audit's perceptual hashing of all FER2013 images.
 Writes `reports/benchmarks/foundation.json` and `.md`. Then `training_benchmark` measures every
-registry model's training paths into `reports/benchmarks/training.json` and `.md`. The README
-shows both. `python -m fer_lib.benchmark --part foundation|training` runs one part.
+registry model's training paths into `reports/benchmarks/training.json` and `.md`, and every
+registry model under every installed Keras backend into `backends.json` and `.md`. The README
+shows them. `python -m fer_lib.studies.benchmark --part foundation|training|backends` runs one part.
 """
 from __future__ import annotations
 
@@ -25,17 +26,17 @@ import time
 
 import numpy as np
 
-from .config import REPO_ROOT
+from ..config import REPO_ROOT
+from ..files import write_json, write_text
 
 OUT = REPO_ROOT / "reports" / "benchmarks"
 
 _CHILD = """
 import os, sys, time
 os.environ["FER_PROGRESS"] = "0"
-from fer_lib.datasets import load_fer2013
-from fer_lib.preprocessing import preprocess_images
-from fer_lib.splits import make_split
-from fer_lib.training import TrainConfig, fit
+from fer_lib.data import load_fer2013, preprocess_images
+from fer_lib.data.splits import make_split
+from fer_lib.train import TrainConfig, fit
 from fer_lib.models import build_model
 ds = load_fer2013()
 images = preprocess_images(ds.images).images
@@ -55,7 +56,7 @@ def _timed(fn, *args, **kwargs):
 
 
 def bench_loading(rows: list[dict]) -> None:
-    from .datasets import load_fer2013
+    from ..data import load_fer2013
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["FER_CACHE_DIR"] = cache
@@ -67,8 +68,7 @@ def bench_loading(rows: list[dict]) -> None:
 
 
 def bench_haar(rows: list[dict], n: int = 6000) -> None:
-    from .datasets import load_fer2013
-    from .preprocessing import preprocess_images
+    from ..data import load_fer2013, preprocess_images
 
     images = load_fer2013().images[:n]
     _, seconds = _timed(preprocess_images, images, use_cache=False)
@@ -79,8 +79,8 @@ def bench_haar(rows: list[dict], n: int = 6000) -> None:
 def bench_training(rows: list[dict]) -> None:
     import keras
 
-    from .augmentation import make_dataset
-    from .models import build_model
+    from ..data.pipeline import make_dataset, training_plan
+    from ..models import build_model
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (8192, 48, 48)).astype(np.uint8)
@@ -88,10 +88,10 @@ def bench_training(rows: list[dict]) -> None:
     for batch in (16, 64):
         model = build_model("yousaf2024", (48, 48, 1), 7)
         model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        ds = make_dataset(images, labels, batch, training=True, balance=True, augment="copies").cache()
+        ds = make_dataset(images, labels, batch, training=True, balance=True, augment="copies")
         model.fit(ds, epochs=1, verbose=0)  # warm-up: tracing and graph building
         _, seconds = _timed(model.fit, ds, epochs=1, verbose=0)
-        n = sum(int(x.shape[0]) for x, _ in ds)
+        n = len(training_plan(labels, training=True, balance=True, augment="copies", seed=0)[0])
         rows.append({"what": f"yousaf2024 training, batch {batch}, balanced + augmented pipeline",
                      "value": round(n / seconds), "unit": "images/s"})
         eval_ds = make_dataset(images, labels, 256, training=False)
@@ -117,7 +117,7 @@ def bench_memory(rows: list[dict]) -> None:
 
 def bench_hashing(rows: list[dict]) -> None:
     from .audit import perceptual_hashes
-    from .datasets import load_fer2013
+    from ..data import load_fer2013
 
     images = load_fer2013().images
     _, seconds = _timed(perceptual_hashes, images)
@@ -125,15 +125,20 @@ def bench_hashing(rows: list[dict]) -> None:
                  "value": round(seconds, 1), "unit": "s"})
 
 
-def _footer(env: dict) -> str:
+def footer(env: dict) -> str:
+    """Where and with what a benchmark was measured (records from before the backend layer ran TensorFlow)."""
+    backend = env.get("backend", "tensorflow")
+    version = env.get("backend_version", env["packages"].get("tensorflow"))
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(backend, backend)
     return (f"\nMeasured by `make bench` on {env['cpu']} ({env['cpu_count']} cores), "
-            f"TensorFlow {env['packages'].get('tensorflow')}, commit {env['git_commit']}.\n")
+            f"{name} {version}, commit {env['git_commit']}.\n")
 
 
 def foundation() -> None:
-    from .reports import environment, markdown_table, write_json, write_text_atomic
-
     import pandas as pd
+
+    from ..reporting.provenance import environment
+    from ..reporting.tables import markdown_table
 
     rows: list[dict] = []
     for step in (bench_loading, bench_haar, bench_hashing, bench_training, bench_memory):
@@ -142,39 +147,53 @@ def foundation() -> None:
         print(f"[bench] {rows[-1]}", flush=True)
     env = environment()
     write_json(OUT / "foundation.json", {"rows": rows, "environment": env, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
-    write_text_atomic(OUT / "foundation.md", markdown_table(pd.DataFrame(rows)) + _footer(env))
+    write_text(OUT / "foundation.md", markdown_table(pd.DataFrame(rows)) + footer(env))
     print((OUT / "foundation.md").read_text())
 
 
 def training() -> None:
+    from ..reporting.provenance import environment
     from . import training_benchmark
-    from .reports import environment, write_json, write_text_atomic
 
     result = training_benchmark.run(log=lambda line: print(line, flush=True))
     env = environment()
     write_json(OUT / "training.json", {**result, "environment": env, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
-    write_text_atomic(OUT / "training.md", training_benchmark.markdown(result) + _footer(env))
+    write_text(OUT / "training.md", training_benchmark.markdown(result) + footer(env))
     print((OUT / "training.md").read_text())
+
+
+def backends() -> None:
+    """Every registry model under every installed backend, each in a fresh process (backends_benchmark)."""
+    from . import backends_benchmark
+
+    previous = json.loads((OUT / "backends.json").read_text()) if (OUT / "backends.json").exists() else None
+    result = backends_benchmark.run(log=lambda line: print(line, flush=True), previous=previous)
+    write_json(OUT / "backends.json", result)
+    write_text(OUT / "backends.md", backends_benchmark.markdown(result))
+    print((OUT / "backends.md").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m fer_lib.benchmark", description="make bench")
-    parser.add_argument("--part", choices=("all", "foundation", "training", "render"), default="all",
-                        help="render: rewrite training.md from the saved training.json, measuring nothing")
+    parser = argparse.ArgumentParser(prog="python -m fer_lib.studies.benchmark", description="make bench")
+    parser.add_argument("--part", choices=("all", "foundation", "training", "backends", "render"), default="all",
+                        help="render: rewrite training.md and backends.md from their saved JSON, measuring nothing")
     part = parser.parse_args(argv).part
     if part == "render":
-        from . import training_benchmark
-        from .reports import write_text_atomic
+        from . import backends_benchmark, training_benchmark
 
         saved = json.loads((OUT / "training.json").read_text())
-        write_text_atomic(OUT / "training.md", training_benchmark.markdown(saved) + _footer(saved["environment"]))
+        write_text(OUT / "training.md", training_benchmark.markdown(saved) + footer(saved["environment"]))
+        if (OUT / "backends.json").exists():
+            write_text(OUT / "backends.md", backends_benchmark.markdown(json.loads((OUT / "backends.json").read_text())))
         return 0
     if part in ("all", "foundation"):
         foundation()
     if part in ("all", "training"):
         training()
+    if part in ("all", "backends"):
+        backends()
     return 0
 
 

@@ -1,6 +1,6 @@
 """Protocol flaws that inflate FER accuracies, each built so that it leaks exactly as named.
 
-The clean protocol is `splits.official`: split first, balance and augment the training split only,
+The clean protocol is `data.splits.official`: split first, balance and augment the training split only,
 select on PublicTest, test once on PrivateTest. Each flaw below changes one thing:
 
 1. `augment_before_split`: class balancing by augmentation applied to the whole pool *before* a
@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .augmentation import balanced_indices, build_augmenter
-from .claims import flaw_signs
-from .datasets import FaceDataset
-from .metrics import classification_metrics
-from .splits import Split, official, random_stratified
+import keras
+
+from ..data import FaceDataset
+from ..data.pipeline import balanced_indices, build_augmenter
+from ..data.splits import Split, official, random_stratified
+from ..evaluate.claims import flaw_signs
+from ..evaluate.metrics import classification_metrics
 
 
 def select_on_test(dataset: FaceDataset, seed: int = 0) -> Split:
@@ -44,7 +46,7 @@ def augment_before_split(dataset: FaceDataset, seed: int = 0, test_fraction: flo
     augmenter = build_augmenter(seed=seed)
     copies = dataset.images[index[is_copy]]
     augmented = np.concatenate([
-        np.asarray(augmenter(copies[i:i + 1024, ..., None].astype("float32"), training=True))[..., 0]
+        keras.ops.convert_to_numpy(augmenter(copies[i:i + 1024, ..., None].astype("float32"), training=True))[..., 0]
         for i in range(0, len(copies), 1024)]) if len(copies) else copies
     pool = dataset.subset(index)
     pool.images = np.concatenate([dataset.images, np.clip(np.rint(augmented), 0, 255).astype(np.uint8)])
@@ -78,8 +80,6 @@ def eq3_recall(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, .
 # ---------------------------------------------------------------------------------------------
 # The study: one model, one learning rate, one budget, each flaw alone against the clean protocol
 
-STUDY_MODEL = "yousaf2024"
-
 
 def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, run=None, note: str = "",
          trained: bool = True) -> dict:
@@ -92,37 +92,33 @@ def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, ru
                if run is not None and trained else {})}
 
 
-def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports", budget_minutes: float = 10.0,
+def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_root="reports", budget_minutes: float = 10.0,
               ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4) -> pd.DataFrame:
     """Run the clean protocol and every flaw; write `<reports_root>/<profile>/leakage_study/`; return the table.
 
-    Each training run uses the yousaf2024 model, Adam at `learning_rate`, batch 16, the same epochs
-    and the same wall-clock budget under the cpu profile, so the flaws are compared at equal compute.
+    Each training run uses the registered `model`, Adam at `learning_rate`, its paper's batch size,
+    the same epochs and the same wall-clock budget under the cpu profile, so the flaws are compared
+    at equal compute.
     """
-    from dataclasses import replace
-
-    from . import reports
-    from .config import cache_dir, get_profile
-    from .datasets import load_dataset, stratified_subset
-    from .experiments import train_and_evaluate
-    from .preprocessing import preprocess_images
-    from .splits import subject_independent
-    from .training import TrainConfig
+    from ..config import cache_dir, get_profile
+    from ..data import prepare
+    from ..data.splits import subject_independent
+    from ..evaluate.runner import train_and_evaluate
+    from ..files import atomic_folder, write_json, write_text
+    from ..models import paper_batch_size
+    from ..reporting.provenance import environment
+    from ..reporting.tables import markdown_table
+    from ..train import TrainConfig
 
     prof = get_profile(profile)
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
     epochs = 100 if prof.max_epochs is None else prof.max_epochs
 
     def config(minutes: float, balance: bool = True, augment: str = "copies") -> TrainConfig:
-        return TrainConfig(learning_rate=learning_rate, batch_size=16, epochs=epochs, seed=seed,
+        return TrainConfig(learning_rate=learning_rate, batch_size=paper_batch_size(model), epochs=epochs, seed=seed,
                            balance=balance, augment=augment, budget_seconds=prof.budget_seconds(minutes))
 
-    def prepared(name: str):
-        ds = load_dataset(name, data_root)
-        ds = stratified_subset(ds, prof.per_class, seed=0) if prof.per_class else ds
-        return replace(ds, images=preprocess_images(ds.images).images)
-
-    fer, ck = prepared("fer2013"), prepared("ckplus48")
+    fer, ck = (prepare(name, data_root, prof.per_class).dataset for name in ("fer2013", "ckplus48"))
     rows = []
 
     def measured(flaw, dataset, split, run, note=""):
@@ -130,21 +126,21 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
         rows.append(_row(flaw, dataset, split.description, m["accuracy"], m["accuracy_ci"], m["n"], run.run, note))
 
     clean = official(fer, seed)
-    base = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, clean, config(budget_minutes), runs_root / "clean")
+    base = train_and_evaluate(model, {}, fer, clean, config(budget_minutes), runs_root / "clean")
     measured("none: clean protocol (baseline)", "fer2013", clean, base)
 
     pool, split1, _ = augment_before_split(fer, seed, test_fraction=0.25)
-    flaw1 = train_and_evaluate(STUDY_MODEL, {}, pool, pool.images, split1,
+    flaw1 = train_and_evaluate(model, {}, pool, split1,
                                config(budget_minutes, balance=False, augment="none"), runs_root / "augment_before_split")
     measured("1. augmentation for balance before a random split", "fer2013", split1, flaw1,
              "includes flaw 2 (a random re-split); its own share is the difference to flaw 2")
 
     split2 = random_stratified(fer, seed, test_fraction=0.25, val_fraction=0.2)
-    flaw2 = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, split2, config(budget_minutes), runs_root / "random_resplit")
+    flaw2 = train_and_evaluate(model, {}, fer, split2, config(budget_minutes), runs_root / "random_resplit")
     measured("2. random re-split of all images (duplicates straddle train and test)", "fer2013", split2, flaw2)
 
     split3 = select_on_test(fer, seed)
-    flaw3 = train_and_evaluate(STUDY_MODEL, {}, fer, fer.images, split3, config(budget_minutes), runs_root / "select_on_test")
+    flaw3 = train_and_evaluate(model, {}, fer, split3, config(budget_minutes), runs_root / "select_on_test")
     measured("3. epoch selection on the test split", "fer2013", split3, flaw3)
 
     for name, value in reported_as_accuracy(base.run.history).items():
@@ -153,11 +149,11 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
                          "from the clean run's history", trained=False))
 
     by_subject = subject_independent(ck, seed, test_fraction=0.2, val_fraction=0.2)
-    ck_clean = train_and_evaluate(STUDY_MODEL, {}, ck, ck.images, by_subject, config(ckplus_budget_minutes),
+    ck_clean = train_and_evaluate(model, {}, ck, by_subject, config(ckplus_budget_minutes),
                                   runs_root / "ckplus_subject")
     measured("none: CK+48 subject-independent (baseline for flaw 5)", "ckplus48", by_subject, ck_clean)
     by_frame = random_stratified(ck, seed, test_fraction=0.2, val_fraction=0.2)
-    ck_flaw = train_and_evaluate(STUDY_MODEL, {}, ck, ck.images, by_frame, config(ckplus_budget_minutes),
+    ck_flaw = train_and_evaluate(model, {}, ck, by_frame, config(ckplus_budget_minutes),
                                  runs_root / "ckplus_frame")
     measured("5. CK+48 split by frame instead of by subject", "ckplus48", by_frame, ck_flaw)
 
@@ -171,21 +167,21 @@ def run_study(profile: str = "smoke", *, data_root=None, reports_root="reports",
     baselines = {"fer2013": table.measured_accuracy[0], "ckplus48": table.measured_accuracy[table.flaw.str.startswith("none: CK+")].iloc[0]}
     table.insert(4, "inflation_points", [round(100 * (a - baselines[d]), 1) for a, d in zip(table.measured_accuracy, table.dataset)])
     folder = Path(reports_root) / prof.name / "leakage_study"
-    with reports.atomic_folder(folder) as tmp:
+    with atomic_folder(folder) as tmp:
         table.to_csv(tmp / "results.csv", index=False)
-        (tmp / "results.md").write_text(reports.markdown_table(table))
-        reports.write_json(tmp / "results.json", {"profile": prof.name, "model": STUDY_MODEL, "learning_rate": learning_rate,
-                                                  "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
-                                                  "seed": seed, "rows": rows, "environment": reports.environment()})
-        _plot_study(table, tmp / "leakage.png", f"protocol flaws, {STUDY_MODEL}, {prof.name} profile")
-        (tmp / "paper_signs.md").write_text(reports.markdown_table(pd.DataFrame(flaw_signs())))
+        write_text(tmp / "results.md", markdown_table(table))
+        write_json(tmp / "results.json", {"profile": prof.name, "model": model, "learning_rate": learning_rate,
+                                          "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
+                                          "seed": seed, "rows": rows, "environment": environment()})
+        _plot_study(table, tmp / "leakage.png", f"protocol flaws, {model}, {prof.name} profile")
+        write_text(tmp / "paper_signs.md", markdown_table(pd.DataFrame(flaw_signs())))
     return table
 
 
 def _plot_study(table: pd.DataFrame, path, title: str) -> None:
     import matplotlib.pyplot as plt
 
-    from .reports import save_figure
+    from ..reporting.figures import save_figure
 
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.2))
     y = np.arange(len(table))[::-1]

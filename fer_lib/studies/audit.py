@@ -28,9 +28,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .datasets import FaceDataset, FER2013_SPLITS, sequence_ids
-from .preprocessing import preprocess_images
-from .progress import progress
+from ..data import FER2013_SPLITS, FaceDataset, sequence_ids
+from ..data.preprocessing import preprocess_images
+from ..files import atomic_folder, write_json, write_text
+from ..progress import progress
+from ..reporting.figures import save_figure, show_face
 
 NEAR_THRESHOLD = 6  # bits of 64 that may differ between near duplicates (see above)
 BLANK_STD = 5.0  # grey levels
@@ -203,7 +205,7 @@ def label_agreement_by_distance(dataset: FaceDataset, hashes: np.ndarray, max_di
 
 def cleaned_accuracy(predictions: "str | Path", drop_ids: set[str]) -> dict:
     """Accuracy (with CI) of saved test predictions, on all test images and without `drop_ids`."""
-    from .metrics import proportion_ci
+    from ..evaluate.metrics import proportion_ci
 
     with np.load(predictions) as z:
         correct = z["proba"].argmax(axis=1) == z["y_true"]
@@ -220,7 +222,6 @@ def plot_pairs(dataset: FaceDataset, pairs: pd.DataFrame, path, title: str = "",
     """Side-by-side image pairs with their distance, splits and labels."""
     import matplotlib.pyplot as plt
 
-    from .reports import save_figure, show_face
 
     pairs = pairs.head(n)
     fig, axes = plt.subplots(2, max(len(pairs), 1), figsize=(1.7 * max(len(pairs), 1), 4.2), squeeze=False)
@@ -240,7 +241,6 @@ def plot_images(dataset: FaceDataset, index: np.ndarray, path, title: str = "", 
     """A row of images (e.g. blank ones, or ones with no face found) with their labels."""
     import matplotlib.pyplot as plt
 
-    from .reports import save_figure, show_face
 
     index = np.asarray(index)[:n]
     fig, axes = plt.subplots(1, max(len(index), 1), figsize=(1.5 * max(len(index), 1), 2.2), squeeze=False)
@@ -255,16 +255,15 @@ def plot_images(dataset: FaceDataset, index: np.ndarray, path, title: str = "", 
 def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str) -> None:
     """The audit's folder, written atomically: summary.json, flags.csv (every flagged image id),
     near_pairs.csv, class_balance.csv, threshold evidence and sample figures."""
-    from . import reports
 
-    with reports.atomic_folder(folder) as tmp:
+    with atomic_folder(folder) as tmp:
         result.flags.to_csv(tmp / "flags.csv", index=False)
         result.near_pairs.to_csv(tmp / "near_pairs.csv", index=False)
         result.class_balance.to_csv(tmp / "class_balance.csv")
         evidence = label_agreement_by_distance(dataset, result.hashes) if len(dataset) else pd.DataFrame()
         evidence.to_csv(tmp / "threshold_evidence.csv", index=False)
         extra = {"sequences": sequence_stats(dataset)} if dataset.subjects is not None else {}
-        reports.write_json(tmp / "summary.json", {"dataset": dataset.name, "profile": profile, **result.summary,
+        write_json(tmp / "summary.json", {"dataset": dataset.name, "profile": profile, **result.summary,
                                                   **extra, "not_checked": result.not_checked,
                                                   "source": dataset.source, "layout": dataset.layout})
         if len(dataset):
@@ -290,7 +289,7 @@ def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str
         figures = "".join(f'<h3>{name[:-4].replace("_", " ")}</h3><img src="{name}">' for name in
                           ("exact_pairs.png", "near_pairs_at_threshold.png", "conflicting_label_pairs.png",
                            "blank_images.png", "no_face_images.png") if (tmp / name).exists())
-        reports.write_text_atomic(tmp / "report.html", f"""<!doctype html><html><head><meta charset="utf-8">
+        write_text(tmp / "report.html", f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Data audit: {dataset.name}</title><style>body{{font-family:sans-serif;margin:2em}}</style></head><body>
 <h1>Data audit: {dataset.name} ({profile} profile)</h1>
 <p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Every flagged image: <a href="flags.csv">flags.csv</a>.</p>

@@ -7,7 +7,7 @@ Part of `make bench` (a script, not a timed test). In one process, on real FER20
 2. For every model in the registry at its paper input size (48x48 grey): parameters, forward FLOPs
    per image (`models.complexity`), and training images/s along
    - the naive path: `model.fit` on float32 NumPy arrays with Keras's defaults;
-   - the suite's path switch by switch: the uint8 `tf.data` pipeline (decoded arrays, scaling
+   - the suite's path switch by switch: the uint8 `tf.data` pipeline (decoded arrays, cast
      mapped in parallel, prefetch), then steps per execution, bfloat16 and XLA alone and together;
    - the suite's default ("auto", what `training.fit` uses), and its ratio to the naive path. Both
      train on the same images without augmentation, so the ratio compares equal work;
@@ -24,7 +24,9 @@ Part of `make bench` (a script, not a timed test). In one process, on real FER20
    in bfloat16, two seeds each, tested on PrivateTest: the accuracy difference against the noise
    of a 3,589-image test set.
 5. Thread pools: the suite path in a fresh process under TensorFlow's own defaults and under
-   `fast_paths.configure_threads()`.
+   `train.backend.configure_threads()`.
+This part measures TensorFlow's paths (its peak matmul and thread pools are TensorFlow's); the
+backends part (`backends_benchmark`) compares TensorFlow, JAX and PyTorch on equal work.
 """
 from __future__ import annotations
 
@@ -37,11 +39,7 @@ import time
 
 import numpy as np
 
-from .config import REPO_ROOT
-
-# The papers' batch sizes; abdulkadir2025 states none, so Keras's default 32 is used.
-PAPER_BATCH = {"yousaf2024": 16}
-DEFAULT_BATCH = 32
+from ..config import REPO_ROOT
 # FLOPs of training per timed epoch, so that every model's epoch takes seconds, not minutes.
 FLOPS_PER_TIMED_EPOCH = 6e11
 TIMED_IMAGES = (256, 8192)
@@ -52,7 +50,7 @@ def measure_peak(n: int = 4096, repeats: int = 8) -> dict[str, float | None]:
     """GFLOP/s of an n x n matmul in float32 and bfloat16 (None where bfloat16 is not native)."""
     import tensorflow as tf
 
-    from .fast_paths import cpu_supports_bfloat16, gpus_present
+    from ..train.backend import cpu_supports_bfloat16, gpus_present
 
     peaks: dict[str, float | None] = {}
     for dtype in ("float32", "bfloat16"):
@@ -101,8 +99,8 @@ def _percent_of_peak(flops: float, rate: float, precision: str, peaks: dict) -> 
 def _compiled(name: str, settings: dict):
     import keras
 
-    from .fast_paths import dtype_policy
-    from .models import build_model
+    from ..models import build_model
+    from ..train.fast_paths import dtype_policy
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
@@ -119,11 +117,11 @@ def naive_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    from .models import build_model
+    from ..models import build_model
 
     model = build_model(name, (48, 48, 1), 7)
     model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x = images[..., None].astype("float32") / 255.0
+    x = images[..., None].astype("float32")
     timer = _EpochTimer()
     model.fit(x, labels, batch_size=batch, epochs=1 + TIMED_EPOCHS, verbose=0, callbacks=[timer.callback])
     return len(images) / float(np.median(timer.seconds[1:]))
@@ -132,7 +130,7 @@ def naive_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch
 def suite_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch: int, settings: dict,
                         augment: str = "none") -> float:
     """Images/s (median over the timed epochs) through the suite's pipeline under `settings`."""
-    from .augmentation import make_dataset
+    from ..data.pipeline import make_dataset
 
     model = _compiled(name, settings)
     ds = make_dataset(images, labels, batch, training=True, augment=augment)
@@ -143,16 +141,15 @@ def suite_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch
 
 def inference_rates(name: str, images: np.ndarray, settings: dict) -> tuple[float, float]:
     """Images/s of prediction: naive (float32 arrays, batch 32) and the suite's (pipeline, batch 256)."""
-    from .augmentation import make_dataset
-
-    from .fast_paths import FastPaths
+    from ..data.pipeline import make_dataset
+    from ..train.fast_paths import FastPaths
 
     naive_settings = FastPaths.naive().resolved()
     rates = []
     for how in ("naive", "suite"):
         model = _compiled(name, naive_settings if how == "naive" else settings)
         if how == "naive":
-            x = images[..., None].astype("float32") / 255.0
+            x = images[..., None].astype("float32")
             model.predict(x[:256], verbose=0)
             start = time.perf_counter()
             model.predict(x, verbose=0)
@@ -168,16 +165,16 @@ def inference_rates(name: str, images: np.ndarray, settings: dict) -> tuple[floa
 def bench_models(images: np.ndarray, labels: np.ndarray, peaks: dict, names: list[str] | None = None,
                  log=print) -> tuple[list[dict], list[dict]]:
     """One summary row per model and one row per (model, path)."""
-    from .fast_paths import FastPaths
-    from .models import MODELS, build_model
-    from .models.complexity import forward_flops
+    from ..models import build_model, model_names, paper_batch_size
+    from ..models.complexity import forward_flops
+    from ..train.fast_paths import FastPaths
 
     summary, paths = [], []
     auto = FastPaths().resolved()
-    for name in names or list(MODELS):
+    for name in names or model_names():
         model = build_model(name, (48, 48, 1), 7)
         params, flops = model.count_params(), forward_flops(model)
-        batch = PAPER_BATCH.get(name, DEFAULT_BATCH)
+        batch = paper_batch_size(name)
         step = batch * 16  # a whole number of 16-step executions, no partial batch
         n = int(np.clip(FLOPS_PER_TIMED_EPOCH / (3 * flops), *TIMED_IMAGES)) // step * step or step
         x, y = images[:n], labels[:n]
@@ -231,12 +228,11 @@ def precision_parity(epochs: int = 3, per_class: int = 1200, seeds: tuple[int, .
     """yousaf2024 on a FER2013 subset: PrivateTest accuracy after `epochs` epochs, float32 vs bfloat16."""
     from dataclasses import replace
 
-    from .datasets import load_fer2013
-    from .fast_paths import FastPaths, cpu_supports_bfloat16, gpus_present
-    from .models import build_model
-    from .preprocessing import preprocess_images
-    from .splits import official
-    from .training import TrainConfig, fit, predict_proba
+    from ..data import load_fer2013, preprocess_images
+    from ..data.splits import official
+    from ..models import build_model
+    from ..train import FastPaths, TrainConfig, fit, predict_proba
+    from ..train.backend import cpu_supports_bfloat16, gpus_present
 
     precision = "mixed_float16" if gpus_present() else "mixed_bfloat16"
     if not (gpus_present() or cpu_supports_bfloat16()):
@@ -271,9 +267,10 @@ def precision_parity(epochs: int = 3, per_class: int = 1200, seeds: tuple[int, .
 _THREADS_CHILD = """
 import json, sys
 import numpy as np
-from fer_lib.fast_paths import FastPaths, configure_threads
+from fer_lib.train.fast_paths import FastPaths
+from fer_lib.train.backend import configure_threads
 configured = configure_threads() if sys.argv[1] == "configured" else False
-from fer_lib.training_benchmark import suite_training_rate
+from fer_lib.studies.training_benchmark import suite_training_rate
 rng = np.random.default_rng(0)
 x, y = rng.integers(0, 256, (4096, 48, 48)).astype(np.uint8), rng.integers(0, 7, 4096)
 print(json.dumps({"configured": configured, "rate": suite_training_rate("yousaf2024", x, y, 16, FastPaths().resolved())}))
@@ -296,7 +293,7 @@ def thread_settings() -> list[dict]:
 
 def run(log=print) -> dict:
     """Everything above, as one JSON-ready dict."""
-    from .datasets import load_fer2013
+    from ..data import load_fer2013
 
     ds = load_fer2013()
     order = np.random.default_rng(0).permutation(len(ds))
@@ -315,8 +312,8 @@ def markdown(result: dict) -> str:
     """The README's view of `run()`'s result."""
     import pandas as pd
 
-    from .fast_paths import FastPaths
-    from .reports import markdown_table
+    from ..reporting.tables import markdown_table
+    from ..train.fast_paths import FastPaths
 
     peaks = result["peak_gflops"]
     parity = result["precision_parity"]

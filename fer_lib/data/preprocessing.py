@@ -1,4 +1,4 @@
-"""Face preprocessing: Haar-cascade detection and crop, histogram equalization, resize, scaling.
+"""Face preprocessing: Haar-cascade detection and crop, histogram equalization, resize.
 
 Policy for the Haar crop (yousaf2024 detects and crops faces with OpenCV's Haar cascade):
 the 48x48 image is upscaled 2x (the cascade's smallest window is 24x24, so faces that fill a
@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from .config import cache_dir
-from .progress import progress
+from ..config import cache_dir
+from ..files import atomic_path
+from ..progress import progress
 
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -113,13 +114,7 @@ def preprocess_images(images: np.ndarray, config: PreprocessConfig = PreprocessC
     out = np.stack([r[0] for r in results]) if results else np.zeros((0, config.size, config.size), np.uint8)
     found = np.array([r[1] for r in results], bool)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, images=out, face_found=found)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, images=out, face_found=found)
     return Preprocessed(out, found, config)
 
-
-def scale_to_unit(images: np.ndarray) -> np.ndarray:
-    """uint8 images to float32 in [0, 1] with a trailing channel axis (N, H, W, 1)."""
-    return (np.asarray(images, np.float32) / 255.0)[..., None]

@@ -1,0 +1,164 @@
+"""Class balancing, augmentation, and the input pipeline that feeds Keras on any backend.
+
+yousaf2024 balances classes "using horizontal/vertical flipping and image rotation with a random
+angle from -45 to 45 degrees". Here that is: every class of the *training split* is topped up to
+the size of its largest class with copies of its own images drawn at random, and each copy is
+flipped and rotated afresh every epoch; original images pass unchanged. Balancing runs after the
+split, so no augmented copy of a test or validation image is ever trained on.
+
+Images stay uint8 in memory and reach the model as float32 pixels in 0-255 with a channel axis:
+scaling is the model's first layer (`keras.layers.Rescaling`), so a saved model carries it.
+
+Two pipelines with the same semantics, chosen by the Keras backend:
+- TensorFlow: a `tf.data` pipeline that shuffles every epoch, gathers a batch, augments it with the
+  Keras layers mapped in parallel, and prefetches.
+- JAX and PyTorch (no TensorFlow needed): `ArrayBatches`, a `keras.utils.PyDataset` that
+  reshuffles every epoch and augments that epoch's copies with the same Keras layers, in large
+  chunks at the start of the epoch (one call per 1,024 images instead of one per batch).
+Both draw the balancing copies with `training_plan`, so they train on the same images.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+AUGMENT_MODES = ("copies", "all", "none")
+AUGMENT_CHUNK = 1024
+
+
+def build_augmenter(flip: str = "horizontal_and_vertical", rotation_degrees: float = 45.0,
+                    seed: int | None = None) -> keras.Sequential:
+    """Random flips and a rotation in [-rotation_degrees, rotation_degrees], as Keras layers."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip(flip, seed=seed, name="random_flip"),
+            keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="reflect", seed=seed,
+                                        name="random_rotation"),
+        ],
+        name="augmenter",
+    )
+
+
+def balanced_indices(labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices that top every class up to the largest class's count, and which are added copies.
+
+    Returns (indices, is_copy): every original index once, then per minority class
+    `max_count - count` indices of that class drawn with replacement.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    extra = [rng.choice(np.flatnonzero(labels == c), size=counts.max() - n, replace=True)
+             for c, n in zip(classes, counts)]
+    copies = np.concatenate(extra).astype(np.int64) if extra else np.zeros(0, np.int64)
+    indices = np.concatenate([np.arange(len(labels)), copies])
+    is_copy = np.concatenate([np.zeros(len(labels), bool), np.ones(len(copies), bool)])
+    return indices, is_copy
+
+
+def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment: str,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which images an epoch holds (indices into `labels`, copies included) and which are augmented.
+
+    `augment` is "copies" (only the balancing copies, as the paper), "all" or "none". Evaluation
+    (training=False) is never balanced or augmented.
+    """
+    if augment not in AUGMENT_MODES:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENT_MODES)}, got {augment!r}")
+    n = len(labels)
+    if training and balance:
+        index, is_copy = balanced_indices(labels, seed)
+    else:
+        index, is_copy = np.arange(n), np.zeros(n, bool)
+    if not training or augment == "none":
+        mask = np.zeros(len(index), bool)
+    else:
+        mask = is_copy if augment == "copies" else np.ones(len(index), bool)
+    return index, mask
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
+                 seed: int = 0, balance: bool = False, augment: str = "copies",
+                 augmenter: keras.Sequential | None = None):
+    """Batches of (float32 pixels in 0-255 with a channel axis, int labels) for `fit` and `predict`.
+
+    `training=True` shuffles every epoch; `balance` adds augmented minority copies. Returns a
+    `tf.data.Dataset` under the TensorFlow backend and an `ArrayBatches` under the others.
+    """
+    images = np.asarray(images, np.uint8)
+    labels = np.asarray(labels, np.int64)
+    index, mask = training_plan(labels, training=training, balance=balance, augment=augment, seed=seed)
+    if mask.any():
+        augmenter = augmenter or build_augmenter(seed=seed)
+    if keras.backend.backend() == "tensorflow":
+        return _tf_dataset(images[index], labels[index], mask, batch_size, training, seed, augmenter)
+    return ArrayBatches(images, labels, index, mask, batch_size, shuffle=training, seed=seed, augmenter=augmenter)
+
+
+def _tf_dataset(images: np.ndarray, labels: np.ndarray, mask: np.ndarray, batch_size: int, training: bool,
+                seed: int, augmenter: keras.Sequential | None):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels, mask))
+    if training:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if mask.any():
+        def augment_batch(x, y, m):
+            x = tf.cast(x, tf.float32)
+            return tf.where(m[:, None, None, None], augmenter(x, training=True), x), y
+        ds = ds.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y, m: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches from in-memory uint8 images for the JAX and PyTorch backends (no TensorFlow).
+
+    An epoch is `index` (original images and balancing copies) in a fresh random order when
+    `shuffle`; the images flagged in `mask` are augmented afresh every epoch by `augmenter`.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, mask: np.ndarray,
+                 batch_size: int, *, shuffle: bool, seed: int = 0, augmenter: keras.Sequential | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.labels = images, labels
+        self.index, self.mask = np.asarray(index), np.asarray(mask, bool)
+        self.batch_size, self.shuffle, self.augmenter = batch_size, shuffle, augmenter
+        self.rng = np.random.default_rng(seed)
+        self._start_epoch()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.index) / self.batch_size)
+
+    def _start_epoch(self) -> None:
+        self.order = self.rng.permutation(len(self.index)) if self.shuffle else np.arange(len(self.index))
+        # Position i of the epoch -> row of this epoch's augmented images, or -1 for an unchanged image.
+        self.augmented_row = np.full(len(self.index), -1, np.int64)
+        flagged = np.flatnonzero(self.mask)
+        self.augmented_row[flagged] = np.arange(len(flagged))
+        if len(flagged):
+            chunks = []
+            for start in range(0, len(flagged), AUGMENT_CHUNK):
+                x = self.images[self.index[flagged[start:start + AUGMENT_CHUNK]]][..., None].astype(np.float32)
+                chunks.append(keras.ops.convert_to_numpy(self.augmenter(x, training=True)).astype(np.float32))
+            self.augmented = np.concatenate(chunks)
+
+    def on_epoch_end(self) -> None:
+        self._start_epoch()
+
+    def __iter__(self):
+        """One pass over this epoch's batches (Keras itself indexes; this is for readers and tests)."""
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        positions = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        x = self.images[self.index[positions]][..., None].astype(np.float32)
+        rows = self.augmented_row[positions]
+        if (rows >= 0).any():
+            x[rows >= 0] = self.augmented[rows[rows >= 0]]
+        return x, self.labels[self.index[positions]]

@@ -1,0 +1,9 @@
+"""Reporting: what the suite shows a reader, generated from the saved runs.
+
+- `figures.py`: faces, learning curves, confusion matrices, sample grids;
+- `tables.py`: Markdown tables and the claims table;
+- `pages.py`: one experiment's HTML page and its summary paragraph;
+- `index.py`: the results index (HTML and Markdown) and the compute table;
+- `readme.py`: the README's generated blocks;
+- `provenance.py`: the git commit and environment recorded with every run.
+"""

@@ -1,0 +1,57 @@
+"""HTML and Markdown views of one experiment: its page (`report.html`) and the notebooks' summary paragraph."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..evaluate.record import ExperimentRecord
+from ..files import write_text
+
+
+def pct(x: float) -> str:
+    """A fraction as a percentage with one decimal."""
+    return f"{100 * x:.1f}%"
+
+
+def experiment_page(folder: Path) -> None:
+    """A small HTML page for one experiment folder: claims table, figures, metadata, notebook link."""
+    e = ExperimentRecord.read(folder).to_dict()
+    claims = pd.read_csv(folder / "claims.csv")
+    meta = {k: e[k] for k in ("profile", "dataset", "protocol_description", "split_sizes", "epochs",
+                              "train_config", "wall_seconds", "preprocessing", "environment", "backends",
+                              "placement") if k in e}
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(e['label'])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
+td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
+<h1>{html.escape(e['paper'])}: {html.escape(e['label'])}</h1>
+<p>{html.escape(e.get('note', ''))}</p>
+<p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
+<h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
+<h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">
+<h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2))}</pre></body></html>
+"""
+    write_text(folder / "report.html", page)
+
+
+def experiment_summary(e: ExperimentRecord) -> str:
+    """A Markdown paragraph saying what one experiment measured, from its record."""
+    lo, hi = e.accuracy_ci
+    s = e.seed_summary
+    ep = e.epochs
+    head = e.headline_claim or {}
+    lines = [
+        f"**{e.label}** ({e.profile} profile, lr {e.learning_rate:g}): test accuracy "
+        f"**{pct(e.accuracy)}** (95% CI {pct(lo)}-{pct(hi)}, n={e.split_sizes['test']}, seed {e.seeds[0]})",
+    ]
+    if s["n_seeds"] > 1:
+        lines.append(f"across {s['n_seeds']} seeds: mean {pct(s['mean'])}, sd {100 * s['std']:.1f} points")
+    lines.append("epochs run / planned per seed: " + ", ".join(f"{r}/{ep.planned}" for r in ep.run_per_seed)
+                 + f"; {'; '.join(sorted(set(ep.stop_reasons)))}")
+    if head:
+        lines.append(f"paper's headline claim {head['claimed']} ({head['where']}): {head['verdict']}")
+    if not e.trained:
+        lines.append("this learning rate did not train; the run is reported as it is")
+    return " — ".join(lines[:1]) + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])

@@ -1,0 +1,49 @@
+"""Provenance of a run: the git commit and the environment (packages, Python, CPU, backend, device)."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+
+from ..config import REPO_ROOT
+
+PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "opencv-python-headless", "opencv-python",
+            "scikit-learn", "scipy", "pandas", "seaborn", "matplotlib", "papermill")
+
+
+def git_commit() -> str:
+    """The repository's commit (with '+dirty' when tracked code has changes), or 'unknown'.
+
+    Generated reports are left out of the check: a run rewriting reports/ is not a code change.
+    """
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+
+
+def environment() -> dict:
+    """Package versions, git commit, Python, CPU, and the Keras backend with the device it trains on."""
+    from ..train import backend
+
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": backend.cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpus": backend.accelerators(),
+        "packages": versions,
+        **backend.versions(),
+    }

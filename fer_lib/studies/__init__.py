@@ -1,0 +1,1 @@
+"""Studies across papers: the data audit, the leakage study, and the benchmarks (foundation and training)."""

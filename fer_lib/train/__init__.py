@@ -1,0 +1,14 @@
+"""Training: the config, the fit loop, its callbacks, the fast paths, and the backend layer.
+
+- `config.py`: `TrainConfig` (what decides how a model is trained) and the stop reasons;
+- `loop.py`: `fit` (checkpointed, budgeted, resumable, on any Keras backend) and `predict_proba`;
+- `callbacks.py`: the epoch record, and the collapse, budget and checkpoint rules;
+- `fast_paths.py`: mixed precision, XLA and steps per execution, each switchable;
+- `backend.py`: everything specific to TensorFlow, JAX or PyTorch (devices, data parallelism, threads).
+"""
+from .config import OPTIMIZERS, STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
+from .fast_paths import FastPaths, dtype_policy
+from .loop import TrainResult, fit, predict_proba
+
+__all__ = ["FastPaths", "OPTIMIZERS", "STOP_BUDGET", "STOP_COLLAPSED", "STOP_COMPLETED", "TrainConfig", "TrainResult",
+           "dtype_policy", "fit", "predict_proba"]

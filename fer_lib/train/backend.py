@@ -1,0 +1,198 @@
+"""Everything that depends on the Keras backend (TensorFlow, JAX or PyTorch), in one place.
+
+The rest of the suite speaks Keras 3 only. What differs per backend, and is decided here:
+- which accelerators are present (`accelerators`), and whether they compute in bfloat16;
+- where a model trains (`placement`): one device, or data parallelism over several GPUs with
+  `tf.distribute.MirroredStrategy` on TensorFlow and `keras.distribution.DataParallel` on JAX
+  (PyTorch trains on one device here);
+- TensorFlow's thread pools (`configure_threads`), which the other backends do not have.
+Importing this module imports no backend library; each function imports what it asks about.
+
+Data parallelism keeps the suite's semantics: `batch_size` is the *global* batch, split across
+replicas, and the learning rate is the paper's for that global batch, unchanged, so a run on two
+GPUs takes the same optimizer steps as on one device. Checkpoints are plain Keras files, so a run
+started on several devices resumes on one, and a run started under one backend resumes under another.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ContextManager
+
+import keras
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def name() -> str:
+    """The Keras backend in use (set by KERAS_BACKEND before keras is imported)."""
+    return keras.backend.backend()
+
+
+def cpu_supports_bfloat16() -> bool:
+    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def accelerators() -> list[str]:
+    """The GPUs the current backend can use, by name (empty on a CPU-only machine)."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+        return [str(d) for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return []
+
+
+def gpus_present() -> bool:
+    return bool(accelerators())
+
+
+def gpu_compute_capability() -> float | None:
+    """The first GPU's CUDA compute capability (8.0 and up compute natively in bfloat16), or None."""
+    backend = name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            gpus = tf.config.list_physical_devices("GPU")
+            major, minor = tf.config.experimental.get_device_details(gpus[0])["compute_capability"] if gpus else (0, 0)
+            return float(f"{major}.{minor}") if gpus else None
+        if backend == "jax":
+            import jax
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            return float(gpus[0].compute_capability) if gpus else None
+        if backend == "torch":
+            import torch
+            return float("{}.{}".format(*torch.cuda.get_device_capability(0))) if torch.cuda.is_available() else None
+    except (AttributeError, KeyError, IndexError, ValueError, RuntimeError):
+        return None
+    return None
+
+
+def device_description() -> str:
+    """What trains: the GPUs' names, or the CPU's model and core count."""
+    backend = name()
+    try:
+        if backend == "jax":
+            import jax
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            if gpus:
+                return f"{len(gpus)} x {gpus[0].device_kind}"
+        elif backend == "torch":
+            import torch
+            if torch.cuda.is_available():
+                return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+        elif backend == "tensorflow":
+            import tensorflow as tf
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
+    except (ImportError, RuntimeError):
+        pass
+    return f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+# ---------------------------------------------------------------------------------------------
+# Placement: one device or data parallelism
+
+
+@dataclass
+class Placement:
+    """Where a model is built, compiled and trained. Use as `with placement.scope(): ...`."""
+
+    description: str
+    replicas: int = 1
+    _scope: Callable[[], ContextManager] = field(default=contextlib.nullcontext, repr=False)
+
+    def scope(self) -> ContextManager:
+        return self._scope()
+
+
+def single_device() -> Placement:
+    return Placement("one device")
+
+
+def mirrored(device_names: list[str]) -> Placement:
+    """TensorFlow: `tf.distribute.MirroredStrategy` over `device_names` (e.g. two logical CPUs in tests)."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy(device_names)
+    return Placement(f"tf.distribute.MirroredStrategy over {len(device_names)} devices",
+                     strategy.num_replicas_in_sync, strategy.scope)
+
+
+def data_parallel(devices: list | None = None) -> Placement:
+    """JAX: `keras.distribution.DataParallel` over `devices` (all of them by default)."""
+    distribution = keras.distribution.DataParallel(devices=devices)
+    count = len(devices) if devices is not None else len(keras.distribution.list_devices())
+    return Placement(f"keras.distribution.DataParallel over {count} devices", count, distribution.scope)
+
+
+def placement() -> Placement:
+    """Data parallelism when the backend sees several GPUs, else one device."""
+    gpus = accelerators()
+    if len(gpus) > 1:
+        backend = name()
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return mirrored([d.name for d in tf.config.list_logical_devices("GPU")])
+        if backend == "jax":
+            return data_parallel(keras.distribution.list_devices("gpu"))
+    return single_device()
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads
+
+
+def configure_threads(intra_op: int | None = None, inter_op: int = 2) -> bool:
+    """Size TensorFlow's thread pools: intra-op to the cores present, inter-op to `inter_op`.
+
+    Must run before TensorFlow executes anything; returns False (and changes nothing) when it is
+    too late, or when the backend is not TensorFlow (JAX and PyTorch size their own pools).
+    """
+    if name() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    intra_op = intra_op or os.cpu_count() or 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:
+        return False
+    return True
+
+
+def versions() -> dict[str, str]:
+    """The backend library's version, and the device it sees, for run records."""
+    backend = name()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        version = __import__(module).__version__
+    except ImportError:
+        version = "unknown"
+    return {"backend": backend, "backend_version": version, "device": device_description()}

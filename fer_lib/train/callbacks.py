@@ -1,0 +1,122 @@
+"""The callbacks `fit` trains with, each one rule, all sharing one `RunState` (the run's `state.json`).
+
+They run in this order at the end of every epoch:
+1. `EpochRecord`: appends the epoch to the history, adds its time to the run's elapsed time
+   (which counts across restarts), and saves the weights of the best validation epoch.
+2. `CollapseStop`: a run whose validation accuracy equals the share of a single class for
+   `patience` epochs in a row predicts one class for everything (as Adam at lr 0.01 does here;
+   with balanced training that class need not be the majority); it stops and says so.
+3. `BudgetStop`: stops *between* epochs, before an epoch that would not fit the wall-clock budget.
+4. `Checkpoint`: marks a run that reached its planned epochs as completed, stops training when a
+   rule above said so, and writes the model (with its optimizer state) and `state.json`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+
+from ..files import atomic_path, write_json
+from .config import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
+
+BUDGET_MARGIN = 1.1  # epochs vary by a few percent on a busy machine: plan for 10% slower than seen
+
+
+class RunState:
+    """A training run's folder and its `state.json`: epochs done, time spent, history, best epoch,
+    why it stopped, and the fast paths and backends it trained under."""
+
+    def __init__(self, run_dir: Path, state: dict):
+        self.run_dir, self.state = Path(run_dir), state
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "RunState | None":
+        path = Path(run_dir) / "state.json"
+        return cls(run_dir, json.loads(path.read_text())) if path.exists() else None
+
+    def save(self) -> None:
+        write_json(self.run_dir / "state.json", self.state)
+
+    def next_epoch_exceeds(self, budget_seconds: float) -> bool:
+        """Whether another epoch, 10% slower than the slowest of the last three, would overrun the budget."""
+        recent = [h["seconds"] for h in self.state["history"][-3:]]
+        return self.state["elapsed_seconds"] + BUDGET_MARGIN * (max(recent) if recent else 0.0) > budget_seconds
+
+
+class EpochRecord(keras.callbacks.Callback):
+    """History, elapsed time across restarts, and the best validation epoch's weights."""
+
+    def __init__(self, run: RunState):
+        super().__init__()
+        self.run = run
+        self.epoch_started = 0.0
+        self.session_started = time.monotonic()
+        self.elapsed_before = run.state["elapsed_seconds"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        state = self.run.state
+        state["history"].append({"epoch": epoch + 1, **logs, "seconds": time.monotonic() - self.epoch_started})
+        state["epochs_done"] = epoch + 1
+        state["elapsed_seconds"] = self.elapsed_before + time.monotonic() - self.session_started
+        val = logs.get("val_accuracy")
+        if val is not None and (state["best_val_accuracy"] is None or val > state["best_val_accuracy"]):
+            state["best_val_accuracy"], state["best_epoch"] = val, epoch + 1
+            with atomic_path(self.run.run_dir / "best.weights.h5") as tmp:
+                self.model.save_weights(tmp)
+
+
+class CollapseStop(keras.callbacks.Callback):
+    """Stops a run whose validation accuracy has sat on one class's share for `patience` epochs."""
+
+    def __init__(self, run: RunState, patience: int | None, val_class_shares: list[float]):
+        super().__init__()
+        self.run, self.patience, self.val_class_shares = run, patience, val_class_shares
+
+    def collapsed(self) -> bool:
+        history = self.run.state["history"]
+        if not self.patience or not self.val_class_shares or len(history) < self.patience:
+            return False
+        recent = [h.get("val_accuracy", -1.0) for h in history[-self.patience:]]
+        return all(min(abs(v - share) for share in self.val_class_shares) < 0.005 for v in recent)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.run.state["stop_reason"] is None and self.collapsed():
+            self.run.state["stop_reason"] = STOP_COLLAPSED
+
+
+class BudgetStop(keras.callbacks.Callback):
+    """Stops between epochs when the next epoch would overrun `budget_seconds` (counted across restarts)."""
+
+    def __init__(self, run: RunState, config: TrainConfig):
+        super().__init__()
+        self.run, self.config = run, config
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self.run.state
+        if (state["stop_reason"] is None and self.config.budget_seconds is not None
+                and state["epochs_done"] < self.config.epochs and self.run.next_epoch_exceeds(self.config.budget_seconds)):
+            state["stop_reason"] = STOP_BUDGET
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Marks completion, stops training when a rule said so, and writes `last.keras` and `state.json`."""
+
+    def __init__(self, run: RunState, config: TrainConfig):
+        super().__init__()
+        self.run, self.config = run, config
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self.run.state
+        if state["epochs_done"] >= self.config.epochs and state["stop_reason"] is None:
+            state["stop_reason"] = STOP_COMPLETED
+        if state["stop_reason"] is not None:
+            self.model.stop_training = True
+        with atomic_path(self.run.run_dir / "last.keras") as tmp:
+            self.model.save(tmp)
+        self.run.save()

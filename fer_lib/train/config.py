@@ -1,0 +1,52 @@
+"""What decides how a model is trained (`TrainConfig`), and the reasons a run stops."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import keras
+
+from ..errors import FerError
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+STOP_COMPLETED = "completed all planned epochs"
+STOP_BUDGET = "stopped by wall-clock budget"
+STOP_COLLAPSED = "stopped: predictions collapsed to a single class"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is trained. `budget_seconds` None means no budget.
+
+    `balance` tops every class of the training split up to the largest with augmented copies;
+    `augment` is "copies" (only those copies are flipped and rotated, as yousaf2024), "all" or "none".
+    `collapse_patience` stops a run whose predictions have been one class for that many epochs.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    batch_size: int = 16
+    epochs: int = 100
+    seed: int = 0
+    balance: bool = True
+    augment: str = "copies"
+    budget_seconds: float | None = None
+    collapse_patience: int | None = 5
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise FerError(f"unknown optimizer {self.optimizer!r}; valid optimizers are: {', '.join(OPTIMIZERS)}")
+        for name in ("learning_rate", "batch_size", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise FerError(f"{name} must be a positive number, got {value!r}")
+        if self.augment not in ("copies", "all", "none"):
+            raise FerError(f"augment must be 'copies', 'all' or 'none', got {self.augment!r}")
+        if self.budget_seconds is not None and not (self.budget_seconds > 0):
+            raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
+
+    def identity(self) -> dict:
+        """The settings a checkpoint must share to be resumed (the budget may change)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose")}

@@ -1,0 +1,154 @@
+"""The fit loop: compile and fit a model from a `TrainConfig`, checkpointed, budgeted, on any backend.
+
+- Every epoch writes a checkpoint (model with optimizer state, best weights, history) into the run
+  folder; a restarted run with the same configuration and data resumes from the last one, under
+  any Keras backend (the checkpoint is a plain `.keras` file; each backend's segment is recorded).
+- A wall-clock budget stops training cleanly between epochs and counts time across restarts, so a
+  resumed run does not get a fresh budget; a larger budget continues a budget-stopped run.
+- The weights evaluated at the end are those of the best validation epoch, when there is a
+  validation set, else the last epoch's.
+- Where it trains (one device or data parallelism) comes from `backend.placement()`; how fast
+  (precision, XLA, steps per execution) from `FastPaths`. See the callbacks for the stop rules.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+
+from ..data.pipeline import make_dataset
+from ..files import write_text
+from . import backend
+from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochRecord, RunState
+from .config import OPTIMIZERS, STOP_BUDGET, TrainConfig
+from .fast_paths import FastPaths, dtype_policy
+
+# 2: models take 0-255 pixels and scale them themselves. Checkpoints of format 1 expected [0, 1]
+# inputs and are not resumed (their run ids differ).
+CHECKPOINT_FORMAT = 2
+
+
+@dataclass
+class TrainResult:
+    """A trained model (best or last weights) and the record of how training went."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    epochs_run: int
+    epochs_planned: int
+    stop_reason: str
+    train_seconds: float
+    best_epoch: int | None
+    config: TrainConfig = TrainConfig()
+    resumed_from_epoch: int = 0
+    fast_paths: dict | None = None
+    backends: list[dict] | None = None  # [{"from_epoch", "backend", "backend_version", "device"}]
+    placement: str = "one device"
+
+    @property
+    def stopped_by_budget(self) -> bool:
+        return self.stop_reason == STOP_BUDGET
+
+
+def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=None) -> None:
+    model.compile(
+        optimizer=optimizer or OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=settings["jit_compile"],
+        steps_per_execution=settings["steps_per_execution"],
+    )
+
+
+def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
+        val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
+        data_fingerprint: str = "", placement: backend.Placement | None = None,
+        fast: FastPaths | None = None) -> TrainResult:
+    """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
+
+    A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
+    one with a different configuration is started afresh. A finished run is not trained again.
+    The fast paths are fixed when a run starts: a resumed run keeps its precision (saved in the
+    checkpoint's layers); resumed under another backend, it is compiled as that backend needs.
+    """
+    placement = placement or backend.placement()
+    fast = fast or FastPaths.from_env()
+    run_dir = Path(run_dir)
+    identity = {"config": config.identity(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT}
+    run_id = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    run = RunState.load(run_dir)
+    if run is not None and (run.state.get("run_id") != run_id or not (run_dir / "last.keras").exists()):
+        shutil.rmtree(run_dir)
+        run = None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    here = backend.versions()
+
+    with placement.scope():
+        if run is not None:
+            state = run.state
+            model = keras.models.load_model(run_dir / "last.keras")
+            settings = dict(state["fast_paths"])
+            if state["backends"][-1]["backend"] != here["backend"] or placement.replicas > 1:
+                # another backend compiles differently (XLA is JAX's only mode); the optimizer and
+                # its state come along unchanged
+                settings.update(jit_compile=FastPaths(xla="auto").resolved()["jit_compile"],
+                                steps_per_execution=1 if placement.replicas > 1 else settings["steps_per_execution"])
+                _compile(model, config, settings, optimizer=model.optimizer)
+            resumed_from = state["epochs_done"]
+            if state["stop_reason"] == STOP_BUDGET:  # a budget stop is not final: a larger budget continues
+                state["stop_reason"] = None
+        else:
+            keras.utils.set_random_seed(config.seed)
+            settings = fast.resolved()
+            if placement.replicas > 1:
+                # Keras 3.15's multi-step train function fails under MirroredStrategy ("You must feed a
+                # value for placeholder ... while/cond"); on several devices each step is large anyway.
+                settings["steps_per_execution"] = 1
+            with dtype_policy(settings["precision"]):
+                model = build()
+                _compile(model, config, settings)
+            resumed_from = 0
+            state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
+                     "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None,
+                     "fast_paths": settings, "backends": []}
+            run = RunState(run_dir, state)
+        if not state["backends"] or state["backends"][-1]["backend"] != here["backend"]:
+            state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here})
+
+        shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
+        over_budget = config.budget_seconds is not None and run.next_epoch_exceeds(config.budget_seconds)
+        if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
+            train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
+                                    balance=config.balance, augment=config.augment)
+            val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
+            callbacks = [EpochRecord(run), CollapseStop(run, config.collapse_patience, shares),
+                         BudgetStop(run, config), Checkpoint(run, config)]
+            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epochs_done"],
+                      callbacks=callbacks, verbose=config.verbose)
+        elif over_budget and state["stop_reason"] is None:
+            state["stop_reason"] = STOP_BUDGET
+            run.save()
+
+        if state["best_epoch"] is not None and (run_dir / "best.weights.h5").exists():
+            model.load_weights(run_dir / "best.weights.h5")
+    history = pd.DataFrame(state["history"])
+    write_text(run_dir / "history.csv", history.to_csv(index=False))
+    return TrainResult(
+        model=model, history=history, epochs_run=state["epochs_done"], epochs_planned=config.epochs,
+        stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
+        best_epoch=state["best_epoch"], config=config, resumed_from_epoch=resumed_from,
+        fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
+    )
+
+
+def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for uint8 images (N, H, W)."""
+    batches = make_dataset(images, np.zeros(len(images), np.int64), batch_size, training=False)
+    return np.asarray(model.predict(batches, verbose=0), np.float32)
