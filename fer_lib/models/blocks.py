@@ -24,6 +24,15 @@ def classifier(x: keras.KerasTensor, num_classes: int, activation: str | None = 
     return layers.Dense(num_classes, activation=activation, dtype="float32", name="predictions")(x)
 
 
+def dense_head(x: keras.KerasTensor, units: int, dropout: float, num_classes: int,
+               activation: str | None = "softmax") -> keras.KerasTensor:
+    """Flatten, one hidden ReLU layer of `units` with dropout, then the classifier: the papers' common top."""
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(units, activation="relu", name="fc1")(x)
+    x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    return classifier(x, num_classes, activation)
+
+
 def conv_pool_dropout(x: keras.KerasTensor, filters: int, dropout: float, name: str,
                       kernel_size: int = 3, batch_norm: bool = False) -> keras.KerasTensor:
     """Convolution (ReLU), then 2x2 max pooling, then dropout: yousaf2024's repeated unit."""

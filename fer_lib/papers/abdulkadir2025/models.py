@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ...models.blocks import cbam, classifier, gray_to_rgb, keras_backbone, pixels_to_unit
+from ...models.blocks import cbam, classifier, dense_head, gray_to_rgb, keras_backbone, pixels_to_unit
 from ...models.registry import register
 
 PAPER = "abdulkadir2025"
@@ -55,10 +55,7 @@ def build_sequential(input_shape: tuple[int, int, int] = (48, 48, 1), num_classe
     x = layers.MaxPooling2D(2, name="pool3")(x)
     x = layers.Dropout(0.25, name="dropout2")(x)
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
-        x = layers.Dropout(0.5, name="fc1_dropout")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = dense_head(x, dense_units, 0.5, num_classes, classifier_activation)
     return keras.Model(inputs, x, name="abdulkadir2025_sequential")
 
 
@@ -74,10 +71,7 @@ def build_vgg19(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: in
     backbone = keras_backbone(keras.applications.VGG19, (*input_shape[:2], 3), weights)
     x = backbone(x)
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
-        x = layers.Dropout(dropout, name="fc1_dropout")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = dense_head(x, dense_units, dropout, num_classes, classifier_activation)
     return keras.Model(inputs, x, name="abdulkadir2025_vgg19")
 
 

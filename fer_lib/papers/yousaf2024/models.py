@@ -16,10 +16,9 @@ The model takes 0-255 pixels with one channel and scales them to [0, 1] itself.
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 from ...errors import FerError
-from ...models.blocks import classifier, conv_pool_dropout, pixels_to_unit
+from ...models.blocks import conv_pool_dropout, dense_head, pixels_to_unit
 from ...models.registry import register
 
 PAPER = "yousaf2024"
@@ -40,8 +39,5 @@ def build(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7,
     for i, n in enumerate(filters, start=1):
         x = conv_pool_dropout(x, n, conv_dropout, name=f"block{i}", batch_norm=batch_norm)
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(dense_units, activation="relu", name="fc1")(x)
-        x = layers.Dropout(dense_dropout, name="fc1_dropout")(x)
-        x = classifier(x, num_classes, classifier_activation)
+        x = dense_head(x, dense_units, dense_dropout, num_classes, classifier_activation)
     return keras.Model(inputs, x, name="yousaf2024")
