@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import PROFILES, REPO_ROOT, data_dir, get_profile
+from .config import DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile
 from .errors import FerError, unknown_name_error
 
 MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"
@@ -82,7 +82,8 @@ def check_data(root: Path | None = None) -> dict:
     for name in DATASETS:
         ds = load_dataset(name, root)
         report[name] = {"source": ds.source, "layout": ds.layout, "images": len(ds),
-                        "unreadable_skipped": len(ds.skipped), "class_counts": ds.class_counts(),
+                        "unreadable_skipped": len(ds.skipped), "unreadable": [path for path, _ in ds.skipped],
+                        "class_counts": ds.class_counts(),
                         "differences": count_differences(ds)}
     return report
 
@@ -120,7 +121,9 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
             continue
         out_dir = reports_root / profile / entry["paper"]
         out_dir.mkdir(parents=True, exist_ok=True)
-        params = {"profile": profile, "reports_root": str(reports_root), **(parameters or {})}
+        # the notebooks resolve the project's reports/ themselves: no machine path is injected for it
+        default_root = reports_root == (REPO_ROOT / "reports").resolve()
+        params = {"profile": profile, **({} if default_root else {"reports_root": str(reports_root)}), **(parameters or {})}
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             executed = Path(tmp) / "executed.ipynb"
@@ -149,12 +152,13 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
 def render(profile: str, reports_root: Path | str = REPO_ROOT / "reports") -> list[Path]:
     """Rewrite every experiment folder of `profile` from its saved predictions and histories, then the index."""
     from .evaluate.runner import rerender
+    from .files import visible
     from .reporting.index import build_index
     from .reporting.readme import update_readme
 
     get_profile(profile)
     reports_root = Path(reports_root)
-    folders = sorted(p.parent for p in (reports_root / profile).glob("*/*/experiment.json"))
+    folders = [p.parent for p in visible((reports_root / profile).glob("*/*/experiment.json"))]
     for folder in folders:
         rerender(folder)
     build_index(reports_root)
@@ -195,13 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("data", help="download the datasets with Kaggle credentials, or explain the alternatives")
-    sub.add_parser("check-data", help="load every dataset and check its class counts")
+    chk = sub.add_parser("check-data", help="load every dataset and check its class counts against the public release")
+    chk.add_argument("--partial-ok", action="store_true", help="a copy that differs from the public release on purpose: exit 0")
+    chk.add_argument("--json", action="store_true", help="print the full report as JSON before the verdict")
     rep = sub.add_parser("reproduce", help="execute notebooks headlessly and rebuild the reports")
-    rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
+    rep.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     rep.add_argument("--paper", action="append", help="only this paper (repeatable); default: every paper")
     rep.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
     rep.add_argument("--seeds", help="comma-separated seeds overriding the experiments' own")
     rep.add_argument("--experiments", default="all", help="comma-separated experiment names, default all")
+    rep.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
+    rep.add_argument("--replace", action="store_true",
+                     help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
     sub.add_parser("index", help="rebuild reports/index.html and index.md")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
@@ -211,14 +220,34 @@ def main(argv: list[str] | None = None) -> int:
             for path in download():
                 print(f"downloaded into {path}")
         elif args.command == "check-data":
-            print(json.dumps(check_data(), indent=2))
+            report = check_data()
+            if args.json:
+                print(json.dumps(report, indent=2))
+            for name, r in report.items():
+                print(f"{name}: {r['images']} images ({r['layout']}), {r['unreadable_skipped']} unreadable skipped"
+                      + "".join(f"\n  unreadable: {path}" for path in r["unreadable"][:10])
+                      + (f"\n  ... and {len(r['unreadable']) - 10} more" if len(r["unreadable"]) > 10 else "")
+                      + "".join(f"\n  differs: {line}" for line in r["differences"]))
+            differing = [name for name, r in report.items() if r["differences"]]
+            if not differing:
+                print("OK: every dataset matches its public release")
+            else:
+                print(f"{'PARTIAL (accepted with --partial-ok)' if args.partial_ok else 'MISMATCH'}: "
+                      f"{', '.join(differing)} differ from the public release (lines above); reports made from this "
+                      "copy are marked partial")
+                return 0 if args.partial_ok else 2
         elif args.command == "reproduce":
             params = {} if args.experiments == "all" else {"experiments": args.experiments}
+            if args.data_dir:
+                params["data_dir"] = str(Path(args.data_dir).resolve())
+            if args.replace:
+                params["replace"] = True
             if args.seeds:
+                from .evaluate.runner import check_seeds
                 try:
-                    params["seeds"] = [int(s) for s in args.seeds.split(",")]
-                except ValueError:
-                    raise FerError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+                    params["seeds"] = check_seeds([int(s) for s in args.seeds.split(",")])
+                except (ValueError, FerError):
+                    raise FerError(f"--seeds must be comma-separated distinct non-negative integers, got {args.seeds!r}") from None
             for path in reproduce(args.profile, args.paper, args.reports_root, params):
                 print(f"wrote {path}")
         elif args.command == "render":
@@ -233,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: training checkpoints every epoch, so re-run the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Where the data and caches live, and the run profiles.
+"""Where the data, reports and caches live, and the run profiles.
 
-The data folder is found the way a user points the suite at their own download:
-the `FER_DATA_DIR` environment variable, defaulting to `data/` in the working directory.
-Decoded and preprocessed arrays are cached under `FER_CACHE_DIR` (default `.cache/fer_lib`).
+Paths default to the project root (the folder holding `fer_lib/`), never the working directory, so
+a notebook kernel started in `notebooks/` finds the same data and writes the same reports as `make`:
+- the data folder: `FER_DATA_DIR`, else `data/` under the project root;
+- the reports: `reports/` under the project root (each command and notebook takes another);
+- decoded and preprocessed arrays and checkpoints: `FER_CACHE_DIR`, else `.cache/fer_lib/` there.
+A relative `FER_DATA_DIR` is read from the working directory, else from the project root.
 """
 from __future__ import annotations
 
@@ -10,20 +13,38 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import unknown_name_error
+from .errors import FerError, unknown_name_error
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_dir() -> Path:
-    """The data root: `$FER_DATA_DIR`, or `data/` under the current directory."""
-    return Path(os.environ.get("FER_DATA_DIR", "data")).expanduser()
+    """The data root: `$FER_DATA_DIR`, or `data/` under the project root.
+
+    A relative `FER_DATA_DIR` is taken from the working directory where it exists there, else from the
+    project root (a notebook kernel runs in `notebooks/` with the variable the user set in the root)."""
+    value = os.environ.get("FER_DATA_DIR")
+    if not value:
+        return REPO_ROOT / "data"
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+
+
+def reports_dir() -> Path:
+    """The reports root: `reports/` under the project root."""
+    return REPO_ROOT / "reports"
 
 
 def cache_dir() -> Path:
     """The cache root for decoded arrays, preprocessed arrays and training checkpoints."""
     path = Path(os.environ.get("FER_CACHE_DIR", REPO_ROOT / ".cache" / "fer_lib")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerError(f"the cache folder {path} cannot be created ({exc.strerror or exc}); set FER_CACHE_DIR to a "
+                       "folder you can write to") from None
+    if not os.access(path, os.W_OK):
+        raise FerError(f"the cache folder {path} is not writable; set FER_CACHE_DIR to a folder you can write to")
     return path
 
 
@@ -45,6 +66,8 @@ class Profile:
 
     def budget_seconds(self, minutes: float) -> float | None:
         """The wall-clock budget of a run given `minutes` under the cpu profile (None: no budget)."""
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0 or minutes == float("inf"):
+            raise FerError(f"budget_minutes must be a positive number of minutes, got {minutes!r}")
         return None if self.budget_scale is None else 60 * minutes * self.budget_scale
 
 
@@ -66,6 +89,10 @@ PROFILES: dict[str, Profile] = {
         per_class=None, max_epochs=None, budget_scale=None, multi_seed=True,
     ),
 }
+
+
+# The one default, for make, the command line and the notebooks: quick, and never over the committed cpu reports.
+DEFAULT_PROFILE = "smoke"
 
 
 def get_profile(name: str) -> Profile:

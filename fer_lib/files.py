@@ -78,3 +78,28 @@ def atomic_folder(final: Path | str) -> Iterator[Path]:
         os.replace(final, old)
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def writable_dir(path: Path | str, what: str) -> Path:
+    """`path` as a folder this process can write into (created if missing), or a FerError saying why not.
+
+    Checked before any training, so that a bad output folder is found in a second, not after hours."""
+    from .errors import FerError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FerError(f"the {what} {path} is a file, not a folder; point it at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise FerError(f"cannot write into the {what} {path} ({exc.strerror or exc}); choose a folder you can write to") from None
+    return path
+
+
+def visible(paths) -> list[Path]:
+    """`paths` without any that pass through a hidden or temporary folder (a `.tmp-` left by a killed
+    swap, `.ipynb_checkpoints`): what a reader of reports should see, sorted."""
+    return sorted(p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-4:-1]))

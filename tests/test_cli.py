@@ -32,10 +32,14 @@ def test_unknown_profile_and_paper_list_the_valid_ones():
     assert out.returncode == 2 and "valid papers are: data_audit, leakage_study, yousaf2024" in out.stderr
 
 
-def test_check_data_reports_counts(data_root):
+def test_check_data_reports_counts_and_ends_with_one_verdict(data_root):
     out = run_cli("check-data", FER_DATA_DIR=str(data_root))
     assert out.returncode == 0, out.stderr
-    assert '"images": 35887' in out.stdout and '"images": 981' in out.stdout and '"differences": []' in out.stdout
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("fer2013: 35887 images") and lines[1].startswith("ckplus48: 981 images")
+    assert lines[-1] == "OK: every dataset matches its public release"
+    out = run_cli("check-data", "--json", FER_DATA_DIR=str(data_root))
+    assert '"images": 35887' in out.stdout and '"differences": []' in out.stdout
 
 
 def test_download_without_credentials_explains_the_three_ways(tmp_path, monkeypatch):

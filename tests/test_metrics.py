@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+from fer_lib.errors import FerError
+
 from fer_lib.evaluate.metrics import classification_metrics, metrics_from_predictions, proportion_ci, save_predictions, seed_summary
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
@@ -57,5 +59,5 @@ def test_interval_near_70_percent_on_3589_images_is_about_1_5_points():
 def test_seed_summary_and_bad_shapes():
     s = seed_summary([0.6, 0.62, 0.64])
     assert s["n_seeds"] == 3 and s["mean"] == pytest.approx(0.62) and s["std"] == pytest.approx(0.02)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(FerError, match="same length"):
         classification_metrics(np.array([0, 1]), np.array([0]), ["a", "b"])

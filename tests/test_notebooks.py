@@ -77,3 +77,31 @@ def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):
         cli.reproduce("smoke", ["yousaf2024"], reports_root=tmp_path,
                       parameters={"experiments": "fer2013_everything", "data_dir": str(data_root)})
     assert not list(tmp_path.glob("smoke/yousaf2024/*/experiment.json"))
+
+
+def test_a_notebook_runs_from_inside_notebooks_as_jupyter_starts_it(data_root):
+    """Jupyter starts a kernel in notebooks/: fer_lib must import (installed in editable mode by make setup),
+    a relative FER_DATA_DIR set at the project root must still find the data, and reports must land in the
+    project's reports/, not in notebooks/reports/."""
+    import os
+    import time
+    from pathlib import Path
+
+    import papermill
+
+    root = Path(cli.REPO_ROOT)
+    summary = root / "reports" / "smoke" / "data_audit" / "fer2013" / "summary.json"
+    started = time.time()
+    env_before = os.environ.get("FER_DATA_DIR")
+    os.environ["FER_DATA_DIR"] = os.path.relpath(data_root.resolve(), root)  # relative to the project root
+    try:
+        papermill.execute_notebook(str(root / "notebooks" / "data_audit.ipynb"), "/dev/null",
+                                   parameters={"profile": "smoke"}, cwd=str(root / "notebooks"),
+                                   kernel_name="python3", progress_bar=False)
+    finally:
+        if env_before is None:
+            os.environ.pop("FER_DATA_DIR")
+        else:
+            os.environ["FER_DATA_DIR"] = env_before
+    assert summary.exists() and summary.stat().st_mtime >= started
+    assert not (root / "notebooks" / "reports").exists() and not (root / "notebooks" / "data").exists()

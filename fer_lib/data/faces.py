@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..errors import FerError
+
 IMAGE_SIZE = 48
 
 CANONICAL_CLASSES = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -122,6 +124,8 @@ def stratified_subset(dataset: FaceDataset, per_class: int, seed: int = 0) -> Fa
     """At most `per_class` images of every class in every official split, chosen with `seed`.
 
     Subjects stay annotated, so subject-independent protocols still apply to the subset."""
+    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise FerError(f"per_class must be a positive whole number of images, got {per_class!r}")
     rng = np.random.default_rng(seed)
     groups = dataset.split if dataset.split is not None else np.full(len(dataset), "all")
     chosen = []

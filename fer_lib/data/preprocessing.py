@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..config import cache_dir
+from ..errors import FerError
 from ..files import atomic_path
 from ..progress import progress
 
@@ -102,6 +103,10 @@ def preprocess_image(image: np.ndarray, config: PreprocessConfig = PreprocessCon
 def preprocess_images(images: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
                       use_cache: bool = True) -> Preprocessed:
     """Preprocess a batch of uint8 images (N, H, W) on all cores, with a progress bar and a cache."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise FerError(f"images must be a batch of grey uint8 images, shape (N, H, W); got {images.dtype} of shape "
+                       f"{images.shape} (for one image pass image[None]; convert colour with cv2.cvtColor first)")
     key = hashlib.sha1(np.ascontiguousarray(images).tobytes())
     key.update(repr(sorted(asdict(config).items())).encode())
     path = cache_dir() / "preprocessed" / f"{key.hexdigest()[:24]}.npz"

@@ -57,10 +57,12 @@ def _stratified_holdout(index: np.ndarray, labels: np.ndarray, fraction: float, 
 
 
 def _group_holdout(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split `index` into (kept, held out) by whole groups, about `fraction` held out, class-stratified."""
+    """Split `index` into (kept, held out) by whole groups, about `fraction` held out, class-stratified.
+
+    Groups are held out as one fold of round(1 / fraction), so `fraction` is at most 0.5."""
     if fraction == 0:
         return index, index[:0]
-    n_splits = max(2, round(1 / fraction))
+    n_splits = round(1 / fraction)
     if len(np.unique(groups[index])) < n_splits:
         raise FerError(f"only {len(np.unique(groups[index]))} subjects; cannot hold out 1/{n_splits} of them")
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -73,6 +75,11 @@ def official(dataset: FaceDataset, seed: int = 0) -> Split:
     if dataset.split is None:
         raise FerError(f"the official protocol needs FER2013's Usage split; {dataset.name} has none")
     part = {name: np.flatnonzero(dataset.split == name) for name in ("Training", "PublicTest", "PrivateTest")}
+    empty = [name for name, index in part.items() if not len(index)]
+    if empty:
+        raise FerError(f"the official protocol needs FER2013's Training, PublicTest and PrivateTest images; "
+                       f"{dataset.name} ({dataset.source}) has none in {', '.join(empty)} (a CSV without its "
+                       "Usage column reads as all Training): use the full release, or protocol random_stratified")
     return Split("official", "FER2013 Training / PublicTest (selection) / PrivateTest (test)",
                  seed, part["Training"], part["PublicTest"], part["PrivateTest"])
 
@@ -100,14 +107,17 @@ def _subjects(dataset: FaceDataset) -> np.ndarray:
 def subject_independent(dataset: FaceDataset, seed: int = 0, test_fraction: float = 0.2,
                         val_fraction: float = 0.2) -> Split:
     """A split in which every subject is on one side only (test, validation and train)."""
-    _fraction("test_fraction", test_fraction)
-    _fraction("val_fraction", val_fraction, allow_zero=True)
+    for name, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+        if not 0 <= value <= 0.5 or (name == "test_fraction" and value == 0):
+            raise FerError(f"{name} of a subject-independent split must be in {'(0' if name == 'test_fraction' else '[0'}, 0.5] "
+                           f"(subjects are held out as one fold of round(1/{name})), got {value}")
     groups = _subjects(dataset)
     rest, test = _group_holdout(np.arange(len(dataset)), dataset.labels, groups, test_fraction, seed)
     train, val = _group_holdout(rest, dataset.labels, groups, val_fraction, seed + 1)
+    test_share, val_share = len(test) / len(dataset), len(val) / max(len(rest), 1)
     return Split("subject_independent",
-                 f"subject-independent ~{1 - test_fraction:.0%}:{test_fraction:.0%} train:test "
-                 f"(no subject on two sides), ~{val_fraction:.0%} of train subjects held out for selection",
+                 f"subject-independent {1 - test_share:.0%}:{test_share:.0%} train:test "
+                 f"(no subject on two sides), {val_share:.0%} of train held out by subject for selection",
                  seed, train, val, test)
 
 

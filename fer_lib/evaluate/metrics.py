@@ -13,6 +13,8 @@ import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from ..errors import FerError
+
 
 def proportion_ci(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion; (nan, nan) when there are no trials."""
@@ -26,8 +28,13 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     """Accuracy with CI, per-class precision/recall/F1/specificity/support, averages, confusion matrices."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D and the same length, got {y_true.shape} and {y_pred.shape}")
+        raise FerError(f"y_true and y_pred must be 1-D and the same length, got {y_true.shape} and {y_pred.shape}")
     labels = list(range(len(class_names)))
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        outside = values[(values < 0) | (values >= len(labels))] if values.size else values
+        if outside.size:
+            raise FerError(f"{name} holds labels {sorted(set(outside.tolist()))[:5]} outside the {len(labels)} classes "
+                           f"(valid labels are 0-{len(labels) - 1}: {', '.join(class_names)})")
     cm = confusion_matrix(y_true, y_pred, labels=labels)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0)

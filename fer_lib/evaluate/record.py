@@ -17,6 +17,47 @@ from ..files import write_json
 RECORD_FILE = "experiment.json"
 
 
+@dataclass(frozen=True)
+class RunStrength:
+    """How much evidence a report rests on: images, seeds, the per-seed budget (None: unlimited) and
+    planned epochs. A run never silently replaces a report that rests on more of any of them."""
+
+    n_images: int
+    seeds: tuple[int, ...]
+    budget_seconds: float | None
+    epochs_planned: int
+
+    def shortfalls(self, existing: "RunStrength") -> list[str]:
+        """What this run has less of than `existing`, one phrase each (empty: not weaker)."""
+        out = []
+        if self.n_images < existing.n_images:
+            out.append(f"{self.n_images} images instead of {existing.n_images}")
+        if not set(existing.seeds) <= set(self.seeds):
+            out.append(f"seeds {list(self.seeds)} instead of {list(existing.seeds)}")
+        if existing.budget_seconds is None and self.budget_seconds is not None or (
+                self.budget_seconds is not None and existing.budget_seconds is not None
+                and self.budget_seconds < existing.budget_seconds):
+            def show(b):
+                return "no budget" if b is None else f"a {b / 60:g}-minute budget per seed"
+            out.append(f"{show(self.budget_seconds)} instead of {show(existing.budget_seconds)}")
+        if self.epochs_planned < existing.epochs_planned:
+            out.append(f"{self.epochs_planned} planned epochs instead of {existing.epochs_planned}")
+        return out
+
+
+def refuse_weaker(folder: Path, strength: RunStrength, existing: RunStrength | None, replace: bool) -> None:
+    """Raise a FerError when a run of `strength` would replace the weaker-than-existing report in `folder`
+    without `replace`; the message says what differs and how to write elsewhere or replace on purpose."""
+    if replace or existing is None:
+        return
+    shortfalls = strength.shortfalls(existing)
+    if shortfalls:
+        raise FerError(
+            f"{folder} holds a report from more evidence than this run would have ({'; '.join(shortfalls)}); "
+            "nothing was trained or written. Write elsewhere with --reports-root DIR (the notebooks' "
+            "reports_root), or replace it on purpose with --replace (replace=True).")
+
+
 @dataclass
 class EpochsRecord:
     """Epochs per seed: planned, run, the best (selected) one, why each stopped, training seconds."""
@@ -68,6 +109,15 @@ class ExperimentRecord:
     placement: str | None = None
 
     OPTIONAL = ("backends", "placement")
+
+    @property
+    def strength(self) -> RunStrength:
+        return RunStrength(self.n_images, tuple(self.seeds), self.train_config.get("budget_seconds"), self.epochs.planned)
+
+    @property
+    def partial_data(self) -> list[str]:
+        """How the data differed from the public release (empty: the whole release)."""
+        return list(self.preprocessing.get("count_differences_from_public_release") or [])
 
     def to_dict(self) -> dict:
         data = asdict(self)

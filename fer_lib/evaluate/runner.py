@@ -21,17 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Profile, cache_dir, get_profile
+from ..config import Profile, cache_dir, get_profile, reports_dir
 from ..data import FaceDataset, PreprocessConfig, prepare
 from ..data.splits import Split, make_split
 from ..errors import FerError
-from ..files import atomic_folder, write_json
+from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
 from ..reporting import figures, pages, provenance, tables
 from ..train import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
 from .metrics import classification_metrics, metrics_from_predictions, save_predictions, seed_summary
-from .record import EpochsRecord, ExperimentRecord
+from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
 
 
 @dataclass(frozen=True)
@@ -128,22 +128,40 @@ def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, se
                               runs_root / f"lr{lr:g}" / f"seed{seed}", spec.preprocess)
 
 
+def check_seeds(seeds: object) -> list[int]:
+    """`seeds` as a list of distinct non-negative ints, or a FerError naming the bad value."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise FerError(f"seeds must be a list of non-negative integers, got {seeds!r}")
+    seeds = list(seeds)
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0]
+    if not seeds or bad or len(set(seeds)) != len(seeds):
+        raise FerError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds!r}")
+    return [int(s) for s in seeds]
+
+
 def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
-                   reports_root: Path | str = "reports", seeds: list[int] | None = None,
-                   budget_minutes: float | None = None) -> list[ExperimentResult]:
+                   reports_root: Path | str | None = None, seeds: list[int] | None = None,
+                   budget_minutes: float | None = None, replace: bool = False) -> list[ExperimentResult]:
     """Run `spec` under `profile`; returns one result per learning-rate variant that ran.
 
     `seeds` overrides the spec's seeds (the profile decides whether all of them run);
-    `budget_minutes` overrides the per-seed wall-clock budget of the cpu profile.
+    `budget_minutes` overrides the per-seed wall-clock budget of the cpu profile. A report already in
+    `reports_root` (default: the project's reports/) made from more images, seeds, budget or epochs
+    is not replaced unless `replace`: the run stops before training and says so.
     """
     prof = get_profile(profile)
-    seeds = list(seeds if seeds is not None else spec.seeds)
-    if not seeds:
-        raise FerError("seeds must list at least one integer seed")
+    seeds = check_seeds(seeds if seeds is not None else spec.seeds)
     if not prof.multi_seed:
         seeds = seeds[:1]
+    reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
+    epochs = spec.training.epochs if prof.max_epochs is None else min(spec.training.epochs, prof.max_epochs)
+    strength = RunStrength(len(dataset), tuple(seeds), budget_seconds(spec, prof, budget_minutes), epochs)
+    for lr in (spec.training.learning_rate, spec.fallback_lr):
+        folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
+        if folder is not None and (folder / "experiment.json").exists():
+            refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
 
     results = []
@@ -157,8 +175,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained:
             per_seed += [_train_seed(spec, prof, dataset, s, lr, runs_root, budget_minutes) for s in seeds[1:]]
         wall = time.monotonic() - started
-        results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall,
-                                     Path(reports_root)))
+        results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr:
             return results
         lr = spec.fallback_lr
@@ -214,8 +231,11 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
                   per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path) -> ExperimentResult:
     first = per_seed[0]
     runs = [r.run for r in per_seed]
+    partial = pre_summary.get("count_differences_from_public_release") or []
     note = ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
-        f"Measured on the test split of seed {first.seed}; other seeds enter the mean and sd."
+        f"Measured on the test split of seed {first.seed}; other seeds enter the mean and sd." + \
+        (f" PARTIAL DATA: the copy used differs from the public release ({'; '.join(partial[:3])}"
+         f"{'; ...' if len(partial) > 3 else ''})." if partial else "")
     record = ExperimentRecord(
         paper=spec.paper, experiment=spec.name, label=_label(spec, lr), title=spec.title, dataset=spec.dataset,
         protocol=spec.protocol, protocol_options=spec.protocol_options, protocol_description=first.split.description,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..evaluate.record import ExperimentRecord
-from ..files import write_text
+from ..files import visible, write_text
 from .pages import pct
 from .tables import markdown_table
 
@@ -29,7 +29,7 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
     """One row per experiment found under `reports_root/<profile>/<paper>/<experiment>/`."""
     rows = []
     for profile in profiles:
-        for path in sorted(Path(reports_root, profile).glob("*/*/experiment.json")):
+        for path in visible(Path(reports_root, profile).glob("*/*/experiment.json")):
             e = ExperimentRecord.read(path)
             head = e.headline_claim or {}
             s = e.seed_summary
@@ -55,7 +55,7 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
 
     The budget is None when a run had none, or when the notebook trains nothing (the data audit)."""
     train, budget, capped, runs = 0.0, 0.0, True, 0
-    for path in folder.glob("*/experiment.json"):
+    for path in visible(folder.glob("*/experiment.json")):
         e = ExperimentRecord.read(path)
         train += e.train_seconds_total
         per_run = e.train_config.get("budget_seconds")
@@ -86,7 +86,7 @@ def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
                 "within budget": "" if budget is None else ("yes" if train <= budget else "NO")}
 
     rows, totals = [], {"wall": 0.0, "train": 0.0, "budget": 0.0, "capped": True}
-    for name in sorted(set(log) | {p.name for p in root.iterdir() if p.is_dir()} if root.exists() else set(log)):
+    for name in sorted(set(log) | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set(log)):
         train, budget = _training_compute(root / name)
         entry = log.get(name, {})
         rows.append(row(name, entry.get("wall_seconds"), train, budget,
@@ -120,7 +120,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
     else:
         md.append(f"No experiments of profiles {', '.join(profiles)} yet: run `make reproduce-all`.\n")
     audits = [(path.parent, json.loads(path.read_text())) for profile in profiles
-              for path in sorted(Path(reports_root, profile, "data_audit").glob("*/summary.json"))]
+              for path in visible(Path(reports_root, profile, "data_audit").glob("*/summary.json"))]
     if audits:
         md += ["", "## Data audits", ""]
         md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "

@@ -92,7 +92,7 @@ def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, ru
                if run is not None and trained else {})}
 
 
-def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_root="reports", budget_minutes: float = 10.0,
+def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_root=None, budget_minutes: float = 10.0,
               ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4) -> pd.DataFrame:
     """Run the clean protocol and every flaw; write `<reports_root>/<profile>/leakage_study/`; return the table.
 
@@ -100,17 +100,18 @@ def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_roo
     the same epochs and the same wall-clock budget under the cpu profile, so the flaws are compared
     at equal compute.
     """
-    from ..config import cache_dir, get_profile
+    from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
     from ..data.splits import subject_independent
     from ..evaluate.runner import train_and_evaluate
-    from ..files import atomic_folder, write_json, write_text
+    from ..files import atomic_folder, writable_dir, write_json, write_text
     from ..models import paper_batch_size
     from ..reporting.provenance import environment
     from ..reporting.tables import markdown_table
     from ..train import TrainConfig
 
     prof = get_profile(profile)
+    reports_root = writable_dir(reports_root or reports_dir(), "reports root")
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
     epochs = 100 if prof.max_epochs is None else prof.max_epochs
 

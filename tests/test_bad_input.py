@@ -1,0 +1,425 @@
+"""Bad input, as a suite of its own: every case is a user mistake that must end in one clear line
+naming the input and the fix, with exit code 2 from the command line, no traceback, and nothing
+committed or previously written changed.
+
+Three tables: broken data trees and CSVs (through the loaders and `fer-lib check-data`), bad names
+and numbers for the public parameters (through the Python API), and bad commands, outputs and
+interruptions (through the command line).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import make_record
+from fer_lib import cli
+from fer_lib.errors import FerError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha1()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def committed_reports_unchanged():
+    """Nothing in this file may touch the committed reports."""
+    before = _tree_digest(ROOT / "reports" / "cpu")
+    yield
+    assert _tree_digest(ROOT / "reports" / "cpu") == before
+
+
+def one_line_error(capsys, code: int, *needles: str) -> str:
+    """Assert a command's outcome: exit `code`, one `error:` line on stderr containing every needle."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2, err
+    assert "Traceback" not in err and lines and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+# ---------------------------------------------------------------------------------------------
+# Broken data trees and CSVs
+
+
+def _image(path: Path, pixels: np.ndarray | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), pixels if pixels is not None else np.full((48, 48), 128, np.uint8))
+
+
+def _fer_tree(root: Path) -> Path:
+    """A well-formed miniature FER2013 folder tree: one image per class and split."""
+    for cls in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"):
+        _image(root / "fer2013" / "train" / cls / f"Training_{cls}.jpg")
+        _image(root / "fer2013" / "test" / cls / f"PublicTest_{cls}.jpg")
+        _image(root / "fer2013" / "test" / cls / f"PrivateTest_{cls}.jpg")
+    return root
+
+
+def _break_empty(root):
+    (root / "fer2013").mkdir()
+
+
+def _break_wrong_class(root):
+    _fer_tree(root)
+    (root / "fer2013" / "train" / "angry").rename(root / "fer2013" / "train" / "anger")
+
+
+def _break_extra_class(root):
+    _fer_tree(root)
+    _image(root / "fer2013" / "train" / "contempt" / "Training_x.jpg")
+
+
+def _break_file_name(root):
+    _fer_tree(root)
+    _image(root / "fer2013" / "train" / "happy" / "IMG_0001.jpg")
+
+
+def _break_dangling_link(root):
+    _fer_tree(root)
+    (root / "fer2013" / "train" / "happy" / "Training_gone.jpg").symlink_to(root / "nowhere.jpg")
+
+
+def _break_link_loop(root):
+    _fer_tree(root)
+    (root / "fer2013" / "train" / "loop").symlink_to(root / "fer2013" / "train" / "loop")
+
+
+def _csv(root: Path, text: str, encoding: str = "utf-8") -> None:
+    (root / "fer2013").mkdir(parents=True, exist_ok=True)
+    (root / "fer2013" / "fer2013.csv").write_text(text, encoding=encoding)
+
+
+PIXELS = " ".join(["128"] * 2304)
+BROKEN_DATA = {
+    "empty data folder": (_break_empty, "No FER2013 data found"),
+    "wrong class folder": (_break_wrong_class, "class folders ['anger']"),
+    "extra class folder": (_break_extra_class, "class folders ['contempt']"),
+    "file name without its split": (_break_file_name, "found prefixes ['IMG']"),
+    "dangling link": (_break_dangling_link, "lead nowhere or back to themselves, e.g. Training_gone.jpg"),
+    "link loop": (_break_link_loop, "lead nowhere or back to themselves, e.g. loop"),
+    "CSV without pixels column": (lambda r: _csv(r, "emotion,Usage\n0,Training\n"), "needs 'emotion' and 'pixels'"),
+    "CSV row missing its Usage field": (lambda r: _csv(r, f"emotion,pixels,Usage\n0,{PIXELS}\n"), "row 2: 2 fields where the header has 3"),
+    "CSV emotion out of range": (lambda r: _csv(r, f"emotion,pixels,Usage\n9,{PIXELS},Training\n"), "emotion 9 is not one of 0-6"),
+    "CSV emotion not a number": (lambda r: _csv(r, f"emotion,pixels,Usage\nhappy,{PIXELS},Training\n"), "row 2: cannot parse"),
+    "CSV pixel value 300": (lambda r: _csv(r, "emotion,pixels,Usage\n0," + " ".join(["300"] + ["1"] * 2303) + ",Training\n"),
+                            "pixel values must be in 0-255, found 300"),
+    "CSV too few pixels": (lambda r: _csv(r, "emotion,pixels,Usage\n0,1 2 3,Training\n"), "found 3 values"),
+    "CSV header only": (lambda r: _csv(r, "emotion,pixels,Usage\n"), "has a header but no rows"),
+    "CSV unknown Usage": (lambda r: _csv(r, f"emotion,pixels,Usage\n0,{PIXELS},Validation\n"), "Usage values ['Validation']"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_DATA))
+def test_broken_data_is_one_clear_line(case, tmp_path, capsys, monkeypatch, isolated_cache):
+    build, message = BROKEN_DATA[case]
+    build(tmp_path)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    from fer_lib.data import load_fer2013
+    with pytest.raises(FerError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        load_fer2013(tmp_path)
+    one_line_error(capsys, cli.main(["check-data"]), message)
+
+
+@pytest.mark.parametrize("case", ["zero-byte file", "text saved as .jpg", "truncated jpeg"])
+def test_unreadable_images_are_skipped_counted_and_named(case, tmp_path, capsys, monkeypatch, isolated_cache):
+    _fer_tree(tmp_path)
+    bad = tmp_path / "fer2013" / "train" / "happy" / "Training_bad.jpg"
+    good = (tmp_path / "fer2013" / "train" / "sad" / "Training_sad.jpg").read_bytes()
+    bad.write_bytes({"zero-byte file": b"", "text saved as .jpg": b"not an image at all",
+                     "truncated jpeg": good[:20]}[case])
+    from fer_lib.data import load_fer2013
+    ds = load_fer2013(tmp_path)
+    assert len(ds) == 21 and [Path(p).name for p, _ in ds.skipped] == ["Training_bad.jpg"]
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
+    code = cli.main(["check-data", "--partial-ok"])  # CK+48 is absent from this tree: an error first
+    err = capsys.readouterr()
+    assert code == 2 and "No CK+48 data found" in err.err
+
+
+@pytest.mark.parametrize("case", ["RGBA png", "16-bit png", "colour jpeg", "wrong size 64x64", "huge 4000x3000"])
+def test_unusual_but_valid_images_load_as_48x48_grey(case, tmp_path, isolated_cache):
+    _fer_tree(tmp_path)
+    path = tmp_path / "fer2013" / "train" / "happy" / ("Training_odd.png" if "png" in case else "Training_odd.jpg")
+    rng = np.random.default_rng(0)
+    pixels = {"RGBA png": rng.integers(0, 256, (48, 48, 4)).astype(np.uint8),
+              "16-bit png": rng.integers(0, 65536, (48, 48)).astype(np.uint16),
+              "colour jpeg": rng.integers(0, 256, (48, 48, 3)).astype(np.uint8),
+              "wrong size 64x64": rng.integers(0, 256, (64, 64)).astype(np.uint8),
+              "huge 4000x3000": rng.integers(0, 256, (3000, 4000)).astype(np.uint8)}[case]
+    _image(path, pixels)
+    from fer_lib.data import load_fer2013
+    ds = load_fer2013(tmp_path)
+    assert len(ds) == 22 and ds.images.shape == (22, 48, 48) and ds.images.dtype == np.uint8 and not ds.skipped
+
+
+def test_a_bom_and_a_trailing_blank_line_in_the_csv_are_read(tmp_path, isolated_cache):
+    _csv(tmp_path, f"emotion,pixels,Usage\n3,{PIXELS},Training\n4,{PIXELS},PrivateTest\n\n", encoding="utf-8-sig")
+    from fer_lib.data import load_fer2013
+    ds = load_fer2013(tmp_path)
+    assert len(ds) == 2 and list(ds.split) == ["Training", "PrivateTest"]
+
+
+def test_a_csv_without_usage_under_the_official_protocol_says_why(tmp_path, isolated_cache):
+    _csv(tmp_path, f"emotion,pixels\n3,{PIXELS}\n")
+    from fer_lib.data import load_fer2013
+    from fer_lib.data.splits import make_split
+    with pytest.raises(FerError, match="has none in PublicTest, PrivateTest .*Usage column"):
+        make_split("official", load_fer2013(tmp_path))
+
+
+def test_check_data_ends_with_a_verdict_and_fails_on_a_partial_copy(tmp_path, capsys, monkeypatch, data_root, isolated_cache):
+    partial = tmp_path / "data"
+    _fer_tree(partial)
+    shutil.copytree(data_root / "ckplus", partial / "ckplus")
+    monkeypatch.setenv("FER_DATA_DIR", str(partial))
+    assert cli.main(["check-data"]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("MISMATCH: fer2013 differ from the public release") and "Traceback" not in "".join(out)
+    assert cli.main(["check-data", "--partial-ok"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("PARTIAL (accepted with --partial-ok)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad names and numbers for the public parameters
+
+
+def _train_config(**kw):
+    from fer_lib.train import TrainConfig
+    return TrainConfig(**kw)
+
+
+def _fast(**kw):
+    from fer_lib.train import FastPaths
+    return FastPaths(**kw)
+
+
+def _model(name, **kw):
+    from fer_lib.models import build_model
+    return build_model(name, (48, 48, 1), 7, **kw)
+
+
+def _dataset(name):
+    from fer_lib.data import load_dataset
+    return load_dataset(name)
+
+
+def _split(protocol, **options):
+    from fer_lib.data import FaceDataset
+    from fer_lib.data.splits import make_split
+    n = 40
+    ds = FaceDataset("ckplus48", np.zeros((n, 48, 48), np.uint8), np.arange(n) % 2, ("a", "b"), np.arange(n).astype(str),
+                     "test", "test", subjects=np.repeat(np.arange(10), 4).astype(str))
+    return make_split(protocol, ds, **options)
+
+
+def _subset(per_class):
+    from fer_lib.data import FaceDataset, stratified_subset
+    ds = FaceDataset("x", np.zeros((4, 48, 48), np.uint8), np.array([0, 0, 1, 1]), ("a", "b"), np.arange(4).astype(str), "t", "t")
+    return stratified_subset(ds, per_class)
+
+
+def _metrics(y_true, y_pred):
+    from fer_lib.evaluate.metrics import classification_metrics
+    return classification_metrics(np.array(y_true), np.array(y_pred), ["a", "b"])
+
+
+def _preprocess(images):
+    from fer_lib.data import preprocess_images
+    return preprocess_images(images, use_cache=False)
+
+
+def _budget(minutes):
+    from fer_lib.config import get_profile
+    return get_profile("cpu").budget_seconds(minutes)
+
+
+def _seeds(seeds):
+    from fer_lib.evaluate.runner import check_seeds
+    return check_seeds(seeds)
+
+
+def _experiments(paper, names="all"):
+    from fer_lib.papers import get_experiments
+    return get_experiments(paper, names)
+
+
+def _profile(name):
+    from fer_lib.config import get_profile
+    return get_profile(name)
+
+
+BAD_PARAMETERS = {
+    "unknown model": (lambda: _model("vgg99"), "unknown model 'vgg99'; valid models are"),
+    "unknown dataset": (lambda: _dataset("affectnet"), "unknown dataset 'affectnet'; valid datasets are: ckplus48, fer2013"),
+    "unknown protocol": (lambda: _split("leave_one_out"), "unknown protocol 'leave_one_out'"),
+    "unknown profile": (lambda: _profile("gpu"), "unknown profile 'gpu'; valid profiles are: cpu, paper, smoke"),
+    "unknown paper": (lambda: _experiments("smith2023"), "unknown paper 'smith2023'"),
+    "unknown experiment": (lambda: _experiments("yousaf2024", "fer2013_everything"), "valid experiments are: fer2013_random75"),
+    "unknown optimizer": (lambda: _train_config(optimizer="adamw2"), "valid optimizers are: adam, sgd, rmsprop"),
+    "unknown augment mode": (lambda: _train_config(augment="mixup"), "augment must be 'copies', 'all' or 'none'"),
+    "unknown precision": (lambda: _fast(precision="fp8"), "valid precisions are: auto, float32"),
+    "unknown xla setting": (lambda: _fast(xla="yes"), "use one of: auto, on, off"),
+    "unknown ImageNet weights": (lambda: _model("abdulkadir2025_vgg19", weights="places365"), "weights must be None"),
+    "yousaf2024 with three convolutions": (lambda: _model("yousaf2024", filters=(32, 64, 128)), "four convolutional layers"),
+    "learning rate 0": (lambda: _train_config(learning_rate=0), "learning_rate must be a positive number, got 0"),
+    "learning rate negative": (lambda: _train_config(learning_rate=-0.01), "learning_rate must be a positive number, got -0.01"),
+    "learning rate NaN": (lambda: _train_config(learning_rate=math.nan), "learning_rate must be a positive number, got nan"),
+    "learning rate as text": (lambda: _train_config(learning_rate="0.01"), "learning_rate must be a positive number, got '0.01'"),
+    "batch size 0": (lambda: _train_config(batch_size=0), "batch_size must be a positive number, got 0"),
+    "epochs negative": (lambda: _train_config(epochs=-5), "epochs must be a positive number, got -5"),
+    "epochs True": (lambda: _train_config(epochs=True), "epochs must be a positive number, got True"),
+    "budget seconds negative": (lambda: _train_config(budget_seconds=-1), "budget_seconds must be positive"),
+    "budget minutes -1": (lambda: _budget(-1), "budget_minutes must be a positive number of minutes, got -1"),
+    "budget minutes 0": (lambda: _budget(0), "budget_minutes must be a positive number of minutes, got 0"),
+    "budget minutes NaN": (lambda: _budget(math.nan), "budget_minutes must be a positive number of minutes, got nan"),
+    "budget minutes as text": (lambda: _budget("20"), "budget_minutes must be a positive number of minutes, got '20'"),
+    "steps per execution 0": (lambda: _fast(steps_per_execution=0), "steps_per_execution must be a positive integer"),
+    "seeds negative": (lambda: _seeds([-1]), "seeds must be a non-empty list of distinct non-negative integers, got [-1]"),
+    "seeds empty": (lambda: _seeds([]), "got []"),
+    "seeds repeated": (lambda: _seeds([0, 0]), "got [0, 0]"),
+    "seeds as text": (lambda: _seeds("0"), "seeds must be a list of non-negative integers, got '0'"),
+    "seeds as floats": (lambda: _seeds([0.5]), "got [0.5]"),
+    "per_class -1": (lambda: _subset(-1), "per_class must be a positive whole number of images, got -1"),
+    "per_class 0": (lambda: _subset(0), "got 0"),
+    "per_class 1.5": (lambda: _subset(1.5), "got 1.5"),
+    "test_fraction 0": (lambda: _split("random_stratified", test_fraction=0), "test_fraction must be a fraction in (0, 1), got 0"),
+    "test_fraction 1": (lambda: _split("random_stratified", test_fraction=1.0), "in (0, 1), got 1.0"),
+    "val_fraction negative": (lambda: _split("random_stratified", val_fraction=-0.1), "val_fraction must be a fraction in [0, 1)"),
+    "subject test_fraction 0.99": (lambda: _split("subject_independent", test_fraction=0.99),
+                                   r"test_fraction of a subject-independent split must be in (0, 0.5]"),
+    "subject val_fraction 0.7": (lambda: _split("subject_independent", val_fraction=0.7), "val_fraction of a subject-independent"),
+    "label outside the classes": (lambda: _metrics([0, 5], [0, 1]), "y_true holds labels [5] outside the 2 classes (valid labels are 0-1"),
+    "negative prediction": (lambda: _metrics([0, 1], [0, -1]), "y_pred holds labels [-1]"),
+    "labels of different lengths": (lambda: _metrics([0, 1, 1], [0, 1]), "the same length"),
+    "one 2-D image to preprocess": (lambda: _preprocess(np.zeros((48, 48), np.uint8)), r"shape \(N, H, W\); got uint8 of shape \(48, 48\)"),
+    "float images to preprocess": (lambda: _preprocess(np.zeros((2, 48, 48), np.float32)), "got float32"),
+}
+
+
+def _regex_finds(pattern: str, text: str) -> bool:
+    import re
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:  # a plain message with brackets, already compared literally
+        return False
+
+
+@pytest.mark.parametrize("case", list(BAD_PARAMETERS))
+def test_bad_parameters_name_the_argument_and_the_valid_range(case):
+    call, message = BAD_PARAMETERS[case]
+    with pytest.raises(FerError) as info:
+        call()
+    text = str(info.value)
+    assert message in text or _regex_finds(message, text), text
+    assert "\n" not in str(info.value).split("Expected, under")[0].strip()  # one line (layout help may follow)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad commands, outputs and interruptions
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["reproduce", "--seeds=-1"], ["--seeds", "'-1'"]),
+    (["reproduce", "--seeds", "a,b"], ["--seeds", "'a,b'"]),
+    (["reproduce", "--seeds", "0,0"], ["distinct"]),
+    (["reproduce", "--profile", "gpu"], ["unknown profile 'gpu'"]),
+    (["reproduce", "--paper", "smith2023"], ["unknown paper 'smith2023'"]),
+    (["render", "--profile", "nope"], ["unknown profile 'nope'"]),
+])
+def test_bad_command_lines_are_one_line(argv, needles, capsys):
+    one_line_error(capsys, cli.main(argv), *needles)
+
+
+def test_make_reproduce_of_an_unknown_notebook_lists_the_valid_ones():
+    import subprocess
+    out = subprocess.run(["make", "-s", "reproduce-nope"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "no notebook called 'nope'; valid: reproduce-yousaf2024" in out.stderr
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_resume(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "reproduce", interrupted)
+    assert cli.main(["reproduce"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted: training checkpoints every epoch, so re-run the same command to resume"
+
+
+@pytest.mark.parametrize("case", ["a file", "under a file"])
+def test_an_unwritable_reports_root_is_found_before_training(case, tmp_path, data_root, monkeypatch):
+    from fer_lib.evaluate import runner
+    from fer_lib.papers import get_experiments
+    blocker = tmp_path / "reports"
+    blocker.write_text("not a folder")
+    root = blocker if case == "a file" else blocker / "sub"
+    monkeypatch.setattr(runner, "prepare", lambda *a, **k: pytest.fail("loaded data before checking the output"))
+    with pytest.raises(FerError, match="(reports root .* is a file, not a folder|cannot write into the reports root)"):
+        runner.run_experiment(get_experiments("yousaf2024", "ckplus48_subject")[0], "smoke", data_root=data_root,
+                              reports_root=root)
+
+
+def test_a_cache_folder_that_is_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    from fer_lib.config import cache_dir
+    (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(FerError, match="cache folder .* cannot be created .*set FER_CACHE_DIR"):
+        cache_dir()
+
+
+def test_a_truncated_record_in_the_index_is_one_line(tmp_path, capsys, monkeypatch):
+    from fer_lib.reporting import index
+    folder = tmp_path / "cpu" / "yousaf2024" / "fer2013_official"
+    folder.mkdir(parents=True)
+    (folder / "experiment.json").write_text('{"paper": "yousa')
+    with pytest.raises(FerError, match="cannot read the experiment record .*fer2013_official/experiment.json"):
+        index.build_index(tmp_path)
+
+
+def test_a_leftover_temporary_folder_is_not_a_second_row(tmp_path):
+    from fer_lib.reporting import index
+    for name in ("fer2013_official", ".tmp-fer2013_official-1a2b3c4d"):
+        (tmp_path / "cpu" / "yousaf2024" / name).mkdir(parents=True)
+        make_record().write(tmp_path / "cpu" / "yousaf2024" / name)
+    rows = index.index_rows(tmp_path, ("cpu",))
+    assert [r["_link"] for r in rows] == ["cpu/yousaf2024/fer2013_official"]
+
+
+def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isolated_cache):
+    """The issue's case: a cpu run on an 84-image copy with one seed against a three-seed report."""
+    from fer_lib.evaluate import runner
+    from fer_lib.papers import get_experiments
+    spec = get_experiments("yousaf2024", "ckplus48_random80")[0]
+    reports = tmp_path / "reports"
+    folder = reports / "cpu" / "yousaf2024" / "ckplus48_random80__lr0.0003"
+    folder.mkdir(parents=True)
+    make_record(n_images=981, seeds=[0, 1, 2], train_config={"budget_seconds": 240.0}).write(folder)
+    (folder / "history_seed1.csv").write_text("epoch\n1\n")
+    before = _tree_digest(reports)
+    small = tmp_path / "data" / "ckplus" / "CK+48"
+    for cls in sorted((data_root / "ckplus" / "CK+48").iterdir()):
+        (small / cls.name).mkdir(parents=True)
+        for f in sorted(cls.iterdir())[:12]:
+            shutil.copy(f, small / cls.name / f.name)
+    with pytest.raises(FerError) as info:
+        runner.run_experiment(spec, "cpu", data_root=tmp_path / "data", reports_root=reports, seeds=[0])
+    message = str(info.value)
+    assert "84 images instead of 981" in message and "seeds [0] instead of [0, 1, 2]" in message
+    assert "--reports-root" in message and "--replace" in message and "nothing was trained or written" in message
+    assert _tree_digest(reports) == before
+    assert not (isolated_cache / "runs").exists()  # refused before any training
