@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .config import DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile
 from .errors import FerError, unknown_name_error
+from .progress import progress_enabled
 
 MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"
 KAGGLE_DATASETS = {"fer2013": ("msambare/fer2013", "fer2013"), "ckplus48": ("shawon10/ckplus", "ckplus")}
@@ -129,9 +130,10 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
             executed = Path(tmp) / "executed.ipynb"
             print(f"[reproduce] {entry['paper']}: executing {entry['notebook']} with {params}", flush=True)
             try:
+                # a bar of the notebook's cells; each training run inside shows its own bar of epochs
                 papermill.execute_notebook(str(REPO_ROOT / entry["notebook"]), str(executed), parameters=params,
-                                           cwd=str(REPO_ROOT), kernel_name="python3", progress_bar=False,
-                                           log_output=True)
+                                           cwd=str(REPO_ROOT), kernel_name="python3",
+                                           progress_bar=progress_enabled(), log_output=True)
             except papermill.PapermillExecutionError as exc:
                 if exc.ename == "FerError":
                     raise FerError(f"{entry['notebook']}: {exc.evalue}") from None
@@ -195,6 +197,17 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
 # entry point
 
 
+def _reproduce_epilog() -> str:
+    """The notebooks (--paper) and each paper's experiments (--experiments), for `reproduce --help`."""
+    from .papers import papers_with_experiments
+
+    lines = ["notebooks (--paper): " + ", ".join(e["paper"] for e in manifest()), "experiments (--experiments):"]
+    for paper in papers_with_experiments():
+        from .papers import get_experiments
+        lines.append(f"  {paper}: " + ", ".join(s.name for s in get_experiments(paper)))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     chk = sub.add_parser("check-data", help="load every dataset and check its class counts against the public release")
     chk.add_argument("--partial-ok", action="store_true", help="a copy that differs from the public release on purpose: exit 0")
     chk.add_argument("--json", action="store_true", help="print the full report as JSON before the verdict")
-    rep = sub.add_parser("reproduce", help="execute notebooks headlessly and rebuild the reports")
+    wants_help = any(a in ("-h", "--help") for a in (sys.argv[1:] if argv is None else argv))
+    rep = sub.add_parser("reproduce", help="execute notebooks headlessly and rebuild the reports",
+                         # listing the experiments imports Keras: only when help is asked for
+                         epilog=_reproduce_epilog() if wants_help else None,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     rep.add_argument("--paper", action="append", help="only this paper (repeatable); default: every paper")
     rep.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))

@@ -30,6 +30,18 @@ def data_dir() -> Path:
     return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
+def portable_path(path: Path | str) -> str:
+    """`path` as reports record it: under the data root as `$FER_DATA_DIR/...`, under the project as
+    a relative path, and only elsewhere as given, so committed files carry no machine's folders."""
+    resolved = Path(path).resolve()
+    for base, label in ((data_dir(), "$FER_DATA_DIR"), (REPO_ROOT, ".")):
+        try:
+            return f"{label}/{resolved.relative_to(Path(base).resolve())}"
+        except ValueError:
+            continue
+    return str(path)
+
+
 def reports_dir() -> Path:
     """The reports root: `reports/` under the project root."""
     return REPO_ROOT / "reports"

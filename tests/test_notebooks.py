@@ -79,7 +79,7 @@ def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):
     assert not list(tmp_path.glob("smoke/yousaf2024/*/experiment.json"))
 
 
-def test_a_notebook_runs_from_inside_notebooks_as_jupyter_starts_it(data_root):
+def test_a_notebook_runs_from_inside_notebooks_as_jupyter_starts_it(data_root, tmp_path):
     """Jupyter starts a kernel in notebooks/: fer_lib must import (installed in editable mode by make setup),
     a relative FER_DATA_DIR set at the project root must still find the data, and reports must land in the
     project's reports/, not in notebooks/reports/."""
@@ -95,7 +95,7 @@ def test_a_notebook_runs_from_inside_notebooks_as_jupyter_starts_it(data_root):
     env_before = os.environ.get("FER_DATA_DIR")
     os.environ["FER_DATA_DIR"] = os.path.relpath(data_root.resolve(), root)  # relative to the project root
     try:
-        papermill.execute_notebook(str(root / "notebooks" / "data_audit.ipynb"), "/dev/null",
+        papermill.execute_notebook(str(root / "notebooks" / "data_audit.ipynb"), str(tmp_path / "executed.ipynb"),
                                    parameters={"profile": "smoke"}, cwd=str(root / "notebooks"),
                                    kernel_name="python3", progress_bar=False)
     finally:

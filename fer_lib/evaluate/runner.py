@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Profile, cache_dir, get_profile, reports_dir
+from ..config import Profile, cache_dir, get_profile, portable_path, reports_dir
 from ..data import FaceDataset, PreprocessConfig, prepare
 from ..data.splits import Split, make_split
 from ..errors import FerError
@@ -274,6 +274,8 @@ def rerender(folder: Path | str) -> ExperimentRecord:
 
     folder = Path(folder)
     record = ExperimentRecord.read(folder)
+    if Path(record.preprocessing.get("source", "")).is_absolute():  # recorded before paths were portable
+        record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
     saved = json.loads((folder / "metrics.json").read_text())
     test_metrics = [metrics_from_predictions(folder / f"predictions_seed{s}.npz") for s in record.seeds]

@@ -35,7 +35,8 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
             s = e.seed_summary
             epochs = e.epochs
             rows.append({
-                "paper": e.paper, "experiment": e.label, "dataset": e.dataset,
+                "paper": e.paper, "experiment": e.label,
+                "dataset": e.dataset + (f" (PARTIAL: {e.n_images} images)" if e.partial_data else ""),
                 "protocol": e.protocol_description, "profile": e.profile,
                 "claim": head.get("claimed", ""),
                 "measured (95% CI)": f"{pct(e.accuracy)} [{pct(e.accuracy_ci[0])}, {pct(e.accuracy_ci[1])}]",

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..config import portable_path
 from ..data import FER2013_SPLITS, FaceDataset, sequence_ids
 from ..data.preprocessing import preprocess_images
 from ..files import atomic_folder, write_json, write_text
@@ -265,7 +266,7 @@ def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str
         extra = {"sequences": sequence_stats(dataset)} if dataset.subjects is not None else {}
         write_json(tmp / "summary.json", {"dataset": dataset.name, "profile": profile, **result.summary,
                                                   **extra, "not_checked": result.not_checked,
-                                                  "source": dataset.source, "layout": dataset.layout})
+                                                  "source": portable_path(dataset.source), "layout": dataset.layout})
         if len(dataset):
             flags = result.flags
             exact = flags[flags.flag == "exact_duplicate"]

@@ -9,6 +9,7 @@ They run in this order at the end of every epoch:
 3. `BudgetStop`: stops *between* epochs, before an epoch that would not fit the wall-clock budget.
 4. `Checkpoint`: marks a run that reached its planned epochs as completed, stops training when a
    rule above said so, and writes the model (with its optimizer state) and `state.json`.
+5. `EpochProgress`: a bar per run, epoch k of n, with the budget left and the latest validation accuracy.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import keras
 
 from ..files import atomic_path, write_json
+from ..progress import bar
 from .config import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
 
 BUDGET_MARGIN = 1.1  # epochs vary by a few percent on a busy machine: plan for 10% slower than seen
@@ -120,3 +122,25 @@ class Checkpoint(keras.callbacks.Callback):
         with atomic_path(self.run.run_dir / "last.keras") as tmp:
             self.model.save(tmp)
         self.run.save()
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One progress bar per run: epoch k of n, the wall-clock budget left, the latest validation accuracy."""
+
+    def __init__(self, run: RunState, config: TrainConfig, desc: str):
+        super().__init__()
+        self.run, self.config = run, config
+        self.bar = bar(config.epochs, desc, initial=run.state["epochs_done"], unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self.run.state
+        parts = []
+        if self.config.budget_seconds is not None:
+            parts.append(f"budget left {max(0.0, self.config.budget_seconds - state['elapsed_seconds']) / 60:.1f} min")
+        if (logs or {}).get("val_accuracy") is not None:
+            parts.append(f"val acc {logs['val_accuracy']:.3f}")
+        self.bar.set_postfix_str(", ".join(parts), refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()

@@ -26,7 +26,7 @@ import pandas as pd
 from ..data.pipeline import make_dataset
 from ..files import write_text
 from . import backend
-from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochRecord, RunState
+from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState
 from .config import OPTIMIZERS, STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
 
@@ -129,7 +129,8 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                                     balance=config.balance, augment=config.augment)
             val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
             callbacks = [EpochRecord(run), CollapseStop(run, config.collapse_patience, shares),
-                         BudgetStop(run, config), Checkpoint(run, config)]
+                         BudgetStop(run, config), Checkpoint(run, config),
+                         EpochProgress(run, config, f"{run_dir.parent.name}/{run_dir.name}")]
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epochs_done"],
                       callbacks=callbacks, verbose=config.verbose)
         elif over_budget and state["stop_reason"] is None:
