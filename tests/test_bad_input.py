@@ -423,3 +423,31 @@ def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isol
     assert "--reports-root" in message and "--replace" in message and "nothing was trained or written" in message
     assert _tree_digest(reports) == before
     assert not (isolated_cache / "runs").exists()  # refused before any training
+
+
+def test_a_leakage_study_at_a_smaller_budget_does_not_replace_the_saved_one(tmp_path, data_root, isolated_cache):
+    import json
+
+    from fer_lib.studies import leakage
+    data = _fer_tree(tmp_path / "data")
+    shutil.copytree(data_root / "ckplus", data / "ckplus")
+    folder = tmp_path / "reports" / "cpu" / "leakage_study"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"profile": "cpu", "budget_minutes_per_run": 20, "seed": 0, "rows": []}))
+    with pytest.raises(FerError, match="a 8-minute budget per seed instead of a 20-minute budget per seed.*--replace"):
+        leakage.run_study("cpu", model="yousaf2024", data_root=data, reports_root=tmp_path / "reports", budget_minutes=8)
+    assert not (isolated_cache / "runs").exists()
+
+
+def test_an_audit_of_fewer_images_does_not_replace_the_saved_one(tmp_path):
+    import json
+
+    from fer_lib.data import FaceDataset
+    from fer_lib.studies import audit
+    folder = tmp_path / "cpu" / "data_audit" / "fer2013"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({"images": 35887}))
+    small = FaceDataset("fer2013", np.zeros((84, 48, 48), np.uint8), np.zeros(84, int), ("a",), np.arange(84).astype(str), "t", "t")
+    with pytest.raises(FerError, match="84 images instead of 35887"):
+        audit.write_audit_report(small, None, folder, "cpu")
+    assert json.loads((folder / "summary.json").read_text()) == {"images": 35887}

@@ -253,9 +253,16 @@ def plot_images(dataset: FaceDataset, index: np.ndarray, path, title: str = "", 
     save_figure(fig, path, title, title_size=9)
 
 
-def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str) -> None:
+def write_audit_report(dataset: FaceDataset, result: Audit, folder, profile: str, replace: bool = False) -> None:
     """The audit's folder, written atomically: summary.json, flags.csv (every flagged image id),
-    near_pairs.csv, class_balance.csv, threshold evidence and sample figures."""
+    near_pairs.csv, class_balance.csv, threshold evidence and sample figures. An audit of more images
+    already there is not replaced unless `replace`."""
+    from ..evaluate.record import RunStrength, refuse_weaker
+
+    summary_path = Path(folder) / "summary.json"
+    if summary_path.exists():
+        existing = json.loads(summary_path.read_text()).get("images", 0)
+        refuse_weaker(Path(folder), RunStrength(len(dataset), (), None, 0), RunStrength(existing, (), None, 0), replace)
 
     with atomic_folder(folder) as tmp:
         result.flags.to_csv(tmp / "flags.csv", index=False)

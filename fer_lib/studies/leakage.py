@@ -14,6 +14,7 @@ select on PublicTest, test once on PrivateTest. Each flaw below changes one thin
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -93,16 +94,19 @@ def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, ru
 
 
 def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_root=None, budget_minutes: float = 10.0,
-              ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4) -> pd.DataFrame:
+              ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4,
+              replace: bool = False) -> pd.DataFrame:
     """Run the clean protocol and every flaw; write `<reports_root>/<profile>/leakage_study/`; return the table.
 
     Each training run uses the registered `model`, Adam at `learning_rate`, its paper's batch size,
     the same epochs and the same wall-clock budget under the cpu profile, so the flaws are compared
-    at equal compute.
+    at equal compute. A study already written from more images or a larger budget is not replaced
+    unless `replace`: the run stops before training and says so.
     """
     from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
     from ..data.splits import subject_independent
+    from ..evaluate.record import RunStrength, refuse_weaker
     from ..evaluate.runner import train_and_evaluate
     from ..files import atomic_folder, writable_dir, write_json, write_text
     from ..models import paper_batch_size
@@ -120,6 +124,16 @@ def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_roo
                            balance=balance, augment=augment, budget_seconds=prof.budget_seconds(minutes))
 
     fer, ck = (prepare(name, data_root, prof.per_class).dataset for name in ("fer2013", "ckplus48"))
+    folder = Path(reports_root) / prof.name / "leakage_study"
+    budget = prof.budget_seconds(budget_minutes)
+    strength = RunStrength(len(fer), (seed,), budget, epochs)
+    if (folder / "results.json").exists():
+        saved = json.loads((folder / "results.json").read_text())
+        saved_minutes = saved.get("budget_minutes_per_run")
+        # studies written before n_images was recorded ran on all of FER2013 under cpu and paper
+        existing = RunStrength(saved.get("n_images", len(fer) if prof.per_class is None else 0), (saved.get("seed", seed),),
+                               None if saved_minutes is None else 60 * saved_minutes, saved.get("epochs", epochs))
+        refuse_weaker(folder, strength, existing, replace)
     rows = []
 
     def measured(flaw, dataset, split, run, note=""):
@@ -167,13 +181,13 @@ def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_roo
     table = pd.DataFrame(rows).drop(columns=["train_seconds", "budget_seconds"], errors="ignore")
     baselines = {"fer2013": table.measured_accuracy[0], "ckplus48": table.measured_accuracy[table.flaw.str.startswith("none: CK+")].iloc[0]}
     table.insert(4, "inflation_points", [round(100 * (a - baselines[d]), 1) for a, d in zip(table.measured_accuracy, table.dataset)])
-    folder = Path(reports_root) / prof.name / "leakage_study"
     with atomic_folder(folder) as tmp:
         table.to_csv(tmp / "results.csv", index=False)
         write_text(tmp / "results.md", markdown_table(table))
         write_json(tmp / "results.json", {"profile": prof.name, "model": model, "learning_rate": learning_rate,
                                           "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
-                                          "seed": seed, "rows": rows, "environment": environment()})
+                                          "seed": seed, "n_images": len(fer), "epochs": epochs, "rows": rows,
+                                          "environment": environment()})
         _plot_study(table, tmp / "leakage.png", f"protocol flaws, {model}, {prof.name} profile")
         write_text(tmp / "paper_signs.md", markdown_table(pd.DataFrame(flaw_signs())))
     return table
