@@ -1,0 +1,53 @@
+"""The decoded-array cache: a dataset decoded once is reloaded from one `.npz` under `FER_CACHE_DIR`.
+
+Keyed by a fingerprint of every source file's path, size and modification time, so the second load
+is near instant and a changed source is re-read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import cache_dir
+from ..files import atomic_path
+from .faces import FaceDataset
+
+CACHE_VERSION = 1
+
+
+def fingerprint(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def cached(key: str, build: Callable[[], FaceDataset]) -> FaceDataset:
+    """Load the dataset cached under `key`, or build and cache it (written atomically)."""
+    path = cache_dir() / "datasets" / f"{key}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            return FaceDataset(
+                name=meta["name"], images=z["images"], labels=z["labels"],
+                class_names=tuple(meta["class_names"]), ids=z["ids"], source=meta["source"],
+                layout=meta["layout"], split=z["split"] if "split" in z else None,
+                subjects=z["subjects"] if "subjects" in z else None,
+                skipped=[tuple(s) for s in meta["skipped"]],
+            )
+    dataset = build()
+    meta = {k: getattr(dataset, k) for k in ("name", "class_names", "source", "layout", "skipped")}
+    arrays = {"images": dataset.images, "labels": dataset.labels, "ids": dataset.ids}
+    if dataset.split is not None:
+        arrays["split"] = dataset.split
+    if dataset.subjects is not None:
+        arrays["subjects"] = dataset.subjects
+    with atomic_path(path) as tmp:
+        np.savez(tmp, meta=json.dumps(meta), **arrays)
+    return dataset
+

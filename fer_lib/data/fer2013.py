@@ -1,0 +1,143 @@
+"""FER2013 in the two layouts users download: the Kaggle class folders and the ICML 2013 challenge CSV.
+
+Both give the same `FaceDataset`: labels in the canonical order, and per image its official split
+(Training, PublicTest, PrivateTest), from the file-name prefix or the CSV's Usage column. The CSV's
+labels `0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, 5 Surprise, 6 Neutral` are not alphabetical and
+are mapped explicitly.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..config import data_dir
+from ..errors import FerError
+from ..progress import progress
+from .cache import cached, fingerprint
+from .faces import FER2013_CLASSES, FER2013_SPLITS, IMAGE_SIZE, LAYOUT_HELP, FaceDataset
+from .images import class_folders, decode_all, image_files
+
+# Each source's label -> canonical name.
+FER2013_CSV_LABELS = {0: "angry", 1: "disgust", 2: "fear", 3: "happy", 4: "sad", 5: "surprise", 6: "neutral"}
+FER2013_FOLDER_NAMES = {name: name for name in FER2013_CLASSES}
+
+
+def find_fer2013(root: Path | None = None) -> Path:
+    """The FER2013 source under `root`: a folder holding train/ and test/, or a challenge CSV."""
+    root = Path(root) if root is not None else data_dir()
+    if root.is_file() and root.suffix == ".csv":
+        return root
+    for candidate in (root / "fer2013", root):
+        if (candidate / "train").is_dir() or (candidate / "test").is_dir():
+            return candidate
+        for csv_name in ("fer2013.csv", "icml_face_data.csv"):
+            if (candidate / csv_name).is_file():
+                return candidate / csv_name
+    raise FerError(f"No FER2013 data found under {root.resolve()}.\n{LAYOUT_HELP}")
+
+
+def load_fer2013(source: Path | str | None = None, use_cache: bool = True) -> FaceDataset:
+    """FER2013 from the Kaggle folder layout or the challenge CSV, whichever `source` holds."""
+    path = find_fer2013(None if source is None else Path(source))
+    if path.suffix == ".csv":
+        return load_fer2013_csv(path, use_cache=use_cache)
+    return load_fer2013_folders(path, use_cache=use_cache)
+
+
+def load_fer2013_folders(root: Path | str, use_cache: bool = True) -> FaceDataset:
+    """The Kaggle layout: `train/<class>/Training_*.jpg`, `test/<class>/{PublicTest,PrivateTest}_*.jpg`.
+
+    The official split of each image is recovered from its file-name prefix.
+    """
+    root = Path(root)
+    entries: list[tuple[Path, str]] = []
+    for part in ("train", "test"):
+        if not (root / part).is_dir():
+            continue
+        for cls, folder in class_folders(root / part, FER2013_FOLDER_NAMES, "FER2013"):
+            entries += [(p, cls) for p in image_files(folder)]
+    if not entries:
+        raise FerError(f"{root.resolve()} holds no FER2013 images.\n{LAYOUT_HELP}")
+    paths = [p for p, _ in entries]
+    key = f"fer2013-folders-{fingerprint(paths, root)}"
+
+    def build() -> FaceDataset:
+        images, kept, skipped = decode_all(paths, "decoding FER2013")
+        names = np.array([p.stem for p in paths])
+        split = np.array([n.split("_", 1)[0] for n in names])
+        unknown = sorted(set(split) - set(FER2013_SPLITS))
+        if unknown:
+            raise FerError(
+                f"FER2013 file names must start with one of {FER2013_SPLITS} followed by '_'; "
+                f"found prefixes {[str(u) for u in unknown[:5]]} under {root}"
+            )
+        labels = np.array([FER2013_CLASSES.index(c) for _, c in entries], np.int64)
+        return FaceDataset(
+            name="fer2013", images=images, labels=labels[kept], class_names=FER2013_CLASSES,
+            ids=names[kept], source=str(root.resolve()), layout="kaggle-folders",
+            split=split[kept], skipped=skipped,
+        )
+
+    return cached(key, build) if use_cache else build()
+
+
+def load_fer2013_csv(path: Path | str, use_cache: bool = True) -> FaceDataset:
+    """The ICML 2013 challenge CSV: columns `emotion,pixels,Usage` (Usage optional).
+
+    A wrong header or a malformed pixel string is an error that names the row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FerError(f"FER2013 CSV {path} does not exist.\n{LAYOUT_HELP}")
+    key = f"fer2013-csv-{fingerprint([path], path.parent)}"
+
+    def build() -> FaceDataset:
+        # utf-8-sig: a CSV saved by Excel starts with a byte-order mark, which is not part of 'emotion'
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = [h.strip() for h in next(reader, [])]
+            if "emotion" not in header or "pixels" not in header:
+                raise FerError(
+                    f"{path}: columns are {header}; the FER2013 CSV needs 'emotion' and 'pixels' "
+                    "(and usually 'Usage'), as in the challenge's fer2013.csv"
+                )
+            col = {h: i for i, h in enumerate(header)}
+            images, labels, split = [], [], []
+            for row_number, row in enumerate(progress(reader, desc="reading FER2013 CSV"), start=2):
+                if not any(cell.strip() for cell in row):
+                    continue  # a blank line (often the last one)
+                if len(row) < len(header):
+                    raise FerError(f"{path}, row {row_number}: {len(row)} fields where the header has {len(header)} "
+                                   f"({', '.join(header)}); fix or remove the row")
+                try:
+                    emotion = int(row[col["emotion"]])
+                    values = np.array(row[col["pixels"]].split(), dtype=np.int64)
+                except ValueError as exc:
+                    raise FerError(f"{path}, row {row_number}: cannot parse emotion/pixels ({exc})") from None
+                if emotion not in FER2013_CSV_LABELS:
+                    raise FerError(f"{path}, row {row_number}: emotion {emotion} is not one of 0-6")
+                if values.size != IMAGE_SIZE * IMAGE_SIZE:
+                    raise FerError(f"{path}, row {row_number}: pixels must be {IMAGE_SIZE * IMAGE_SIZE} integers "
+                                   f"(a {IMAGE_SIZE}x{IMAGE_SIZE} image), found {values.size} values")
+                if values.min() < 0 or values.max() > 255:
+                    bad = values[(values < 0) | (values > 255)]
+                    raise FerError(f"{path}, row {row_number}: pixel values must be in 0-255, found {bad[0]}"
+                                   f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}")
+                images.append(values.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
+                labels.append(FER2013_CLASSES.index(FER2013_CSV_LABELS[emotion]))
+                split.append(row[col["Usage"]].strip() if "Usage" in col else "Training")
+        if not images:
+            raise FerError(f"{path} has a header but no rows")
+        unknown = sorted(set(split) - set(FER2013_SPLITS))
+        if unknown:
+            raise FerError(f"{path}: Usage values {unknown} are not among {FER2013_SPLITS}")
+        return FaceDataset(
+            name="fer2013", images=np.stack(images), labels=np.array(labels, np.int64),
+            class_names=FER2013_CLASSES, ids=np.array([f"row{i}" for i in range(2, len(images) + 2)]),
+            source=str(path.resolve()), layout="challenge-csv", split=np.array(split),
+        )
+
+    return cached(key, build) if use_cache else build()
+
