@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile
+from .config import DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile, is_project_reports, reports_dir
 from .errors import FerError, unknown_name_error
 from .progress import progress_enabled
 
@@ -98,7 +98,7 @@ def manifest() -> list[dict]:
     return json.loads(MANIFEST.read_text())
 
 
-def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path | str = REPO_ROOT / "reports",
+def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path | str | None = None,
               parameters: dict | None = None) -> list[Path]:
     """Execute each paper's notebook under `profile`, write its HTML beside its reports, rebuild the index."""
     import nbformat
@@ -115,7 +115,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
     for paper in papers or []:
         if paper not in valid:
             raise unknown_name_error("paper", paper, valid)
-    reports_root = Path(reports_root).resolve()
+    reports_root = Path(reports_root or reports_dir()).resolve()
     written = []
     for entry in entries:
         if papers and entry["paper"] not in papers:
@@ -123,8 +123,8 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         out_dir = reports_root / profile / entry["paper"]
         out_dir.mkdir(parents=True, exist_ok=True)
         # the notebooks resolve the project's reports/ themselves: no machine path is injected for it
-        default_root = reports_root == (REPO_ROOT / "reports").resolve()
-        params = {"profile": profile, **({} if default_root else {"reports_root": str(reports_root)}), **(parameters or {})}
+        params = {"profile": profile, **({} if is_project_reports(reports_root) else {"reports_root": str(reports_root)}),
+                  **(parameters or {})}
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             executed = Path(tmp) / "executed.ipynb"
@@ -146,12 +146,12 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
         build_index(reports_root, profiles=("smoke",), out_dir=reports_root / "smoke")
     else:
         build_index(reports_root)
-        if reports_root == (REPO_ROOT / "reports").resolve():
+        if is_project_reports(reports_root):
             update_readme()
     return written
 
 
-def render(profile: str, reports_root: Path | str = REPO_ROOT / "reports") -> list[Path]:
+def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     """Rewrite every experiment folder of `profile` from its saved predictions and histories, then the index."""
     from .evaluate.runner import rerender
     from .files import visible
@@ -159,12 +159,12 @@ def render(profile: str, reports_root: Path | str = REPO_ROOT / "reports") -> li
     from .reporting.readme import update_readme
 
     get_profile(profile)
-    reports_root = Path(reports_root)
-    folders = [p.parent for p in visible((reports_root / profile).glob("*/*/experiment.json"))]
+    reports_root = Path(reports_root or reports_dir())
+    folders = [p.parent for p in visible(reports_root / profile, "*/*/experiment.json")]
     for folder in folders:
         rerender(folder)
     build_index(reports_root)
-    if reports_root.resolve() == (REPO_ROOT / "reports").resolve():
+    if is_project_reports(reports_root):
         update_readme()
     return folders
 
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     rep.add_argument("--paper", action="append", help="only this paper (repeatable); default: every paper")
-    rep.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+    rep.add_argument("--reports-root", help="where the reports go (default: the project's reports/)")
     rep.add_argument("--seeds", help="comma-separated seeds overriding the experiments' own")
     rep.add_argument("--experiments", default="all", help="comma-separated experiment names, default all")
     rep.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "index":
             from .reporting.index import build_index
             from .reporting.readme import update_readme
-            print(f"wrote {build_index(REPO_ROOT / 'reports')}")
+            print(f"wrote {build_index(reports_dir())}")
             update_readme()
             print("refreshed the README's generated blocks")
     except FerError as exc:

@@ -47,6 +47,11 @@ def reports_dir() -> Path:
     return REPO_ROOT / "reports"
 
 
+def is_project_reports(root: Path | str) -> bool:
+    """Whether `root` is the project's own reports/ (whose index feeds the README), not a user's other folder."""
+    return Path(root).resolve() == reports_dir().resolve()
+
+
 def cache_dir() -> Path:
     """The cache root for decoded arrays, preprocessed arrays and training checkpoints."""
     path = Path(os.environ.get("FER_CACHE_DIR", REPO_ROOT / ".cache" / "fer_lib")).expanduser()
@@ -75,6 +80,10 @@ class Profile:
     max_epochs: int | None
     budget_scale: float | None
     multi_seed: bool
+
+    def epochs(self, planned: int) -> int:
+        """The epochs a run of `planned` epochs trains under this profile (capped by `max_epochs`)."""
+        return planned if self.max_epochs is None else min(planned, self.max_epochs)
 
     def budget_seconds(self, minutes: float) -> float | None:
         """The wall-clock budget of a run given `minutes` under the cpu profile (None: no budget)."""

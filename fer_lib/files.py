@@ -99,7 +99,8 @@ def writable_dir(path: Path | str, what: str) -> Path:
     return path
 
 
-def visible(paths) -> list[Path]:
-    """`paths` without any that pass through a hidden or temporary folder (a `.tmp-` left by a killed
-    swap, `.ipynb_checkpoints`): what a reader of reports should see, sorted."""
-    return sorted(p for p in map(Path, paths) if not any(part.startswith(".") for part in p.parts[-4:-1]))
+def visible(root: Path | str, pattern: str) -> list[Path]:
+    """`root.glob(pattern)`, sorted, without paths through a hidden or temporary folder below `root` (a
+    `.tmp-` left by a killed swap, `.ipynb_checkpoints`): what a reader of reports should see."""
+    root = Path(root)
+    return sorted(p for p in root.glob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts))

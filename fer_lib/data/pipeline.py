@@ -130,21 +130,22 @@ class ArrayBatches(keras.utils.PyDataset):
         self.index, self.mask = np.asarray(index), np.asarray(mask, bool)
         self.batch_size, self.shuffle, self.augmenter = batch_size, shuffle, augmenter
         self.rng = np.random.default_rng(seed)
+        # Entry i of `index` -> its row among each epoch's augmented images, or -1 for an unchanged image.
+        self.flagged = np.flatnonzero(self.mask)
+        self.augmented_row = np.full(len(self.index), -1, np.int64)
+        self.augmented_row[self.flagged] = np.arange(len(self.flagged))
         self._start_epoch()
 
     def __len__(self) -> int:
         return math.ceil(len(self.index) / self.batch_size)
 
     def _start_epoch(self) -> None:
+        """A fresh order, and fresh augmentation of the flagged images."""
         self.order = self.rng.permutation(len(self.index)) if self.shuffle else np.arange(len(self.index))
-        # Position i of the epoch -> row of this epoch's augmented images, or -1 for an unchanged image.
-        self.augmented_row = np.full(len(self.index), -1, np.int64)
-        flagged = np.flatnonzero(self.mask)
-        self.augmented_row[flagged] = np.arange(len(flagged))
-        if len(flagged):
+        if len(self.flagged):
             chunks = []
-            for start in range(0, len(flagged), AUGMENT_CHUNK):
-                x = self.images[self.index[flagged[start:start + AUGMENT_CHUNK]]][..., None].astype(np.float32)
+            for start in range(0, len(self.flagged), AUGMENT_CHUNK):
+                x = self.images[self.index[self.flagged[start:start + AUGMENT_CHUNK]]][..., None].astype(np.float32)
                 chunks.append(keras.ops.convert_to_numpy(self.augmenter(x, training=True)).astype(np.float32))
             self.augmented = np.concatenate(chunks)
 

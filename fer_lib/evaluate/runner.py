@@ -121,8 +121,7 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
 def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, seed: int, lr: float,
                 runs_root: Path, budget_minutes: float | None) -> SeedRun:
     split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
-    epochs = spec.training.epochs if profile.max_epochs is None else min(spec.training.epochs, profile.max_epochs)
-    config = replace(spec.training, learning_rate=lr, epochs=epochs, seed=seed,
+    config = replace(spec.training, learning_rate=lr, epochs=profile.epochs(spec.training.epochs), seed=seed,
                      budget_seconds=budget_seconds(spec, profile, budget_minutes))
     return train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
                               runs_root / f"lr{lr:g}" / f"seed{seed}", spec.preprocess)
@@ -156,8 +155,8 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
-    epochs = spec.training.epochs if prof.max_epochs is None else min(spec.training.epochs, prof.max_epochs)
-    strength = RunStrength(len(dataset), tuple(seeds), budget_seconds(spec, prof, budget_minutes), epochs)
+    strength = RunStrength(len(dataset), tuple(seeds), budget_seconds(spec, prof, budget_minutes),
+                           prof.epochs(spec.training.epochs))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
         folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
         if folder is not None and (folder / "experiment.json").exists():

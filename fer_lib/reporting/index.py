@@ -29,7 +29,7 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
     """One row per experiment found under `reports_root/<profile>/<paper>/<experiment>/`."""
     rows = []
     for profile in profiles:
-        for path in visible(Path(reports_root, profile).glob("*/*/experiment.json")):
+        for path in visible(Path(reports_root, profile), "*/*/experiment.json"):
             e = ExperimentRecord.read(path)
             head = e.headline_claim or {}
             s = e.seed_summary
@@ -56,7 +56,7 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
 
     The budget is None when a run had none, or when the notebook trains nothing (the data audit)."""
     train, budget, capped, runs = 0.0, 0.0, True, 0
-    for path in visible(folder.glob("*/experiment.json")):
+    for path in visible(folder, "*/experiment.json"):
         e = ExperimentRecord.read(path)
         train += e.train_seconds_total
         per_run = e.train_config.get("budget_seconds")
@@ -121,7 +121,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
     else:
         md.append(f"No experiments of profiles {', '.join(profiles)} yet: run `make reproduce-all`.\n")
     audits = [(path.parent, json.loads(path.read_text())) for profile in profiles
-              for path in visible(Path(reports_root, profile, "data_audit").glob("*/summary.json"))]
+              for path in visible(Path(reports_root, profile, "data_audit"), "*/summary.json")]
     if audits:
         md += ["", "## Data audits", ""]
         md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "

@@ -4,7 +4,7 @@ Part of `make bench` (`--part backends`). For each backend found installed (Tens
 PyTorch), a fresh process with `KERAS_BACKEND` set trains every registry model through the
 suite's own pipeline (`tf.data` under TensorFlow, `ArrayBatches` elsewhere) with the suite's
 default fast paths for that backend and device, on the same real FER2013 images without
-augmentation, and times prediction at batch 256. Training images/s is the median over timed
+augmentation, and times prediction at batch 256 (`training_benchmark`'s suite-path timers). Training images/s is the median over timed
 epochs after one warm-up epoch (tracing, compilation).
 
 Results are kept per device: a run on a GPU machine adds its rows beside the CPU's instead of
@@ -42,13 +42,11 @@ def measure(names: list[str] | None = None) -> dict:
     import keras
 
     from ..data import load_fer2013
-    from ..data.pipeline import make_dataset
-    from ..models import model_names, paper_batch_size
+    from ..models import build_model, model_names, paper_batch_size
+    from ..models.complexity import forward_flops
     from ..reporting.provenance import environment
     from ..train.fast_paths import FastPaths
     from . import training_benchmark as tb
-    from ..models import build_model
-    from ..models.complexity import forward_flops
 
     ds = load_fer2013()
     order = np.random.default_rng(0).permutation(len(ds))
@@ -56,22 +54,10 @@ def measure(names: list[str] | None = None) -> dict:
     settings = FastPaths().resolved()
     rows = []
     for name in names or model_names():
-        flops = forward_flops(build_model(name, (48, 48, 1), 7))
         batch = paper_batch_size(name)
-        step = batch * settings["steps_per_execution"]
-        n = int(np.clip(tb.FLOPS_PER_TIMED_EPOCH / (3 * flops), *tb.TIMED_IMAGES)) // step * step or step
-        x, y = images[:n], labels[:n]
-        model = tb._compiled(name, settings)
-        timer = tb._EpochTimer()
-        model.fit(make_dataset(x, y, batch, training=True, augment="none"), epochs=1 + TIMED_EPOCHS, verbose=0,
-                  callbacks=[timer.callback])
-        train_rate = n / float(np.median(timer.seconds[1:]))
-        eval_images = images[:max(n, 1024)]
-        batches = make_dataset(eval_images, np.zeros(len(eval_images), np.int64), 256, training=False)
-        model.predict(batches, verbose=0)
-        start = time.perf_counter()
-        model.predict(batches, verbose=0)
-        infer_rate = len(eval_images) / (time.perf_counter() - start)
+        n = tb.timed_image_count(forward_flops(build_model(name, (48, 48, 1), 7)), batch * settings["steps_per_execution"])
+        train_rate = tb.suite_training_rate(name, images[:n], labels[:n], batch, settings, timed_epochs=TIMED_EPOCHS)
+        infer_rate = tb.suite_inference_rate(tb._compiled(name, settings), images[:max(n, 1024)])
         rows.append({"model": name, "batch": batch, "timed_images": n, "train_images_per_s": round(train_rate, 1),
                      "infer_images_per_s": round(infer_rate, 1)})
         keras.backend.clear_session()

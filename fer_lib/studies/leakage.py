@@ -117,7 +117,7 @@ def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_roo
     prof = get_profile(profile)
     reports_root = writable_dir(reports_root or reports_dir(), "reports root")
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
-    epochs = 100 if prof.max_epochs is None else prof.max_epochs
+    epochs = prof.epochs(100)
 
     def config(minutes: float, balance: bool = True, augment: str = "copies") -> TrainConfig:
         return TrainConfig(learning_rate=learning_rate, batch_size=paper_batch_size(model), epochs=epochs, seed=seed,

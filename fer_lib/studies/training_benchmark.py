@@ -127,39 +127,46 @@ def naive_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch
     return len(images) / float(np.median(timer.seconds[1:]))
 
 
+def timed_image_count(flops: float, step: int) -> int:
+    """How many images a timed epoch trains on: about `FLOPS_PER_TIMED_EPOCH` of work, within
+    `TIMED_IMAGES`, a whole number of `step` (batch x steps per execution) so no batch is partial."""
+    return int(np.clip(FLOPS_PER_TIMED_EPOCH / (3 * flops), *TIMED_IMAGES)) // step * step or step
+
+
 def suite_training_rate(name: str, images: np.ndarray, labels: np.ndarray, batch: int, settings: dict,
-                        augment: str = "none") -> float:
+                        augment: str = "none", timed_epochs: int = TIMED_EPOCHS) -> float:
     """Images/s (median over the timed epochs) through the suite's pipeline under `settings`."""
     from ..data.pipeline import make_dataset
 
     model = _compiled(name, settings)
     ds = make_dataset(images, labels, batch, training=True, augment=augment)
     timer = _EpochTimer()
-    model.fit(ds, epochs=1 + TIMED_EPOCHS, verbose=0, callbacks=[timer.callback])
+    model.fit(ds, epochs=1 + timed_epochs, verbose=0, callbacks=[timer.callback])
     return len(images) / float(np.median(timer.seconds[1:]))
+
+
+def suite_inference_rate(model, images: np.ndarray) -> float:
+    """Images/s of `model.predict` through the suite's evaluation pipeline (batch 256), after a warm-up pass."""
+    from ..data.pipeline import make_dataset
+
+    batches = make_dataset(images, np.zeros(len(images), np.int64), 256, training=False)
+    model.predict(batches, verbose=0)
+    start = time.perf_counter()
+    model.predict(batches, verbose=0)
+    return len(images) / (time.perf_counter() - start)
 
 
 def inference_rates(name: str, images: np.ndarray, settings: dict) -> tuple[float, float]:
     """Images/s of prediction: naive (float32 arrays, batch 32) and the suite's (pipeline, batch 256)."""
-    from ..data.pipeline import make_dataset
     from ..train.fast_paths import FastPaths
 
-    naive_settings = FastPaths.naive().resolved()
-    rates = []
-    for how in ("naive", "suite"):
-        model = _compiled(name, naive_settings if how == "naive" else settings)
-        if how == "naive":
-            x = images[..., None].astype("float32")
-            model.predict(x[:256], verbose=0)
-            start = time.perf_counter()
-            model.predict(x, verbose=0)
-        else:
-            ds = make_dataset(images, np.zeros(len(images), np.int64), 256, training=False)
-            model.predict(ds, verbose=0)
-            start = time.perf_counter()
-            model.predict(ds, verbose=0)
-        rates.append(len(images) / (time.perf_counter() - start))
-    return rates[0], rates[1]
+    model = _compiled(name, FastPaths.naive().resolved())
+    x = images[..., None].astype("float32")
+    model.predict(x[:256], verbose=0)
+    start = time.perf_counter()
+    model.predict(x, verbose=0)
+    naive = len(images) / (time.perf_counter() - start)
+    return naive, suite_inference_rate(_compiled(name, settings), images)
 
 
 def bench_models(images: np.ndarray, labels: np.ndarray, peaks: dict, names: list[str] | None = None,
@@ -175,8 +182,7 @@ def bench_models(images: np.ndarray, labels: np.ndarray, peaks: dict, names: lis
         model = build_model(name, (48, 48, 1), 7)
         params, flops = model.count_params(), forward_flops(model)
         batch = paper_batch_size(name)
-        step = batch * 16  # a whole number of 16-step executions, no partial batch
-        n = int(np.clip(FLOPS_PER_TIMED_EPOCH / (3 * flops), *TIMED_IMAGES)) // step * step or step
+        n = timed_image_count(flops, batch * 16)  # whole 16-step executions, no partial batch
         x, y = images[:n], labels[:n]
 
         def path(precision: str, spe: int, xla: bool = False) -> dict:

@@ -40,67 +40,69 @@ def cpu_supports_bfloat16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def accelerators() -> list[str]:
-    """The GPUs the current backend can use, by name (empty on a CPU-only machine)."""
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU as the current backend sees it."""
+
+    name: str  # how the backend names it (e.g. "/physical_device:GPU:0", "cuda:0")
+    kind: str  # the product (e.g. "NVIDIA H100 80GB HBM3")
+    compute_capability: float | None  # CUDA's; 8.0 and up compute natively in bfloat16
+
+
+def gpus() -> list[Gpu]:
+    """The GPUs the current backend can use (empty on a CPU-only machine): the one place that asks."""
     backend = name()
-    if backend == "tensorflow":
-        import tensorflow as tf
-        return [d.name for d in tf.config.list_physical_devices("GPU")]
-    if backend == "jax":
-        import jax
-        return [str(d) for d in jax.devices() if d.platform == "gpu"]
-    if backend == "torch":
-        import torch
-        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return []
-
-
-def gpus_present() -> bool:
-    return bool(accelerators())
-
-
-def gpu_compute_capability() -> float | None:
-    """The first GPU's CUDA compute capability (8.0 and up compute natively in bfloat16), or None."""
-    backend = name()
+    found: list[Gpu] = []
     try:
         if backend == "tensorflow":
             import tensorflow as tf
-            gpus = tf.config.list_physical_devices("GPU")
-            major, minor = tf.config.experimental.get_device_details(gpus[0])["compute_capability"] if gpus else (0, 0)
-            return float(f"{major}.{minor}") if gpus else None
-        if backend == "jax":
+            for device in tf.config.list_physical_devices("GPU"):
+                details = tf.config.experimental.get_device_details(device)
+                capability = details.get("compute_capability")
+                found.append(Gpu(device.name, details.get("device_name", "GPU"),
+                                 _capability(capability and "{}.{}".format(*capability))))
+        elif backend == "jax":
             import jax
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            return float(gpus[0].compute_capability) if gpus else None
-        if backend == "torch":
+            found = [Gpu(str(d), d.device_kind, _capability(getattr(d, "compute_capability", None)))
+                     for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
             import torch
-            return float("{}.{}".format(*torch.cuda.get_device_capability(0))) if torch.cuda.is_available() else None
-    except (AttributeError, KeyError, IndexError, ValueError, RuntimeError):
+            found = [Gpu(f"cuda:{i}", torch.cuda.get_device_name(i),
+                         _capability("{}.{}".format(*torch.cuda.get_device_capability(i))))
+                     for i in range(torch.cuda.device_count())]
+    except RuntimeError:  # a driver that is present but unusable: train on the CPU
+        return []
+    return found
+
+
+def _capability(value: object) -> float | None:
+    """A compute capability such as "9.0" as a number, or None where the backend does not say."""
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
         return None
-    return None
+
+
+def accelerators() -> list[str]:
+    """The names of the GPUs the current backend can use."""
+    return [gpu.name for gpu in gpus()]
+
+
+def gpus_present() -> bool:
+    return bool(gpus())
+
+
+def gpu_compute_capability() -> float | None:
+    """The first GPU's CUDA compute capability, or None."""
+    found = gpus()
+    return found[0].compute_capability if found else None
 
 
 def device_description() -> str:
     """What trains: the GPUs' names, or the CPU's model and core count."""
-    backend = name()
-    try:
-        if backend == "jax":
-            import jax
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            if gpus:
-                return f"{len(gpus)} x {gpus[0].device_kind}"
-        elif backend == "torch":
-            import torch
-            if torch.cuda.is_available():
-                return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-        elif backend == "tensorflow":
-            import tensorflow as tf
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                details = tf.config.experimental.get_device_details(gpus[0])
-                return f"{len(gpus)} x {details.get('device_name', 'GPU')}"
-    except (ImportError, RuntimeError):
-        pass
+    found = gpus()
+    if found:
+        return f"{len(found)} x {found[0].kind}"
     return f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
 
 
@@ -153,8 +155,7 @@ def data_parallel(devices: list | None = None) -> Placement:
 
 def placement() -> Placement:
     """Data parallelism when the backend sees several GPUs, else one device."""
-    gpus = accelerators()
-    if len(gpus) > 1:
+    if len(gpus()) > 1:
         backend = name()
         if backend == "tensorflow":
             import tensorflow as tf

@@ -98,7 +98,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             if state["backends"][-1]["backend"] != here["backend"] or placement.replicas > 1:
                 # another backend compiles differently (XLA is JAX's only mode); the optimizer and
                 # its state come along unchanged
-                settings.update(jit_compile=FastPaths(xla="auto").resolved()["jit_compile"],
+                settings.update(jit_compile=fast.resolved()["jit_compile"],
                                 steps_per_execution=1 if placement.replicas > 1 else settings["steps_per_execution"])
                 _compile(model, config, settings, optimizer=model.optimizer)
             resumed_from = state["epochs_done"]
