@@ -180,7 +180,7 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
     cache takes minutes, so the index shows the runs' training time beside this wall time.
     """
     from .files import write_json
-    from .reporting.provenance import git_commit
+    from .provenance import git_commit
 
     path = profile_root / REPRODUCE_LOG
     log = json.loads(path.read_text()) if path.exists() else {}

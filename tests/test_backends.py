@@ -47,7 +47,7 @@ from conftest import small_model, tiny_images
 from fer_lib.evaluate.metrics import classification_metrics
 from fer_lib.evaluate.runner import train_and_evaluate
 from fer_lib.train import TrainConfig, fit, predict_proba
-from fer_lib.reporting.provenance import environment
+from fer_lib.provenance import environment
 train, val = tiny_images(96, seed=0), tiny_images(48, seed=1)
 r = fit(small_model, train, val, TrainConfig(learning_rate=3e-3, epochs=4, collapse_patience=None, budget_seconds=600),
         sys.argv[1])

@@ -11,7 +11,8 @@ from fer_lib.evaluate.metrics import classification_metrics
 from fer_lib.evaluate.record import ExperimentRecord
 from fer_lib.errors import FerError
 from fer_lib.files import atomic_folder
-from fer_lib.reporting import figures, index, provenance, readme as readme_blocks
+from fer_lib import provenance
+from fer_lib.reporting import figures, index, readme as readme_blocks
 
 
 def test_a_failed_write_leaves_the_previous_report_intact(tmp_path):

@@ -27,7 +27,8 @@ from ..data.splits import Split, make_split
 from ..errors import FerError
 from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
-from ..reporting import figures, pages, provenance, tables
+from .. import provenance
+from ..reporting import figures, pages, tables
 from ..train import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
 from .metrics import classification_metrics, metrics_from_predictions, save_predictions, seed_summary
@@ -100,17 +101,20 @@ def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
 
 
 def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, split: Split, config: TrainConfig,
-                       run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig()) -> SeedRun:
+                       run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig(),
+                       watch: dict[str, np.ndarray] | None = None) -> SeedRun:
     """Train `model` on `split.train` of the (preprocessed) `dataset`, selecting on `split.val`, then
     score it once on `split.test` and on its own training images. The run folder resumes when model,
-    data, split and config match."""
+    data, split and config match. `watch` names index sets of `dataset` scored after every epoch into
+    the history (recorded only, never used to select: see `fit`)."""
     images, y = dataset.images, dataset.labels
     digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
     for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
         digest.update(np.ascontiguousarray(part).tobytes())
     run = fit(lambda: build_model(model, images.shape[1:] + (1,), dataset.num_classes, **model_options),
               (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
-              data_fingerprint=digest.hexdigest())
+              data_fingerprint=digest.hexdigest(),
+              watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})
     proba = predict_proba(run.model, images[split.test])
     train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
     return SeedRun(config.seed, split, run, proba,

@@ -4,6 +4,6 @@
 - `tables.py`: Markdown tables and the claims table;
 - `pages.py`: one experiment's HTML page and its summary paragraph;
 - `index.py`: the results index (HTML and Markdown) and the compute table;
-- `readme.py`: the README's generated blocks;
-- `provenance.py`: the git commit and environment recorded with every run.
+- `readme.py`: the README's generated blocks.
+The commit and environment a run trained under are recorded by `fer_lib.provenance`.
 """

@@ -44,7 +44,7 @@ def measure(names: list[str] | None = None) -> dict:
     from ..data import load_fer2013
     from ..models import build_model, model_names, paper_batch_size
     from ..models.complexity import forward_flops
-    from ..reporting.provenance import environment
+    from ..provenance import environment
     from ..train.fast_paths import FastPaths
     from . import training_benchmark as tb
 

@@ -137,7 +137,7 @@ def footer(env: dict) -> str:
 def foundation() -> None:
     import pandas as pd
 
-    from ..reporting.provenance import environment
+    from ..provenance import environment
     from ..reporting.tables import markdown_table
 
     rows: list[dict] = []
@@ -152,7 +152,7 @@ def foundation() -> None:
 
 
 def training() -> None:
-    from ..reporting.provenance import environment
+    from ..provenance import environment
     from . import training_benchmark
 
     result = training_benchmark.run(log=lambda line: print(line, flush=True))

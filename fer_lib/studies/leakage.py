@@ -110,7 +110,7 @@ def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_roo
     from ..evaluate.runner import train_and_evaluate
     from ..files import atomic_folder, writable_dir, write_json, write_text
     from ..models import paper_batch_size
-    from ..reporting.provenance import environment
+    from ..provenance import environment
     from ..reporting.tables import markdown_table
     from ..train import TrainConfig
 

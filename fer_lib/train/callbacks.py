@@ -3,6 +3,7 @@
 They run in this order at the end of every epoch:
 1. `EpochRecord`: appends the epoch to the history, adds its time to the run's elapsed time
    (which counts across restarts), and saves the weights of the best validation epoch.
+   `WatchScores` (when sets are watched) adds their accuracy to the epoch's row.
 2. `CollapseStop`: a run whose validation accuracy equals the share of a single class for
    `patience` epochs in a row predicts one class for everything (as Adam at lr 0.01 does here;
    with balanced training that class need not be the majority); it stops and says so.
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from ..files import atomic_path, write_json
 from ..progress import bar
@@ -71,6 +73,22 @@ class EpochRecord(keras.callbacks.Callback):
             state["best_val_accuracy"], state["best_epoch"] = val, epoch + 1
             with atomic_path(self.run.run_dir / "best.weights.h5") as tmp:
                 self.model.save_weights(tmp)
+
+
+class WatchScores(keras.callbacks.Callback):
+    """Scores each watched labelled set after every epoch into that epoch's history row, as
+    `<name>_accuracy`. Watched sets are only recorded: nothing selects, stops or trains on them."""
+
+    def __init__(self, run: RunState, watch: dict):
+        super().__init__()
+        self.run, self.watch = run, watch
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .loop import predict_proba
+
+        row = self.run.state["history"][-1]
+        for name, (images, labels) in self.watch.items():
+            row[f"{name}_accuracy"] = float(np.mean(predict_proba(self.model, images).argmax(axis=1) == labels))
 
 
 class CollapseStop(keras.callbacks.Callback):

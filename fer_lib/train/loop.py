@@ -1,5 +1,7 @@
 """The fit loop: compile and fit a model from a `TrainConfig`, checkpointed, budgeted, on any backend.
 
+- Each run records the commit, backend, device and packages it trained under, a new segment
+  from the epoch where any of them changed (a run resumed after a code change says so).
 - Every epoch writes a checkpoint (model with optimizer state, best weights, history) into the run
   folder; a restarted run with the same configuration and data resumes from the last one, under
   any Keras backend (the checkpoint is a plain `.keras` file; each backend's segment is recorded).
@@ -26,13 +28,16 @@ import pandas as pd
 from ..data.pipeline import make_dataset
 from ..files import write_text
 from . import backend
-from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState
+from ..provenance import git_commit, training_environment
+from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState, WatchScores
 from .config import OPTIMIZERS, STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
 
 # 2: models take 0-255 pixels and scale them themselves. Checkpoints of format 1 expected [0, 1]
 # inputs and are not resumed (their run ids differ).
 CHECKPOINT_FORMAT = 2
+# what starts a new provenance segment of a run (each carries the environment it trained under)
+SEGMENT_KEYS = ("backend", "backend_version", "device", "git_commit")
 
 
 @dataclass
@@ -49,7 +54,8 @@ class TrainResult:
     config: TrainConfig = TrainConfig()
     resumed_from_epoch: int = 0
     fast_paths: dict | None = None
-    backends: list[dict] | None = None  # [{"from_epoch", "backend", "backend_version", "device"}]
+    # provenance segments: [{"from_epoch", "backend", "backend_version", "device", "git_commit", "environment"}]
+    backends: list[dict] | None = None
     placement: str = "one device"
 
     @property
@@ -70,25 +76,29 @@ def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=
 def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
         data_fingerprint: str = "", placement: backend.Placement | None = None,
-        fast: FastPaths | None = None) -> TrainResult:
+        fast: FastPaths | None = None, watch: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
     one with a different configuration is started afresh. A finished run is not trained again.
     The fast paths are fixed when a run starts: a resumed run keeps its precision (saved in the
     checkpoint's layers); resumed under another backend, it is compiled as that backend needs.
+
+    `watch` names labelled sets scored after every epoch into the history as `<name>_accuracy`
+    (for a study of what selecting on them would do); they never select, stop or change training.
     """
     placement = placement or backend.placement()
     fast = fast or FastPaths.from_env()
     run_dir = Path(run_dir)
-    identity = {"config": config.identity(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT}
+    identity = {"config": config.identity(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT,
+                **({"watch": sorted(watch)} if watch else {})}
     run_id = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     run = RunState.load(run_dir)
     if run is not None and (run.state.get("run_id") != run_id or not (run_dir / "last.keras").exists()):
         shutil.rmtree(run_dir)
         run = None
     run_dir.mkdir(parents=True, exist_ok=True)
-    here = backend.versions()
+    here = {**backend.versions(), "git_commit": git_commit()}
 
     with placement.scope():
         if run is not None:
@@ -119,16 +129,18 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                      "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None,
                      "fast_paths": settings, "backends": []}
             run = RunState(run_dir, state)
-        if not state["backends"] or state["backends"][-1]["backend"] != here["backend"]:
-            state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here})
-
         shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
         over_budget = config.budget_seconds is not None and run.next_epoch_exceeds(config.budget_seconds)
         if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
+            last = state["backends"][-1] if state["backends"] else {}
+            if any(last.get(key) != here[key] for key in SEGMENT_KEYS):
+                # a new segment whenever the code, backend or device changes: each epoch's provenance
+                state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here,
+                                          "environment": training_environment()})
             train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
                                     balance=config.balance, augment=config.augment)
             val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
-            callbacks = [EpochRecord(run), CollapseStop(run, config.collapse_patience, shares),
+            callbacks = [EpochRecord(run), *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
                          BudgetStop(run, config), Checkpoint(run, config),
                          EpochProgress(run, config, f"{run_dir.parent.name}/{run_dir.name}")]
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epochs_done"],

@@ -3,7 +3,9 @@
 Paper settings for all: Haar crop, histogram equalization, 48x48, class balancing by flips and
 +-45 degree rotations on the training split, Adam lr 0.01, batch 16, 100 epochs. "Training
 ratio 0.8" is read as 20% of the training part held out for validation (epoch selection).
-The cpu budgets (minutes per seed) size the whole notebook to about 1.5 hours on 2 CPU cores.
+The cpu budgets (minutes per seed) let every seed reach the paper's 100 epochs on 2 CPU cores (a
+balanced FER2013 epoch takes 60-90 s there in bfloat16, a CK+48 epoch 2-4 s); the budget is a
+ceiling, and a seed that stops at it is reported as a lower bound.
 Tables 3-4 are captioned "training results", so every claim is also set beside the training split.
 """
 from ...evaluate.runner import ExperimentSpec
@@ -18,18 +20,18 @@ EXPERIMENTS = [
         name="fer2013_random75", title="FER2013, the paper's random 75:25 split of all 35,887 images",
         dataset="fer2013", protocol="random_stratified",
         protocol_options={"test_fraction": 0.25, "val_fraction": 0.2},
-        cpu_budget_minutes=12, seeds=(0,), **_common),
+        cpu_budget_minutes=150, seeds=(0,), **_common),
     ExperimentSpec(
         name="fer2013_official", title="FER2013, standard protocol: train on Training, select on PublicTest, test on PrivateTest",
-        dataset="fer2013", protocol="official", cpu_budget_minutes=12, seeds=(0, 1, 2), **_common),
+        dataset="fer2013", protocol="official", cpu_budget_minutes=150, seeds=(0, 1, 2), **_common),
     ExperimentSpec(
         name="ckplus48_random80", title="CK+48, the paper's random 80:20 split (frames of one subject on both sides)",
         dataset="ckplus48", protocol="random_stratified",
         protocol_options={"test_fraction": 0.2, "val_fraction": 0.2},
-        cpu_budget_minutes=4, seeds=(0, 1, 2), **_common),
+        cpu_budget_minutes=8, seeds=(0, 1, 2), **_common),
     ExperimentSpec(
         name="ckplus48_subject", title="CK+48, subject-independent 80:20 split (no subject on both sides)",
         dataset="ckplus48", protocol="subject_independent",
         protocol_options={"test_fraction": 0.2, "val_fraction": 0.2},
-        cpu_budget_minutes=4, seeds=(0, 1, 2), **_common),
+        cpu_budget_minutes=8, seeds=(0, 1, 2), **_common),
 ]

@@ -6,7 +6,7 @@ import platform
 import subprocess
 from importlib import metadata
 
-from ..config import REPO_ROOT
+from .config import REPO_ROOT
 
 PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "opencv-python-headless", "opencv-python",
             "scikit-learn", "scipy", "pandas", "seaborn", "matplotlib", "papermill")
@@ -27,9 +27,15 @@ def git_commit() -> str:
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
+def training_environment() -> dict:
+    """What a training run records once per segment: packages, Python, platform and CPU."""
+    env = environment()
+    return {key: env[key] for key in ("python", "platform", "cpu", "cpu_count", "gpus", "packages")}
+
+
 def environment() -> dict:
     """Package versions, git commit, Python, CPU, and the Keras backend with the device it trains on."""
-    from ..train import backend
+    from .train import backend
 
     versions = {}
     for package in PACKAGES:
