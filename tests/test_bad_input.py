@@ -433,9 +433,10 @@ def test_a_leakage_study_at_a_smaller_budget_does_not_replace_the_saved_one(tmp_
     shutil.copytree(data_root / "ckplus", data / "ckplus")
     folder = tmp_path / "reports" / "cpu" / "leakage_study"
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"profile": "cpu", "budget_minutes_per_run": 20, "seed": 0, "rows": []}))
+    (folder / "results.json").write_text(json.dumps({"design": leakage.DESIGN, "profile": "cpu", "n_images": 10,
+                                                     "budget_seconds_per_run": 1200, "seeds": [0], "epochs": 30}))
     with pytest.raises(FerError, match="a 8-minute budget per seed instead of a 20-minute budget per seed.*--replace"):
-        leakage.run_study("cpu", model="yousaf2024", data_root=data, reports_root=tmp_path / "reports", budget_minutes=8)
+        leakage.run_study("cpu", data_root=data, reports_root=tmp_path / "reports", budget_minutes=8, seeds=[0, 1])
     assert not (isolated_cache / "runs").exists()
 
 

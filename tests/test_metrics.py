@@ -61,3 +61,51 @@ def test_seed_summary_and_bad_shapes():
     assert s["n_seeds"] == 3 and s["mean"] == pytest.approx(0.62) and s["std"] == pytest.approx(0.02)
     with pytest.raises(FerError, match="same length"):
         classification_metrics(np.array([0, 1]), np.array([0]), ["a", "b"])
+
+
+def test_pooled_metrics_over_one_seed_match_the_wilson_interval():
+    from fer_lib.evaluate.metrics import classification_metrics, pooled_metrics
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 4000)
+    pred = np.where(rng.random(4000) < 0.6, y, rng.integers(0, 3, 4000))
+    single = classification_metrics(y, pred, ["a", "b", "c"])
+    pooled = pooled_metrics([np.array(single["confusion_matrix"])], ["a", "b", "c"])
+    assert pooled["accuracy"] == pytest.approx(single["accuracy"])
+    assert pooled["accuracy_ci"] == pytest.approx(single["accuracy_ci"], abs=0.004)
+    assert pooled["per_class"]["a"]["recall"] == pytest.approx(single["per_class"]["a"]["recall"])
+    assert pooled["per_class"]["a"]["f1_ci"][0] < pooled["per_class"]["a"]["f1"] < pooled["per_class"]["a"]["f1_ci"][1]
+
+
+def test_pooled_metrics_widen_with_the_spread_between_seeds():
+    from fer_lib.evaluate.metrics import pooled_metrics
+
+    def cm(correct, n=3000):  # two classes, `correct` of n right, errors split evenly
+        wrong = n - correct
+        return np.array([[correct // 2, wrong // 2], [wrong - wrong // 2, correct - correct // 2]])
+    same = pooled_metrics([cm(1800)] * 3, ["a", "b"])
+    spread = pooled_metrics([cm(1500), cm(1800), cm(2100)], ["a", "b"])
+    assert same["accuracy"] == pytest.approx(0.6) == spread["accuracy"]
+    width = lambda m: m["accuracy_ci"][1] - m["accuracy_ci"][0]  # noqa: E731
+    assert width(spread) > 3 * width(same)
+    with pytest.raises(FerError, match="one 2x2 matrix per seed"):
+        pooled_metrics([np.eye(3)], ["a", "b"])
+
+
+def test_accuracy_difference():
+    from fer_lib.evaluate.metrics import accuracy_difference as paired_difference
+    rng = np.random.default_rng(1)
+    a = rng.random(2000) < 0.6
+    same = paired_difference(a, a)
+    assert same["difference"] == 0 and same["ci"] == (0.0, 0.0)  # paired: identical arms do not vary
+    b = a & (rng.random(2000) < 0.9)  # B loses ~6 points on the same images
+    d = paired_difference(a, b)
+    assert d["ci"][0] < d["difference"] < d["ci"][1] and d["ci"][0] > 0.04
+    # A's test set also holds 500 extra images it gets all right: they raise A's accuracy
+    extra = paired_difference(a, b, extra_a=np.ones(500, bool))
+    assert extra["accuracy_a"] == pytest.approx((a.sum() + 500) / 2500) and extra["difference"] > d["difference"]
+    with pytest.raises(FerError, match="same test images"):
+        paired_difference(a, b[:10])
+    # unpaired: different images, so even identical accuracies vary, and the CI is wider than paired
+    unpaired = paired_difference(a, b, paired=False)
+    assert unpaired["ci"][1] - unpaired["ci"][0] > 1.5 * (d["ci"][1] - d["ci"][0])
+    assert paired_difference(a, b[:10], paired=False)["n_seeds"] == 1

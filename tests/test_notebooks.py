@@ -63,13 +63,21 @@ def test_leakage_study_writes_its_table(smoke_reports):
     folder = root / "smoke" / "leakage_study"
     import pandas as pd
     table = pd.read_csv(folder / "results.csv")
-    assert table.flaw[0].startswith("none: clean protocol") and table.inflation_points[0] == 0
-    assert [f.split(".")[0] for f in table.flaw if f[0].isdigit()] == ["1", "2", "3", "4", "4", "4", "5", "6"]
+    assert [f.split(".")[0] for f in table.flaw] == ["1", "1", "2", "1", "1", "2", "3", "4", "5"]
+    assert table.ci_low.le(table.difference_points).all() and table.ci_high.ge(table.difference_points).all()
+    baseline = pd.read_csv(folder / "baseline.csv")
+    assert baseline["test set"].tolist() == ["PrivateTest (all)", "PrivateTest deduplicated"]
     assert (folder / "leakage.png").exists() and (folder / "notebook.html").exists()
     assert "Leakage study (smoke profile)" in (root / "smoke" / "index.md").read_text()
-    rows = json.loads((folder / "results.json").read_text())["rows"]
-    trained = [r["flaw"].split(" ")[0] for r in rows if "train_seconds" in r]
-    assert trained == ["none:", "1.", "2.", "3.", "none:", "5."]  # rows 4 and 6 re-read the clean run
+    saved = json.loads((folder / "results.json").read_text())
+    assert saved["seeds"] == [0] and {r["arm"] for r in saved["runs"]} == set(leakage_arms())
+    assert all(r["provenance"][0]["git_commit"] for r in saved["runs"])  # each run says what code trained it
+    assert len(list((folder / "predictions").glob("*.npz"))) == len(saved["runs"])
+
+
+def leakage_arms():
+    from fer_lib.studies.leakage import ARMS
+    return ARMS
 
 
 def test_bad_notebook_parameter_is_a_clear_error(data_root, tmp_path):

@@ -117,3 +117,40 @@ def test_seed_makes_runs_repeatable(tmp_path):
     a = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "a")
     b = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "b")
     assert a.history["loss"].iloc[0] == pytest.approx(b.history["loss"].iloc[0], rel=5e-3)
+
+
+def test_each_run_records_the_commit_it_trained_under_and_a_new_segment_when_it_changes(tmp_path, monkeypatch):
+    from fer_lib.train import loop
+    original = callbacks.Checkpoint.on_epoch_end
+
+    def crash_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(loop, "git_commit", lambda: "aaaaaaa")
+    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", crash_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
+    monkeypatch.setattr(callbacks.Checkpoint, "on_epoch_end", original)
+    monkeypatch.setattr(loop, "git_commit", lambda: "bbbbbbb+dirty")  # the code changed before it resumed
+    result = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
+    segments = result.backends
+    assert [(s["from_epoch"], s["git_commit"]) for s in segments] == [(1, "aaaaaaa"), (3, "bbbbbbb+dirty")]
+    assert segments[0]["environment"]["packages"]["keras"] and segments[0]["backend"]
+    # a finished run reloaded under yet another commit trains nothing and adds no segment
+    monkeypatch.setattr(loop, "git_commit", lambda: "ccccccc")
+    assert len(fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run").backends) == 2
+
+
+def test_watched_sets_are_scored_every_epoch_and_never_select(tmp_path):
+    from fer_lib.train.callbacks import watched_predictions
+    watched = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "watched", watch={"test": VAL})
+    plain = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "plain")
+    pred = watched_predictions(tmp_path / "watched", "test")
+    assert pred.shape == (3, len(VAL[1]))
+    np.testing.assert_allclose(watched.history["test_accuracy"], (pred == VAL[1]).mean(axis=1))
+    # the same val set watched as "test" scores what validation scored, and training is unchanged by it
+    np.testing.assert_allclose(watched.history["test_accuracy"], watched.history["val_accuracy"], atol=1e-6)
+    assert set(watched.history.columns) - set(plain.history.columns) == {"test_accuracy"}
+    assert watched.best_epoch == int(watched.history["val_accuracy"].idxmax()) + 1  # selected on validation

@@ -48,7 +48,7 @@ def _fraction(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
-def _stratified_holdout(index: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_holdout(index: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split `index` into (kept, held out) with `fraction` held out, stratified by label."""
     if fraction == 0:
         return index, index[:0]
@@ -90,8 +90,8 @@ def random_stratified(dataset: FaceDataset, seed: int = 0, test_fraction: float 
     _fraction("test_fraction", test_fraction)
     _fraction("val_fraction", val_fraction, allow_zero=True)
     everything = np.arange(len(dataset))
-    rest, test = _stratified_holdout(everything, dataset.labels, test_fraction, seed)
-    train, val = _stratified_holdout(rest, dataset.labels, val_fraction, seed + 1)
+    rest, test = stratified_holdout(everything, dataset.labels, test_fraction, seed)
+    train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed + 1)
     pct = round(100 * (1 - test_fraction))
     return Split("random_stratified",
                  f"random stratified {pct}:{100 - pct} train:test of all images, "
@@ -137,7 +137,7 @@ def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fracti
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     splits = []
     for i, (rest, test) in enumerate(folds.split(dataset.images, dataset.labels)):
-        train, val = _stratified_holdout(rest, dataset.labels, val_fraction, seed + 1 + i)
+        train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed + 1 + i)
         splits.append(Split("stratified_kfold", f"stratified fold {i + 1}/{k}", seed, train, val, np.sort(test)))
     return splits
 

@@ -4,6 +4,13 @@ Accuracy carries a 95% Wilson confidence interval (scipy's binomial test); so do
 precision and recall, which are proportions too (of a predicted class, of a true class).
 Specificity, TN / (TN + FP), is reported per class because abdulkadir2025's Eq. (3) calls it
 recall.
+
+Over several seeds, `pooled_metrics` is the rule every verdict follows (`SEED_RULE`): the metrics of
+all seeds' test predictions together, with 95% intervals from a two-level bootstrap (resample the
+seeds, then each drawn seed's test images), so an interval holds the spread between seeds as well as
+the test sample's. With one seed it is the ordinary bootstrap over test images.
+`accuracy_difference` is the bootstrap of a difference between two arms, paired where both arms
+were scored on the same images.
 """
 from __future__ import annotations
 
@@ -78,10 +85,108 @@ def save_predictions(path: Path | str, y_true: np.ndarray, proba: np.ndarray, id
                         ids=np.asarray(ids).astype(str), class_names=np.asarray(class_names))
 
 
+def save_labels(path: Path | str, y_true: np.ndarray, y_pred: np.ndarray, ids: np.ndarray,
+                class_names: tuple[str, ...] | list[str]) -> None:
+    """Save true and predicted classes only (for large splits, e.g. a training split), with image ids."""
+    np.savez_compressed(path, y_true=np.asarray(y_true, np.int8), y_pred=np.asarray(y_pred, np.int8),
+                        ids=np.asarray(ids).astype(str), class_names=np.asarray(class_names))
+
+
 def metrics_from_predictions(path: Path | str) -> dict:
-    """Recompute `classification_metrics` from a saved predictions file."""
+    """Recompute `classification_metrics` from a file of `save_predictions` or `save_labels`."""
     with np.load(path) as z:
-        return classification_metrics(z["y_true"], z["proba"].argmax(axis=1), [str(c) for c in z["class_names"]])
+        y_pred = z["y_pred"] if "y_pred" in z.files else z["proba"].argmax(axis=1)
+        return classification_metrics(z["y_true"], y_pred, [str(c) for c in z["class_names"]])
+
+
+SEED_RULE = ("all seeds' test predictions pooled; 95% CI from a two-level bootstrap (seeds resampled, then each "
+             "seed's test images), so it holds seed-to-seed spread as well as test-sample noise")
+N_BOOTSTRAP = 4000
+
+
+def _rates(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy and per-class rates from confusion matrices of shape (..., k, k); nan where undefined."""
+    cm = cm.astype(float)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    true_n, pred_n, n = cm.sum(axis=-1), cm.sum(axis=-2), cm.sum(axis=(-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = tp / pred_n, tp / true_n
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+        fp = pred_n - tp
+        tn = n[..., None] - true_n - fp
+        specificity = tn / (tn + fp)
+        accuracy = tp.sum(axis=-1) / n
+    return {"accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1, "specificity": specificity}
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of bootstrap `values` (first axis), ignoring nan draws."""
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanpercentile(values, [2.5, 97.5], axis=0) if np.isfinite(values).any() else (np.nan, np.nan)
+    return float(lo), float(hi)
+
+
+def pooled_metrics(confusions: list[np.ndarray], class_names: tuple[str, ...] | list[str],
+                   n_boot: int = N_BOOTSTRAP, seed: int = 0) -> dict:
+    """Accuracy and per-class precision, recall, F1 and specificity of several seeds' predictions pooled,
+    each with a two-level bootstrap 95% CI (see `SEED_RULE`). `confusions`: one k x k matrix per seed.
+
+    Each seed's test resample is a multinomial draw over its confusion matrix's cells, which is the
+    same as resampling its (true, predicted) pairs with replacement."""
+    cms = np.asarray(confusions, dtype=np.int64)
+    if cms.ndim != 3 or cms.shape[1:] != (len(class_names), len(class_names)) or not len(cms):
+        raise FerError(f"confusions must be one {len(class_names)}x{len(class_names)} matrix per seed, got shape {cms.shape}")
+    rng = np.random.default_rng(seed)
+    n_seeds = len(cms)
+    draws = np.stack([rng.multinomial(cm.sum(), cm.ravel() / cm.sum(), size=n_boot) for cm in cms])  # seeds, boot, k*k
+    picked = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    boot = draws[picked, np.arange(n_boot)[:, None]].sum(axis=1).reshape(n_boot, *cms.shape[1:])
+    point, spread = _rates(cms.sum(axis=0)), _rates(boot)
+    per_class = {}
+    for i, name in enumerate(class_names):
+        per_class[name] = {"support": int(cms.sum(axis=0)[i].sum())}
+        for metric in ("precision", "recall", "f1", "specificity"):
+            per_class[name][metric] = float(point[metric][i])
+            per_class[name][f"{metric}_ci"] = _interval(spread[metric][:, i])
+    return {"rule": SEED_RULE, "n_seeds": n_seeds, "n": int(cms.sum()), "n_bootstrap": n_boot,
+            "accuracy": float(point["accuracy"]), "accuracy_ci": _interval(spread["accuracy"]),
+            "class_names": list(class_names), "per_class": per_class}
+
+
+def accuracy_difference(correct_a, correct_b, *, paired: bool = True, extra_a=None,
+                        n_boot: int = N_BOOTSTRAP, seed: int = 0) -> dict:
+    """Accuracy of arm A minus arm B, with a bootstrap 95% CI over seeds and test images.
+
+    `correct_a` and `correct_b` are boolean arrays (one per seed, or a list of them, one pair per seed).
+    `paired`: element i of both is the same test image, and each draw resamples the same images for
+    both arms; otherwise (arms tested on different images) each arm's images are resampled on their
+    own. With several seeds, seeds are resampled first (as in `pooled_metrics`). `extra_a`: images
+    only arm A's test set holds (per seed), e.g. augmented copies in a flawed arm's test set, resampled
+    on their own and counted in A's accuracy."""
+    def as_list(x):
+        return [np.asarray(v, bool) for v in (x if isinstance(x, (list, tuple)) else [x])]
+    a, b = as_list(correct_a), as_list(correct_b)
+    extra = as_list(extra_a) if extra_a is not None else [np.zeros(0, bool)] * len(a)
+    if not len(a) or len(a) != len(b) or len(extra) != len(a) or any(not len(x) or not len(y) for x, y in zip(a, b)) \
+            or (paired and any(len(x) != len(y) for x, y in zip(a, b))):
+        raise FerError("accuracy_difference needs, seed by seed, test images for both arms "
+                       "(paired: the same test images)")
+    rng = np.random.default_rng(seed)
+    stats = []  # per seed, per draw: (A's hits, A's images, B's hits, B's images)
+    for x, y, e in zip(a, b, extra):
+        idx_a = rng.integers(0, len(x), size=(n_boot, len(x)))
+        idx_b = idx_a if paired else rng.integers(0, len(y), size=(n_boot, len(y)))
+        extra_hits = rng.binomial(len(e), e.mean(), size=n_boot) if len(e) else np.zeros(n_boot)
+        stats.append((x[idx_a].sum(axis=1) + extra_hits, len(x) + len(e), y[idx_b].sum(axis=1), len(y)))
+    picked, rows = rng.integers(0, len(a), size=(n_boot, len(a))), np.arange(n_boot)[:, None]
+    hits_a = np.stack([s[0] for s in stats])[picked, rows].sum(axis=1)
+    hits_b = np.stack([s[2] for s in stats])[picked, rows].sum(axis=1)
+    n_a, n_b = np.array([s[1] for s in stats])[picked].sum(axis=1), np.array([s[3] for s in stats])[picked].sum(axis=1)
+    acc_a = sum(x.sum() + e.sum() for x, e in zip(a, extra)) / sum(len(x) + len(e) for x, e in zip(a, extra))
+    acc_b = sum(y.sum() for y in b) / sum(len(y) for y in b)
+    return {"accuracy_a": float(acc_a), "accuracy_b": float(acc_b), "difference": float(acc_a - acc_b),
+            "ci": _interval(hits_a / n_a - hits_b / n_b), "paired": paired, "n_seeds": len(a), "n_bootstrap": n_boot}
 
 
 def seed_summary(accuracies: list[float]) -> dict:

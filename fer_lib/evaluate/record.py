@@ -104,11 +104,13 @@ class ExperimentRecord:
     preprocessing: dict
     note: str
     environment: dict
-    # per seed: the backends (with version and device) it trained under, from which epoch on
+    # per seed: the provenance segments it trained under (commit, backend, device, packages), from which epoch on
     backends: list[list[dict]] | None = None
     placement: str | None = None
+    # how the accuracy and verdicts combine seeds (metrics.SEED_RULE); absent in records before the rule
+    seed_rule: str | None = None
 
-    OPTIONAL = ("backends", "placement")
+    OPTIONAL = ("backends", "placement", "seed_rule")
 
     @property
     def strength(self) -> RunStrength:

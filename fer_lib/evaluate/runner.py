@@ -29,9 +29,10 @@ from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
 from .. import provenance
 from ..reporting import figures, pages, tables
-from ..train import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
+from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
-from .metrics import classification_metrics, metrics_from_predictions, save_predictions, seed_summary
+from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics, save_labels,
+                      save_predictions, seed_summary)
 from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
 
 
@@ -84,6 +85,7 @@ class SeedRun:
     test_proba: np.ndarray
     test_metrics: dict
     train_metrics: dict  # the same model on its own (unaugmented) training images
+    train_pred: np.ndarray | None = None  # its predicted class for each training image
 
 
 def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
@@ -102,11 +104,12 @@ def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
 
 def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, split: Split, config: TrainConfig,
                        run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig(),
-                       watch: dict[str, np.ndarray] | None = None) -> SeedRun:
+                       watch: dict[str, np.ndarray] | None = None, score_test: bool = True) -> SeedRun:
     """Train `model` on `split.train` of the (preprocessed) `dataset`, selecting on `split.val`, then
     score it once on `split.test` and on its own training images. The run folder resumes when model,
     data, split and config match. `watch` names index sets of `dataset` scored after every epoch into
-    the history (recorded only, never used to select: see `fit`)."""
+    the history (recorded only, never used to select: see `fit`). `score_test=False` only trains
+    (a probe whose split has no test part): the returned run has no predictions or metrics."""
     images, y = dataset.images, dataset.labels
     digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
     for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
@@ -115,11 +118,13 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
               (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
               data_fingerprint=digest.hexdigest(),
               watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})
+    if not score_test:
+        return SeedRun(config.seed, split, run, np.zeros((0, dataset.num_classes), np.float32), {}, {})
     proba = predict_proba(run.model, images[split.test])
     train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
     return SeedRun(config.seed, split, run, proba,
                    classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names),
-                   classification_metrics(y[split.train], train_pred, dataset.class_names))
+                   classification_metrics(y[split.train], train_pred, dataset.class_names), train_pred)
 
 
 def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, seed: int, lr: float,
@@ -197,21 +202,38 @@ def _folder_name(spec: ExperimentSpec, lr: float) -> str:
     return spec.name if lr == spec.training.learning_rate else f"{spec.name}__lr{lr:g}"
 
 
+def run_facts(record: ExperimentRecord) -> claims_lib.RunFacts:
+    """What the verdicts need to know about a recorded run besides its numbers."""
+    return claims_lib.RunFacts(
+        protocol=record.protocol, protocol_options=record.protocol_options,
+        protocol_description=record.protocol_description, epochs_run=tuple(record.epochs.run_per_seed),
+        epochs_planned=record.epochs.planned, stopped_by_budget=STOP_BUDGET in record.epochs.stop_reasons,
+        collapsed=not record.trained)
+
+
 def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, test_metrics: list[dict],
-            train_metrics: dict, train_accuracies: list[float], histories: dict[int, pd.DataFrame]) -> list[dict]:
+            train_metrics: dict, train_accuracies: list[float], histories: dict[int, pd.DataFrame],
+            train_confusions: list[np.ndarray] | None = None) -> list[dict]:
     """Write everything derived from a run's predictions and histories into `folder`: metrics.json,
     the claims tables, the figures, experiment.json (accuracy, seed summary, headline claim filled
-    in here) and report.html. Returns the claim rows."""
+    in here) and report.html. Verdicts rest on all seeds pooled (`metrics.SEED_RULE`); the training
+    split's claims on the pooled training-split predictions where they were saved, else on seed
+    `record.seeds[0]`'s. Returns the claim rows."""
     metrics0 = test_metrics[0]
+    names = metrics0["class_names"]
+    pooled = pooled_metrics([np.array(m["confusion_matrix"]) for m in test_metrics], names)
+    pooled_train = pooled_metrics(train_confusions, names) if train_confusions else train_metrics
     summary = seed_summary([m["accuracy"] for m in test_metrics])
     claims = claims_lib.load_claims(spec.paper)
-    rows = claims_lib.compare(claims, metrics0, spec.dataset, summary)
+    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train)
     if spec.compare_on_train_split:
-        for row, on_train in zip(rows, claims_lib.compare(claims, train_metrics, spec.dataset)):
-            row["measured_on_train_split"] = on_train["measured"]
+        for row, claim in zip(rows, (c for c in claims if c.dataset == spec.dataset)):
+            measured, _ = claims_lib.measured_value(claim, pooled_train)
+            row["measured_on_train_split"] = None if measured is None else round(measured, 4)
     headline_id = claims_lib.load_paper(spec.paper).get("headline", {}).get(spec.dataset)
     write_json(folder / "metrics.json", {
         "primary_seed": record.seeds[0], "primary": metrics0, "seed_summary": summary,
+        "pooled_over_seeds": pooled, "pooled_on_train_split": pooled_train if train_confusions else None,
         "primary_on_train_split": train_metrics,
         "per_seed": {str(seed): {"accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"], "macro_f1": m["macro_avg"]["f1"],
                                  "train_split_accuracy": train_acc}
@@ -221,9 +243,10 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, test_m
     title = f"{spec.paper} {record.label} [{record.profile}]"
     figures.plot_learning_curves(histories, folder / "learning_curves.png", title)
     figures.plot_confusion(metrics0, folder / "confusion_matrix.png", f"{title}: test split, seed {record.seeds[0]}")
-    record.accuracy, record.accuracy_ci = metrics0["accuracy"], metrics0["accuracy_ci"]
+    record.accuracy, record.accuracy_ci = pooled["accuracy"], list(pooled["accuracy_ci"])
     record.seed_summary = summary
-    record.train_split_accuracy = train_metrics["accuracy"]
+    record.seed_rule = SEED_RULE
+    record.train_split_accuracy = pooled_train["accuracy"]
     record.headline_claim = next((r for r in rows if r["claim_id"] == headline_id), None)
     record.write(folder)
     pages.experiment_page(folder)
@@ -236,7 +259,9 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
     runs = [r.run for r in per_seed]
     partial = pre_summary.get("count_differences_from_public_release") or []
     note = ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
-        f"Measured on the test split of seed {first.seed}; other seeds enter the mean and sd." + \
+        f"Verdicts and the headline accuracy: {SEED_RULE}. The confusion matrix is seed {first.seed}'s." + \
+        (" Under this protocol each seed also re-draws the split, so the spread across seeds mixes the split "
+         "and the initialisation." if spec.protocol != "official" and len(per_seed) > 1 else "") + \
         (f" PARTIAL DATA: the copy used differs from the public release ({'; '.join(partial[:3])}"
          f"{'; ...' if len(partial) > 3 else ''})." if partial else "")
     record = ExperimentRecord(
@@ -260,8 +285,11 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
             save_predictions(tmp / f"predictions_seed{r.seed}.npz", dataset.labels[r.split.test], r.test_proba,
                              dataset.ids[r.split.test], dataset.class_names)
             r.run.history.to_csv(tmp / f"history_seed{r.seed}.csv", index=False)
+            save_labels(tmp / f"train_predictions_seed{r.seed}.npz", dataset.labels[r.split.train], r.train_pred,
+                        dataset.ids[r.split.train], dataset.class_names)
         rows = _render(tmp, spec, record, [r.test_metrics for r in per_seed], first.train_metrics,
-                       [r.train_metrics["accuracy"] for r in per_seed], {r.seed: r.run.history for r in per_seed})
+                       [r.train_metrics["accuracy"] for r in per_seed], {r.seed: r.run.history for r in per_seed},
+                       [np.array(r.train_metrics["confusion_matrix"]) for r in per_seed])
     return ExperimentResult(spec, record.label, lr, folder, first.test_metrics, rows, trained, runs)
 
 
@@ -284,7 +312,11 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     test_metrics = [metrics_from_predictions(folder / f"predictions_seed{s}.npz") for s in record.seeds]
     histories = {s: pd.read_csv(folder / f"history_seed{s}.csv") for s in record.seeds}
     train_accuracies = [saved["per_seed"][str(s)]["train_split_accuracy"] for s in record.seeds]
+    train_files = [folder / f"train_predictions_seed{s}.npz" for s in record.seeds]
+    train_confusions = [np.array(metrics_from_predictions(f)["confusion_matrix"]) for f in train_files] \
+        if all(f.exists() for f in train_files) else None  # runs before they were saved: seed 0's metrics
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
-        _render(tmp, spec, record, test_metrics, saved["primary_on_train_split"], train_accuracies, histories)
+        _render(tmp, spec, record, test_metrics, saved["primary_on_train_split"], train_accuracies, histories,
+                train_confusions)
     return record

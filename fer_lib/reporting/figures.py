@@ -74,3 +74,35 @@ def plot_samples(dataset, raw: np.ndarray, preprocessed: np.ndarray, per_class: 
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_claims_overview(rows: list[dict], path: Path | str, title: str = "") -> None:
+    """One paper's accuracy claims beside what we measured: per row a claim (black diamond, or a bar for
+    a claimed range) and our measurement with its 95% CI, coloured by the verdict's category.
+
+    `rows`: {"label", "claimed" (a value or a (low, high) range), "measured", "ci_low", "ci_high", "category"}."""
+    from ..evaluate.claims import VERDICT_CATEGORIES
+
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
+    y = np.arange(len(rows))[::-1]
+    for yi, row in zip(y, rows):
+        colour = VERDICT_CATEGORIES[row["category"]][1]
+        ax.errorbar(100 * row["measured"], yi, xerr=[[100 * (row["measured"] - row["ci_low"])],
+                                                    [100 * (row["ci_high"] - row["measured"])]],
+                    fmt="o", color=colour, capsize=3)
+        claimed = row["claimed"]
+        if isinstance(claimed, (tuple, list)):
+            ax.plot([100 * claimed[0], 100 * claimed[1]], [yi, yi], color="black", lw=4, alpha=0.4)
+        else:
+            ax.plot(100 * claimed, yi, "D", color="black", markersize=5)
+    ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+    ax.set_xlabel("accuracy (%): black, the paper's claim; dot and bar, ours with its 95% CI")
+    ax.set_xlim(0, 100)
+    ax.grid(axis="x", alpha=0.3)
+    used = []
+    for row in rows:
+        if row["category"] not in used:
+            used.append(row["category"])
+    ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=VERDICT_CATEGORIES[c][1], label=c) for c in used],
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="verdict", title_fontsize=8)
+    save_figure(fig, path, title, title_size=10)

@@ -21,8 +21,20 @@ from .pages import pct
 from .tables import markdown_table
 
 
-INDEX_COLUMNS = ["paper", "experiment", "dataset", "protocol", "profile", "claim", "measured (95% CI)",
-                 "seeds mean ± sd", "n test", "epochs run/planned", "stopped", "train time (all seeds)", "verdict"]
+INDEX_COLUMNS = ["paper", "experiment", "dataset", "protocol", "profile", "claim", "measured, seeds pooled (95% CI)",
+                 "seeds mean ± sd", "n test", "epochs run/planned", "stopped", "train time (all seeds)", "trained at",
+                 "verdict"]
+FIGURES = "figures"  # reports/figures/claims_<paper>.png
+
+
+def trained_at(e: ExperimentRecord) -> str:
+    """The commits (and backends) a record's runs trained under, or why they are not known."""
+    segments = [seg for per_seed in (e.backends or []) for seg in per_seed]
+    commits = sorted({seg["git_commit"] for seg in segments if seg.get("git_commit")})
+    if not commits:
+        return "commit not recorded (trained before runs recorded it)"
+    backends = sorted({seg["backend"] for seg in segments})
+    return f"{', '.join(commits)} ({', '.join(backends)})"
 
 
 def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict]:
@@ -39,12 +51,13 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
                 "dataset": e.dataset + (f" (PARTIAL: {e.n_images} images)" if e.partial_data else ""),
                 "protocol": e.protocol_description, "profile": e.profile,
                 "claim": head.get("claimed", ""),
-                "measured (95% CI)": f"{pct(e.accuracy)} [{pct(e.accuracy_ci[0])}, {pct(e.accuracy_ci[1])}]",
+                "measured, seeds pooled (95% CI)": f"{pct(e.accuracy)} [{pct(e.accuracy_ci[0])}, {pct(e.accuracy_ci[1])}]",
                 "seeds mean ± sd": f"{pct(s['mean'])} ± {100 * s['std']:.1f} (n={s['n_seeds']})" if s["n_seeds"] > 1 else "1 seed",
                 "n test": e.split_sizes["test"],
                 "epochs run/planned": " / ".join(f"{r}/{epochs.planned}" for r in epochs.run_per_seed),
                 "stopped": "; ".join(sorted(set(epochs.stop_reasons))),
                 "train time (all seeds)": f"{e.train_seconds_total / 60:.1f} min",
+                "trained at": trained_at(e),
                 "verdict": head.get("verdict", ""),
                 "_link": str(path.parent.relative_to(reports_root)),
             })
@@ -65,7 +78,8 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
         runs += 1
     results = folder / "results.json"
     if results.exists():
-        for row in json.loads(results.read_text()).get("rows", []):
+        saved = json.loads(results.read_text())
+        for row in saved.get("runs", saved.get("rows", [])):  # design 2 lists its runs; design 1 its rows
             if "train_seconds" in row:  # rows that trained a model of their own
                 train += row["train_seconds"]
                 capped &= row.get("budget_seconds") is not None
@@ -102,18 +116,98 @@ def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def claims_figures(reports_root: Path | str, profiles: tuple[str, ...], out_dir: Path) -> dict[str, Path]:
+    """Per paper with reports: one figure of every accuracy claim beside our measurement, coloured by
+    verdict (`figures.plot_claims_overview`), written to `out_dir/figures/claims_<paper>.png`."""
+    from ..evaluate.claims import load_claims, verdict_category
+    from .figures import plot_claims_overview
+
+    by_paper: dict[str, list[dict]] = {}
+    for profile in profiles:
+        for path in visible(Path(reports_root, profile), "*/*/claims.csv"):
+            e = ExperimentRecord.read(path.parent)
+            claims = {c.id: c for c in load_claims(e.paper)}
+            for row in pd.read_csv(path).itertuples():
+                if row.metric != "accuracy" or pd.isna(row.measured) or pd.isna(row.ci_low):
+                    continue
+                claim = claims[row.claim_id]
+                by_paper.setdefault(e.paper, []).append({
+                    "label": f"{path.parent.name} [{profile}]: {row.claim_id}",
+                    "claimed": claim.range if claim.range is not None else claim.value, "measured": row.measured,
+                    "ci_low": row.ci_low, "ci_high": row.ci_high, "category": verdict_category(row.verdict)})
+    written = {}
+    for paper, rows in sorted(by_paper.items()):
+        path = out_dir / FIGURES / f"claims_{paper}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot_claims_overview(rows, path, f"{paper}: each accuracy claim beside our measurement")
+        written[paper] = path
+    return written
+
+
+def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "paper")) -> pd.DataFrame:
+    """Per paper and study: what the suite has run, from the reports and the registry (the README's table)."""
+    from ..evaluate.claims import verdict_category
+    from ..models import registered
+    from ..papers import paper_names, papers_with_experiments
+
+    rows = []
+    records = [ExperimentRecord.read(p) for profile in profiles for p in visible(Path(reports_root, profile), "*/*/experiment.json")]
+    with_experiments = set(papers_with_experiments())
+    for paper in paper_names():
+        mine = [e for e in records if e.paper == paper]
+        models = sorted(name for name, entry in registered().items() if entry.paper == paper)
+        if mine:
+            counts = pd.Series([verdict_category((e.headline_claim or {}).get("verdict", "")) for e in mine]).value_counts()
+            epochs = [f"{min(e.epochs.run_per_seed)}/{e.epochs.planned}" for e in mine]
+            status = (f"{len(mine)} experiment variants reported ({', '.join(sorted({e.profile for e in mine}))}); headline "
+                      f"verdicts: {', '.join(f'{n} {c}' for c, n in counts.items())}; fewest epochs run of planned: "
+                      f"{min(epochs, key=lambda t: int(t.split('/')[0]) / int(t.split('/')[1]))}")
+        elif paper in with_experiments:
+            status = "experiments defined; none reported yet"
+        else:
+            status = f"models in the registry ({', '.join(models) or 'none'}); no experiments yet"
+        rows.append({"paper": paper, "status": status})
+    for profile in profiles:
+        study = Path(reports_root, profile, "leakage_study", "results.json")
+        if study.exists():
+            saved = json.loads(study.read_text())
+            rows.append({"paper": f"leakage study ({profile})",
+                         "status": f"design {saved.get('design', 1)}, {len(saved.get('seeds', [saved.get('seed', 0)]))} seed(s)"})
+        audits = visible(Path(reports_root, profile, "data_audit"), "*/summary.json")
+        if audits:
+            rows.append({"paper": f"data audit ({profile})", "status": ", ".join(p.parent.name for p in audits)})
+    return pd.DataFrame(rows)
+
+
+VERDICT_RULES = (
+    "Verdicts: a claim made under another split protocol says \"different protocol\"; one over another label set "
+    "\"not comparable\"; otherwise the claim is set against our 95% CI over all seeds pooled (seeds resampled, then "
+    "test images), and a claim above it reads \"not reproduced\" only when every seed completed the paper's "
+    "training, else \"not reached within the budget (lower bound, k of n epochs)\". Claims a paper captions as "
+    "training results are compared with our training split. The rules are in `fer_lib/evaluate/claims.py`.")
+
+
 def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] = ("cpu", "paper"),
                 out_dir: Path | str | None = None) -> Path:
-    """Write index.html and index.md listing every experiment of `profiles`; returns the HTML path."""
+    """Write index.html and index.md listing every experiment of `profiles`, a claims figure per paper,
+    the leakage study with its caveats, the compute table and the README's status table; returns the
+    HTML path. Every link is relative."""
+    from ..evaluate.claims import VERDICT_CATEGORIES, verdict_category
+
     reports_root = Path(reports_root)
     out_dir = Path(out_dir) if out_dir is not None else reports_root
     rows = index_rows(reports_root, profiles)
     rel = os.path.relpath(reports_root, out_dir)
     link = lambda r: f"{rel}/{r['_link']}".removeprefix("./")  # noqa: E731
+    under = lambda folder: link({"_link": str(Path(folder).relative_to(reports_root))})  # noqa: E731
+    figures = {paper: os.path.relpath(path, out_dir) for paper, path in claims_figures(reports_root, profiles, out_dir).items()}
     md = ["# Results index", "",
           "Every claim beside what this suite measured. Generated by `fer_lib.reporting.index.build_index` from "
-          "the saved runs; do not edit by hand. Accuracy is on the experiment's test split; the 95% CI is "
-          "Wilson's; 'seeds mean ± sd' is across training seeds.", ""]
+          "the saved runs; do not edit by hand. Accuracy is on the experiment's test split, all seeds' predictions "
+          "pooled, with a 95% CI from a two-level bootstrap (seeds, then test images); 'seeds mean ± sd' is across "
+          "training seeds. " + VERDICT_RULES, ""]
+    if figures:
+        md += [f"![{paper}: claims beside our measurements]({path})" for paper, path in figures.items()] + [""]
     if rows:
         df = pd.DataFrame([{**{k: r[k] for k in INDEX_COLUMNS}, "experiment": f"[{r['experiment']}]({link(r)}/claims.md)"}
                            for r in rows])
@@ -124,7 +218,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
               for path in visible(Path(reports_root, profile, "data_audit"), "*/summary.json")]
     if audits:
         md += ["", "## Data audits", ""]
-        md += [f"- [{a['dataset']} ({a['profile']})]({link({'_link': str(folder.relative_to(reports_root))})}/report.html): "
+        md += [f"- [{a['dataset']} ({a['profile']})]({under(folder)}/report.html): "
                f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
                f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
     computes = [(profile, table) for profile in profiles for table in [compute_table(reports_root, profile)] if len(table)]
@@ -137,35 +231,61 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
     studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
     for path in studies:
         md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "",
-               f"How protocol flaws inflate accuracy, one model and one budget: [results]({link({'_link': str(path.parent.relative_to(reports_root))})}/results.md), "
-               f"[figure]({link({'_link': str(path.parent.relative_to(reports_root))})}/leakage.png), "
-               f"[notebook]({link({'_link': str(path.parent.relative_to(reports_root))})}/notebook.html)", "", path.read_text()]
+               f"How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
+               f"[results]({under(path.parent)}/results.md), [figure]({under(path.parent)}/leakage.png), "
+               f"[notebook]({under(path.parent)}/notebook.html)", "", path.read_text()]
         signs = path.with_name("paper_signs.md")
         if signs.exists():
             md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
     write_text(out_dir / "index.md", "\n".join(md) + "\n")
+    write_text(out_dir / "status.md", markdown_table(status_table(reports_root, profiles)) + "\n")
 
-    cells = "".join(
-        "<tr>" + "".join(
-            f"<td><a href='{html.escape(link(r))}/report.html'>{html.escape(str(r[c]))}</a></td>" if c == "experiment"
-            else f"<td>{html.escape(str(r[c]))}</td>" for c in INDEX_COLUMNS) + "</tr>\n"
-        for r in rows)
+    colour = {name: c.removeprefix("tab:") for name, (_, c) in VERDICT_CATEGORIES.items()}
+    tint = {"green": "#d9f2d9", "blue": "#d9e6f7", "red": "#f7d9d9", "orange": "#fbe7cc", "gray": "#eeeeee",
+            "purple": "#eadcf2"}
+
+    def cell(r: dict, c: str) -> str:
+        text = html.escape(str(r[c]))
+        if c == "experiment":
+            return f"<td><a href='{html.escape(link(r))}/report.html'>{text}</a></td>"
+        if c == "verdict" and r[c]:
+            return f"<td style='background:{tint[colour[verdict_category(r[c])]]}'>{text}</td>"
+        return f"<td>{text}</td>"
+
+    cells = "".join("<tr>" + "".join(cell(r, c) for c in INDEX_COLUMNS) + "</tr>\n" for r in rows)
+
+    def study_html(p: Path) -> str:
+        folder = p.parent
+        saved = json.loads((folder / "results.json").read_text())
+        parts = [f"<h2>Leakage study ({html.escape(folder.parent.name)} profile)</h2>",
+                 f"<p><a href='{html.escape(under(folder))}/notebook.html'>notebook</a>, "
+                 f"<a href='{html.escape(under(folder))}/results.md'>results</a></p>"]
+        if (folder / "baseline.csv").exists():
+            parts.append(pd.read_csv(folder / "baseline.csv").to_html(index=False, na_rep=""))
+        parts.append(pd.read_csv(folder / "results.csv").to_html(index=False, na_rep=""))
+        if (folder / "metric.csv").exists():
+            parts.append(pd.read_csv(folder / "metric.csv").to_html(index=False, na_rep=""))
+        if saved.get("caveats"):
+            parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in saved["caveats"]) + "</ul>")
+        parts.append(f"<img src='{html.escape(under(folder))}/leakage.png' alt='leakage study figure'>")
+        return "".join(parts)
+
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>FER reproduction suite: results</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}th{{background:#eee}}</style></head><body>
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}th{{background:#eee}}img{{max-width:100%}}</style></head><body>
 <h1>Results index</h1>
 <p>Every claim beside what this suite measured, generated from the saved runs. Accuracy is on each
-experiment's test split with a Wilson 95% CI; "seeds mean ± sd" is across training seeds. A run stopped by
-its wall-clock budget says so in the "stopped" column.</p>
+experiment's test split, all seeds pooled, with a 95% CI from a two-level bootstrap (seeds, then test images);
+"seeds mean ± sd" is across training seeds. {html.escape(VERDICT_RULES)}</p>
+{"".join(f"<h2>{html.escape(paper)}</h2><img src='{html.escape(path)}' alt='{html.escape(paper)}: claims beside our measurements'>"
+         for paper, path in figures.items())}
+<h2>Every experiment</h2>
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
 {cells}</table>
-{"".join(f"<h2>Leakage study ({html.escape(p.parent.parent.name)} profile)</h2>"
-         f"<p><a href='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/notebook.html'>notebook</a></p>"
-         + pd.read_csv(p.with_name('results.csv')).to_html(index=False, na_rep='')
-         + f"<img src='{html.escape(link({'_link': str(p.parent.relative_to(reports_root))}))}/leakage.png'>" for p in studies)}
+{"".join(study_html(p) for p in studies)}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
-        f"<li><a href='{html.escape(link({'_link': str(folder.relative_to(reports_root))}))}/report.html'>"
+        f"<li><a href='{html.escape(under(folder))}/report.html'>"
         f"{html.escape(a['dataset'])} ({html.escape(a['profile'])})</a></li>" for folder, a in audits) + "</ul>" if audits else ""}
 </body></html>
 """

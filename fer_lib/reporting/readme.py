@@ -11,11 +11,12 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     """Refresh the README's generated blocks (results table, benchmarks) from the saved reports.
 
     A block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; its content comes from
-    `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends}.md` (benchmarks).
+    `reports/status.md` (the status table), `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends}.md` (benchmarks).
     """
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
     sources = {
+        "status": reports_root / "status.md",
         "results": reports_root / "index.md",
         "benchmarks": reports_root / "benchmarks" / "foundation.md",
         "training-benchmark": reports_root / "benchmarks" / "training.md",
@@ -29,9 +30,11 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
             body = source.read_text()
             if name == "results":  # the index from its first table on, links relative to the README
                 lines = body.splitlines()
-                start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+                start = next((i for i, line in enumerate(lines) if line.startswith(("|", "!["))), len(lines))
                 body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line
                                  for line in lines[start:])
+                body = body.replace("](", "](reports/")
+            if name == "status":
                 body = body.replace("](", "](reports/")
         else:
             body = f"_Not measured yet: run `make {'reproduce-all' if name == 'results' else 'bench'}`._"

@@ -71,6 +71,25 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int = NEAR_THRESHOLD, ch
     return pd.DataFrame(pairs.astype(np.int64), columns=["i", "j", "distance"])
 
 
+def duplicate_groups(images: np.ndarray, near_threshold: int = NEAR_THRESHOLD,
+                     hashes: np.ndarray | None = None) -> np.ndarray:
+    """A group id per image: images linked by exact or near duplication, directly or through others,
+    share one (connected components of the duplicate graph); an image with no duplicate has its own."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(images)
+    exact = exact_duplicate_groups(images)
+    members = np.flatnonzero(exact >= 0)
+    order = members[np.argsort(exact[members], kind="stable")]
+    same = exact[order[1:]] == exact[order[:-1]]  # link each member of an exact group to the next one
+    pairs = near_duplicate_pairs(perceptual_hashes(images) if hashes is None else hashes, near_threshold)
+    i = np.concatenate([order[:-1][same], pairs.i.to_numpy()]).astype(np.int64)
+    j = np.concatenate([order[1:][same], pairs.j.to_numpy()]).astype(np.int64)
+    graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
 @dataclass
 class Audit:
     """The audit of one dataset: summary tables, flagged images, and what could not be checked."""

@@ -1,48 +1,111 @@
-"""Protocol flaws that inflate FER accuracies, each built so that it leaks exactly as named.
+"""Protocol flaws that inflate FER accuracies, each measured alone against a protocol that differs from it
+in that one thing, over several seeds, with a bootstrap CI of every difference.
 
-The clean protocol is `data.splits.official`: split first, balance and augment the training split only,
-select on PublicTest, test once on PrivateTest. Each flaw below changes one thing:
+The arms (FER2013 unless named), each trained per seed with the same model, optimizer, epochs and budget:
 
-1. `augment_before_split`: class balancing by augmentation applied to the whole pool *before* a
-   random train/test split, so augmented copies of test images are trained on.
-2. `splits.random_stratified` on all 35,887 images: duplicates now straddle train and test.
-3. `select_on_test`: the official split, but the epoch is selected on the test split itself.
-4. Reporting training accuracy, or the best epoch's validation accuracy, as "accuracy": read from
-   the clean run's history (`reported_as_accuracy`).
-5. CK+48 split by frame (`splits.random_stratified`) instead of by subject (`splits.subject_independent`).
-6. abdulkadir2025's Eq. (3) "recall", TN / (TN + FP), which is specificity: `eq3_recall`.
+- `clean`: the official protocol (train on Training, balance and augment it only, select on PublicTest),
+  tested once on PrivateTest and on the *deduplicated* PrivateTest (its images with no exact or near
+  duplicate in Training, from `audit.duplicate_groups`). Every epoch's PrivateTest predictions are
+  recorded (never used to select), for flaw 3.
+- `grouped`: a random stratified 75:25 split of all images in which every duplicate group sits on one
+  side (the training images that duplicate a test image are left out), then the clean pipeline.
+- `random` (flaw 2): the same test and validation images; training images drawn at random from the
+  rest, with `grouped`'s size and class counts, so duplicates of test images are trained on.
+- `augment_first` (flaw 1): the clean pipeline with only the order of balancing and splitting swapped:
+  the balancing copies (flips, +-45 degree rotations) are made from the whole pool first and fall on
+  either side at random; `grouped`'s originals stay where they are. Its test set holds copies too, whose
+  share is reported; the difference is given on its own test set and on the original images alone.
+- CK+48 (flaw 5): split by frame (`random_stratified`) against split by subject.
+
+What each flaw row compares:
+1. `augment_first` against `grouped`; 2. `random` against `grouped` (both paired: the same test images);
+3. the clean run at the epoch that scores best on PrivateTest (chosen after the fact) against the epoch
+   PublicTest chose (paired); 4. the clean model's accuracy on its own unaugmented training split, in
+   inference mode, against its test accuracy (different images: unpaired); 5. CK+48 by frame against
+   by subject (unpaired); 6. not an inflation but a mislabelled metric: abdulkadir2025's Eq. (3)
+   "recall" is specificity, shown beside recall in its own columns.
+Flaws 1-3 act through memorised near copies, so each arm's training-split accuracy is reported, and the
+differences are also given at the last epoch (the most memorised model), not only at the selected one.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
-import keras
-
 from ..data import FaceDataset
 from ..data.pipeline import balanced_indices, build_augmenter
-from ..data.splits import Split, official, random_stratified
+from ..data.splits import Split, official, random_stratified, stratified_holdout, subject_independent
+from ..errors import FerError
 from ..evaluate.claims import flaw_signs
-from ..evaluate.metrics import classification_metrics
+from ..evaluate.metrics import accuracy_difference, classification_metrics, pooled_metrics
+
+STUDY_MODEL_NOTE = (
+    "yousaf2024's CNN with its dropout switched off, standing in for the paper's model: flaws 1-3 leak through "
+    "memorised near copies, which only a model that fits its training images can show, and without dropout "
+    "this CNN fits them in far fewer epochs than the regularised original (12 epochs of the original reached "
+    "56% on its training split); whether each run did is in its training-split accuracy")
 
 
-def select_on_test(dataset: FaceDataset, seed: int = 0) -> Split:
-    """Flaw 3: the official split with PrivateTest as the selection set as well as the test set."""
-    clean = official(dataset, seed)
-    return Split("select_on_test", "FER2013 Training / PrivateTest used for epoch selection AND as the test set",
-                 seed, clean.train, clean.test, clean.test)
+# ---------------------------------------------------------------------------------------------
+# The splits, each built so that it differs from its reference in one thing
 
 
-def augment_before_split(dataset: FaceDataset, seed: int = 0, test_fraction: float = 0.25,
-                         val_fraction: float = 0.2) -> tuple[FaceDataset, Split, np.ndarray]:
-    """Flaw 1: balance the whole pool with flipped and rotated copies, then split at random.
+def deduplicated(test: np.ndarray, train: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The images of `test` with no exact or near duplicate (same group) in `train`."""
+    return test[~np.isin(groups[test], groups[train])]
 
-    Returns the enlarged dataset (copies have ids `<id>#aug<k>`), the random split of it, and for
-    every image of the enlarged dataset the index of the original image it came from.
-    """
+
+def grouped_random_split(dataset: FaceDataset, groups: np.ndarray, seed: int = 0, test_fraction: float = 0.25,
+                         val_fraction: float = 0.2) -> Split:
+    """A random stratified split of all images with every duplicate group on one side: the test images
+    are drawn at random, and the images that duplicate one of them are left out of training."""
+    rest, test = stratified_holdout(np.arange(len(dataset)), dataset.labels, test_fraction, seed)
+    rest = rest[~np.isin(groups[rest], groups[test])]
+    train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed)
+    return Split("grouped_random", f"random stratified {round(100 * (1 - test_fraction))}:{round(100 * test_fraction)} "
+                 "split of all images, every duplicate group on one side", seed, train, val, test)
+
+
+def random_split_like(dataset: FaceDataset, reference: Split, seed: int = 0) -> Split:
+    """Flaw 2: `reference`'s test and validation images; training images drawn at random from all the
+    others with `reference.train`'s class counts, so duplicates of test images can be among them."""
+    rng = np.random.default_rng(seed + 1000)
+    pool = np.setdiff1d(np.arange(len(dataset)), np.concatenate([reference.test, reference.val]))
+    counts = np.bincount(dataset.labels[reference.train], minlength=dataset.num_classes)
+    train = np.sort(np.concatenate([rng.choice(pool[dataset.labels[pool] == c], size=n, replace=False)
+                                    for c, n in enumerate(counts) if n]))
+    return Split("random_resplit", "random split of all images of the same sizes and class counts "
+                 "(duplicates straddle train and test)", seed, train, reference.val, reference.test)
+
+
+@dataclass
+class AugmentFirst:
+    """Flaw 1's data: the pool with its balancing copies appended, the split of it, and for every image
+    of the pool the index of the original it came from."""
+
+    pool: FaceDataset
+    split: Split
+    source: np.ndarray
+    is_copy: np.ndarray
+
+    @property
+    def test_originals(self) -> np.ndarray:
+        return self.split.test[~self.is_copy[self.split.test]]
+
+    @property
+    def test_copies(self) -> np.ndarray:
+        return self.split.test[self.is_copy[self.split.test]]
+
+
+def augment_first(dataset: FaceDataset, reference: Split, seed: int = 0, test_fraction: float = 0.25) -> AugmentFirst:
+    """Flaw 1: balance the whole pool with flipped and rotated copies first, then split: `reference`'s
+    originals stay where they are and each copy falls in test with probability `test_fraction`, else
+    in train, so augmented copies of test images are trained on (and copies of training images tested)."""
     index, is_copy = balanced_indices(dataset.labels, seed)
     augmenter = build_augmenter(seed=seed)
     copies = dataset.images[index[is_copy]]
@@ -51,26 +114,20 @@ def augment_before_split(dataset: FaceDataset, seed: int = 0, test_fraction: flo
         for i in range(0, len(copies), 1024)]) if len(copies) else copies
     pool = dataset.subset(index)
     pool.images = np.concatenate([dataset.images, np.clip(np.rint(augmented), 0, 255).astype(np.uint8)])
-    pool.ids = np.concatenate([dataset.ids.astype(str),
-                               [f"{dataset.ids[j]}#aug{k}" for k, j in enumerate(index[is_copy])]])
+    pool.ids = np.concatenate([dataset.ids.astype(str), [f"{dataset.ids[j]}#aug{k}" for k, j in enumerate(index[is_copy])]])
     pool.split = None  # the official split no longer means anything
-    split = random_stratified(pool, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction)
-    split = Split("augment_before_split", "balanced by augmentation before a random "
-                  f"{round(100 * (1 - test_fraction))}:{round(100 * test_fraction)} split: "
-                  "augmented copies of test images are in train", seed, split.train, split.val, split.test)
-    return pool, split, index
+    copy_rows = np.flatnonzero(is_copy)
+    to_test = np.random.default_rng(seed + 2000).random(len(copy_rows)) < test_fraction
+    split = Split("augment_before_split", "balanced by augmented copies of the whole pool before the split: "
+                  "copies of test images are trained on", seed,
+                  np.sort(np.concatenate([reference.train, copy_rows[~to_test]])), reference.val,
+                  np.sort(np.concatenate([reference.test, copy_rows[to_test]])))
+    return AugmentFirst(pool, split, index, is_copy)
 
 
-def shared_sources(split: Split, source: np.ndarray) -> int:
-    """How many test images come from an original that also has an image in train (0 = no leak)."""
-    return int(np.isin(source[split.test], source[split.train]).sum())
-
-
-def reported_as_accuracy(history: pd.DataFrame) -> dict[str, float]:
-    """Flaw 4: the numbers a paper can call "accuracy" from one training history."""
-    return {"training accuracy, last epoch": float(history["accuracy"].iloc[-1]),
-            "training accuracy, best epoch": float(history["accuracy"].max()),
-            "validation accuracy, best epoch": float(history["val_accuracy"].max())}
+def leaked(test: np.ndarray, train: np.ndarray, groups: np.ndarray) -> int:
+    """How many test images share a duplicate group (or, for copies, an original) with a training image."""
+    return int(np.isin(groups[test], groups[train]).sum())
 
 
 def eq3_recall(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...]) -> float:
@@ -79,116 +136,291 @@ def eq3_recall(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, .
 
 
 # ---------------------------------------------------------------------------------------------
-# The study: one model, one learning rate, one budget, each flaw alone against the clean protocol
+# One arm's run, and what the table needs from it
 
 
-def _row(flaw: str, dataset: str, protocol: str, accuracy: float, ci, n: int, run=None, note: str = "",
-         trained: bool = True) -> dict:
-    """One table row. `trained=False`: the row re-reads another row's run, which spent the training time."""
-    return {"flaw": flaw, "dataset": dataset, "protocol": protocol, "measured_accuracy": round(accuracy, 4),
-            "ci_low": None if ci is None else round(ci[0], 4), "ci_high": None if ci is None else round(ci[1], 4),
-            "n_test": n, "epochs_run/planned": "" if run is None else f"{run.epochs_run}/{run.epochs_planned}",
-            "stopped": "" if run is None else run.stop_reason, "note": note,
-            **({"train_seconds": round(run.train_seconds, 1), "budget_seconds": run.config.budget_seconds}
-               if run is not None and trained else {})}
+@dataclass
+class ArmRun:
+    """One arm, one seed: test labels, the predictions at the selected and the last epoch, every epoch's
+    predictions on the test set, and the training-split accuracy at the selected and the last epoch."""
+
+    arm: str
+    seed: int
+    ids: np.ndarray
+    y_true: np.ndarray
+    pred_selected: np.ndarray
+    pred_by_epoch: np.ndarray  # epochs x test images
+    train_correct: np.ndarray  # per training image, right at the selected epoch (inference mode, unaugmented)
+    train_accuracy_last: float
+    best_epoch: int | None
+    epochs_run: int
+    epochs_planned: int
+    stop_reason: str
+    train_seconds: float
+    backends: list[dict]
+
+    @property
+    def pred_last(self) -> np.ndarray:
+        return self.pred_by_epoch[-1]
+
+    @property
+    def train_accuracy_selected(self) -> float:
+        return float(self.train_correct.mean())
+
+    def correct(self, which: str = "selected", rows: np.ndarray | None = None) -> np.ndarray:
+        pred = {"selected": self.pred_selected, "last": self.pred_last}[which]
+        hit = pred == self.y_true
+        return hit if rows is None else hit[rows]
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, ids=self.ids.astype(str), y_true=self.y_true.astype(np.int8),
+                            pred_selected=self.pred_selected.astype(np.int8), pred_by_epoch=self.pred_by_epoch.astype(np.int8),
+                            train_correct=self.train_correct)
 
 
-def run_study(profile: str = "smoke", *, model: str, data_root=None, reports_root=None, budget_minutes: float = 10.0,
-              ckplus_budget_minutes: float = 3.0, seed: int = 0, learning_rate: float = 3e-4,
-              replace: bool = False) -> pd.DataFrame:
-    """Run the clean protocol and every flaw; write `<reports_root>/<profile>/leakage_study/`; return the table.
+def _train_arm(arm: str, model: str, model_options: dict, dataset: FaceDataset, split: Split, config, run_dir: Path) -> ArmRun:
+    from ..evaluate.runner import train_and_evaluate
+    from ..train.callbacks import watched_predictions
 
-    Each training run uses the registered `model`, Adam at `learning_rate`, its paper's batch size,
-    the same epochs and the same wall-clock budget under the cpu profile, so the flaws are compared
-    at equal compute. A study already written from more images or a larger budget is not replaced
-    unless `replace`: the run stops before training and says so.
-    """
+    seed_run = train_and_evaluate(model, model_options, dataset, split, config, run_dir,
+                                  watch={"test": split.test, "train": split.train})
+    run = seed_run.run
+    by_epoch = watched_predictions(run_dir, "test")[:run.epochs_run]
+    train_last = float(run.history["train_accuracy"].iloc[-1]) if "train_accuracy" in run.history else float("nan")
+    return ArmRun(arm, config.seed, dataset.ids[split.test], dataset.labels[split.test],
+                  seed_run.test_proba.argmax(axis=1), by_epoch, seed_run.train_pred == dataset.labels[split.train], train_last,
+                  run.best_epoch, run.epochs_run, run.epochs_planned, run.stop_reason, run.train_seconds, run.backends)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+def _pct(x: float) -> float:
+    return round(100 * x, 1)
+
+
+def _difference_row(flaw: str, comparison: str, diff: dict, runs_a: list[ArmRun], runs_b: list[ArmRun] | None,
+                    n_test: str, note: str = "") -> dict:
+    def train_acc(runs, which):
+        return _pct(np.mean([getattr(r, f"train_accuracy_{which}") for r in runs])) if runs else None
+    return {"flaw": flaw, "comparison": comparison, "reference_accuracy": _pct(diff["accuracy_b"]),
+            "flawed_accuracy": _pct(diff["accuracy_a"]), "difference_points": _pct(diff["difference"]),
+            "ci_low": _pct(diff["ci"][0]), "ci_high": _pct(diff["ci"][1]), "paired": diff["paired"],
+            "n_test": n_test, "seeds": diff["n_seeds"],
+            "train_split_accuracy_reference": train_acc(runs_b, "selected"),
+            "train_split_accuracy_flawed": train_acc(runs_a, "selected"),
+            "train_split_accuracy_last_epoch": train_acc(runs_a, "last"), "note": note}
+
+
+def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], copy_rows: list[np.ndarray],
+                leaks: dict[str, list[int]], class_names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(the flaw table, the clean baseline table, flaw 6's metric table) from every arm's runs, seed by
+    seed in the same order.
+
+    `dedup_rows[k]`: rows of the clean run's test set (seed k) with no duplicate in Training;
+    `copy_rows[k]`: rows of `augment_first`'s test set that are copies, seed k; `leaks`: per arm, how many
+    test images have a duplicate (or an original) in its training split, per seed."""
+    clean, grouped, rand, first = (runs[a] for a in ("clean", "grouped", "random", "augment_first"))
+    n_test = lambda rs: "/".join(str(len(r.y_true)) for r in rs[:1])  # noqa: E731
+    baseline = []
+    for name, rows_of in (("PrivateTest (all)", lambda k: None), ("PrivateTest deduplicated", lambda k: dedup_rows[k])):
+        cms = [classification_metrics(r.y_true if rows_of(k) is None else r.y_true[rows_of(k)],
+                                      r.pred_selected if rows_of(k) is None else r.pred_selected[rows_of(k)],
+                                      class_names)["confusion_matrix"] for k, r in enumerate(clean)]
+        pooled = pooled_metrics([np.array(c) for c in cms], class_names)
+        baseline.append({"test set": name, "n": int(np.sum(cms[0])), "accuracy": _pct(pooled["accuracy"]),
+                         "ci_low": _pct(pooled["accuracy_ci"][0]), "ci_high": _pct(pooled["accuracy_ci"][1]),
+                         "seeds": len(clean), "per_seed": ", ".join(f"{_pct(np.trace(np.array(c)) / np.sum(c))}" for c in cms)})
+    rows = []
+    orig = [np.flatnonzero(~np.isin(np.arange(len(r.y_true)), c)) for r, c in zip(first, copy_rows)]
+    share = np.mean([len(c) / len(r.y_true) for r, c in zip(first, copy_rows)])
+    for which in ("selected", "last"):
+        at = "" if which == "selected" else " (last epoch)"
+        rows.append(_difference_row(
+            f"1. balancing copies made before the split{at}", "augment_first (its own test set) vs grouped",
+            accuracy_difference([r.correct(which, o) for r, o in zip(first, orig)], [g.correct(which) for g in grouped],
+                                extra_a=[r.correct(which, c) for r, c in zip(first, copy_rows)]),
+            first, grouped, f"{len(grouped[0].y_true)} + {len(copy_rows[0])} copies",
+            f"{100 * share:.0f}% of the flawed test set are augmented copies"))
+        rows.append(_difference_row(
+            f"1. balancing copies made before the split, original test images only{at}", "augment_first vs grouped",
+            accuracy_difference([r.correct(which, o) for r, o in zip(first, orig)], [g.correct(which) for g in grouped]),
+            first, grouped, n_test(grouped), "the same test images in both arms"))
+        rows.append(_difference_row(
+            f"2. random re-split (duplicates straddle train and test){at}", "random vs grouped",
+            accuracy_difference([r.correct(which) for r in rand], [g.correct(which) for g in grouped]), rand, grouped,
+            n_test(grouped), f"test images with a duplicate in training: {np.mean(leaks['random']):.0f} (random) vs "
+                             f"{np.mean(leaks['grouped']):.0f} (grouped), mean over seeds"))
+    best_test = [r.pred_by_epoch[int(np.argmax((r.pred_by_epoch == r.y_true).mean(axis=1)))] == r.y_true for r in clean]
+    rows.append(_difference_row(
+        "3. epoch chosen on the test split", "clean run: best PrivateTest epoch vs the PublicTest-selected epoch",
+        accuracy_difference(best_test, [r.correct() for r in clean]), clean, clean, n_test(clean),
+        "one training run per seed: the test scores of every epoch, the best picked after the fact"))
+    train_hits = [r.train_correct for r in clean]
+    rows.append(_difference_row(
+        "4. training-split accuracy reported as accuracy", "clean model on its unaugmented training split vs PrivateTest",
+        accuracy_difference(train_hits, [r.correct() for r in clean], paired=False), clean, clean,
+        f"{len(train_hits[0])} vs {len(clean[0].y_true)}", "inference mode, the selected epoch; different images: unpaired"))
+    if runs.get("ckplus_frame") and runs.get("ckplus_subject"):
+        frame, subject = runs["ckplus_frame"], runs["ckplus_subject"]
+        rows.append(_difference_row(
+            "5. CK+48 split by frame instead of by subject", "by frame vs by subject",
+            accuracy_difference([r.correct() for r in frame], [r.correct() for r in subject], paired=False), frame,
+            subject, f"{len(frame[0].y_true)} vs {len(subject[0].y_true)}",
+            "different test images: unpaired; each seed re-draws both splits"))
+    table = pd.DataFrame(rows)
+    pooled = [classification_metrics(r.y_true, r.pred_selected, class_names)["macro_avg"] for r in clean]
+    metric = pd.DataFrame([{"flaw": "6. Eq. (3) \"recall\" = TN/(TN+FP)", "model": "clean run, PrivateTest",
+                            "macro recall": _pct(np.mean([m["recall"] for m in pooled])),
+                            "macro specificity (Eq. 3's \"recall\")": _pct(np.mean([m["specificity"] for m in pooled])),
+                            "seeds": len(clean), "note": "a mislabelled metric, not an accuracy: specificity is near "
+                            "86% (6/7) for any 7-class model that spreads its errors"}])
+    return table, pd.DataFrame(baseline), metric
+
+# ---------------------------------------------------------------------------------------------
+# The study
+
+DESIGN = 2  # 1: one seed, one arm per flaw against the official split (superseded)
+ARMS = ("clean", "grouped", "random", "augment_first", "ckplus_subject", "ckplus_frame")
+
+
+def caveats(table: pd.DataFrame, runs: dict[str, list[ArmRun]], model_note: str) -> list[str]:
+    """What a reader must know beside the numbers, generated from the runs."""
+    lines = [f"Model: {model_note}."]
+    for arm, arm_runs in runs.items():
+        epochs = ", ".join(f"{r.epochs_run}/{r.epochs_planned}" for r in arm_runs)
+        stops = "; ".join(sorted({r.stop_reason for r in arm_runs}))
+        lines.append(f"`{arm}`: epochs run/planned per seed {epochs} ({stops}); training-split accuracy at the "
+                     f"selected epoch {', '.join(f'{100 * r.train_accuracy_selected:.1f}%' for r in arm_runs)}, "
+                     f"at the last epoch {', '.join(f'{100 * r.train_accuracy_last:.1f}%' for r in arm_runs)}.")
+    fitted = min((r.train_accuracy_last for rs in runs.values() for r in rs), default=float("nan"))
+    if not fitted >= 0.9:
+        lines.append(f"Not every run fitted its training split (lowest last-epoch training accuracy {100 * fitted:.1f}%, "
+                     "below 90%): flaws 1-3 leak through memorised near copies, so their differences here are what "
+                     "this much training shows, likely below what a fully fitted model would show.")
+    negative = table[(table.difference_points < 0) & table.flaw.str[0].isin(list("1234"))]
+    for _, row in negative.iterrows():
+        inside = row.ci_low <= 0 <= row.ci_high
+        lines.append(f"A negative difference ({row.flaw}: {row.difference_points} points, CI {row.ci_low} to "
+                     f"{row.ci_high}) means the flawed arm scored lower than its reference"
+                     + (": the CI holds zero, so no inflation is measured at this budget, not a protective effect."
+                        if inside else ": the CI excludes zero; see the note of that row."))
+    return lines
+
+
+def _study_settings(saved: dict):
+    """The `RunStrength` of a saved study of this design."""
+    from ..evaluate.record import RunStrength
+    return RunStrength(saved["n_images"], tuple(saved["seeds"]), saved.get("budget_seconds_per_run"), saved["epochs"])
+
+
+def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_options: dict | None = None,
+              seeds: tuple[int, ...] | list[int] = (0, 1, 2), learning_rate: float = 3e-4, epochs: int = 30,
+              budget_minutes: float = 40.0, ckplus_budget_minutes: float = 4.0, data_root=None,
+              reports_root=None, replace: bool = False) -> pd.DataFrame:
+    """Train every arm for every seed and write `<reports_root>/<profile>/leakage_study/`; return the flaw table.
+
+    Every arm trains the registered `model` (default: yousaf2024 without dropout, see `STUDY_MODEL_NOTE`)
+    with Adam at `learning_rate`, its paper's batch size, `epochs` epochs and, under the cpu profile, a
+    wall-clock budget of `budget_minutes` per FER2013 run (`ckplus_budget_minutes` per CK+48 run).
+    Runs resume from their checkpoints. A study already written from more images, seeds, epochs or
+    budget is not replaced unless `replace`."""
     from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
-    from ..data.splits import subject_independent
     from ..evaluate.record import RunStrength, refuse_weaker
-    from ..evaluate.runner import train_and_evaluate
+    from ..evaluate.runner import check_seeds
     from ..files import atomic_folder, writable_dir, write_json, write_text
     from ..models import paper_batch_size
     from ..provenance import environment
     from ..reporting.tables import markdown_table
     from ..train import TrainConfig
+    from .audit import duplicate_groups
 
+    model_options = {"conv_dropout": 0.0, "dense_dropout": 0.0} if model_options is None and model == "yousaf2024" \
+        else dict(model_options or {})
+    model_note = STUDY_MODEL_NOTE if model == "yousaf2024" and model_options.get("conv_dropout") == 0.0 \
+        else f"{model} with options {model_options}"
     prof = get_profile(profile)
-    reports_root = writable_dir(reports_root or reports_dir(), "reports root")
-    runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
-    epochs = prof.epochs(100)
-
-    def config(minutes: float, balance: bool = True, augment: str = "copies") -> TrainConfig:
-        return TrainConfig(learning_rate=learning_rate, batch_size=paper_batch_size(model), epochs=epochs, seed=seed,
-                           balance=balance, augment=augment, budget_seconds=prof.budget_seconds(minutes))
-
-    fer, ck = (prepare(name, data_root, prof.per_class).dataset for name in ("fer2013", "ckplus48"))
-    folder = Path(reports_root) / prof.name / "leakage_study"
+    seeds = check_seeds(seeds)
+    if not prof.multi_seed:
+        seeds = seeds[:1]
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise FerError(f"epochs must be a positive integer, got {epochs!r}")
+    root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
+    folder = Path(root) / prof.name / "leakage_study"
+    fer_prepared = prepare("fer2013", data_root, prof.per_class)
+    fer, ck = fer_prepared.dataset, prepare("ckplus48", data_root, prof.per_class).dataset
     budget = prof.budget_seconds(budget_minutes)
-    strength = RunStrength(len(fer), (seed,), budget, epochs)
+    strength = RunStrength(len(fer), tuple(seeds), budget, prof.epochs(epochs))
     if (folder / "results.json").exists():
         saved = json.loads((folder / "results.json").read_text())
-        saved_minutes = saved.get("budget_minutes_per_run")
-        # studies written before n_images was recorded ran on all of FER2013 under cpu and paper
-        existing = RunStrength(saved.get("n_images", len(fer) if prof.per_class is None else 0), (saved.get("seed", seed),),
-                               None if saved_minutes is None else 60 * saved_minutes, saved.get("epochs", epochs))
-        refuse_weaker(folder, strength, existing, replace)
-    rows = []
+        if saved.get("design") == DESIGN:  # a study of the earlier design is superseded by this one
+            refuse_weaker(folder, strength, _study_settings(saved), replace)
 
-    def measured(flaw, dataset, split, run, note=""):
-        m = run.test_metrics
-        rows.append(_row(flaw, dataset, split.description, m["accuracy"], m["accuracy_ci"], m["n"], run.run, note))
+    def config(seed: int, minutes: float, balanced_already: bool = False) -> TrainConfig:
+        return TrainConfig(optimizer="adam", learning_rate=learning_rate, batch_size=paper_batch_size(model),
+                           epochs=prof.epochs(epochs), seed=seed, balance=not balanced_already,
+                           augment="none" if balanced_already else "copies", budget_seconds=prof.budget_seconds(minutes))
 
-    clean = official(fer, seed)
-    base = train_and_evaluate(model, {}, fer, clean, config(budget_minutes), runs_root / "clean")
-    measured("none: clean protocol (baseline)", "fer2013", clean, base)
+    groups = duplicate_groups(fer_prepared.raw_images)  # on the pixels before preprocessing, as the audit
+    runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
+    dedup_rows, copy_rows, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
+    runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
+    for seed in seeds:
+        where = runs_root / f"seed{seed}"
+        clean = official(fer, seed)
+        grouped = grouped_random_split(fer, groups, seed)
+        rand = random_split_like(fer, grouped, seed)
+        first = augment_first(fer, grouped, seed)
+        runs["clean"].append(_train_arm("clean", model, model_options, fer, clean, config(seed, budget_minutes), where / "clean"))
+        runs["grouped"].append(_train_arm("grouped", model, model_options, fer, grouped, config(seed, budget_minutes), where / "grouped"))
+        runs["random"].append(_train_arm("random", model, model_options, fer, rand, config(seed, budget_minutes), where / "random"))
+        runs["augment_first"].append(_train_arm("augment_first", model, model_options, first.pool, first.split,
+                                                config(seed, budget_minutes, balanced_already=True), where / "augment_first"))
+        by_subject = subject_independent(ck, seed, test_fraction=0.2, val_fraction=0.2)
+        by_frame = random_stratified(ck, seed, test_fraction=0.2, val_fraction=0.2)
+        runs["ckplus_subject"].append(_train_arm("ckplus_subject", model, model_options, ck, by_subject,
+                                                 config(seed, ckplus_budget_minutes), where / "ckplus_subject"))
+        runs["ckplus_frame"].append(_train_arm("ckplus_frame", model, model_options, ck, by_frame,
+                                               config(seed, ckplus_budget_minutes), where / "ckplus_frame"))
+        dedup_rows.append(np.flatnonzero(~np.isin(groups[clean.test], groups[clean.train])))
+        copy_rows.append(np.flatnonzero(first.is_copy[first.split.test]))
+        for arm, split, arm_groups in (("clean", clean, groups), ("grouped", grouped, groups), ("random", rand, groups),
+                                       ("augment_first", first.split, groups[first.source])):
+            leaks[arm].append(leaked(split.test, split.train, arm_groups))
 
-    pool, split1, _ = augment_before_split(fer, seed, test_fraction=0.25)
-    flaw1 = train_and_evaluate(model, {}, pool, split1,
-                               config(budget_minutes, balance=False, augment="none"), runs_root / "augment_before_split")
-    measured("1. augmentation for balance before a random split", "fer2013", split1, flaw1,
-             "includes flaw 2 (a random re-split); its own share is the difference to flaw 2")
-
-    split2 = random_stratified(fer, seed, test_fraction=0.25, val_fraction=0.2)
-    flaw2 = train_and_evaluate(model, {}, fer, split2, config(budget_minutes), runs_root / "random_resplit")
-    measured("2. random re-split of all images (duplicates straddle train and test)", "fer2013", split2, flaw2)
-
-    split3 = select_on_test(fer, seed)
-    flaw3 = train_and_evaluate(model, {}, fer, split3, config(budget_minutes), runs_root / "select_on_test")
-    measured("3. epoch selection on the test split", "fer2013", split3, flaw3)
-
-    for name, value in reported_as_accuracy(base.run.history).items():
-        rows.append(_row(f"4. reporting the {name} as accuracy", "fer2013", clean.description, value, None,
-                         len(clean.train) if name.startswith("training") else len(clean.val), base.run,
-                         "from the clean run's history", trained=False))
-
-    by_subject = subject_independent(ck, seed, test_fraction=0.2, val_fraction=0.2)
-    ck_clean = train_and_evaluate(model, {}, ck, by_subject, config(ckplus_budget_minutes),
-                                  runs_root / "ckplus_subject")
-    measured("none: CK+48 subject-independent (baseline for flaw 5)", "ckplus48", by_subject, ck_clean)
-    by_frame = random_stratified(ck, seed, test_fraction=0.2, val_fraction=0.2)
-    ck_flaw = train_and_evaluate(model, {}, ck, by_frame, config(ckplus_budget_minutes),
-                                 runs_root / "ckplus_frame")
-    measured("5. CK+48 split by frame instead of by subject", "ckplus48", by_frame, ck_flaw)
-
-    y_pred = base.test_proba.argmax(axis=1)
-    rows.append(_row("6. Eq. (3) \"recall\" TN/(TN+FP), i.e. specificity, averaged over classes", "fer2013",
-                     clean.description, eq3_recall(fer.labels[clean.test], y_pred, fer.class_names), None,
-                     len(clean.test), base.run, "from the clean run's test predictions", trained=False))
-
-    # training time and budget stay in results.json (the index's compute table reads them)
-    table = pd.DataFrame(rows).drop(columns=["train_seconds", "budget_seconds"], errors="ignore")
-    baselines = {"fer2013": table.measured_accuracy[0], "ckplus48": table.measured_accuracy[table.flaw.str.startswith("none: CK+")].iloc[0]}
-    table.insert(4, "inflation_points", [round(100 * (a - baselines[d]), 1) for a, d in zip(table.measured_accuracy, table.dataset)])
+    table, baseline, metric = study_table(runs, dedup_rows, copy_rows, leaks, fer.class_names)
+    notes = caveats(table, runs, model_note)
+    run_records = [{"arm": arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
+                    "best_epoch": r.best_epoch, "stopped": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
+                    "budget_seconds": (config(r.seed, ckplus_budget_minutes if arm.startswith("ckplus") else budget_minutes)
+                                       .budget_seconds), "train_split_accuracy_selected": r.train_accuracy_selected,
+                    "train_split_accuracy_last": r.train_accuracy_last, "provenance": r.backends}
+                   for arm, arm_runs in runs.items() for r in arm_runs]
     with atomic_folder(folder) as tmp:
+        (tmp / "predictions").mkdir()
+        for arm_runs in runs.values():
+            for r in arm_runs:
+                r.save(tmp / "predictions" / f"{r.arm}_seed{r.seed}.npz")
         table.to_csv(tmp / "results.csv", index=False)
-        write_text(tmp / "results.md", markdown_table(table))
-        write_json(tmp / "results.json", {"profile": prof.name, "model": model, "learning_rate": learning_rate,
-                                          "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
-                                          "seed": seed, "n_images": len(fer), "epochs": epochs, "rows": rows,
-                                          "environment": environment()})
-        _plot_study(table, tmp / "leakage.png", f"protocol flaws, {model}, {prof.name} profile")
+        baseline.to_csv(tmp / "baseline.csv", index=False)
+        metric.to_csv(tmp / "metric.csv", index=False)
+        write_text(tmp / "results.md", "\n".join([
+            f"Clean baseline, {model} ({prof.name} profile), pooled over {len(seeds)} seed(s):", "",
+            markdown_table(baseline), "",
+            "Each flaw against the arm that differs from it in that one thing; difference in points with a 95% "
+            "bootstrap CI over seeds and test images (paired where both arms were scored on the same images):", "",
+            markdown_table(table), "", markdown_table(metric), "", "Caveats, generated from the runs:", "",
+            *[f"- {line}" for line in notes], ""]))
+        write_json(tmp / "results.json", {
+            "design": DESIGN, "profile": prof.name, "model": model, "model_options": model_options,
+            "learning_rate": learning_rate, "epochs": prof.epochs(epochs), "seeds": list(seeds),
+            "budget_seconds_per_run": budget, "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
+            "n_images": len(fer), "leaks": leaks, "rows": table.to_dict("records"),
+            "baseline": baseline.to_dict("records"), "metric": metric.to_dict("records"), "caveats": notes,
+            "runs": run_records, "environment": environment()})
+        _plot_study(table, tmp / "leakage.png", f"protocol flaws, {model}, {prof.name} profile, {len(seeds)} seed(s)")
         write_text(tmp / "paper_signs.md", markdown_table(pd.DataFrame(flaw_signs())))
     return table
 
@@ -198,13 +430,14 @@ def _plot_study(table: pd.DataFrame, path, title: str) -> None:
 
     from ..reporting.figures import save_figure
 
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(table) + 1.4))
     y = np.arange(len(table))[::-1]
-    err = np.array([[a - lo if lo == lo and lo is not None else 0, hi - a if hi == hi and hi is not None else 0]
-                    for a, lo, hi in zip(table.measured_accuracy, table.ci_low, table.ci_high)]).T
-    colors = ["tab:green" if f.startswith("none") else "tab:red" for f in table.flaw]
-    ax.barh(y, 100 * table.measured_accuracy, xerr=100 * err, color=colors, alpha=0.8)
-    ax.set_yticks(y, [f[:60] for f in table.flaw], fontsize=8)
-    ax.set_xlabel("reported accuracy (%), 95% CI where it applies")
+    d = table.difference_points.to_numpy(float)
+    err = np.array([d - table.ci_low.to_numpy(float), table.ci_high.to_numpy(float) - d])
+    colors = ["tab:red" if lo > 0 else ("tab:blue" if hi < 0 else "tab:gray") for lo, hi in zip(table.ci_low, table.ci_high)]
+    ax.barh(y, d, xerr=err, color=colors, alpha=0.8, capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [f[:70] for f in table.flaw], fontsize=8)
+    ax.set_xlabel("flawed minus reference accuracy (points), 95% bootstrap CI; red: CI above zero")
     ax.grid(axis="x", alpha=0.3)
     save_figure(fig, path, title, title_size=10)

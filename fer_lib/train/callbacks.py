@@ -76,8 +76,10 @@ class EpochRecord(keras.callbacks.Callback):
 
 
 class WatchScores(keras.callbacks.Callback):
-    """Scores each watched labelled set after every epoch into that epoch's history row, as
-    `<name>_accuracy`. Watched sets are only recorded: nothing selects, stops or trains on them."""
+    """Scores each watched labelled set after every epoch: its accuracy into that epoch's history row
+    (`<name>_accuracy`), and every image's predicted class into `watch_<name>.npz` (`pred`: epochs x
+    images), so any epoch's number recomputes image by image. Watched sets are only recorded:
+    nothing selects, stops or trains on them."""
 
     def __init__(self, run: RunState, watch: dict):
         super().__init__()
@@ -88,7 +90,18 @@ class WatchScores(keras.callbacks.Callback):
 
         row = self.run.state["history"][-1]
         for name, (images, labels) in self.watch.items():
-            row[f"{name}_accuracy"] = float(np.mean(predict_proba(self.model, images).argmax(axis=1) == labels))
+            pred = predict_proba(self.model, images).argmax(axis=1).astype(np.int8)
+            row[f"{name}_accuracy"] = float(np.mean(pred == labels))
+            path = self.run.run_dir / f"watch_{name}.npz"
+            earlier = watched_predictions(self.run.run_dir, name)[:epoch] if path.exists() else np.zeros((0, len(pred)), np.int8)
+            with atomic_path(path) as tmp:
+                np.savez_compressed(tmp, pred=np.concatenate([earlier, pred[None]]), labels=np.asarray(labels, np.int8))
+
+
+def watched_predictions(run_dir: Path | str, name: str) -> np.ndarray:
+    """The predicted classes of watched set `name` after each epoch (epochs x images)."""
+    with np.load(Path(run_dir) / f"watch_{name}.npz") as z:
+        return z["pred"]
 
 
 class CollapseStop(keras.callbacks.Callback):
