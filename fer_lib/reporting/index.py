@@ -179,6 +179,19 @@ def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "
     return pd.DataFrame(rows)
 
 
+def study_caveat(folder: Path) -> list[str]:
+    """A warning line (and a blank one) for a leakage study of a superseded design; none for the current one."""
+    from ..studies.leakage import DESIGN
+
+    saved = json.loads((folder / "results.json").read_text())
+    if saved.get("design", 1) == DESIGN:
+        return []
+    return ["SUPERSEDED DESIGN: this table is from the first design of the study (one seed; flaws 1 and 2 tested on "
+            "other images than the baseline, so each row mixes its flaw with a change of test set; the runs stopped "
+            "after 12-17 epochs, before fitting their training split, which is why some \"inflations\" are negative). "
+            "The redesigned study (`fer_lib/studies/leakage.py`) replaces it when its runs complete.", ""]
+
+
 VERDICT_RULES = (
     "Verdicts: a claim made under another split protocol says \"different protocol\"; one over another label set "
     "\"not comparable\"; otherwise the claim is set against our 95% CI over all seeds pooled (seeds resampled, then "
@@ -230,7 +243,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                markdown_table(table)]
     studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
     for path in studies:
-        md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "",
+        md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "", *study_caveat(path.parent),
                f"How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
                f"[results]({under(path.parent)}/results.md), [figure]({under(path.parent)}/leakage.png), "
                f"[notebook]({under(path.parent)}/notebook.html)", "", path.read_text()]
@@ -258,6 +271,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         folder = p.parent
         saved = json.loads((folder / "results.json").read_text())
         parts = [f"<h2>Leakage study ({html.escape(folder.parent.name)} profile)</h2>",
+                 *(f"<p><b>{html.escape(line)}</b></p>" for line in study_caveat(folder) if line),
                  f"<p><a href='{html.escape(under(folder))}/notebook.html'>notebook</a>, "
                  f"<a href='{html.escape(under(folder))}/results.md'>results</a></p>"]
         if (folder / "baseline.csv").exists():
