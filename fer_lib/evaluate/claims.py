@@ -150,7 +150,7 @@ def load_claims(paper: str) -> list[Claim]:
 
 
 def _against_ci(claimed: float | tuple[float, float], ci: tuple[float, float] | None, facts: RunFacts) -> str:
-    if ci is None or any(v is None or math.isnan(v) for v in ci):  # a class never predicted (no precision)
+    if ci is None or any(math.isnan(v) for v in ci):  # a class never predicted (no precision)
         return VERDICT_NO_CI
     lo, hi = ci
     low, high = claimed if isinstance(claimed, tuple) else (claimed, claimed)
@@ -164,8 +164,9 @@ def _against_ci(claimed: float | tuple[float, float], ci: tuple[float, float] | 
 
 
 def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None, facts: RunFacts,
-            dataset_classes: list[str]) -> str:
-    """The verdict on `claim` given what we measured (see the module's rules)."""
+            dataset_classes: list[str], on_train_split: bool = False) -> str:
+    """The verdict on `claim` given what we measured (see the module's rules); `on_train_split`: the
+    measurement is the training split's, and the verdict says so."""
     if measured is None:
         return VERDICT_NO_CLASS
     if claim.metric == "accuracy" and claim.label_set and set(claim.label_set) != set(dataset_classes):
@@ -176,7 +177,7 @@ def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None
     if facts.collapsed:
         return VERDICT_COLLAPSED
     result = _against_ci(claim.range if claim.range is not None else claim.value, ci, facts)
-    return (TRAIN_SPLIT_PREFIX + result) if claim.split == "train" else result
+    return (TRAIN_SPLIT_PREFIX + result) if on_train_split else result
 
 
 def measured_value(claim: Claim, metrics: dict) -> tuple[float | None, tuple[float, float] | None]:
@@ -203,16 +204,16 @@ def compare(claims: list[Claim], metrics: dict, dataset: str, facts: RunFacts, s
         on_train = claim.split == "train" and train_metrics is not None
         measured, ci = measured_value(claim, train_metrics if on_train else metrics)
         claimed = claim.range if claim.range is not None else claim.value
-        verdict_text = verdict(claim, measured, ci, facts, classes)
+        verdict_text = verdict(claim, measured, ci, facts, classes, on_train)
         if claim.split == "train" and not on_train and measured is not None:
-            verdict_text = verdict_text.removeprefix(TRAIN_SPLIT_PREFIX) + " (on the test split: no training-split predictions saved)"
+            verdict_text += " (on the test split: no training-split predictions saved)"
         row = {
             "claim_id": claim.id, "where": claim.where, "metric": claim.metric,
             "class": claim.class_name or "", "claimed": claim.text(), "claimed_protocol": claim.protocol,
             "measured_on": "training split" if on_train else "test split",
             "measured": None if measured is None else round(measured, 4),
-            "ci_low": None if ci is None or ci[0] is None or math.isnan(ci[0]) else round(ci[0], 4),
-            "ci_high": None if ci is None or ci[1] is None or math.isnan(ci[1]) else round(ci[1], 4),
+            "ci_low": None if ci is None or math.isnan(ci[0]) else round(ci[0], 4),
+            "ci_high": None if ci is None or math.isnan(ci[1]) else round(ci[1], 4),
             "difference_points": None if measured is None else round(
                 100 * (measured - (sum(claimed) / 2 if isinstance(claimed, tuple) else claimed)), 1),
             "verdict": verdict_text,

@@ -99,10 +99,7 @@ def plot_claims_overview(rows: list[dict], path: Path | str, title: str = "") ->
     ax.set_xlabel("accuracy (%): black, the paper's claim; dot and bar, ours with its 95% CI")
     ax.set_xlim(0, 100)
     ax.grid(axis="x", alpha=0.3)
-    used = []
-    for row in rows:
-        if row["category"] not in used:
-            used.append(row["category"])
+    used = dict.fromkeys(row["category"] for row in rows)  # in order of first appearance
     ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=VERDICT_CATEGORIES[c][1], label=c) for c in used],
               fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="verdict", title_fontsize=8)
     save_figure(fig, path, title, title_size=10)

@@ -123,10 +123,11 @@ def claims_figures(reports_root: Path | str, profiles: tuple[str, ...], out_dir:
     from .figures import plot_claims_overview
 
     by_paper: dict[str, list[dict]] = {}
+    claims_of: dict[str, dict] = {}
     for profile in profiles:
         for path in visible(Path(reports_root, profile), "*/*/claims.csv"):
             e = ExperimentRecord.read(path.parent)
-            claims = {c.id: c for c in load_claims(e.paper)}
+            claims = claims_of.setdefault(e.paper, {c.id: c for c in load_claims(e.paper)})
             for row in pd.read_csv(path).itertuples():
                 if row.metric != "accuracy" or pd.isna(row.measured) or pd.isna(row.ci_low):
                     continue
@@ -179,11 +180,11 @@ def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "
     return pd.DataFrame(rows)
 
 
-def study_caveat(folder: Path) -> list[str]:
-    """A warning line (and a blank one) for a leakage study of a superseded design; none for the current one."""
+def study_caveat(saved: dict) -> list[str]:
+    """A warning line (and a blank one) for a leakage study (its results.json) of a superseded design;
+    none for the current one."""
     from ..studies.leakage import DESIGN
 
-    saved = json.loads((folder / "results.json").read_text())
     if saved.get("design", 1) == DESIGN:
         return []
     return ["SUPERSEDED DESIGN: this table is from the first design of the study (one seed; flaws 1 and 2 tested on "
@@ -241,9 +242,10 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                "checkpoint cache re-executes in minutes, so the training time of its saved runs (summed over seeds "
                "and restarts) is shown beside the wall time of its last execution.", "",
                markdown_table(table)]
-    studies = [path for profile in profiles for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()]
-    for path in studies:
-        md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "", *study_caveat(path.parent),
+    studies = {path: json.loads(path.with_name("results.json").read_text()) for profile in profiles
+               for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()}
+    for path, saved in studies.items():
+        md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "", *study_caveat(saved),
                f"How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
                f"[results]({under(path.parent)}/results.md), [figure]({under(path.parent)}/leakage.png), "
                f"[notebook]({under(path.parent)}/notebook.html)", "", path.read_text()]
@@ -267,11 +269,10 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
 
     cells = "".join("<tr>" + "".join(cell(r, c) for c in INDEX_COLUMNS) + "</tr>\n" for r in rows)
 
-    def study_html(p: Path) -> str:
+    def study_html(p: Path, saved: dict) -> str:
         folder = p.parent
-        saved = json.loads((folder / "results.json").read_text())
         parts = [f"<h2>Leakage study ({html.escape(folder.parent.name)} profile)</h2>",
-                 *(f"<p><b>{html.escape(line)}</b></p>" for line in study_caveat(folder) if line),
+                 *(f"<p><b>{html.escape(line)}</b></p>" for line in study_caveat(saved) if line),
                  f"<p><a href='{html.escape(under(folder))}/notebook.html'>notebook</a>, "
                  f"<a href='{html.escape(under(folder))}/results.md'>results</a></p>"]
         if (folder / "baseline.csv").exists():
@@ -296,7 +297,7 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
 <h2>Every experiment</h2>
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
 {cells}</table>
-{"".join(study_html(p) for p in studies)}
+{"".join(study_html(p, saved) for p, saved in studies.items())}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(under(folder))}/report.html'>"

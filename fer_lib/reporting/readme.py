@@ -33,8 +33,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
                 start = next((i for i, line in enumerate(lines) if line.startswith(("|", "!["))), len(lines))
                 body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line
                                  for line in lines[start:])
-                body = body.replace("](", "](reports/")
-            if name == "status":
+            if name in ("results", "status"):  # links relative to the README
                 body = body.replace("](", "](reports/")
         else:
             body = f"_Not measured yet: run `make {'reproduce-all' if name == 'results' else 'bench'}`._"

@@ -224,10 +224,10 @@ def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], cop
     clean, grouped, rand, first = (runs[a] for a in ("clean", "grouped", "random", "augment_first"))
     n_test = lambda rs: "/".join(str(len(r.y_true)) for r in rs[:1])  # noqa: E731
     baseline = []
-    for name, rows_of in (("PrivateTest (all)", lambda k: None), ("PrivateTest deduplicated", lambda k: dedup_rows[k])):
-        cms = [classification_metrics(r.y_true if rows_of(k) is None else r.y_true[rows_of(k)],
-                                      r.pred_selected if rows_of(k) is None else r.pred_selected[rows_of(k)],
-                                      class_names)["confusion_matrix"] for k, r in enumerate(clean)]
+    everything = [slice(None)] * len(clean)
+    for name, rows in (("PrivateTest (all)", everything), ("PrivateTest deduplicated", dedup_rows)):
+        cms = [classification_metrics(r.y_true[k_rows], r.pred_selected[k_rows], class_names)["confusion_matrix"]
+               for r, k_rows in zip(clean, rows)]
         pooled = pooled_metrics([np.array(c) for c in cms], class_names)
         baseline.append({"test set": name, "n": int(np.sum(cms[0])), "accuracy": _pct(pooled["accuracy"]),
                          "ci_low": _pct(pooled["accuracy_ci"][0]), "ci_high": _pct(pooled["accuracy_ci"][1]),
@@ -394,8 +394,8 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
     notes = caveats(table, runs, model_note)
     run_records = [{"arm": arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
                     "best_epoch": r.best_epoch, "stopped": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
-                    "budget_seconds": (config(r.seed, ckplus_budget_minutes if arm.startswith("ckplus") else budget_minutes)
-                                       .budget_seconds), "train_split_accuracy_selected": r.train_accuracy_selected,
+                    "budget_seconds": prof.budget_seconds(ckplus_budget_minutes) if arm.startswith("ckplus") else budget,
+                    "train_split_accuracy_selected": r.train_accuracy_selected,
                     "train_split_accuracy_last": r.train_accuracy_last, "provenance": r.backends}
                    for arm, arm_runs in runs.items() for r in arm_runs]
     with atomic_folder(folder) as tmp:

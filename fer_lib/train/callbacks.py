@@ -84,6 +84,11 @@ class WatchScores(keras.callbacks.Callback):
     def __init__(self, run: RunState, watch: dict):
         super().__init__()
         self.run, self.watch = run, watch
+        # the epochs already checkpointed (a resumed run), read once; a file may hold one epoch more
+        done = run.state["epochs_done"]
+        self.by_epoch = {name: watched_predictions(run.run_dir, name)[:done]
+                         if (run.run_dir / f"watch_{name}.npz").exists() else np.zeros((0, len(labels)), np.int8)
+                         for name, (_, labels) in watch.items()}
 
     def on_epoch_end(self, epoch, logs=None):
         from .loop import predict_proba
@@ -92,10 +97,9 @@ class WatchScores(keras.callbacks.Callback):
         for name, (images, labels) in self.watch.items():
             pred = predict_proba(self.model, images).argmax(axis=1).astype(np.int8)
             row[f"{name}_accuracy"] = float(np.mean(pred == labels))
-            path = self.run.run_dir / f"watch_{name}.npz"
-            earlier = watched_predictions(self.run.run_dir, name)[:epoch] if path.exists() else np.zeros((0, len(pred)), np.int8)
-            with atomic_path(path) as tmp:
-                np.savez_compressed(tmp, pred=np.concatenate([earlier, pred[None]]), labels=np.asarray(labels, np.int8))
+            self.by_epoch[name] = np.concatenate([self.by_epoch[name][:epoch], pred[None]])
+            with atomic_path(self.run.run_dir / f"watch_{name}.npz") as tmp:
+                np.savez_compressed(tmp, pred=self.by_epoch[name], labels=np.asarray(labels, np.int8))
 
 
 def watched_predictions(run_dir: Path | str, name: str) -> np.ndarray:
