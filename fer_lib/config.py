@@ -71,7 +71,9 @@ class Profile:
 
     `per_class` limits every class of every split to that many images (a stratified subset);
     `max_epochs` caps the paper's epochs; `budget_scale` multiplies each experiment's
-    wall-clock budget (None: no budget); `multi_seed` runs every seed an experiment lists.
+    wall-clock budget (None: no budget); `multi_seed` runs every seed an experiment lists;
+    `fallback` runs an experiment again at its fallback learning rate when the paper's did not
+    train (off for smoke, whose one epoch cannot tell).
     """
 
     name: str
@@ -80,6 +82,7 @@ class Profile:
     max_epochs: int | None
     budget_scale: float | None
     multi_seed: bool
+    fallback: bool = True
 
     def epochs(self, planned: int) -> int:
         """The epochs a run of `planned` epochs trains under this profile (capped by `max_epochs`)."""
@@ -96,7 +99,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke",
         "small stratified subset of the real data, one epoch: for tests and CI",
-        per_class=24, max_epochs=1, budget_scale=None, multi_seed=False,
+        per_class=24, max_epochs=1, budget_scale=None, multi_seed=False, fallback=False,
     ),
     "cpu": Profile(
         "cpu",

@@ -6,11 +6,15 @@ and `test` (evaluated once). Class balancing and augmentation happen later, on `
 - `official`: FER2013's Training / PublicTest / PrivateTest (train / select / test).
 - `random_stratified`: a random stratified split by ratio, e.g. yousaf2024's 75:25 on FER2013
   and 80:20 on CK+; `val_fraction` of the training part is held out for selection.
+  Both take `validation_is_test=True` for a paper that reports the set that monitored its training
+  (abdulkadir2025): validation and test are then one set (`Split.val_is_test`), and the runner
+  evaluates the last epoch's weights, since choosing an epoch on that set would choose on the test.
 - `subject_independent`: CK+ split so that no subject is on both sides (also for validation).
 - `subject_kfold`, `stratified_kfold`: k folds, subject-disjoint or stratified by class.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,15 +35,24 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    val_is_test: bool = False  # the paper's protocol reports the set that monitored training
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
     def check_disjoint(self) -> None:
-        """Raise if any image index is in two parts."""
-        parts = (self.train, self.val, self.test)
+        """Raise if any image index is in two parts (validation and test may be one set, when declared)."""
+        if self.val_is_test and not np.array_equal(self.val, self.test):
+            raise AssertionError(f"split {self.protocol} declares validation and test one set, but they differ")
+        parts = (self.train, self.test) if self.val_is_test else (self.train, self.val, self.test)
         if sum(map(len, parts)) != len(np.unique(np.concatenate(parts))):
             raise AssertionError(f"split {self.protocol} reuses an image across train/val/test")
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise FerError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _fraction(name: str, value: float, allow_zero: bool = False) -> float:
@@ -70,8 +83,11 @@ def _group_holdout(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fr
     return np.sort(index[kept]), np.sort(index[held])
 
 
-def official(dataset: FaceDataset, seed: int = 0) -> Split:
-    """FER2013's official protocol: fit on Training, select on PublicTest, test on PrivateTest."""
+def official(dataset: FaceDataset, seed: int = 0, validation_is_test: bool = False) -> Split:
+    """FER2013's official protocol: fit on Training, select on PublicTest, test on PrivateTest.
+
+    `validation_is_test`: PublicTest both monitors training and is reported (abdulkadir2025's
+    Table IV); PrivateTest is unused."""
     if dataset.split is None:
         raise FerError(f"the official protocol needs FER2013's Usage split; {dataset.name} has none")
     part = {name: np.flatnonzero(dataset.split == name) for name in ("Training", "PublicTest", "PrivateTest")}
@@ -80,19 +96,30 @@ def official(dataset: FaceDataset, seed: int = 0) -> Split:
         raise FerError(f"the official protocol needs FER2013's Training, PublicTest and PrivateTest images; "
                        f"{dataset.name} ({dataset.source}) has none in {', '.join(empty)} (a CSV without its "
                        "Usage column reads as all Training): use the full release, or protocol random_stratified")
+    if _flag("validation_is_test", validation_is_test):
+        return Split("official", "FER2013 Training / PublicTest, which both monitors training and is reported "
+                     "(no untouched test set; last epoch evaluated)", seed, part["Training"], part["PublicTest"],
+                     part["PublicTest"], val_is_test=True)
     return Split("official", "FER2013 Training / PublicTest (selection) / PrivateTest (test)",
                  seed, part["Training"], part["PublicTest"], part["PrivateTest"])
 
 
 def random_stratified(dataset: FaceDataset, seed: int = 0, test_fraction: float = 0.25,
-                      val_fraction: float = 0.2) -> Split:
-    """A random split of all images, stratified by class, ignoring any official split or subject."""
+                      val_fraction: float = 0.2, validation_is_test: bool = False) -> Split:
+    """A random split of all images, stratified by class, ignoring any official split or subject.
+
+    `validation_is_test`: the held-out `test_fraction` both monitors training and is reported
+    (abdulkadir2025's "10% of the overall training dataset"); `val_fraction` is then unused."""
     _fraction("test_fraction", test_fraction)
     _fraction("val_fraction", val_fraction, allow_zero=True)
     everything = np.arange(len(dataset))
     rest, test = stratified_holdout(everything, dataset.labels, test_fraction, seed)
-    train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed + 1)
     pct = round(100 * (1 - test_fraction))
+    if _flag("validation_is_test", validation_is_test):
+        return Split("random_stratified", f"random stratified {pct}:{100 - pct} train:held-out of all images; the "
+                     "held-out part both monitors training and is reported (no untouched test set; last epoch "
+                     "evaluated)", seed, rest, test, test, val_is_test=True)
+    train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed + 1)
     return Split("random_stratified",
                  f"random stratified {pct}:{100 - pct} train:test of all images, "
                  f"{val_fraction:.0%} of train held out for selection", seed, train, val, test)
@@ -132,13 +159,26 @@ def subject_kfold(dataset: FaceDataset, k: int = 10, seed: int = 0, val_fraction
     return splits
 
 
-def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fraction: float = 0.1) -> list[Split]:
-    """k class-stratified folds of all images."""
+def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fraction: float = 0.1,
+                     within: str | None = None) -> list[Split]:
+    """k class-stratified folds of all images, or only of FER2013's `within` part (e.g. "Training",
+    leaving PublicTest and PrivateTest out of every fold)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise FerError(f"k must be an integer of at least 2 folds, got {k!r}")
+    pool = np.arange(len(dataset))
+    if within is not None:
+        if dataset.split is None or within not in set(dataset.split.tolist()):
+            present = sorted(set(dataset.split.tolist())) if dataset.split is not None else []
+            raise FerError(f"within={within!r} names no part of {dataset.name}; its parts are: "
+                           f"{', '.join(present) or 'none (no Usage split)'}")
+        pool = np.flatnonzero(dataset.split == within)
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    where = f" of {within}" if within else " of all images"
     splits = []
-    for i, (rest, test) in enumerate(folds.split(dataset.images, dataset.labels)):
-        train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed + 1 + i)
-        splits.append(Split("stratified_kfold", f"stratified fold {i + 1}/{k}", seed, train, val, np.sort(test)))
+    for i, (rest, test) in enumerate(folds.split(pool, dataset.labels[pool])):
+        train, val = stratified_holdout(pool[rest], dataset.labels, val_fraction, seed + 1 + i)
+        splits.append(Split("stratified_kfold", f"stratified fold {i + 1}/{k}{where}, {val_fraction:.0%} of the "
+                            "other folds held out for selection", seed, train, val, np.sort(pool[test])))
     return splits
 
 
@@ -153,10 +193,29 @@ KFOLD_PROTOCOLS: dict[str, Callable[..., list[Split]]] = {
 }
 
 
-def make_split(protocol: str, dataset: FaceDataset, seed: int = 0, **options: float) -> Split:
-    """The split made by the protocol called `protocol` (a FerError lists the valid names)."""
+def _check_options(protocol: str, function: Callable, options: dict) -> None:
+    valid = [p for p in inspect.signature(function).parameters if p not in ("dataset", "seed")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise FerError(f"protocol {protocol} has no option {', '.join(map(repr, unknown))}; its options are: {', '.join(valid)}")
+
+
+def make_split(protocol: str, dataset: FaceDataset, seed: int = 0, **options: object) -> Split:
+    """The split made by the protocol called `protocol` (a FerError lists the valid names and options)."""
     if protocol not in PROTOCOLS:
         raise unknown_name_error("protocol", protocol, list(PROTOCOLS) + list(KFOLD_PROTOCOLS))
+    _check_options(protocol, PROTOCOLS[protocol], options)
     split = PROTOCOLS[protocol](dataset, seed=seed, **options)
     split.check_disjoint()
     return split
+
+
+def make_folds(protocol: str, dataset: FaceDataset, seed: int = 0, **options: object) -> list[Split]:
+    """The folds made by the k-fold protocol called `protocol` (a FerError lists the valid names and options)."""
+    if protocol not in KFOLD_PROTOCOLS:
+        raise unknown_name_error("k-fold protocol", protocol, list(KFOLD_PROTOCOLS))
+    _check_options(protocol, KFOLD_PROTOCOLS[protocol], options)
+    folds = KFOLD_PROTOCOLS[protocol](dataset, seed=seed, **options)
+    for split in folds:
+        split.check_disjoint()
+    return folds

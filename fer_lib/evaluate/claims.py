@@ -12,7 +12,10 @@ The verdict rules, in the order they apply (`verdict`):
    paper's training, and "not reached within the budget (lower bound, k of n epochs)" when a seed
    was stopped by its wall-clock budget, since more training could still reach it.
 Claims the paper captions as training results (`"split": "train"`) are compared with what we measure
-on our training split, and their verdict says so.
+on our training split, and their verdict says so. A claim names the `model` it is about where a
+paper has several; a run is compared with its own model's claims only. Loss claims (a Keras log
+value, `metric` "loss" or "val_loss") are set beside our final epoch's logs, averaged over runs,
+with no CI.
 """
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ VERDICT_ABOVE = "exceeded: we measure more (claim below our 95% CI)"
 VERDICT_NO_CI = "no CI (a class never predicted): see the difference"
 VERDICT_NO_CLASS = "not comparable: the dataset has no such class"
 VERDICT_COLLAPSED = "not reproduced at the paper's settings: training collapsed to one class"
+VERDICT_LOG = "no CI (a Keras log value, our final epoch's): see the difference"
+VERDICT_NO_LOG = "not comparable: the run logged no such value"
+LOG_METRICS = ("loss", "val_loss")
 TRAIN_SPLIT_PREFIX = "on our training split (the paper captions it training results): "
 
 
@@ -90,7 +96,7 @@ class Claim:
 
     id: str
     dataset: str
-    metric: str  # accuracy, precision, recall, f1, confusion_diagonal
+    metric: str  # accuracy, precision, recall, f1, confusion_diagonal, loss, val_loss
     where: str
     value: float | None = None
     range: tuple[float, float] | None = None
@@ -99,10 +105,13 @@ class Claim:
     protocol_spec: dict | None = None  # {"protocol": name, option: value, ...} as the splits take them
     split: str = "test"  # "train": the paper captions it training results
     label_set: tuple[str, ...] | None = None  # the paper's classes for this dataset, where they differ
+    model: str | None = None  # the registered model it is about (None: the paper's only model)
 
     def text(self) -> str:
         if self.range is not None:
             return f"{self.range[0]:.1%}-{self.range[1]:.1%}"
+        if self.metric in LOG_METRICS:
+            return f"{self.value:.4f}"
         return f"{self.value:.1%}" if self.metric == "accuracy" else f"{self.value:.2f}"
 
 
@@ -134,16 +143,17 @@ def load_claims(paper: str) -> list[Claim]:
     def common(dataset: str, entry: dict) -> dict:
         spec = entry.get("protocol_spec", protocols.get(dataset))
         return {"protocol_spec": spec, "protocol": entry.get("protocol") or (spec or {}).get("text", ""),
-                "split": entry.get("split", "test"),
+                "split": entry.get("split", "test"), "model": entry.get("model"),
                 "label_set": tuple(label_sets[dataset]) if dataset in label_sets else None}
 
-    claims = [Claim(id=c["id"], dataset=c["dataset"], metric="accuracy", where=c["where"],
+    claims = [Claim(id=c["id"], dataset=c["dataset"], metric=c.get("metric", "accuracy"), where=c["where"],
                     value=c.get("value"), range=tuple(c["range"]) if "range" in c else None,
                     **common(c["dataset"], c)) for c in raw.get("accuracy", [])]
     per_class = raw.get("per_class", {})
     for table in per_class.get("tables", []):
+        prefix = table.get("id", table["dataset"])
         for cls, value in zip(per_class["class_order"], table["values"]):
-            claims.append(Claim(id=f"{table['dataset']}_{table['metric']}_{cls}", dataset=table["dataset"],
+            claims.append(Claim(id=f"{prefix}_{table['metric']}_{cls}", dataset=table["dataset"],
                                 metric=table["metric"], where=table["where"], value=value, class_name=cls,
                                 **common(table["dataset"], table)))
     return claims
@@ -168,7 +178,7 @@ def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None
     """The verdict on `claim` given what we measured (see the module's rules); `on_train_split`: the
     measurement is the training split's, and the verdict says so."""
     if measured is None:
-        return VERDICT_NO_CLASS
+        return VERDICT_NO_LOG if claim.metric in LOG_METRICS else VERDICT_NO_CLASS
     if claim.metric == "accuracy" and claim.label_set and set(claim.label_set) != set(dataset_classes):
         return verdict_label_set(list(claim.label_set), dataset_classes)
     if not facts.matches(claim.protocol_spec):
@@ -176,12 +186,17 @@ def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None
                                           facts.protocol_description or facts.protocol)
     if facts.collapsed:
         return VERDICT_COLLAPSED
+    if claim.metric in LOG_METRICS:
+        return VERDICT_LOG
     result = _against_ci(claim.range if claim.range is not None else claim.value, ci, facts)
     return (TRAIN_SPLIT_PREFIX + result) if on_train_split else result
 
 
-def measured_value(claim: Claim, metrics: dict) -> tuple[float | None, tuple[float, float] | None]:
-    """The number in `metrics` that `claim` is about, with its CI ((None, None): no such class)."""
+def measured_value(claim: Claim, metrics: dict, logs: dict | None = None) -> tuple[float | None, tuple[float, float] | None]:
+    """The number in `metrics` (or, for a loss claim, the final epoch's `logs`) that `claim` is about,
+    with its CI ((None, None): no such class or log)."""
+    if claim.metric in LOG_METRICS:
+        return (logs or {}).get(claim.metric), None
     if claim.metric == "accuracy":
         return metrics["accuracy"], tuple(metrics["accuracy_ci"])
     if claim.class_name not in metrics["per_class"]:
@@ -192,29 +207,30 @@ def measured_value(claim: Claim, metrics: dict) -> tuple[float | None, tuple[flo
 
 
 def compare(claims: list[Claim], metrics: dict, dataset: str, facts: RunFacts, seed_summary: dict | None = None,
-            train_metrics: dict | None = None) -> list[dict]:
+            train_metrics: dict | None = None, logs: dict | None = None) -> list[dict]:
     """One row per claim about `dataset`: claimed, measured, 95% CI, difference in points, verdict.
 
     `metrics` are the test split's (pooled over seeds, `metrics.pooled_metrics`); `train_metrics` the
     training split's, for the claims a paper captions as training results (without them, those claims
-    are compared with the test split and say so)."""
+    are compared with the test split and say so); `logs` the final epoch's Keras logs, for loss claims."""
     rows = []
     classes = list(metrics["class_names"])
     for claim in (c for c in claims if c.dataset == dataset):
-        on_train = claim.split == "train" and train_metrics is not None
-        measured, ci = measured_value(claim, train_metrics if on_train else metrics)
+        on_train = claim.split == "train" and train_metrics is not None and claim.metric not in LOG_METRICS
+        measured, ci = measured_value(claim, train_metrics if on_train else metrics, logs)
         claimed = claim.range if claim.range is not None else claim.value
         verdict_text = verdict(claim, measured, ci, facts, classes, on_train)
-        if claim.split == "train" and not on_train and measured is not None:
+        if claim.split == "train" and not on_train and measured is not None and claim.metric not in LOG_METRICS:
             verdict_text += " (on the test split: no training-split predictions saved)"
         row = {
             "claim_id": claim.id, "where": claim.where, "metric": claim.metric,
             "class": claim.class_name or "", "claimed": claim.text(), "claimed_protocol": claim.protocol,
-            "measured_on": "training split" if on_train else "test split",
+            "measured_on": "final epoch's Keras log" if claim.metric in LOG_METRICS
+            else "training split" if on_train else "test split",
             "measured": None if measured is None else round(measured, 4),
             "ci_low": None if ci is None or math.isnan(ci[0]) else round(ci[0], 4),
             "ci_high": None if ci is None or math.isnan(ci[1]) else round(ci[1], 4),
-            "difference_points": None if measured is None else round(
+            "difference_points": None if measured is None or claim.metric in LOG_METRICS else round(
                 100 * (measured - (sum(claimed) / 2 if isinstance(claimed, tuple) else claimed)), 1),
             "verdict": verdict_text,
         }

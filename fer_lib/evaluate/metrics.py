@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -79,10 +80,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
 
 
 def save_predictions(path: Path | str, y_true: np.ndarray, proba: np.ndarray, ids: np.ndarray,
-                     class_names: tuple[str, ...] | list[str]) -> None:
-    """Save true labels, class probabilities and image ids, from which every metric is recomputed."""
+                     class_names: tuple[str, ...] | list[str], **masks: np.ndarray) -> None:
+    """Save true labels, class probabilities and image ids, from which every metric is recomputed;
+    `masks` are per-image booleans saved beside them (e.g. `duplicate_free`)."""
     np.savez_compressed(path, y_true=np.asarray(y_true), proba=np.asarray(proba, np.float32),
-                        ids=np.asarray(ids).astype(str), class_names=np.asarray(class_names))
+                        ids=np.asarray(ids).astype(str), class_names=np.asarray(class_names),
+                        **{name: np.asarray(mask, bool) for name, mask in masks.items()})
 
 
 def save_labels(path: Path | str, y_true: np.ndarray, y_pred: np.ndarray, ids: np.ndarray,
@@ -187,6 +190,25 @@ def accuracy_difference(correct_a, correct_b, *, paired: bool = True, extra_a=No
     acc_b = sum(y.sum() for y in b) / sum(len(y) for y in b)
     return {"accuracy_a": float(acc_a), "accuracy_b": float(acc_b), "difference": float(acc_a - acc_b),
             "ci": _interval(hits_a / n_a - hits_b / n_b), "paired": paired, "n_seeds": len(a), "n_bootstrap": n_boot}
+
+
+def recall_beside_specificity(metrics: dict) -> pd.DataFrame:
+    """Per class (and macro-averaged): recall TP/(TP+FN) beside specificity TN/(TN+FP), which is what
+    abdulkadir2025's Eq. (3) calls recall, with precision, F1 and support; from `classification_metrics`
+    or `pooled_metrics` output (CIs where it has them)."""
+    rows = []
+    for name, pc in metrics["per_class"].items():
+        row = {"class": name, "support": pc["support"]}
+        for key, label in (("recall", "recall TP/(TP+FN)"), ("specificity", "Eq. (3) \"recall\" TN/(TN+FP) = specificity"),
+                           ("precision", "precision"), ("f1", "F1")):
+            row[label] = round(pc[key], 4)
+            if f"{key}_ci" in pc and key in ("recall", "specificity"):
+                row[f"{label} 95% CI"] = f"[{pc[f'{key}_ci'][0]:.3f}, {pc[f'{key}_ci'][1]:.3f}]"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    means = {c: round(float(table[c].mean()), 4) for c in table.columns if c not in ("class", "support") and "CI" not in c}
+    return pd.concat([table, pd.DataFrame([{"class": "macro average", "support": int(table.support.sum()), **means}])],
+                     ignore_index=True)
 
 
 def seed_summary(accuracies: list[float]) -> dict:

@@ -109,8 +109,13 @@ class ExperimentRecord:
     placement: str | None = None
     # how the accuracy and verdicts combine seeds (metrics.SEED_RULE); absent in records before the rule
     seed_rule: str | None = None
+    # "fold" where the runs are the folds of a k-fold protocol (`seeds` then holds fold numbers)
+    unit: str = "seed"
+    holdout: str | None = None  # a FER2013 part no run trained on, scored by every run
+    # other test sets scored from the same runs: {name: {accuracy, accuracy_ci, n, description}}
+    extra_scores: dict | None = None
 
-    OPTIONAL = ("backends", "placement", "seed_rule")
+    OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores")
 
     @property
     def strength(self) -> RunStrength:

@@ -1,14 +1,18 @@
 """Experiments: a paper's protocol as data (`ExperimentSpec`), and the runner that measures it.
 
 `run_experiment(spec, profile)` loads the dataset, preprocesses it (cached), splits it with the
-named protocol, trains one model per seed under the profile's epochs and budget, evaluates each
-once on the test split, and writes the experiment's report folder. `rerender(folder)` rewrites a
+named protocol, trains one model per seed (or, under a k-fold protocol, per fold) under the
+profile's epochs and budget, evaluates each once on the test split, and writes the experiment's
+report folder. On FER2013 each test image is also marked when an exact or near duplicate of it is
+in that run's training images (`studies.audit.duplicate_groups`), and the report scores the
+deduplicated test set beside the full one; a `holdout` part (e.g. PrivateTest, left out of every
+fold) is scored by every run too. `rerender(folder)` rewrites a
 report folder's tables, figures and record from its saved predictions and histories alone.
 
 The learning-rate rule: a paper's learning rate is always run first. If that run does not train
 (its predictions collapse to one class, or its best validation accuracy stays within 2 points of
 the majority-class rate), it is reported as it is, and the experiment is run again, labelled, with
-`fallback_lr`.
+`fallback_lr` (not in the smoke profile, whose one epoch cannot tell).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import pandas as pd
 
 from ..config import Profile, cache_dir, get_profile, portable_path, reports_dir
 from ..data import FaceDataset, PreprocessConfig, prepare
-from ..data.splits import Split, make_split
+from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split
 from ..errors import FerError
 from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
@@ -31,8 +35,8 @@ from .. import provenance
 from ..reporting import figures, pages, tables
 from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
-from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics, save_labels,
-                      save_predictions, seed_summary)
+from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
+                      recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
 
 
@@ -42,7 +46,9 @@ class ExperimentSpec:
 
     `training` holds the paper's training settings; each run fills in its seed, the profile's
     epoch cap and budget. `compare_on_train_split` also sets every claim beside the training
-    split's number (for papers whose tables are captioned training results).
+    split's number (for papers whose tables are captioned training results). Under a k-fold
+    protocol (`splits.KFOLD_PROTOCOLS`) the runs are the folds of `seeds[0]`; `holdout` names a
+    FER2013 part no run trains on (e.g. "PrivateTest"), which every run also scores.
     """
 
     paper: str
@@ -59,6 +65,11 @@ class ExperimentSpec:
     seeds: tuple[int, ...] = (0,)
     fallback_lr: float | None = 1e-3
     compare_on_train_split: bool = False
+    holdout: str | None = None
+
+    @property
+    def kfold(self) -> bool:
+        return self.protocol in KFOLD_PROTOCOLS
 
 
 @dataclass
@@ -77,15 +88,16 @@ class ExperimentResult:
 
 @dataclass
 class SeedRun:
-    """One seed of one experiment variant: its split, training record and test predictions."""
+    """One seed (or fold) of one experiment variant: its split, training record and test predictions."""
 
-    seed: int
+    seed: int  # the seed, or under a k-fold protocol the fold's number
     split: Split
     run: TrainResult
     test_proba: np.ndarray
     test_metrics: dict
     train_metrics: dict  # the same model on its own (unaugmented) training images
     train_pred: np.ndarray | None = None  # its predicted class for each training image
+    holdout_proba: np.ndarray | None = None  # on the spec's holdout part
 
 
 def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
@@ -109,8 +121,12 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
     score it once on `split.test` and on its own training images. The run folder resumes when model,
     data, split and config match. `watch` names index sets of `dataset` scored after every epoch into
     the history (recorded only, never used to select: see `fit`). `score_test=False` only trains
-    (a probe whose split has no test part): the returned run has no predictions or metrics."""
+    (a probe whose split has no test part): the returned run has no predictions or metrics.
+    Where validation and test are one set (`split.val_is_test`, a paper's own protocol) the last
+    epoch's weights are evaluated: choosing the best epoch there would choose on the test set."""
     images, y = dataset.images, dataset.labels
+    if split.val_is_test:
+        config = replace(config, restore_best=False)
     digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
     for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
         digest.update(np.ascontiguousarray(part).tobytes())
@@ -127,13 +143,56 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
                    classification_metrics(y[split.train], train_pred, dataset.class_names), train_pred)
 
 
-def _train_seed(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, seed: int, lr: float,
+def experiment_splits(spec: ExperimentSpec, dataset: FaceDataset, seeds: list[int]) -> dict[int, Split]:
+    """The split of every run of `spec`: one per seed, or under a k-fold protocol one per fold of
+    `seeds[0]`, numbered from 1. Holdout images are kept out of every split's training part."""
+    if spec.kfold:
+        splits = dict(enumerate(make_folds(spec.protocol, dataset, seed=seeds[0], **spec.protocol_options), start=1))
+    else:
+        splits = {seed: make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options) for seed in seeds}
+    held = holdout_index(spec, dataset)
+    if held is not None:
+        overlap = [k for k, split in splits.items() if np.isin(np.concatenate([split.train, split.val]), held).any()]
+        if overlap:
+            raise FerError(f"{spec.paper} {spec.name}: holdout {spec.holdout} overlaps the training or validation part "
+                           f"of run(s) {overlap}; use a protocol that leaves it out (e.g. within='Training')")
+    return splits
+
+
+def holdout_index(spec: ExperimentSpec, dataset: FaceDataset) -> np.ndarray | None:
+    """The images of the spec's holdout part (None: no holdout)."""
+    if spec.holdout is None:
+        return None
+    if dataset.split is None or not (dataset.split == spec.holdout).any():
+        raise FerError(f"holdout {spec.holdout!r} names no part of {dataset.name}; use one of: "
+                       f"{', '.join(sorted(set(dataset.split.tolist()))) if dataset.split is not None else 'none'}")
+    return np.flatnonzero(dataset.split == spec.holdout)
+
+
+def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
                 runs_root: Path, budget_minutes: float | None) -> SeedRun:
-    split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
+    seed = split.seed if spec.kfold else unit
     config = replace(spec.training, learning_rate=lr, epochs=profile.epochs(spec.training.epochs), seed=seed,
                      budget_seconds=budget_seconds(spec, profile, budget_minutes))
-    return train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
-                              runs_root / f"lr{lr:g}" / f"seed{seed}", spec.preprocess)
+    name = f"fold{unit}" if spec.kfold else f"seed{seed}"
+    result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
+                                runs_root / f"lr{lr:g}" / name, spec.preprocess)
+    result.seed = unit
+    held = holdout_index(spec, dataset)
+    if held is not None:
+        result.holdout_proba = predict_proba(result.run.model, dataset.images[held])
+    return result
+
+
+def duplicate_free(dataset: FaceDataset, raw_images: np.ndarray, split: Split, groups: np.ndarray | None = None) -> np.ndarray | None:
+    """Per test image of `split`, whether no exact or near duplicate of it is among the split's
+    training images (None for datasets other than FER2013, whose duplicates the audit documents)."""
+    if dataset.name != "fer2013":
+        return None
+    if groups is None:
+        from ..studies.audit import duplicate_groups
+        groups = duplicate_groups(raw_images)
+    return ~np.isin(groups[split.test], groups[split.train])
 
 
 def check_seeds(seeds: object) -> list[int]:
@@ -164,7 +223,9 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
-    strength = RunStrength(len(dataset), tuple(seeds), budget_seconds(spec, prof, budget_minutes),
+    splits = experiment_splits(spec, dataset, seeds)
+    units = list(splits) if prof.multi_seed else list(splits)[:1]
+    strength = RunStrength(len(dataset), tuple(units), budget_seconds(spec, prof, budget_minutes),
                            prof.epochs(spec.training.epochs))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
         folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
@@ -172,19 +233,25 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
             refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
 
+    groups = None
+    if dataset.name == "fer2013":
+        from ..studies.audit import duplicate_groups
+        groups = duplicate_groups(prepared.raw_images)  # on the pixels before preprocessing, as the audit
     results = []
     lr = spec.training.learning_rate
     while True:
         started = time.monotonic()
-        first = _train_seed(spec, prof, dataset, seeds[0], lr, runs_root, budget_minutes)
+        first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, runs_root, budget_minutes)
         trained = _did_train(first.run, dataset.labels[first.split.val])
         per_seed = [first]
         # A run that did not train is reported from its one seed; the fallback gets the rest.
         if trained:
-            per_seed += [_train_seed(spec, prof, dataset, s, lr, runs_root, budget_minutes) for s in seeds[1:]]
+            per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, budget_minutes) for u in units[1:]]
         wall = time.monotonic() - started
-        results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root))
-        if trained or spec.fallback_lr is None or lr == spec.fallback_lr:
+        dedup = [duplicate_free(dataset, prepared.raw_images, r.split, groups) for r in per_seed]
+        results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
+                                     dedup))
+        if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
 
@@ -211,59 +278,123 @@ def run_facts(record: ExperimentRecord) -> claims_lib.RunFacts:
         collapsed=not record.trained)
 
 
-def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, test_metrics: list[dict],
-            train_metrics: dict, train_accuracies: list[float], histories: dict[int, pd.DataFrame],
-            train_confusions: list[np.ndarray] | None = None) -> list[dict]:
-    """Write everything derived from a run's predictions and histories into `folder`: metrics.json,
+def _unit_file(record: ExperimentRecord, prefix: str, unit: int, suffix: str = "npz") -> str:
+    return f"{prefix}_{record.unit}{unit}.{suffix}"
+
+
+def _final_logs(histories: dict[int, pd.DataFrame]) -> dict[str, float]:
+    """The last epoch's Keras logs (loss, accuracy, val_loss, val_accuracy), averaged over runs."""
+    last = pd.DataFrame([h.iloc[-1] for h in histories.values() if len(h)])
+    return {k: float(last[k].mean()) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last}
+
+
+def _subset_confusion(path: Path, key: str) -> np.ndarray | None:
+    """The confusion matrix of a predictions file over the images its boolean `key` marks (None: no such key)."""
+    with np.load(path) as z:
+        if key not in z.files:
+            return None
+        keep = z[key]
+        y_pred = z["y_pred"] if "y_pred" in z.files else z["proba"].argmax(axis=1)
+        k = len(z["class_names"])
+        return np.bincount(z["y_true"][keep] * k + y_pred[keep], minlength=k * k).reshape(k, k)
+
+
+def _extra_scores(folder: Path, record: ExperimentRecord, names: list[str], holdout: str | None) -> dict:
+    """The deduplicated test set's and the holdout part's pooled metrics, where the run saved them."""
+    extra = {}
+    dedup = [_subset_confusion(folder / _unit_file(record, "predictions", u), "duplicate_free") for u in record.seeds]
+    if all(cm is not None for cm in dedup):
+        extra["deduplicated_test"] = {
+            "description": "the test images with no exact or near duplicate among the run's training images",
+            "removed": [int((np.load(folder / _unit_file(record, "predictions", u))["duplicate_free"] == 0).sum())
+                        for u in record.seeds],
+            **pooled_metrics(dedup, names)}
+    files = [folder / _unit_file(record, "holdout_predictions", u) for u in record.seeds]
+    if holdout and all(f.exists() for f in files):
+        per_run = [metrics_from_predictions(f) for f in files]
+        extra["holdout"] = {"description": f"FER2013 {holdout}, which no run trained or selected on",
+                            "per_run_accuracy": [m["accuracy"] for m in per_run],
+                            **pooled_metrics([np.array(m["confusion_matrix"]) for m in per_run], names)}
+    return extra
+
+
+def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_train_metrics: dict | None = None,
+            saved_train_accuracies: list[float] | None = None) -> list[dict]:
+    """Write everything derived from a run's saved predictions and histories in `folder`: metrics.json,
     the claims tables, the figures, experiment.json (accuracy, seed summary, headline claim filled
-    in here) and report.html. Verdicts rest on all seeds pooled (`metrics.SEED_RULE`); the training
-    split's claims on the pooled training-split predictions where they were saved, else on seed
-    `record.seeds[0]`'s. Returns the claim rows."""
+    in here) and report.html. Verdicts rest on all seeds (or folds) pooled (`metrics.SEED_RULE`);
+    the training split's claims on the pooled training-split predictions; a run from before those
+    were saved gives its seed-0 training metrics as `saved_train_metrics` and `saved_train_accuracies`.
+    Returns the claim rows."""
+    units = record.seeds
+    test_metrics = [metrics_from_predictions(folder / _unit_file(record, "predictions", u)) for u in units]
+    histories = {u: pd.read_csv(folder / _unit_file(record, "history", u, "csv")) for u in units}
+    train_files = [folder / _unit_file(record, "train_predictions", u) for u in units]
+    train_per_unit = [metrics_from_predictions(f) for f in train_files] if all(f.exists() for f in train_files) else None
     metrics0 = test_metrics[0]
     names = metrics0["class_names"]
     pooled = pooled_metrics([np.array(m["confusion_matrix"]) for m in test_metrics], names)
-    pooled_train = pooled_metrics(train_confusions, names) if train_confusions else train_metrics
+    if train_per_unit:
+        pooled_train = pooled_metrics([np.array(m["confusion_matrix"]) for m in train_per_unit], names)
+        train_metrics, train_accuracies = train_per_unit[0], [m["accuracy"] for m in train_per_unit]
+    else:
+        pooled_train, train_metrics, train_accuracies = saved_train_metrics, saved_train_metrics, saved_train_accuracies
     summary = seed_summary([m["accuracy"] for m in test_metrics])
-    claims = claims_lib.load_claims(spec.paper)
-    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train)
+    logs = _final_logs(histories)
+    extra = _extra_scores(folder, record, names, spec.holdout)
+    claims = [c for c in claims_lib.load_claims(spec.paper) if c.model in (None, spec.model)]
+    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train, logs)
     if spec.compare_on_train_split:
         for row, claim in zip(rows, (c for c in claims if c.dataset == spec.dataset)):
             measured, _ = claims_lib.measured_value(claim, pooled_train)
             row["measured_on_train_split"] = None if measured is None else round(measured, 4)
-    headline_id = claims_lib.load_paper(spec.paper).get("headline", {}).get(spec.dataset)
+    raw = claims_lib.load_paper(spec.paper)  # a paper of several models names a headline claim per model
+    headline_id = raw.get("headline_by_model", {}).get(spec.model) or raw.get("headline", {}).get(spec.dataset)
     write_json(folder / "metrics.json", {
-        "primary_seed": record.seeds[0], "primary": metrics0, "seed_summary": summary,
-        "pooled_over_seeds": pooled, "pooled_on_train_split": pooled_train if train_confusions else None,
-        "primary_on_train_split": train_metrics,
-        "per_seed": {str(seed): {"accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"], "macro_f1": m["macro_avg"]["f1"],
-                                 "train_split_accuracy": train_acc}
-                     for seed, m, train_acc in zip(record.seeds, test_metrics, train_accuracies)},
+        "primary_seed": units[0], "unit": record.unit, "primary": metrics0, "seed_summary": summary,
+        "pooled_over_seeds": pooled, "pooled_on_train_split": pooled_train if train_per_unit else None,
+        "primary_on_train_split": train_metrics, "final_epoch_logs": logs, **extra,
+        "per_seed": {str(u): {"accuracy": m["accuracy"], "accuracy_ci": m["accuracy_ci"], "macro_f1": m["macro_avg"]["f1"],
+                              "train_split_accuracy": train_acc}
+                     for u, m, train_acc in zip(units, test_metrics, train_accuracies)},
     })
     tables.write_claims_table(rows, folder)
+    recall_beside_specificity(pooled).to_csv(folder / "per_class.csv", index=False)
     title = f"{spec.paper} {record.label} [{record.profile}]"
     figures.plot_learning_curves(histories, folder / "learning_curves.png", title)
-    figures.plot_confusion(metrics0, folder / "confusion_matrix.png", f"{title}: test split, seed {record.seeds[0]}")
+    figures.plot_confusion(metrics0, folder / "confusion_matrix.png", f"{title}: test split, {record.unit} {units[0]}")
     record.accuracy, record.accuracy_ci = pooled["accuracy"], list(pooled["accuracy_ci"])
     record.seed_summary = summary
     record.seed_rule = SEED_RULE
     record.train_split_accuracy = pooled_train["accuracy"]
+    record.extra_scores = {name: {"accuracy": v["accuracy"], "accuracy_ci": list(v["accuracy_ci"]), "n": v["n"],
+                                  "description": v["description"]} for name, v in extra.items()} or None
     record.headline_claim = next((r for r in rows if r["claim_id"] == headline_id), None)
     record.write(folder)
     pages.experiment_page(folder)
     return rows
 
 
-def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
-                  per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path) -> ExperimentResult:
-    first = per_seed[0]
-    runs = [r.run for r in per_seed]
+def _run_note(spec: ExperimentSpec, lr: float, trained: bool, first: SeedRun, n_runs: int, pre_summary: dict) -> str:
     partial = pre_summary.get("count_differences_from_public_release") or []
-    note = ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
-        f"Verdicts and the headline accuracy: {SEED_RULE}. The confusion matrix is seed {first.seed}'s." + \
+    unit = "fold" if spec.kfold else "seed"
+    return ("" if trained else f"At lr {lr:g} this model did not train (see learning curves); reported as it is. ") + \
+        (f"Verdicts and the headline accuracy: {SEED_RULE}" + (" (here the folds take the seeds' place: every image "
+         "is tested once, by the fold that held it out; mean and sd over folds beside)." if spec.kfold else ".")) + \
+        f" The confusion matrix is {unit} {first.seed}'s." + \
+        (" Validation and test are one set here (the paper's protocol): the last epoch is evaluated, and no score "
+         "is on an untouched test set." if first.split.val_is_test else "") + \
         (" Under this protocol each seed also re-draws the split, so the spread across seeds mixes the split "
-         "and the initialisation." if spec.protocol != "official" and len(per_seed) > 1 else "") + \
+         "and the initialisation." if spec.protocol != "official" and not spec.kfold and n_runs > 1 else "") + \
         (f" PARTIAL DATA: the copy used differs from the public release ({'; '.join(partial[:3])}"
          f"{'; ...' if len(partial) > 3 else ''})." if partial else "")
+
+
+def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
+                  per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path,
+                  duplicate_free_masks: list[np.ndarray | None] | None = None) -> ExperimentResult:
+    first = per_seed[0]
+    runs = [r.run for r in per_seed]
     record = ExperimentRecord(
         paper=spec.paper, experiment=spec.name, label=_label(spec, lr), title=spec.title, dataset=spec.dataset,
         protocol=spec.protocol, protocol_options=spec.protocol_options, protocol_description=first.split.description,
@@ -276,20 +407,25 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
         train_seconds_total=round(sum(r.train_seconds for r in runs), 1), train_config=asdict(first.run.config),
         fast_paths=first.run.fast_paths, wall_seconds=wall, accuracy=float("nan"), accuracy_ci=[],
         seed_summary={}, train_split_accuracy=float("nan"), headline_claim=None, preprocessing=pre_summary,
-        note=note, environment=provenance.environment(), backends=[r.backends for r in runs],
-        placement=first.run.placement,
+        note=_run_note(spec, lr, trained, first, len(per_seed), pre_summary), environment=provenance.environment(),
+        backends=[r.backends for r in runs], placement=first.run.placement,
+        unit="fold" if spec.kfold else "seed", holdout=spec.holdout,
     )
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+    held = holdout_index(spec, dataset)
+    masks = duplicate_free_masks or [None] * len(per_seed)
     with atomic_folder(folder) as tmp:
-        for r in per_seed:
-            save_predictions(tmp / f"predictions_seed{r.seed}.npz", dataset.labels[r.split.test], r.test_proba,
-                             dataset.ids[r.split.test], dataset.class_names)
-            r.run.history.to_csv(tmp / f"history_seed{r.seed}.csv", index=False)
-            save_labels(tmp / f"train_predictions_seed{r.seed}.npz", dataset.labels[r.split.train], r.train_pred,
+        for r, mask in zip(per_seed, masks):
+            save_predictions(tmp / _unit_file(record, "predictions", r.seed), dataset.labels[r.split.test], r.test_proba,
+                             dataset.ids[r.split.test], dataset.class_names,
+                             **({} if mask is None else {"duplicate_free": mask}))
+            r.run.history.to_csv(tmp / _unit_file(record, "history", r.seed, "csv"), index=False)
+            save_labels(tmp / _unit_file(record, "train_predictions", r.seed), dataset.labels[r.split.train], r.train_pred,
                         dataset.ids[r.split.train], dataset.class_names)
-        rows = _render(tmp, spec, record, [r.test_metrics for r in per_seed], first.train_metrics,
-                       [r.train_metrics["accuracy"] for r in per_seed], {r.seed: r.run.history for r in per_seed},
-                       [np.array(r.train_metrics["confusion_matrix"]) for r in per_seed])
+            if held is not None:
+                save_predictions(tmp / _unit_file(record, "holdout_predictions", r.seed), dataset.labels[held],
+                                 r.holdout_proba, dataset.ids[held], dataset.class_names)
+        rows = _render(tmp, spec, record)
     return ExperimentResult(spec, record.label, lr, folder, first.test_metrics, rows, trained, runs)
 
 
@@ -297,8 +433,8 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     """Rewrite a report folder's metrics, claims tables, figures, record and page from its saved
     predictions and histories, without training (e.g. after a change to the claims or verdicts).
 
-    The training-split metrics, which need the model, are read back from the saved metrics.json.
-    """
+    Runs from before training-split predictions were saved keep the training-split metrics of their
+    saved metrics.json."""
     import json
 
     from ..papers import get_experiments
@@ -309,14 +445,8 @@ def rerender(folder: Path | str) -> ExperimentRecord:
         record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
     saved = json.loads((folder / "metrics.json").read_text())
-    test_metrics = [metrics_from_predictions(folder / f"predictions_seed{s}.npz") for s in record.seeds]
-    histories = {s: pd.read_csv(folder / f"history_seed{s}.csv") for s in record.seeds}
-    train_accuracies = [saved["per_seed"][str(s)]["train_split_accuracy"] for s in record.seeds]
-    train_files = [folder / f"train_predictions_seed{s}.npz" for s in record.seeds]
-    train_confusions = [np.array(metrics_from_predictions(f)["confusion_matrix"]) for f in train_files] \
-        if all(f.exists() for f in train_files) else None  # runs before they were saved: seed 0's metrics
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
-        _render(tmp, spec, record, test_metrics, saved["primary_on_train_split"], train_accuracies, histories,
-                train_confusions)
+        _render(tmp, spec, record, saved["primary_on_train_split"],
+                [saved["per_seed"][str(u)]["train_split_accuracy"] for u in record.seeds])
     return record

@@ -81,6 +81,23 @@ def gray_to_rgb(x: keras.KerasTensor, name: str = "gray_to_rgb") -> keras.KerasT
     return x if x.shape[-1] == 3 else layers.Concatenate(name=name)([x, x, x])
 
 
+KERAS_APPLICATIONS_MIN_SIZE = 32  # the smallest input keras.applications' VGG, ResNet and MobileNet accept
+
+
+def upscaled(x: keras.KerasTensor, input_size: int | None, smallest: int, what: str) -> keras.KerasTensor:
+    """`x` resized inside the model to `input_size` x `input_size` (bilinear; None: as it comes), after
+    checking the size the network sees is at least `smallest`, with a message naming the fix."""
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size <= 0):
+        raise FerError(f"input_size must be a positive number of pixels (or None), got {input_size!r}")
+    size = input_size or min(x.shape[1:3])
+    if size < smallest:
+        raise FerError(f"a {size}x{size} input is too small for {what} (at least {smallest}x{smallest}); "
+                       f"pass input_size={max(smallest, 48)} to upscale inside the model, or larger images")
+    if input_size is None or tuple(x.shape[1:3]) == (input_size, input_size):
+        return x
+    return layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(x)
+
+
 def keras_backbone(constructor: Callable[..., keras.Model], input_shape: tuple[int, int, int],
                    weights: str | None) -> keras.Model:
     """A keras.applications network without its top, from scratch (`weights=None`) or on ImageNet.

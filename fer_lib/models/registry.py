@@ -7,13 +7,14 @@ imported the first time the registry is read, so importing the registry builds n
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import keras
 
-from ..errors import unknown_name_error
+from ..errors import FerError, unknown_name_error
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,20 @@ def get_model(name: str) -> RegisteredModel:
     return models[name]
 
 
+def model_options(name: str) -> list[str]:
+    """The keyword options the builder of `name` takes (besides input shape and class count)."""
+    parameters = inspect.signature(get_model(name).build).parameters
+    return [p for p, v in parameters.items() if v.kind == v.KEYWORD_ONLY]
+
+
 def build_model(name: str, input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7,
                 **options: Any) -> keras.Model:
-    """Build the model called `name` for uint8-range (0-255) images of `input_shape`."""
+    """Build the model called `name` for uint8-range (0-255) images of `input_shape`; an option the
+    builder does not take is a FerError listing those it does."""
+    unknown = sorted(set(options) - set(model_options(name)))
+    if unknown:
+        raise FerError(f"model {name} has no option {', '.join(map(repr, unknown))}; its options are: "
+                       f"{', '.join(model_options(name))}")
     return get_model(name).build(input_shape, num_classes, **options)
 
 

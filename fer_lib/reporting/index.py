@@ -22,7 +22,7 @@ from .tables import markdown_table
 
 
 INDEX_COLUMNS = ["paper", "experiment", "dataset", "protocol", "profile", "claim", "measured, seeds pooled (95% CI)",
-                 "seeds mean ± sd", "n test", "epochs run/planned", "stopped", "train time (all seeds)", "trained at",
+                 "seeds mean ± sd", "n test", "other test sets, same runs", "epochs run/planned", "stopped", "train time (all seeds)", "trained at",
                  "verdict"]
 FIGURES = "figures"  # reports/figures/claims_<paper>.png
 
@@ -52,8 +52,12 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
                 "protocol": e.protocol_description, "profile": e.profile,
                 "claim": head.get("claimed", ""),
                 "measured, seeds pooled (95% CI)": f"{pct(e.accuracy)} [{pct(e.accuracy_ci[0])}, {pct(e.accuracy_ci[1])}]",
-                "seeds mean ± sd": f"{pct(s['mean'])} ± {100 * s['std']:.1f} (n={s['n_seeds']})" if s["n_seeds"] > 1 else "1 seed",
+                "seeds mean ± sd": f"{pct(s['mean'])} ± {100 * s['std']:.1f} (n={s['n_seeds']}{' folds' if e.unit == 'fold' else ''})"
+                if s["n_seeds"] > 1 else f"1 {e.unit}",
                 "n test": e.split_sizes["test"],
+                "other test sets, same runs": "; ".join(
+                    f"{name.replace('_', ' ')} {pct(v['accuracy'])} [{pct(v['accuracy_ci'][0])}, {pct(v['accuracy_ci'][1])}] "
+                    f"(n={v['n']})" for name, v in (e.extra_scores or {}).items()),
                 "epochs run/planned": " / ".join(f"{r}/{epochs.planned}" for r in epochs.run_per_seed),
                 "stopped": "; ".join(sorted(set(epochs.stop_reasons))),
                 "train time (all seeds)": f"{e.train_seconds_total / 60:.1f} min",
@@ -76,8 +80,9 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
         capped &= per_run is not None
         budget += (per_run or 0.0) * len(e.epochs.run_per_seed)
         runs += 1
-    results = folder / "results.json"
-    if results.exists():
+    for results in [folder / "results.json", *visible(folder, "*/results.json")]:
+        if not results.exists():
+            continue
         saved = json.loads(results.read_text())
         for row in saved.get("runs", saved.get("rows", [])):  # design 2 lists its runs; design 1 its rows
             if "train_seconds" in row:  # rows that trained a model of their own
@@ -180,6 +185,17 @@ def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "
     return pd.DataFrame(rows)
 
 
+def ablation_folders(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[Path, dict]]:
+    """Every ablation study's folder and its results.json (`studies.ablation`), by profile and paper."""
+    found = []
+    for profile in profiles:
+        for path in visible(Path(reports_root, profile), "*/*/results.json"):
+            saved = json.loads(path.read_text())
+            if saved.get("kind") == "ablation":
+                found.append((path.parent, saved))
+    return found
+
+
 def study_caveat(saved: dict) -> list[str]:
     """A warning line (and a blank one) for a leakage study (its results.json) of a superseded design;
     none for the current one."""
@@ -252,6 +268,11 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         signs = path.with_name("paper_signs.md")
         if signs.exists():
             md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
+    ablations = ablation_folders(reports_root, profiles)
+    for folder, saved in ablations:
+        md += ["", f"## {saved['paper']}: {saved['title']} ({saved['profile']} profile)", "",
+               f"[report]({under(folder)}/report.html), [figure]({under(folder)}/ablation.png)", "",
+               (folder / "results.md").read_text()]
     write_text(out_dir / "index.md", "\n".join(md) + "\n")
     write_text(out_dir / "status.md", markdown_table(status_table(reports_root, profiles)) + "\n")
 
@@ -298,6 +319,9 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
 {cells}</table>
 {"".join(study_html(p, saved) for p, saved in studies.items())}
+{"".join(f"<h2>{html.escape(saved['paper'])}: {html.escape(saved['title'])} ({html.escape(saved['profile'])} profile)</h2>"
+         f"<p>{html.escape(saved['note'])} <a href='{html.escape(under(folder))}/report.html'>report</a></p>"
+         + pd.read_csv(folder / "results.csv").to_html(index=False, na_rep="") for folder, saved in ablations)}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(under(folder))}/report.html'>"

@@ -30,10 +30,25 @@ td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
 <p>{html.escape(e.get('note', ''))}</p>
 <p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
 <h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
+{_extra_html(e, folder)}
 <h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">
 <h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2))}</pre></body></html>
 """
     write_text(folder / "report.html", page)
+
+
+def _extra_html(e: dict, folder: Path) -> str:
+    """The other test sets scored from the same runs, and the per-class table (recall beside specificity)."""
+    parts = []
+    for name, v in (e.get("extra_scores") or {}).items():
+        lo, hi = v["accuracy_ci"]
+        parts.append(f"<li>{html.escape(name.replace('_', ' '))}: {pct(v['accuracy'])} [{pct(lo)}, {pct(hi)}], "
+                     f"n={v['n']} ({html.escape(v['description'])})</li>")
+    out = f"<h2>Other test sets, same runs</h2><ul>{''.join(parts)}</ul>" if parts else ""
+    if (folder / "per_class.csv").exists():
+        out += ("<h2>Per class, seeds pooled</h2>"
+                + pd.read_csv(folder / "per_class.csv").to_html(index=False, na_rep=""))
+    return out
 
 
 def experiment_summary(e: ExperimentRecord) -> str:

@@ -22,6 +22,8 @@ class TrainConfig:
     `balance` tops every class of the training split up to the largest with augmented copies;
     `augment` is "copies" (only those copies are flipped and rotated, as yousaf2024), "all" or "none".
     `collapse_patience` stops a run whose predictions have been one class for that many epochs.
+    `restore_best`: evaluate the best validation epoch's weights (else the last epoch's, as a paper
+    that reports its final epoch, or whose validation set is its test set, did).
     """
 
     optimizer: str = "adam"
@@ -33,6 +35,7 @@ class TrainConfig:
     augment: str = "copies"
     budget_seconds: float | None = None
     collapse_patience: int | None = 5
+    restore_best: bool = True
     verbose: int = 0
 
     def __post_init__(self) -> None:
@@ -48,5 +51,6 @@ class TrainConfig:
             raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
 
     def identity(self) -> dict:
-        """The settings a checkpoint must share to be resumed (the budget may change)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose")}
+        """The settings a checkpoint must share to be resumed (the budget and which weights are
+        evaluated may change)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose", "restore_best")}

@@ -8,7 +8,7 @@
 - A wall-clock budget stops training cleanly between epochs and counts time across restarts, so a
   resumed run does not get a fresh budget; a larger budget continues a budget-stopped run.
 - The weights evaluated at the end are those of the best validation epoch, when there is a
-  validation set, else the last epoch's.
+  validation set and `config.restore_best`, else the last epoch's.
 - Where it trains (one device or data parallelism) comes from `backend.placement()`; how fast
   (precision, XLA, steps per execution) from `FastPaths`. See the callbacks for the stop rules.
 """
@@ -149,14 +149,15 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             state["stop_reason"] = STOP_BUDGET
             run.save()
 
-        if state["best_epoch"] is not None and (run_dir / "best.weights.h5").exists():
+        restored = config.restore_best and state["best_epoch"] is not None and (run_dir / "best.weights.h5").exists()
+        if restored:
             model.load_weights(run_dir / "best.weights.h5")
     history = pd.DataFrame(state["history"])
     write_text(run_dir / "history.csv", history.to_csv(index=False))
     return TrainResult(
         model=model, history=history, epochs_run=state["epochs_done"], epochs_planned=config.epochs,
         stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
-        best_epoch=state["best_epoch"], config=config, resumed_from_epoch=resumed_from,
+        best_epoch=state["best_epoch"] if restored else None, config=config, resumed_from_epoch=resumed_from,
         fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
     )
 

@@ -1,0 +1,266 @@
+"""Ablations: arms of one model that differ in one switch, trained at equal compute on the same split
+and seeds, each set against the first arm (the reference) with a paired CI of the difference.
+
+`equal="epochs"`: the reference trains under the profile's budget; every other arm then trains for
+exactly the epochs the reference reached (a switch that changes speed does not change the epochs).
+`equal="budget"`: every arm gets the same wall-clock budget (for an input size, whose cost per
+epoch differs: the question is what the same compute buys).
+
+Each arm's test accuracy pools its seeds (`metrics.SEED_RULE`); the difference from the reference
+is `metrics.accuracy_difference` over the same test images, seed by seed (seeds resampled, then
+images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
+zero, else "no difference detected". On FER2013 the deduplicated PrivateTest is scored beside.
+Reports: `reports/<profile>/<paper>/<name>/` with results.csv/.md/.json, predictions/, histories/,
+ablation.png and report.html.
+"""
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import cache_dir, get_profile, reports_dir
+from ..data import PreprocessConfig, prepare
+from ..data.splits import make_split
+from ..errors import FerError
+from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
+from ..evaluate.record import RunStrength, refuse_weaker
+from ..files import atomic_folder, writable_dir, write_json, write_text
+from ..models import build_model
+from ..models.registry import model_options as builder_options
+from ..reporting.tables import markdown_table
+from ..train import TrainConfig
+
+EQUAL = ("epochs", "budget")
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    """Arms of `model` (name -> model options; the first is the reference) on one protocol."""
+
+    paper: str
+    name: str
+    title: str
+    dataset: str
+    model: str
+    arms: dict[str, dict]
+    training: TrainConfig
+    equal: str = "epochs"
+    protocol: str = "official"
+    protocol_options: dict = field(default_factory=dict)
+    preprocess: PreprocessConfig = PreprocessConfig()
+    cpu_budget_minutes: float = 10.0
+    seeds: tuple[int, ...] = (0,)
+
+    def __post_init__(self) -> None:
+        if self.equal not in EQUAL:
+            raise FerError(f"equal must be one of {', '.join(EQUAL)}, got {self.equal!r}")
+        if len(self.arms) < 2:
+            raise FerError(f"an ablation needs a reference arm and at least one other, got {list(self.arms)}")
+
+    def check_arms(self) -> None:
+        """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
+        valid = builder_options(self.model)
+        for arm, options in self.arms.items():
+            unknown = sorted(set(options) - set(valid))
+            if unknown:
+                raise FerError(f"ablation {self.name}: arm {arm!r} switches {', '.join(map(repr, unknown))}, which "
+                               f"{self.model} does not have; its options are: {', '.join(valid)}")
+
+
+def _slug(arm: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", arm.lower()).strip("_")
+
+
+def _effect(ci: tuple[float, float]) -> str:
+    lo, hi = ci
+    if hi < 0:
+        return "lower (95% CI below zero)"
+    if lo > 0:
+        return "higher (95% CI above zero)"
+    return "no difference detected (95% CI includes zero)"
+
+
+@dataclass
+class _ArmSeed:
+    arm: str
+    seed: int
+    ids: np.ndarray
+    y_true: np.ndarray
+    proba: np.ndarray
+    duplicate_free: np.ndarray | None
+    history: pd.DataFrame
+    epochs_run: int
+    epochs_planned: int
+    stop_reason: str
+    train_seconds: float
+    budget_seconds: float | None
+    backends: list[dict]
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.proba.argmax(axis=1) == self.y_true
+
+
+def ablation_table(spec: AblationSpec, runs: dict[str, list[_ArmSeed]], class_names: list[str],
+                   params: dict[str, int]) -> pd.DataFrame:
+    """One row per arm: pooled accuracy with CI, macro F1, the deduplicated test's accuracy, epochs,
+    time, and the paired difference from the reference arm with its CI and what it shows."""
+    reference = next(iter(spec.arms))
+    k = len(class_names)
+    rows = []
+    for arm, per_seed in runs.items():
+        cms = [np.bincount(r.y_true * k + r.proba.argmax(axis=1), minlength=k * k).reshape(k, k) for r in per_seed]
+        pooled = pooled_metrics(cms, class_names)
+        row = {"arm": arm, "options": str(spec.arms[arm] or "the model as built"), "parameters": params[arm],
+               "accuracy": round(pooled["accuracy"], 4), "ci_low": round(pooled["accuracy_ci"][0], 4),
+               "ci_high": round(pooled["accuracy_ci"][1], 4),
+               "macro_f1": round(float(np.nanmean([pooled["per_class"][c]["f1"] for c in class_names])), 4)}
+        if all(r.duplicate_free is not None for r in per_seed):
+            hits = sum(int(r.correct[r.duplicate_free].sum()) for r in per_seed)
+            row["accuracy_deduplicated"] = round(hits / sum(int(r.duplicate_free.sum()) for r in per_seed), 4)
+        row["epochs_run"] = " / ".join(f"{r.epochs_run}/{r.epochs_planned}" for r in per_seed)
+        row["train_minutes"] = round(sum(r.train_seconds for r in per_seed) / 60, 1)
+        if arm != reference:
+            diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
+            row.update(difference_points=round(100 * diff["difference"], 1), diff_ci_low=round(100 * diff["ci"][0], 1),
+                       diff_ci_high=round(100 * diff["ci"][1], 1), effect=_effect(diff["ci"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def study_folder(spec: AblationSpec, profile: str, reports_root: Path | str | None = None) -> Path:
+    """Where `spec`'s report goes: `<reports_root>/<profile>/<paper>/<name>/` (default: the project's reports/)."""
+    return Path(reports_root if reports_root is not None else reports_dir()) / profile / spec.paper / spec.name
+
+
+def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
+                 reports_root: Path | str | None = None, replace_existing: bool = False) -> pd.DataFrame:
+    """Train every arm of `spec` under `profile` and write its report folder; returns the table.
+
+    A report already there from more images, seeds, budget or epochs is not replaced unless
+    `replace_existing` (a FerError says so before anything trains)."""
+    from ..evaluate.runner import duplicate_free, train_and_evaluate
+    from ..provenance import environment
+
+    spec.check_arms()
+    prof = get_profile(profile)
+    seeds = list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1])
+    reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
+    folder = study_folder(spec, prof.name, reports_root)
+    budget = prof.budget_seconds(spec.cpu_budget_minutes)
+    strength = RunStrength(0, tuple(seeds), budget, prof.epochs(spec.training.epochs))
+    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    dataset = prepared.dataset
+    strength = replace(strength, n_images=len(dataset))
+    if (folder / "results.json").exists():
+        import json
+        saved = json.loads((folder / "results.json").read_text())["strength"]
+        refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
+    groups = None
+    if dataset.name == "fer2013":
+        from .audit import duplicate_groups
+        groups = duplicate_groups(prepared.raw_images)
+    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
+    shape = dataset.images.shape[1:] + (1,)
+    params = {arm: build_model(spec.model, shape, dataset.num_classes, **options).count_params()
+              for arm, options in spec.arms.items()}
+    started = time.monotonic()
+    runs: dict[str, list[_ArmSeed]] = {arm: [] for arm in spec.arms}
+    for seed in seeds:
+        split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
+        config = replace(spec.training, seed=seed, epochs=prof.epochs(spec.training.epochs), budget_seconds=budget)
+        for i, (arm, options) in enumerate(spec.arms.items()):
+            if i and spec.equal == "epochs":
+                # the reference's epochs exactly; the budget only guards against a runaway arm. (An arm
+                # is retrained from scratch when the reference later reaches more epochs: the epochs are
+                # part of a checkpoint's identity.)
+                reached = runs[next(iter(spec.arms))][-1].epochs_run
+                config = replace(config, epochs=max(reached, 1), budget_seconds=None if budget is None else 3 * budget)
+            result = train_and_evaluate(spec.model, options, dataset, split, config, runs_root / _slug(arm) / f"seed{seed}",
+                                        spec.preprocess)
+            run = result.run
+            runs[arm].append(_ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
+                                      duplicate_free(dataset, prepared.raw_images, split, groups), run.history,
+                                      run.epochs_run, run.epochs_planned, run.stop_reason, run.train_seconds,
+                                      config.budget_seconds, run.backends))
+    table = ablation_table(spec, runs, list(dataset.class_names), params)
+    saved = {
+        "kind": "ablation", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
+        "profile_description": prof.description, "model": spec.model, "arms": spec.arms, "equal": spec.equal,
+        "protocol": spec.protocol, "protocol_options": spec.protocol_options,
+        "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
+        "training": asdict(spec.training), "budget_minutes_per_run": None if budget is None else budget / 60,
+        "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
+        "environment": environment(),
+        "runs": [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
+                  "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
+                  "budget_seconds": r.budget_seconds, "provenance": r.backends}
+                 for per_seed in runs.values() for r in per_seed],
+        "note": _note(spec, prof.name),
+    }
+    with atomic_folder(folder) as tmp:
+        (tmp / "predictions").mkdir()
+        (tmp / "histories").mkdir()
+        for per_seed in runs.values():
+            for r in per_seed:
+                masks = {} if r.duplicate_free is None else {"duplicate_free": r.duplicate_free}
+                save_predictions(tmp / "predictions" / f"{_slug(r.arm)}_seed{r.seed}.npz", r.y_true, r.proba, r.ids,
+                                 dataset.class_names, **masks)
+                r.history.to_csv(tmp / "histories" / f"{_slug(r.arm)}_seed{r.seed}.csv", index=False)
+        table.to_csv(tmp / "results.csv", index=False)
+        write_json(tmp / "results.json", saved)
+        write_text(tmp / "results.md", f"**{spec.title}** ({prof.name} profile). {saved['note']}\n\n" + markdown_table(table) + "\n")
+        _plot(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
+        _page(tmp, spec, saved, table)
+    return table
+
+
+def _note(spec: AblationSpec, profile: str) -> str:
+    how = ("every arm trained for the epochs the reference reached under the budget" if spec.equal == "epochs"
+           else "every arm had the same wall-clock budget")
+    return (f"Equal compute: {how}. Each difference is the arm minus the reference ({next(iter(spec.arms))}), "
+            f"on the same test images seed by seed, with a paired bootstrap 95% CI; {SEED_RULE}.")
+
+
+def _plot(runs: dict[str, list[_ArmSeed]], table: pd.DataFrame, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..reporting.figures import save_figure
+
+    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4))
+    y = np.arange(len(table))
+    bars.errorbar(100 * table.accuracy, y, xerr=[100 * (table.accuracy - table.ci_low), 100 * (table.ci_high - table.accuracy)],
+                  fmt="o", capsize=4)
+    bars.set_yticks(y, table.arm)
+    bars.invert_yaxis()
+    bars.set_xlabel("test accuracy, seeds pooled (%, 95% CI)")
+    for arm, per_seed in runs.items():
+        for r in per_seed:
+            if "val_accuracy" in r.history:
+                curves.plot(r.history["epoch"] if "epoch" in r.history else np.arange(1, len(r.history) + 1),
+                            100 * r.history["val_accuracy"], marker=".", label=f"{arm} (seed {r.seed})")
+    curves.set_xlabel("epoch")
+    curves.set_ylabel("validation accuracy (%)")
+    curves.legend(fontsize=7)
+    save_figure(fig, path, title)
+
+
+def _page(folder: Path, spec: AblationSpec, saved: dict, table: pd.DataFrame) -> None:
+    meta = {k: saved[k] for k in ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run",
+                                  "training", "environment", "runs")}
+    import json
+    write_text(folder / "report.html", f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(spec.name)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
+td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
+<h1>{html.escape(spec.paper)}: {html.escape(spec.title)}</h1><p>{html.escape(saved['note'])}</p>
+{table.to_html(index=False, na_rep='')}<img src="ablation.png" width="1000">
+<h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2, default=str))}</pre></body></html>
+""")
