@@ -49,6 +49,12 @@ class Split:
             raise AssertionError(f"split {self.protocol} reuses an image across train/val/test")
 
 
+def shares_group(index: np.ndarray, others: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per image of `index`, whether an image of `others` is in its group (e.g. its duplicate group,
+    `studies.audit.duplicate_groups`)."""
+    return np.isin(groups[index], groups[others])
+
+
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise FerError(f"{name} must be true or false, got {value!r}")

@@ -216,21 +216,21 @@ def compare(claims: list[Claim], metrics: dict, dataset: str, facts: RunFacts, s
     rows = []
     classes = list(metrics["class_names"])
     for claim in (c for c in claims if c.dataset == dataset):
-        on_train = claim.split == "train" and train_metrics is not None and claim.metric not in LOG_METRICS
+        is_log = claim.metric in LOG_METRICS
+        on_train = claim.split == "train" and train_metrics is not None and not is_log
         measured, ci = measured_value(claim, train_metrics if on_train else metrics, logs)
         claimed = claim.range if claim.range is not None else claim.value
         verdict_text = verdict(claim, measured, ci, facts, classes, on_train)
-        if claim.split == "train" and not on_train and measured is not None and claim.metric not in LOG_METRICS:
+        if claim.split == "train" and not on_train and measured is not None and not is_log:
             verdict_text += " (on the test split: no training-split predictions saved)"
         row = {
             "claim_id": claim.id, "where": claim.where, "metric": claim.metric,
             "class": claim.class_name or "", "claimed": claim.text(), "claimed_protocol": claim.protocol,
-            "measured_on": "final epoch's Keras log" if claim.metric in LOG_METRICS
-            else "training split" if on_train else "test split",
+            "measured_on": "final epoch's Keras log" if is_log else "training split" if on_train else "test split",
             "measured": None if measured is None else round(measured, 4),
             "ci_low": None if ci is None or math.isnan(ci[0]) else round(ci[0], 4),
             "ci_high": None if ci is None or math.isnan(ci[1]) else round(ci[1], 4),
-            "difference_points": None if measured is None or claim.metric in LOG_METRICS else round(
+            "difference_points": None if measured is None or is_log else round(
                 100 * (measured - (sum(claimed) / 2 if isinstance(claimed, tuple) else claimed)), 1),
             "verdict": verdict_text,
         }

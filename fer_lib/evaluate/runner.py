@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..config import Profile, cache_dir, get_profile, portable_path, reports_dir
 from ..data import FaceDataset, PreprocessConfig, prepare
-from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split
+from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split, shares_group
 from ..errors import FerError
 from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
@@ -184,15 +184,10 @@ def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, un
     return result
 
 
-def duplicate_free(dataset: FaceDataset, raw_images: np.ndarray, split: Split, groups: np.ndarray | None = None) -> np.ndarray | None:
+def duplicate_free(split: Split, groups: np.ndarray | None) -> np.ndarray | None:
     """Per test image of `split`, whether no exact or near duplicate of it is among the split's
-    training images (None for datasets other than FER2013, whose duplicates the audit documents)."""
-    if dataset.name != "fer2013":
-        return None
-    if groups is None:
-        from ..studies.audit import duplicate_groups
-        groups = duplicate_groups(raw_images)
-    return ~np.isin(groups[split.test], groups[split.train])
+    training images (None without duplicate groups: `audit.fer2013_duplicate_groups`)."""
+    return None if groups is None else ~shares_group(split.test, split.train, groups)
 
 
 def check_seeds(seeds: object) -> list[int]:
@@ -233,10 +228,8 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
             refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
 
-    groups = None
-    if dataset.name == "fer2013":
-        from ..studies.audit import duplicate_groups
-        groups = duplicate_groups(prepared.raw_images)  # on the pixels before preprocessing, as the audit
+    from ..studies.audit import fer2013_duplicate_groups
+    groups = fer2013_duplicate_groups(prepared)
     results = []
     lr = spec.training.learning_rate
     while True:
@@ -248,9 +241,8 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained:
             per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, budget_minutes) for u in units[1:]]
         wall = time.monotonic() - started
-        dedup = [duplicate_free(dataset, prepared.raw_images, r.split, groups) for r in per_seed]
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
-                                     dedup))
+                                     groups))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
@@ -288,27 +280,26 @@ def _final_logs(histories: dict[int, pd.DataFrame]) -> dict[str, float]:
     return {k: float(last[k].mean()) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last}
 
 
-def _subset_confusion(path: Path, key: str) -> np.ndarray | None:
-    """The confusion matrix of a predictions file over the images its boolean `key` marks (None: no such key)."""
+def _subset_confusion(path: Path, key: str) -> tuple[np.ndarray, int] | None:
+    """The confusion matrix of a predictions file over the images its boolean `key` marks, and how
+    many it leaves out (None: no such key)."""
     with np.load(path) as z:
         if key not in z.files:
             return None
         keep = z[key]
         y_pred = z["y_pred"] if "y_pred" in z.files else z["proba"].argmax(axis=1)
         k = len(z["class_names"])
-        return np.bincount(z["y_true"][keep] * k + y_pred[keep], minlength=k * k).reshape(k, k)
+        return np.bincount(z["y_true"][keep] * k + y_pred[keep], minlength=k * k).reshape(k, k), int((~keep).sum())
 
 
 def _extra_scores(folder: Path, record: ExperimentRecord, names: list[str], holdout: str | None) -> dict:
     """The deduplicated test set's and the holdout part's pooled metrics, where the run saved them."""
     extra = {}
     dedup = [_subset_confusion(folder / _unit_file(record, "predictions", u), "duplicate_free") for u in record.seeds]
-    if all(cm is not None for cm in dedup):
+    if all(d is not None for d in dedup):
         extra["deduplicated_test"] = {
             "description": "the test images with no exact or near duplicate among the run's training images",
-            "removed": [int((np.load(folder / _unit_file(record, "predictions", u))["duplicate_free"] == 0).sum())
-                        for u in record.seeds],
-            **pooled_metrics(dedup, names)}
+            "removed": [removed for _, removed in dedup], **pooled_metrics([cm for cm, _ in dedup], names)}
     files = [folder / _unit_file(record, "holdout_predictions", u) for u in record.seeds]
     if holdout and all(f.exists() for f in files):
         per_run = [metrics_from_predictions(f) for f in files]
@@ -392,7 +383,9 @@ def _run_note(spec: ExperimentSpec, lr: float, trained: bool, first: SeedRun, n_
 
 def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
                   per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path,
-                  duplicate_free_masks: list[np.ndarray | None] | None = None) -> ExperimentResult:
+                  groups: np.ndarray | None = None) -> ExperimentResult:
+    """Write the report folder of one variant's runs; `groups` (FER2013's duplicate groups) marks each
+    test image that has no duplicate among its run's training images."""
     first = per_seed[0]
     runs = [r.run for r in per_seed]
     record = ExperimentRecord(
@@ -413,9 +406,9 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
     )
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
     held = holdout_index(spec, dataset)
-    masks = duplicate_free_masks or [None] * len(per_seed)
     with atomic_folder(folder) as tmp:
-        for r, mask in zip(per_seed, masks):
+        for r in per_seed:
+            mask = duplicate_free(r.split, groups)
             save_predictions(tmp / _unit_file(record, "predictions", r.seed), dataset.labels[r.split.test], r.test_proba,
                              dataset.ids[r.split.test], dataset.class_names,
                              **({} if mask is None else {"duplicate_free": mask}))

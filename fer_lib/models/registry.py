@@ -80,11 +80,16 @@ def model_options(name: str) -> list[str]:
     return [p for p, v in parameters.items() if v.kind == v.KEYWORD_ONLY]
 
 
+def unknown_options(name: str, options: dict) -> list[str]:
+    """The keys of `options` that the builder of `name` does not take, sorted."""
+    return sorted(set(options) - set(model_options(name)))
+
+
 def build_model(name: str, input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7,
                 **options: Any) -> keras.Model:
     """Build the model called `name` for uint8-range (0-255) images of `input_shape`; an option the
     builder does not take is a FerError listing those it does."""
-    unknown = sorted(set(options) - set(model_options(name)))
+    unknown = unknown_options(name, options)
     if unknown:
         raise FerError(f"model {name} has no option {', '.join(map(repr, unknown))}; its options are: "
                        f"{', '.join(model_options(name))}")

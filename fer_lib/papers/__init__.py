@@ -42,11 +42,18 @@ def get_experiments(paper: str, names: str | list[str] = "all") -> list["Experim
     if paper not in papers_with_experiments():
         raise unknown_name_error("paper", paper, papers_with_experiments())
     specs = importlib.import_module(f"{__name__}.{paper}.experiments").EXPERIMENTS
+    return select_named(specs, names, f"{paper} experiment(s)", "experiments")
+
+
+def select_named(items: list, names: str | list[str], what: str, plural: str, also: tuple[str, ...] = ("all",)) -> list:
+    """The `items` (each with a `.name`) called `names`: "all", a comma-separated string or a list; a
+    FerError names the unknown ones and lists the valid names (and `also`, the words taken besides)."""
     if names == "all":
-        return list(specs)
+        return list(items)
     wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    by_name = {s.name: s for s in specs}
+    by_name = {item.name: item for item in items}
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
-        raise FerError(f"unknown {paper} experiment(s) {unknown}; valid experiments are: {', '.join(by_name)}")
+        besides = f" (or {', '.join(also)})" if also != ("all",) else ""
+        raise FerError(f"unknown {what} {unknown}; valid {plural} are: {', '.join(by_name)}{besides}")
     return [by_name[n] for n in wanted]

@@ -16,6 +16,17 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def report_page(path: Path, title: str, heading: str, body_html: str, meta: dict) -> None:
+    """Write a small self-contained HTML page: `heading`, then `body_html`, then `meta` as JSON."""
+    write_text(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
+td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
+<h1>{html.escape(heading)}</h1>
+{body_html}
+<h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2, default=str))}</pre></body></html>
+""")
+
+
 def experiment_page(folder: Path) -> None:
     """A small HTML page for one experiment folder: claims table, figures, metadata, notebook link."""
     e = ExperimentRecord.read(folder).to_dict()
@@ -23,18 +34,11 @@ def experiment_page(folder: Path) -> None:
     meta = {k: e[k] for k in ("profile", "dataset", "protocol_description", "split_sizes", "epochs",
                               "train_config", "wall_seconds", "preprocessing", "environment", "backends",
                               "placement") if k in e}
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(e['label'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
-<h1>{html.escape(e['paper'])}: {html.escape(e['label'])}</h1>
-<p>{html.escape(e.get('note', ''))}</p>
+    report_page(folder / "report.html", e["label"], f"{e['paper']}: {e['label']}", f"""<p>{html.escape(e.get('note', ''))}</p>
 <p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
 <h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
 {_extra_html(e, folder)}
-<h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">
-<h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2))}</pre></body></html>
-"""
-    write_text(folder / "report.html", page)
+<h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">""", meta)
 
 
 def _extra_html(e: dict, folder: Path) -> str:

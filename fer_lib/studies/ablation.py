@@ -16,6 +16,7 @@ ablation.png and report.html.
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -32,7 +33,8 @@ from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, s
 from ..evaluate.record import RunStrength, refuse_weaker
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
-from ..models.registry import model_options as builder_options
+from ..models.registry import model_options, unknown_options
+from ..reporting.pages import report_page
 from ..reporting.tables import markdown_table
 from ..train import TrainConfig
 
@@ -65,12 +67,11 @@ class AblationSpec:
 
     def check_arms(self) -> None:
         """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
-        valid = builder_options(self.model)
         for arm, options in self.arms.items():
-            unknown = sorted(set(options) - set(valid))
+            unknown = unknown_options(self.model, options)
             if unknown:
                 raise FerError(f"ablation {self.name}: arm {arm!r} switches {', '.join(map(repr, unknown))}, which "
-                               f"{self.model} does not have; its options are: {', '.join(valid)}")
+                               f"{self.model} does not have; its options are: {', '.join(model_options(self.model))}")
 
 
 def _slug(arm: str) -> str:
@@ -147,6 +148,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     `replace_existing` (a FerError says so before anything trains)."""
     from ..evaluate.runner import duplicate_free, train_and_evaluate
     from ..provenance import environment
+    from .audit import fer2013_duplicate_groups
 
     spec.check_arms()
     prof = get_profile(profile)
@@ -154,18 +156,13 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
-    strength = RunStrength(0, tuple(seeds), budget, prof.epochs(spec.training.epochs))
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
-    strength = replace(strength, n_images=len(dataset))
+    strength = RunStrength(len(dataset), tuple(seeds), budget, prof.epochs(spec.training.epochs))
     if (folder / "results.json").exists():
-        import json
         saved = json.loads((folder / "results.json").read_text())["strength"]
         refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
-    groups = None
-    if dataset.name == "fer2013":
-        from .audit import duplicate_groups
-        groups = duplicate_groups(prepared.raw_images)
+    groups = fer2013_duplicate_groups(prepared)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
     shape = dataset.images.shape[1:] + (1,)
     params = {arm: build_model(spec.model, shape, dataset.num_classes, **options).count_params()
@@ -186,7 +183,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
                                         spec.preprocess)
             run = result.run
             runs[arm].append(_ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
-                                      duplicate_free(dataset, prepared.raw_images, split, groups), run.history,
+                                      duplicate_free(split, groups), run.history,
                                       run.epochs_run, run.epochs_planned, run.stop_reason, run.train_seconds,
                                       config.budget_seconds, run.backends))
     table = ablation_table(spec, runs, list(dataset.class_names), params)
@@ -256,11 +253,6 @@ def _plot(runs: dict[str, list[_ArmSeed]], table: pd.DataFrame, path: Path, titl
 def _page(folder: Path, spec: AblationSpec, saved: dict, table: pd.DataFrame) -> None:
     meta = {k: saved[k] for k in ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run",
                                   "training", "environment", "runs")}
-    import json
-    write_text(folder / "report.html", f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(spec.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
-<h1>{html.escape(spec.paper)}: {html.escape(spec.title)}</h1><p>{html.escape(saved['note'])}</p>
-{table.to_html(index=False, na_rep='')}<img src="ablation.png" width="1000">
-<h2>Run metadata</h2><pre>{html.escape(json.dumps(meta, indent=2, default=str))}</pre></body></html>
-""")
+    report_page(folder / "report.html", spec.name, f"{spec.paper}: {spec.title}",
+                f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}"
+                f'<img src="ablation.png" width="1000">', meta)

@@ -90,6 +90,12 @@ def duplicate_groups(images: np.ndarray, near_threshold: int = NEAR_THRESHOLD,
     return connected_components(graph, directed=False)[1]
 
 
+
+def fer2013_duplicate_groups(prepared) -> np.ndarray | None:
+    """`duplicate_groups` of a prepared FER2013 (on the pixels before preprocessing, as the audit);
+    None for other datasets, whose duplicates the audit does not document."""
+    return duplicate_groups(prepared.raw_images) if prepared.dataset.name == "fer2013" else None
+
 @dataclass
 class Audit:
     """The audit of one dataset: summary tables, flagged images, and what could not be checked."""

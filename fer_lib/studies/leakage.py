@@ -39,7 +39,8 @@ import pandas as pd
 
 from ..data import FaceDataset
 from ..data.pipeline import balanced_indices, build_augmenter
-from ..data.splits import Split, official, random_stratified, stratified_holdout, subject_independent
+from ..data.splits import (Split, official, random_stratified, shares_group, stratified_holdout,
+                           subject_independent)
 from ..errors import FerError
 from ..evaluate.claims import flaw_signs
 from ..evaluate.metrics import accuracy_difference, classification_metrics, pooled_metrics
@@ -57,7 +58,7 @@ STUDY_MODEL_NOTE = (
 
 def deduplicated(test: np.ndarray, train: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """The images of `test` with no exact or near duplicate (same group) in `train`."""
-    return test[~np.isin(groups[test], groups[train])]
+    return test[~shares_group(test, train, groups)]
 
 
 def grouped_random_split(dataset: FaceDataset, groups: np.ndarray, seed: int = 0, test_fraction: float = 0.25,
@@ -65,7 +66,7 @@ def grouped_random_split(dataset: FaceDataset, groups: np.ndarray, seed: int = 0
     """A random stratified split of all images with every duplicate group on one side: the test images
     are drawn at random, and the images that duplicate one of them are left out of training."""
     rest, test = stratified_holdout(np.arange(len(dataset)), dataset.labels, test_fraction, seed)
-    rest = rest[~np.isin(groups[rest], groups[test])]
+    rest = rest[~shares_group(rest, test, groups)]
     train, val = stratified_holdout(rest, dataset.labels, val_fraction, seed)
     return Split("grouped_random", f"random stratified {round(100 * (1 - test_fraction))}:{round(100 * test_fraction)} "
                  "split of all images, every duplicate group on one side", seed, train, val, test)
@@ -127,7 +128,7 @@ def augment_first(dataset: FaceDataset, reference: Split, seed: int = 0, test_fr
 
 def leaked(test: np.ndarray, train: np.ndarray, groups: np.ndarray) -> int:
     """How many test images share a duplicate group (or, for copies, an original) with a training image."""
-    return int(np.isin(groups[test], groups[train]).sum())
+    return int(shares_group(test, train, groups).sum())
 
 
 def eq3_recall(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...]) -> float:
@@ -335,7 +336,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
     from ..provenance import environment
     from ..reporting.tables import markdown_table
     from ..train import TrainConfig
-    from .audit import duplicate_groups
+    from .audit import fer2013_duplicate_groups
 
     model_options = {"conv_dropout": 0.0, "dense_dropout": 0.0} if model_options is None and model == "yousaf2024" \
         else dict(model_options or {})
@@ -363,7 +364,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                            epochs=prof.epochs(epochs), seed=seed, balance=not balanced_already,
                            augment="none" if balanced_already else "copies", budget_seconds=prof.budget_seconds(minutes))
 
-    groups = duplicate_groups(fer_prepared.raw_images)  # on the pixels before preprocessing, as the audit
+    groups = fer2013_duplicate_groups(fer_prepared)
     runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
     dedup_rows, copy_rows, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
@@ -384,7 +385,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                                                  config(seed, ckplus_budget_minutes), where / "ckplus_subject"))
         runs["ckplus_frame"].append(_train_arm("ckplus_frame", model, model_options, ck, by_frame,
                                                config(seed, ckplus_budget_minutes), where / "ckplus_frame"))
-        dedup_rows.append(np.flatnonzero(~np.isin(groups[clean.test], groups[clean.train])))
+        dedup_rows.append(np.flatnonzero(~shares_group(clean.test, clean.train, groups)))
         copy_rows.append(np.flatnonzero(first.is_copy[first.split.test]))
         for arm, split, arm_groups in (("clean", clean, groups), ("grouped", grouped, groups), ("random", rand, groups),
                                        ("augment_first", first.split, groups[first.source])):

@@ -23,10 +23,10 @@ Training takes about 1.2 minutes for the Sequential model, 10 for VGG19 and 8 fo
 run a few epochs and are reported as lower bounds. The `paper` profile runs the exact epochs.
 """
 from ...data import PreprocessConfig
-from ...errors import FerError
 from ...evaluate.runner import ExperimentSpec
 from ...studies.ablation import AblationSpec
 from ...train import TrainConfig
+from .. import select_named
 from . import PAPER
 
 _keras_defaults = dict(optimizer="adam", learning_rate=1e-3, batch_size=32, balance=False, augment="none")
@@ -94,13 +94,4 @@ STUDIES = [
 
 def select_studies(names: str | list[str] = "all") -> list[AblationSpec]:
     """The studies called `names` ("all", "none", a comma-separated string or a list)."""
-    if names == "none":
-        return []
-    if names == "all":
-        return list(STUDIES)
-    wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    by_name = {s.name: s for s in STUDIES}
-    unknown = [n for n in wanted if n not in by_name]
-    if unknown:
-        raise FerError(f"unknown {PAPER} study(ies) {unknown}; valid studies are: {', '.join(by_name)} (or all, none)")
-    return [by_name[n] for n in wanted]
+    return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))
