@@ -106,11 +106,12 @@ def test_seed_spread_is_reported_with_the_accuracy_claim():
 
 
 def test_unknown_paper():
-    with pytest.raises(FerError, match="papers with claims: abdulkadir2025, yousaf2024"):
+    with pytest.raises(FerError, match="papers with claims: abdulkadir2025, khalid2025, mahdi2025, yousaf2024"):
         claims.load_claims("nobody2099")
 
 
-@pytest.mark.parametrize("paper, flaws", [("yousaf2024", {1, 2, 3, 4, 5}), ("abdulkadir2025", {2, 4, 6})])
+@pytest.mark.parametrize("paper, flaws", [("yousaf2024", {1, 2, 3, 4, 5}), ("abdulkadir2025", {2, 4, 6}),
+                                          ("mahdi2025", {4})])
 def test_flaw_quotes_are_verbatim_in_the_paper(paper, flaws):
     import re
     from pathlib import Path
@@ -126,5 +127,5 @@ def test_flaw_quotes_are_verbatim_in_the_paper(paper, flaws):
 
 def test_flaw_signs_list_every_paper_with_a_claims_file():
     signs = claims.flaw_signs()
-    assert {s["paper"] for s in signs} == {"abdulkadir2025", "yousaf2024"}
+    assert {s["paper"] for s in signs} == {"abdulkadir2025", "mahdi2025", "yousaf2024"}  # khalid2025's abstract shows none
     assert {s["flaw"] for s in signs if s["paper"] == "abdulkadir2025"} == {2, 4, 6}

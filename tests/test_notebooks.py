@@ -71,6 +71,20 @@ def test_abdulkadir2025_writes_its_experiments_and_study(smoke_reports):
     assert index.count("| abdulkadir2025 | [") == len(names) and "VGG19 at 48x48 against" in index
 
 
+@pytest.mark.parametrize("paper", ["khalid2025", "mahdi2025"])
+def test_a_paper_from_its_abstract_opens_with_its_reading_and_writes_experiment_and_ablation(smoke_reports, paper):
+    from fer_lib.evaluate.record import ExperimentRecord
+
+    root, _ = smoke_reports
+    html = (root / "smoke" / paper / "notebook.html").read_text()
+    assert html.index("what the paper says") < html.index("Parameters")  # the notebook opens with the table
+    record = ExperimentRecord.read(root / "smoke" / paper / "fer2013_standard")
+    assert record.inference_latency["batch_size"] == 1 and record.inference_latency["median_ms"] > 0
+    assert "What the paper says, what we built, and why" in (root / "smoke" / paper / "fer2013_standard" / "report.html").read_text()
+    results = json.loads((root / "smoke" / paper / "attention_ablation" / "results.json").read_text())
+    assert len({run["arm"] for run in results["runs"]}) >= 2
+
+
 def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
     root, _ = smoke_reports
     folder = root / "smoke" / "data_audit" / "fer2013"

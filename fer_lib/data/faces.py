@@ -86,10 +86,10 @@ class FaceDataset:
         )
 
     def class_counts(self) -> dict[str, dict[str, int]]:
-        """Images per class, per official split when there is one (else under 'all')."""
-        groups = {"all": np.ones(len(self), bool)} if self.split is None else {
-            s: self.split == s for s in FER2013_SPLITS if np.any(self.split == s)
-        }
+        """Images per class, per split when there is one (official parts first), else under 'all'."""
+        parts = [] if self.split is None else [s for s in FER2013_SPLITS if np.any(self.split == s)] + sorted(
+            set(self.split.tolist()) - set(FER2013_SPLITS))
+        groups = {s: self.split == s for s in parts} if parts else {"all": np.ones(len(self), bool)}
         return {
             group: {c: int(np.sum(self.labels[mask] == i)) for i, c in enumerate(self.class_names)}
             for group, mask in groups.items()
@@ -102,6 +102,10 @@ def count_differences(dataset: FaceDataset) -> list[str]:
     if known is None:
         return []
     found = dataset.class_counts()
+    if dataset.name == "fer2013" and not set(found) & set(known):
+        # a layout of its own parts (train/validation folders): only the totals per class can be compared
+        found = {"all": {c: sum(part.get(c, 0) for part in found.values()) for c in dataset.class_names}}
+        known = {"all": {c: sum(part[c] for part in known.values()) for c in dataset.class_names}}
     lines = []
     for group, expected in known.items():
         if group not in found:

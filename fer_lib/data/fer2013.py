@@ -1,7 +1,13 @@
-"""FER2013 in the two layouts users download: the Kaggle class folders and the ICML 2013 challenge CSV.
+"""FER2013 in the three layouts users download: the Kaggle class folders, the ICML 2013 challenge CSV,
+and the Kaggle "face-expression-recognition-dataset" (jonathanoheix) train/validation folders.
 
-Both give the same `FaceDataset`: labels in the canonical order, and per image its official split
-(Training, PublicTest, PrivateTest), from the file-name prefix or the CSV's Usage column. The CSV's
+Each gives the same `FaceDataset`: labels in the canonical order, and per image its split. The first
+two carry the official split (Training, PublicTest, PrivateTest), from the file-name prefix or the
+CSV's Usage column. The third holds FER2013's images under `images/train/<class>/<n>.jpg` and
+`images/validation/<class>/<n>.jpg` with numbered file names that do not say which official part an
+image came from: its split is its own folders (`FOLDER_SPLITS`), for the protocol
+`train_validation_folders`; `match_official_split` recovers the official part of each image by its
+pixels, given the official release too. The CSV's
 labels `0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, 5 Surprise, 6 Neutral` are not alphabetical and
 are mapped explicitly.
 """
@@ -11,6 +17,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..config import data_dir
 from ..errors import FerError
@@ -24,14 +31,21 @@ FER2013_CSV_LABELS = {0: "angry", 1: "disgust", 2: "fear", 3: "happy", 4: "sad",
 FER2013_FOLDER_NAMES = {name: name for name in FER2013_CLASSES}
 
 
+FOLDER_SPLITS = ("train", "validation")  # the face-expression-recognition-dataset's own parts
+FOLDER_LAYOUT = "kaggle-train-validation"
+
+
 def find_fer2013(root: Path | None = None) -> Path:
-    """The FER2013 source under `root`: a folder holding train/ and test/, or a challenge CSV."""
+    """The FER2013 source under `root`: a folder holding train/ and test/, one holding
+    images/train/ and images/validation/, or a challenge CSV."""
     root = Path(root) if root is not None else data_dir()
     if root.is_file() and root.suffix == ".csv":
         return root
-    for candidate in (root / "fer2013", root):
+    for candidate in (root / "fer2013", root, root / "face-expression-recognition-dataset"):
         if (candidate / "train").is_dir() or (candidate / "test").is_dir():
             return candidate
+        if any((candidate / "images" / part).is_dir() for part in FOLDER_SPLITS):
+            return candidate / "images"
         for csv_name in ("fer2013.csv", "icml_face_data.csv"):
             if (candidate / csv_name).is_file():
                 return candidate / csv_name
@@ -43,6 +57,8 @@ def load_fer2013(source: Path | str | None = None, use_cache: bool = True) -> Fa
     path = find_fer2013(None if source is None else Path(source))
     if path.suffix == ".csv":
         return load_fer2013_csv(path, use_cache=use_cache)
+    if any((path / part).is_dir() for part in FOLDER_SPLITS) and not (path / "test").is_dir():
+        return load_fer2013_train_validation(path, use_cache=use_cache)
     return load_fer2013_folders(path, use_cache=use_cache)
 
 
@@ -81,6 +97,59 @@ def load_fer2013_folders(root: Path | str, use_cache: bool = True) -> FaceDatase
         )
 
     return cached(key, build) if use_cache else build()
+
+
+def load_fer2013_train_validation(root: Path | str, use_cache: bool = True) -> FaceDataset:
+    """The Kaggle face-expression-recognition-dataset layout: `train/<class>/<n>.jpg` and
+    `validation/<class>/<n>.jpg` (the folder called `images` in the download).
+
+    Each image's split is the folder it is in ("train" or "validation"), not an official part."""
+    root = Path(root)
+    entries: list[tuple[Path, str, str]] = []
+    for part in FOLDER_SPLITS:
+        if (root / part).is_dir():
+            for cls, folder in class_folders(root / part, FER2013_FOLDER_NAMES, "FER2013"):
+                entries += [(p, cls, part) for p in image_files(folder)]
+    if not entries:
+        raise FerError(f"{root.resolve()} holds no images in train/<class>/ or validation/<class>/.\n{LAYOUT_HELP}")
+    paths = [p for p, _, _ in entries]
+    key = f"fer2013-train-validation-{fingerprint(paths, root)}"
+
+    def build() -> FaceDataset:
+        images, kept, skipped = decode_all(paths, "decoding FER2013 (train/validation folders)")
+        ids = np.array([f"{part}/{p.parent.name}/{p.stem}" for p, _, part in entries])
+        labels = np.array([FER2013_CLASSES.index(c) for _, c, _ in entries], np.int64)
+        split = np.array([part for _, _, part in entries])
+        return FaceDataset(name="fer2013", images=images, labels=labels[kept], class_names=FER2013_CLASSES,
+                           ids=ids[kept], source=str(root.resolve()), layout=FOLDER_LAYOUT, split=split[kept],
+                           skipped=skipped)
+
+    return cached(key, build) if use_cache else build()
+
+
+def match_official_split(folders: FaceDataset, official: FaceDataset) -> pd.DataFrame:
+    """Which official part (Training, PublicTest, PrivateTest) each image of the train/validation layout
+    came from, matched by pixels (an exact or near duplicate, `audit.duplicate_groups`): one row per
+    folder part with its image count per official part, "unmatched", and "ambiguous" (its pixels
+    match images of more than one official part, as FER2013's own duplicates do)."""
+    from ..studies.audit import duplicate_groups
+
+    if folders.layout != FOLDER_LAYOUT or official.split is None or not np.isin(official.split, FER2013_SPLITS).all():
+        raise FerError("match_official_split takes the train/validation layout first and an official release "
+                       "(Kaggle msambare folders or the challenge CSV) second")
+    groups = duplicate_groups(np.concatenate([folders.images, official.images]))
+    mine, theirs = groups[:len(folders)], groups[len(folders):]
+    parts_of_group: dict[int, set[str]] = {}
+    for group, part in zip(theirs, official.split):
+        parts_of_group.setdefault(int(group), set()).add(str(part))
+    rows = []
+    for part in FOLDER_SPLITS:
+        counts = dict.fromkeys((*FER2013_SPLITS, "ambiguous", "unmatched"), 0)
+        for group in mine[folders.split == part]:
+            found = parts_of_group.get(int(group), set())
+            counts[next(iter(found)) if len(found) == 1 else "ambiguous" if found else "unmatched"] += 1
+        rows.append({"folder": part, "images": int((folders.split == part).sum()), **counts})
+    return pd.DataFrame(rows)
 
 
 def load_fer2013_csv(path: Path | str, use_cache: bool = True) -> FaceDataset:

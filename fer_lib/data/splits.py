@@ -4,6 +4,8 @@ A protocol returns a `Split` of index arrays: `train` (fitted on), `val` (used t
 and `test` (evaluated once). Class balancing and augmentation happen later, on `train` only.
 
 - `official`: FER2013's Training / PublicTest / PrivateTest (train / select / test).
+- `train_validation_folders`: the face-expression-recognition-dataset layout's own train folder and
+  validation folder, the latter monitoring and reported (mahdi2025's reading; `val_is_test`).
 - `random_stratified`: a random stratified split by ratio, e.g. yousaf2024's 75:25 on FER2013
   and 80:20 on CK+; `val_fraction` of the training part is held out for selection.
   Both take `validation_is_test=True` for a paper that reports the set that monitored its training
@@ -110,6 +112,24 @@ def official(dataset: FaceDataset, seed: int = 0, validation_is_test: bool = Fal
                  seed, part["Training"], part["PublicTest"], part["PrivateTest"])
 
 
+def train_validation_folders(dataset: FaceDataset, seed: int = 0) -> Split:
+    """The Kaggle face-expression-recognition-dataset's own parts, as mahdi2025 is read: fit on its
+    train folder; its validation folder both monitors training and is reported (no untouched test
+    set; last epoch evaluated)."""
+    from .fer2013 import FOLDER_LAYOUT, FOLDER_SPLITS
+
+    if dataset.layout != FOLDER_LAYOUT:
+        raise FerError(f"protocol train_validation_folders needs the face-expression-recognition-dataset layout "
+                       f"(images/train and images/validation); {dataset.name} from {dataset.source} is "
+                       f"{dataset.layout!r}: use protocol official")
+    train, val = (np.flatnonzero(dataset.split == part) for part in FOLDER_SPLITS)
+    if not len(train) or not len(val):
+        raise FerError(f"protocol train_validation_folders needs images in both train/ and validation/ of {dataset.source}")
+    return Split("train_validation_folders", "the download's train folder / its validation folder, which both "
+                 "monitors training and is reported (no untouched test set; last epoch evaluated)",
+                 seed, train, val, val, val_is_test=True)
+
+
 def random_stratified(dataset: FaceDataset, seed: int = 0, test_fraction: float = 0.25,
                       val_fraction: float = 0.2, validation_is_test: bool = False) -> Split:
     """A random split of all images, stratified by class, ignoring any official split or subject.
@@ -190,6 +210,7 @@ def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fracti
 
 PROTOCOLS: dict[str, Callable[..., Split]] = {
     "official": official,
+    "train_validation_folders": train_validation_folders,
     "random_stratified": random_stratified,
     "subject_independent": subject_independent,
 }

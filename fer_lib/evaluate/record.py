@@ -114,6 +114,8 @@ class ExperimentRecord:
     holdout: str | None = None  # a FER2013 part no run trained on, scored by every run
     # other test sets scored from the same runs: {name: {accuracy, accuracy_ci, n, description}}
     extra_scores: dict | None = None
+    # milliseconds to classify one face (batch 1) with the first run's model: `latency.single_face_latency`
+    inference_latency: dict | None = None
 
     OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores")
 

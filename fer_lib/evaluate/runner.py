@@ -2,11 +2,12 @@
 
 `run_experiment(spec, profile)` loads the dataset, preprocesses it (cached), splits it with the
 named protocol, trains one model per seed (or, under a k-fold protocol, per fold) under the
-profile's epochs and budget, evaluates each once on the test split, and writes the experiment's
-report folder. On FER2013 each test image is also marked when an exact or near duplicate of it is
-in that run's training images (`studies.audit.duplicate_groups`), and the report scores the
-deduplicated test set beside the full one; a `holdout` part (e.g. PrivateTest, left out of every
-fold) is scored by every run too. `rerender(folder)` rewrites a
+profile's epochs and budget, evaluates each once on the test split, times the first run's model
+on one face at a time (`latency.single_face_latency`), and writes the experiment's report folder.
+On FER2013 each test image is also marked when an exact or near duplicate of it is in that run's
+training images (`studies.audit.duplicate_groups`), and the report scores the deduplicated test
+set beside the full one; a `holdout` part (e.g. PrivateTest, left out of every fold) is scored by
+every run too. `rerender(folder)` rewrites a
 report folder's tables, figures and record from its saved predictions and histories alone.
 
 The learning-rate rule: a paper's learning rate is always run first. If that run does not train
@@ -35,6 +36,7 @@ from .. import provenance
 from ..reporting import figures, pages, tables
 from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
+from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
@@ -241,8 +243,9 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained:
             per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, budget_minutes) for u in units[1:]]
         wall = time.monotonic() - started
+        latency = single_face_latency(first.run.model, dataset.images[first.split.test][:100])
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
-                                     groups))
+                                     groups, latency))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
@@ -383,9 +386,10 @@ def _run_note(spec: ExperimentSpec, lr: float, trained: bool, first: SeedRun, n_
 
 def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
                   per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path,
-                  groups: np.ndarray | None = None) -> ExperimentResult:
+                  groups: np.ndarray | None = None, latency: dict | None = None) -> ExperimentResult:
     """Write the report folder of one variant's runs; `groups` (FER2013's duplicate groups) marks each
-    test image that has no duplicate among its run's training images."""
+    test image that has no duplicate among its run's training images; `latency` is the first run's
+    model's single-face inference time."""
     first = per_seed[0]
     runs = [r.run for r in per_seed]
     record = ExperimentRecord(
@@ -402,7 +406,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
         seed_summary={}, train_split_accuracy=float("nan"), headline_claim=None, preprocessing=pre_summary,
         note=_run_note(spec, lr, trained, first, len(per_seed), pre_summary), environment=provenance.environment(),
         backends=[r.backends for r in runs], placement=first.run.placement,
-        unit="fold" if spec.kfold else "seed", holdout=spec.holdout,
+        unit="fold" if spec.kfold else "seed", holdout=spec.holdout, inference_latency=latency,
     )
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
     held = holdout_index(spec, dataset)

@@ -116,3 +116,60 @@ def keras_backbone(constructor: Callable[..., keras.Model], input_shape: tuple[i
                 f"internet once (keras caches them in ~/.keras/models), copy the weights file there, or build "
                 f"the model with weights=None to train from scratch.") from None
         raise
+
+
+def conv_bn_relu(x: keras.KerasTensor, filters: int, kernel_size: int, name: str, strides: int = 1,
+                 activation: bool = True) -> keras.KerasTensor:
+    """Convolution (no bias), batch normalization, then ReLU (`activation=False`: without the ReLU)."""
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x) if activation else x
+
+
+def multi_scale_block(x: keras.KerasTensor, filters: int, name: str,
+                      dilations: tuple[int, ...] = (0, 1, 2)) -> keras.KerasTensor:
+    """Parallel convolution branches of different receptive fields, fused (Inception-style).
+
+    One conv-BN-ReLU branch per entry of `dilations`: 0 is a 1x1 convolution, d >= 1 a 3x3
+    convolution dilated by d (receptive field 2d + 1: 3, 5, 7 at the cost of a 3x3). Each branch is
+    `filters // len(dilations)` wide (the first takes the remainder); they are concatenated and a
+    1x1 conv-BN fuses them to `filters` channels (no ReLU: a residual unit adds its shortcut first)."""
+    if not dilations or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in dilations):
+        raise FerError(f"dilations must be non-negative integers (0: a 1x1 branch), got {dilations!r}")
+    width = filters // len(dilations)
+    branches = []
+    for i, d in enumerate(dilations):
+        units = width + (filters - width * len(dilations) if i == 0 else 0)
+        branch = f"{name}_1x1" if d == 0 else f"{name}_3x3_d{d}"
+        y = layers.Conv2D(units, 1 if d == 0 else 3, dilation_rate=max(d, 1), padding="same", use_bias=False,
+                          name=f"{branch}_conv")(x)
+        y = layers.BatchNormalization(name=f"{branch}_bn")(y)
+        branches.append(layers.Activation("relu", name=f"{branch}_relu")(y))
+    x = layers.Concatenate(name=f"{name}_concat")(branches) if len(branches) > 1 else branches[0]
+    return conv_bn_relu(x, filters, 1, f"{name}_fuse", activation=False)
+
+
+def residual_unit(x: keras.KerasTensor, body: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    """`body` (computed from `x`) plus a shortcut, then ReLU. The shortcut is `x` itself where shapes
+    match, else a projection (1x1 convolution with the stride that matches the body's size, and
+    batch normalization): He et al.'s option B, the "improved" residual connection."""
+    if tuple(x.shape[1:]) != tuple(body.shape[1:]):
+        stride = x.shape[1] // body.shape[1]
+        x = layers.Conv2D(body.shape[-1], 1, strides=stride, use_bias=False, name=f"{name}_projection")(x)
+        x = layers.BatchNormalization(name=f"{name}_projection_bn")(x)
+    x = layers.Add(name=f"{name}_add")([x, body])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def backbone_input(x: keras.KerasTensor, weights: str | None, style: str = "caffe",
+                   name: str = "backbone_input") -> keras.KerasTensor:
+    """0-255 grey pixels to what a keras.applications backbone expects: 3 channels, then
+    - `style="caffe"` (VGG, ResNet50): [0, 1] from scratch, or ImageNet's Caffe centring (0-255
+      with the ImageNet channel means subtracted) when the weights come from ImageNet;
+    - `style="tf"` (MobileNetV2): [-1, 1] either way."""
+    if style == "tf":
+        return layers.Rescaling(2.0 / 255, offset=-1.0, name=f"{name}_scaling")(gray_to_rgb(x, f"{name}_rgb"))
+    x = gray_to_rgb(x)
+    if weights == "imagenet":
+        return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0], name="imagenet_centring")(x)
+    return pixels_to_unit(x)

@@ -32,13 +32,32 @@ def experiment_page(folder: Path) -> None:
     e = ExperimentRecord.read(folder).to_dict()
     claims = pd.read_csv(folder / "claims.csv")
     meta = {k: e[k] for k in ("profile", "dataset", "protocol_description", "split_sizes", "epochs",
-                              "train_config", "wall_seconds", "preprocessing", "environment", "backends",
-                              "placement") if k in e}
+                              "train_config", "wall_seconds", "inference_latency", "preprocessing", "environment",
+                              "backends", "placement") if k in e}
     report_page(folder / "report.html", e["label"], f"{e['paper']}: {e['label']}", f"""<p>{html.escape(e.get('note', ''))}</p>
 <p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
-<h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
+{reading_html(e['paper'])}<h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
 {_extra_html(e, folder)}
 <h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">""", meta)
+
+
+def reading_table(paper: str) -> pd.DataFrame | None:
+    """The paper's reading table (what the paper says / what we built / why) from its claims file, for
+    a paper known only from its abstract (None: the paper has none)."""
+    from ..evaluate.claims import load_paper
+
+    reading = load_paper(paper).get("reading")
+    if not reading:
+        return None
+    return pd.DataFrame(reading).rename(columns={"paper_says": "what the paper says", "we_built": "what we built",
+                                                 "why": "why"})
+
+
+def reading_html(paper: str) -> str:
+    """The reading table as an HTML section, or "" for a paper without one."""
+    table = reading_table(paper)
+    return "" if table is None else ("<h2>What the paper says, what we built, and why</h2>"
+                                     + table.to_html(index=False, escape=True))
 
 
 def _extra_html(e: dict, folder: Path) -> str:

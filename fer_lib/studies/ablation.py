@@ -10,6 +10,8 @@ Each arm's test accuracy pools its seeds (`metrics.SEED_RULE`); the difference f
 is `metrics.accuracy_difference` over the same test images, seed by seed (seeds resampled, then
 images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
 zero, else "no difference detected". On FER2013 the deduplicated PrivateTest is scored beside.
+`reference_runs_of` names the paper's experiment that is the reference arm exactly: its
+checkpoints are the reference's, so the model is not trained twice.
 Reports: `reports/<profile>/<paper>/<name>/` with results.csv/.md/.json, predictions/, histories/,
 ablation.png and report.html.
 """
@@ -34,7 +36,7 @@ from ..evaluate.record import RunStrength, refuse_weaker
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
 from ..models.registry import model_options, unknown_options
-from ..reporting.pages import report_page
+from ..reporting.pages import reading_html, report_page
 from ..reporting.tables import markdown_table
 from ..train import TrainConfig
 
@@ -58,12 +60,33 @@ class AblationSpec:
     preprocess: PreprocessConfig = PreprocessConfig()
     cpu_budget_minutes: float = 10.0
     seeds: tuple[int, ...] = (0,)
+    reference_runs_of: str | None = None  # a paper experiment whose runs are the reference arm's
 
     def __post_init__(self) -> None:
         if self.equal not in EQUAL:
             raise FerError(f"equal must be one of {', '.join(EQUAL)}, got {self.equal!r}")
         if len(self.arms) < 2:
             raise FerError(f"an ablation needs a reference arm and at least one other, got {list(self.arms)}")
+
+    def reference_run_dir(self, profile: str, seed: int) -> Path | None:
+        """Where the reference arm trains: the checkpoint folder of `reference_runs_of`'s run of `seed`
+        (so one model is not trained twice), or None (the study's own folder). That experiment must be
+        the reference arm exactly: same model and options, dataset, protocol, training, preprocessing
+        and budget (a FerError says which differs)."""
+        if self.reference_runs_of is None:
+            return None
+        from ..papers import get_experiments
+
+        experiment = get_experiments(self.paper, self.reference_runs_of)[0]
+        mine = dict(model=self.model, model_options=next(iter(self.arms.values())), dataset=self.dataset,
+                    protocol=self.protocol, protocol_options=self.protocol_options, training=self.training,
+                    preprocess=self.preprocess, cpu_budget_minutes=self.cpu_budget_minutes)
+        differ = [k for k, v in mine.items() if getattr(experiment, k) != v]
+        if differ:
+            raise FerError(f"ablation {self.name}: its reference arm is not experiment {self.reference_runs_of} "
+                           f"(they differ in {', '.join(differ)}); make them equal or drop reference_runs_of")
+        return (cache_dir() / "runs" / profile / self.paper / experiment.name
+                / f"lr{experiment.training.learning_rate:g}" / f"seed{seed}")
 
     def check_arms(self) -> None:
         """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
@@ -152,6 +175,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
 
     spec.check_arms()
     prof = get_profile(profile)
+    spec.reference_run_dir(prof.name, 0)  # a reference that is not the named experiment fails before training
     seeds = list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1])
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     folder = study_folder(spec, prof.name, reports_root)
@@ -179,8 +203,8 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
                 # part of a checkpoint's identity.)
                 reached = runs[next(iter(spec.arms))][-1].epochs_run
                 config = replace(config, epochs=max(reached, 1), budget_seconds=None if budget is None else 3 * budget)
-            result = train_and_evaluate(spec.model, options, dataset, split, config, runs_root / _slug(arm) / f"seed{seed}",
-                                        spec.preprocess)
+            run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed)) or runs_root / _slug(arm) / f"seed{seed}"
+            result = train_and_evaluate(spec.model, options, dataset, split, config, run_dir, spec.preprocess)
             run = result.run
             runs[arm].append(_ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
                                       duplicate_free(split, groups), run.history,
@@ -254,5 +278,5 @@ def _page(folder: Path, spec: AblationSpec, saved: dict, table: pd.DataFrame) ->
     meta = {k: saved[k] for k in ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run",
                                   "training", "environment", "runs")}
     report_page(folder / "report.html", spec.name, f"{spec.paper}: {spec.title}",
-                f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}"
+                f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}{reading_html(spec.paper)}"
                 f'<img src="ablation.png" width="1000">', meta)

@@ -10,6 +10,9 @@ from ..errors import FerError
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
+FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
+LATER_DEFAULTS = {"flip": "horizontal_and_vertical", "rotation_degrees": 45.0}
+
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
 STOP_COLLAPSED = "stopped: predictions collapsed to a single class"
@@ -20,7 +23,9 @@ class TrainConfig:
     """Everything that decides how a model is trained. `budget_seconds` None means no budget.
 
     `balance` tops every class of the training split up to the largest with augmented copies;
-    `augment` is "copies" (only those copies are flipped and rotated, as yousaf2024), "all" or "none".
+    `augment` is "copies" (only those copies are flipped and rotated, as yousaf2024), "all" or "none";
+    `flip` ("horizontal_and_vertical", "horizontal" or "vertical") and `rotation_degrees` say how
+    (the defaults are yousaf2024's).
     `collapse_patience` stops a run whose predictions have been one class for that many epochs.
     `restore_best`: evaluate the best validation epoch's weights (else the last epoch's, as a paper
     that reports its final epoch, or whose validation set is its test set, did).
@@ -37,6 +42,8 @@ class TrainConfig:
     collapse_patience: int | None = 5
     restore_best: bool = True
     verbose: int = 0
+    flip: str = "horizontal_and_vertical"
+    rotation_degrees: float = 45.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -47,10 +54,20 @@ class TrainConfig:
                 raise FerError(f"{name} must be a positive number, got {value!r}")
         if self.augment not in ("copies", "all", "none"):
             raise FerError(f"augment must be 'copies', 'all' or 'none', got {self.augment!r}")
+        if self.flip not in FLIPS:
+            raise FerError(f"flip must be one of {', '.join(FLIPS)}, got {self.flip!r}")
+        if isinstance(self.rotation_degrees, bool) or not isinstance(self.rotation_degrees, (int, float)) \
+                or not 0 <= self.rotation_degrees <= 180:
+            raise FerError(f"rotation_degrees must be a number of degrees in [0, 180], got {self.rotation_degrees!r}")
         if self.budget_seconds is not None and not (self.budget_seconds > 0):
             raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
 
     def identity(self) -> dict:
         """The settings a checkpoint must share to be resumed (the budget and which weights are
-        evaluated may change)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose", "restore_best")}
+        evaluated may change). The augmentation settings added after the first runs were checkpointed
+        are in it only when they differ from their defaults, so those runs still resume."""
+        identity = {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose", "restore_best")}
+        for key, default in LATER_DEFAULTS.items():
+            if identity[key] == default:
+                del identity[key]
+        return identity

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..data.pipeline import make_dataset
+from ..data.pipeline import build_augmenter, make_dataset
 from ..files import write_text
 from . import backend
 from ..provenance import git_commit, training_environment
@@ -137,8 +137,10 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                 # a new segment whenever the code, backend or device changes: each epoch's provenance
                 state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here,
                                           "environment": training_environment()})
+            augmenter = None if config.augment == "none" else build_augmenter(config.flip, config.rotation_degrees,
+                                                                            seed=config.seed)
             train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
-                                    balance=config.balance, augment=config.augment)
+                                    balance=config.balance, augment=config.augment, augmenter=augmenter)
             val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
             callbacks = [EpochRecord(run), *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
                          BudgetStop(run, config), Checkpoint(run, config),

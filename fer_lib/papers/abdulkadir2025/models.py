@@ -30,22 +30,13 @@ import keras
 from keras import layers
 
 from ...errors import FerError
-from ...models.blocks import (KERAS_APPLICATIONS_MIN_SIZE, cbam, classifier, dense_head, gray_to_rgb, keras_backbone,
+from ...models.blocks import (KERAS_APPLICATIONS_MIN_SIZE, backbone_input, cbam, classifier, dense_head, keras_backbone,
                               pixels_to_unit, upscaled)
 from ...models.registry import register
 
 PAPER = "abdulkadir2025"
 HYBRID_BRANCHES = ("resnet50", "mobilenetv2", "cbam_cnn")
 SEQUENTIAL_MIN_SIZE = 24  # four valid 3x3 convolutions and three 2x2 poolings leave 1x1 at 24x24
-
-
-def _imagenet_input(x: keras.KerasTensor, weights: str | None) -> keras.KerasTensor:
-    """0-255 grey pixels to the input the backbone expects: 3 channels, then [0, 1] from scratch, or
-    Caffe-style centring (0-255, ImageNet channel means subtracted) when the weights come from ImageNet."""
-    x = gray_to_rgb(x)
-    if weights == "imagenet":
-        return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0], name="imagenet_centring")(x)
-    return pixels_to_unit(x)
 
 
 @register("abdulkadir2025_sequential", paper=PAPER)
@@ -81,7 +72,7 @@ def build_vgg19(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: in
     `include_top=False` stops at VGG19's last pooled feature map; `input_size` upscales inside the model."""
     inputs = keras.Input(shape=input_shape, name="image")
     image = upscaled(inputs, input_size, KERAS_APPLICATIONS_MIN_SIZE, "VGG19")
-    x = _imagenet_input(image, weights)
+    x = backbone_input(image, weights)
     backbone = keras_backbone(keras.applications.VGG19, (*image.shape[1:3], 3), weights)
     x = backbone(x)
     if include_top:
@@ -109,10 +100,9 @@ def build_hybrid(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: i
     features = []
     if "resnet50" in branches:
         resnet = keras_backbone(keras.applications.ResNet50, rgb_shape, weights)
-        features.append(layers.Flatten(name="resnet50_features")(resnet(_imagenet_input(image, weights))))
+        features.append(layers.Flatten(name="resnet50_features")(resnet(backbone_input(image, weights))))
     if "mobilenetv2" in branches:
-        # MobileNetV2 expects inputs in [-1, 1]
-        mobilenet_input = layers.Rescaling(2.0 / 255, offset=-1.0, name="mobilenet_scaling")(gray_to_rgb(image, "gray_to_rgb_mobilenet"))
+        mobilenet_input = backbone_input(image, weights, "tf", name="mobilenet")
         mobilenet = keras_backbone(keras.applications.MobileNetV2, rgb_shape, weights)
         features.append(layers.Flatten(name="mobilenetv2_features")(mobilenet(mobilenet_input)))
     if "cbam_cnn" in branches:

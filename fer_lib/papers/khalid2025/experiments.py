@@ -1,0 +1,50 @@
+"""khalid2025's experiments: its model on FER2013 under the standard protocol, and the attention
+ablation at equal epochs on the same split and seeds.
+
+What the abstract states: FER2013, 83%. What it does not (protocol, backbone, input size, optimizer,
+learning rate, batch size, epochs, augmentation) is read as in `claims.json`'s reading table: the
+standard protocol (fit on Training, select on PublicTest, test once on PrivateTest, with the
+deduplicated PrivateTest beside it), Adam at 1e-3, batch 32, 50 epochs, horizontal flips and
+rotations up to 10 degrees of every training image.
+The backbone starts from scratch here (this machine cannot download ImageNet weights); an online
+user passes `model_options={"weights": "imagenet"}`.
+
+The cpu budget (minutes per seed) is sized for 2 CPU cores, where an epoch takes a few minutes:
+the run is a lower bound there, the `paper` profile runs the 50 epochs.
+"""
+from ...data import PreprocessConfig
+from ...evaluate.runner import ExperimentSpec
+from ...studies.ablation import AblationSpec
+from ...train import TrainConfig
+from .. import select_named
+from . import PAPER
+
+TRAINING = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=50, balance=False, augment="all",
+                         flip="horizontal", rotation_degrees=10.0)
+# FER2013's images are already 48x48 face crops: no Haar crop, no equalization (the abstract names none)
+PREPROCESS = PreprocessConfig(face_crop=False, equalize=False)
+MODEL = "khalid2025_attention_cnn"
+_common = dict(paper=PAPER, dataset="fer2013", preprocess=PREPROCESS, training=TRAINING, seeds=(0,))
+
+EXPERIMENTS = [
+    ExperimentSpec(
+        name="fer2013_standard", title="Fine-tuned CNN with region and self-attention, standard protocol: train on "
+                                       "Training, select on PublicTest, test on PrivateTest",
+        protocol="official", model=MODEL, cpu_budget_minutes=40, fallback_lr=1e-4, **_common),
+]
+
+# Each attention mechanism off, at the epochs the full model reached; the full model's runs are the
+# experiment's own (same model, split, training and budget), so they are not trained twice.
+STUDIES = [
+    AblationSpec(
+        name="attention_ablation", title="Region attention and self-attention, each switched off, at equal epochs",
+        model=MODEL, arms={"both attentions": {}, "without region attention": {"region_attention": False},
+                           "without self-attention": {"self_attention": False},
+                           "without either": {"region_attention": False, "self_attention": False}},
+        equal="epochs", cpu_budget_minutes=40, reference_runs_of="fer2013_standard", **_common),
+]
+
+
+def select_studies(names: str | list[str] = "all") -> list[AblationSpec]:
+    """The studies called `names` ("all", "none", a comma-separated string or a list)."""
+    return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))

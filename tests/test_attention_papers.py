@@ -1,0 +1,306 @@
+"""khalid2025 and mahdi2025, reproduced from their abstracts: the attention layers and blocks they are
+built from (shapes, weights summing to one or bounded, save/load round trips, the JAX backend), the
+models with each mechanism switchable off, the train/validation folder layout of mahdi2025's
+dataset, the claims with their reading tables, the ablation that reuses the experiment's runs, and
+clear errors for bad input."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from fer_lib.errors import FerError
+from fer_lib.models import build_model
+from fer_lib.models.attention import DynamicAttention, RegionAttention, SpatialSelfAttention
+from fer_lib.models.blocks import multi_scale_block, residual_unit
+from fer_lib.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _feature_maps(n: int = 4, shape: tuple[int, int, int] = (6, 6, 16), seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, *shape)).astype("float32")
+
+
+def _attention_model(shape: tuple[int, int, int] = (6, 6, 16)) -> keras.Model:
+    inputs = keras.Input(shape)
+    x = RegionAttention((3, 3), hidden_units=8, name="region")(inputs)
+    x = SpatialSelfAttention(2, 8, name="self")(x)
+    x = DynamicAttention(reduction=4, num_kernels=3, name="dynamic")(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The layers
+
+
+def test_region_attention_weights_each_region_by_input_and_sum_to_one():
+    model = _attention_model()
+    layer, maps = model.get_layer("region"), _feature_maps()
+    assert tuple(layer(maps).shape) == maps.shape
+    weights = np.asarray(layer.region_weights(maps))
+    assert weights.shape == (4, 3, 3) and np.allclose(weights.sum(axis=(1, 2)), 1, atol=1e-5) and (weights > 0).all()
+    assert np.abs(weights[0] - weights[1]).max() > 1e-4  # dynamic: each image its own weights
+    # equal weights (a zero scoring layer) leave the map unchanged: each region x (1/9) x 9
+    layer.score.set_weights([np.zeros_like(w) for w in layer.score.get_weights()])
+    assert np.allclose(np.asarray(layer(maps)), maps, atol=1e-5)
+    assert np.allclose(np.asarray(layer.region_weights(maps)), 1 / 9, atol=1e-6)
+
+
+def test_self_attention_rows_sum_to_one_and_positions_matter():
+    model = _attention_model()
+    layer, maps = model.get_layer("self"), _feature_maps()
+    scores = np.asarray(layer.attention_weights(maps))
+    assert scores.shape == (4, 2, 36, 36) and np.allclose(scores.sum(-1), 1, atol=1e-5)
+    out = np.asarray(layer(maps))
+    assert out.shape == maps.shape
+    # the position embedding makes the layer tell positions apart: with it zeroed, permuting the
+    # positions permutes the output; with it, not
+    flipped = maps[:, ::-1, ::-1, :]
+    layer.position_embedding.assign(np.zeros(layer.position_embedding.shape, "float32"))
+    assert np.allclose(np.asarray(layer(flipped)), np.asarray(layer(maps))[:, ::-1, ::-1, :], atol=1e-4)
+    layer.position_embedding.assign(np.random.default_rng(1).normal(size=layer.position_embedding.shape).astype("float32"))
+    assert not np.allclose(np.asarray(layer(flipped)), np.asarray(layer(maps))[:, ::-1, ::-1, :], atol=1e-3)
+
+
+def test_dynamic_attention_gates_are_bounded_and_its_kernel_mixing_sums_to_one():
+    model = _attention_model()
+    layer, maps = model.get_layer("dynamic"), _feature_maps()
+    channel, spatial, mixing = (np.asarray(t) for t in layer.gates(maps))
+    assert channel.shape == (4, 1, 1, 16) and spatial.shape == (4, 6, 6, 1) and mixing.shape == (4, 3)
+    # sigmoids: in (0, 1), which float32 may round to a closed end
+    assert ((channel >= 0) & (channel <= 1)).all() and ((spatial >= 0) & (spatial <= 1)).all()
+    assert 0 < channel.std() and 0 < spatial.std()
+    assert np.allclose(mixing.sum(-1), 1, atol=1e-5) and np.abs(mixing[0] - mixing[1]).max() > 1e-5
+    out = np.asarray(layer(maps))
+    assert out.shape == maps.shape and (np.abs(out) <= np.abs(maps) + 1e-4).all()  # gates only attenuate
+
+
+def test_attention_layers_survive_a_save_and_load_round_trip(tmp_path):
+    model, maps = _attention_model(), _feature_maps()
+    path = tmp_path / "attention.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert np.allclose(loaded.predict(maps, verbose=0), model.predict(maps, verbose=0), atol=1e-6)
+    assert loaded.get_layer("region").grid == (3, 3) and loaded.get_layer("dynamic").num_kernels == 3
+
+
+def test_attention_layers_load_under_mixed_precision_as_saved(tmp_path):
+    """Sublayers take the layer's dtype policy: a mixed-precision model loaded outside any policy
+    scope (as a resumed checkpoint is) computes as it did."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = _attention_model()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    maps = _feature_maps()
+    model.save(tmp_path / "mixed.keras")
+    loaded = keras.models.load_model(tmp_path / "mixed.keras")
+    assert loaded.get_layer("self").attention.dtype_policy.name == "mixed_bfloat16"
+    assert np.allclose(loaded.predict(maps, verbose=0), model.predict(maps, verbose=0), atol=1e-6)
+
+
+JAX_ROUND_TRIP = """
+import json, sys
+import numpy as np, keras
+sys.path.insert(0, "tests")
+from test_attention_papers import _attention_model, _feature_maps
+from fer_lib.models import build_model
+maps = _feature_maps()
+saved = keras.models.load_model(sys.argv[1])  # saved under TensorFlow
+model = _attention_model()
+model.save(sys.argv[2]); again = keras.models.load_model(sys.argv[2])
+region = np.asarray(model.get_layer("region").region_weights(maps))
+scores = np.asarray(model.get_layer("self").attention_weights(maps))
+built = {name: build_model(name).count_params() for name in ("khalid2025_attention_cnn", "mahdi2025_multiscale_attention_net")}
+print(json.dumps({"backend": keras.backend.backend(), "tf_saved": np.asarray(saved.predict(maps, verbose=0)).tolist(),
+                  "round_trip": float(np.abs(again.predict(maps, verbose=0) - model.predict(maps, verbose=0)).max()),
+                  "region_sums": region.sum(axis=(1, 2)).tolist(), "score_sums": scores.sum(-1).ravel().tolist(),
+                  "params": built}))
+"""
+
+
+def test_the_layers_and_both_models_work_under_jax(tmp_path):
+    pytest.importorskip("jax")
+    model, maps = _attention_model(), _feature_maps()
+    model.save(tmp_path / "tf.keras")
+    out = subprocess.run([sys.executable, "-c", JAX_ROUND_TRIP, str(tmp_path / "tf.keras"), str(tmp_path / "jax.keras")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "jax"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "jax" and result["round_trip"] < 1e-5
+    assert np.allclose(result["tf_saved"], model.predict(maps, verbose=0), atol=1e-4)  # a TF file, same outputs
+    assert np.allclose(result["region_sums"], 1, atol=1e-5) and np.allclose(result["score_sums"], 1, atol=1e-5)
+    assert result["params"] == {"khalid2025_attention_cnn": build_model("khalid2025_attention_cnn").count_params(),
+                                "mahdi2025_multiscale_attention_net": build_model("mahdi2025_multiscale_attention_net").count_params()}
+
+
+def test_multi_scale_block_and_residual_projection():
+    inputs = keras.Input((12, 12, 8))
+    x = multi_scale_block(inputs, 20, "ms", dilations=(0, 1, 2))
+    model = keras.Model(inputs, residual_unit(inputs, x, "res"))
+    names = [layer.name for layer in model.layers]
+    assert {"ms_1x1_conv", "ms_3x3_d1_conv", "ms_3x3_d2_conv", "res_projection"} <= set(names)
+    assert model.get_layer("ms_3x3_d2_conv").dilation_rate == (2, 2)
+    assert sum(model.get_layer(n).filters for n in ("ms_1x1_conv", "ms_3x3_d1_conv", "ms_3x3_d2_conv")) == 20
+    assert model.output.shape[1:] == (12, 12, 20)
+    same = keras.Input((12, 12, 20))
+    identity = keras.Model(same, residual_unit(same, multi_scale_block(same, 20, "ms2"), "res2"))
+    assert not any("projection" in layer.name for layer in identity.layers)  # shapes match: identity shortcut
+    with pytest.raises(FerError, match="dilations"):
+        multi_scale_block(inputs, 8, "bad", dilations=(1, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The models, their switches and bad input
+
+
+def test_khalid2025_model_switches_each_attention_off():
+    full = build_model("khalid2025_attention_cnn")
+    names = {layer.name for layer in full.layers}
+    assert {"region_attention", "self_attention", "mobilenetv2_backbone", "upscale"} <= names
+    assert full.get_layer("mobilenetv2_backbone").output.shape[1:3] == (6, 6)
+    neither = build_model("khalid2025_attention_cnn", region_attention=False, self_attention=False)
+    assert not {"region_attention", "self_attention"} & {layer.name for layer in neither.layers}
+    assert neither.count_params() < full.count_params()
+    images = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 1)).astype("float32")
+    assert np.allclose(full.predict(images, verbose=0).sum(1), 1, atol=1e-5)
+
+
+def test_mahdi2025_model_switches_its_attention_off():
+    full = build_model("mahdi2025_multiscale_attention_net")
+    assert sum(isinstance(layer, DynamicAttention) for layer in full.layers) == 3
+    assert full.get_layer("stage3_pool").output.shape[1:3] == (6, 6)
+    off = build_model("mahdi2025_multiscale_attention_net", dynamic_attention=False)
+    assert not any(isinstance(layer, DynamicAttention) for layer in off.layers)
+    single = build_model("mahdi2025_multiscale_attention_net", multi_scale=False)
+    assert not any("_1x1_conv" in layer.name and "multiscale" in layer.name for layer in single.layers)
+
+
+def test_bad_backbone_grid_and_input_size_are_clear_errors():
+    with pytest.raises(FerError, match="unknown backbone 'resnet18'; valid backbones are: mobilenetv2, resnet50, vgg16"):
+        build_model("khalid2025_attention_cnn", backbone="resnet18")
+    with pytest.raises(FerError, match=r"region grid 4x4 does not fit the 6x6 feature map.*grids that fit: .*3x3"):
+        build_model("khalid2025_attention_cnn", region_grid=(4, 4), self_attention=False)
+    with pytest.raises(FerError, match=r"too small for khalid2025's mobilenetv2 backbone with a 3x3 region grid"):
+        build_model("khalid2025_attention_cnn", input_size=32)
+    with pytest.raises(FerError, match=r"a 4x4 input is too small for 3 stages of 2x2 pooling \(at least 8x8\)"):
+        build_model("mahdi2025_multiscale_attention_net", (4, 4, 1))
+    with pytest.raises(FerError, match="region grid must be two positive integers"):
+        RegionAttention((0, 3))
+    with pytest.raises(FerError, match="needs a feature map of known shape"):
+        RegionAttention()(keras.Input((16,)))
+
+
+def test_augmentation_settings_change_a_checkpoint_only_when_set():
+    """Runs checkpointed before `flip` and `rotation_degrees` existed keep their identity (they resume)."""
+    default = TrainConfig()
+    assert "flip" not in default.identity() and "rotation_degrees" not in default.identity()
+    changed = TrainConfig(flip="horizontal", rotation_degrees=10.0)
+    assert changed.identity()["flip"] == "horizontal" and changed.identity() != default.identity()
+    with pytest.raises(FerError, match="flip must be one of"):
+        TrainConfig(flip="diagonal")
+
+
+# ---------------------------------------------------------------------------------------------
+# mahdi2025's dataset layout: FER2013's images in train/ and validation/ folders
+
+
+@pytest.fixture
+def train_validation_tree(tmp_path, data_root) -> tuple[Path, dict[str, set[str]]]:
+    """The Kaggle face-expression-recognition-dataset layout, written from real FER2013 images with
+    numbered names: train/ holds Training images, validation/ PublicTest and PrivateTest ones."""
+    root = tmp_path / "face-expression-recognition-dataset" / "images"
+    origin: dict[str, set[str]] = {"train": set(), "validation": set()}
+    number = 0
+    for part, prefixes, source in (("train", ("Training",), "train"), ("validation", ("PublicTest", "PrivateTest"), "test")):
+        for cls_dir in sorted((data_root / "fer2013" / source).iterdir()):
+            (root / part / cls_dir.name).mkdir(parents=True)
+            for prefix in prefixes:
+                for f in sorted(cls_dir.glob(f"{prefix}_*.jpg"))[:3]:
+                    number += 1
+                    shutil.copy(f, root / part / cls_dir.name / f"{number}.jpg")
+                    origin[part].add(prefix)
+    return tmp_path, origin
+
+
+def test_the_train_validation_layout_loads_with_its_own_split(train_validation_tree, fer2013, isolated_cache):
+    from fer_lib.data import count_differences, load_fer2013
+    from fer_lib.data.fer2013 import FOLDER_LAYOUT, match_official_split
+    from fer_lib.data.splits import make_split
+
+    root, _ = train_validation_tree
+    data = load_fer2013(root)
+    assert data.layout == FOLDER_LAYOUT and len(data) == 7 * 3 + 7 * 6
+    assert set(data.split) == {"train", "validation"} and data.ids[0].startswith("train/angry/")
+    assert count_differences(data)[0] == "all/angry: 9 images, the public release has 4953 (-4944)"  # totals only
+    split = make_split("train_validation_folders", data)
+    assert split.val_is_test and len(split.train) == 21 and np.array_equal(split.val, split.test)
+    with pytest.raises(FerError, match="has none in Training, PublicTest, PrivateTest"):
+        make_split("official", data)
+    with pytest.raises(FerError, match="needs the face-expression-recognition-dataset layout"):
+        make_split("train_validation_folders", fer2013)
+    table = match_official_split(data, fer2013).set_index("folder")
+    assert table.loc["train", "images"] == 21 and table.loc["validation", "images"] == 42
+    # every copied image is found in the part it came from (or, for FER2013's own duplicates, several)
+    assert table.loc["train", "Training"] + table.loc["train", "ambiguous"] == 21
+    assert table.loc["validation", ["PublicTest", "PrivateTest", "ambiguous"]].sum() == 42
+    assert table.loc["validation", "Training"] == 0 and table.loc[:, "unmatched"].sum() == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims, reading tables, runs
+
+
+def test_claims_and_reading_tables():
+    from fer_lib.evaluate import claims as claims_lib
+    from fer_lib.reporting.pages import reading_table
+
+    khalid = {c.id: c for c in claims_lib.load_claims("khalid2025")}
+    mahdi = {c.id: c for c in claims_lib.load_claims("mahdi2025")}
+    assert khalid["abstract_fer2013"].value == 0.83 and mahdi["abstract_accuracy"].value == 0.961
+    facts = claims_lib.RunFacts(protocol="official", protocol_description="FER2013 Training / PublicTest / PrivateTest")
+    assert claims_lib.verdict(mahdi["abstract_accuracy"], 0.6, (0.58, 0.62), facts, ["angry"]).startswith("different protocol")
+    assert claims_lib.verdict(khalid["abstract_fer2013"], 0.6, (0.58, 0.62), facts, ["angry"]).startswith("not reproduced")
+    for paper in ("khalid2025", "mahdi2025"):
+        table = reading_table(paper)
+        assert list(table.columns) == ["what the paper says", "what we built", "why"] and len(table) >= 5
+    assert reading_table("yousaf2024") is None
+
+
+def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp_path, monkeypatch):
+    from fer_lib.evaluate.runner import run_experiment
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.mahdi2025.experiments import STUDIES
+    from fer_lib.studies.ablation import run_ablation
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    spec = replace(get_experiments("mahdi2025", "fer2013_standard")[0], model_options={})
+    study = replace(STUDIES[0], model="mahdi2025_multiscale_attention_net")
+    small = {"stage_filters": (8, 16, 16), "stem_filters": 8}
+    spec = replace(spec, model_options=small)
+    study = replace(study, arms={"with dynamic attention": small, "without dynamic attention": {**small, "dynamic_attention": False}})
+    monkeypatch.setattr("fer_lib.papers.mahdi2025.experiments.EXPERIMENTS", [spec])
+    result = run_experiment(spec, "smoke", data_root=data_root, reports_root=tmp_path / "reports")[0]
+    reference_dir = tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "fer2013_standard" / "lr0.001" / "seed0"
+    state = json.loads((reference_dir / "state.json").read_text())
+    table = run_ablation(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")
+    assert json.loads((reference_dir / "state.json").read_text())["elapsed_seconds"] == state["elapsed_seconds"]  # not retrained
+    assert not (tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "attention_ablation" / "with_dynamic_attention").exists()
+    assert table.loc[0, "accuracy"] == round(result.metrics["accuracy"], 4)
+    page = (tmp_path / "reports" / "smoke" / "mahdi2025" / "attention_ablation" / "report.html").read_text()
+    assert "What the paper says, what we built, and why" in page
+    experiment_page = (result.folder / "report.html").read_text()
+    assert "What the paper says, what we built, and why" in experiment_page and "dynamic convolution" in experiment_page
+    with pytest.raises(FerError, match="its reference arm is not experiment fer2013_standard .*differ in training"):
+        run_ablation(replace(study, training=replace(study.training, epochs=3)), "smoke", data_root=data_root,
+                     reports_root=tmp_path / "reports")
