@@ -154,3 +154,37 @@ def test_watched_sets_are_scored_every_epoch_and_never_select(tmp_path):
     np.testing.assert_allclose(watched.history["test_accuracy"], watched.history["val_accuracy"], atol=1e-6)
     assert set(watched.history.columns) - set(plain.history.columns) == {"test_accuracy"}
     assert watched.best_epoch == int(watched.history["val_accuracy"].idxmax()) + 1  # selected on validation
+
+
+def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training(data_root, tmp_path, monkeypatch):
+    """report_interim: the checkpoint's epochs, stopped by the budget (a lower bound), nothing trained."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from fer_lib import config
+    from fer_lib.errors import FerError
+    from fer_lib.evaluate.record import ExperimentRecord
+    from fer_lib.evaluate.runner import report_interim, run_experiment
+    from fer_lib.papers import get_experiments
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = config.Profile("tiny", "a small subset with a budget, for this test", per_class=24, max_epochs=None,
+                          budget_scale=1.0, multi_seed=False, fallback=False)
+    monkeypatch.setitem(config.PROFILES, "tiny", tiny)
+    spec = replace(get_experiments("abdulkadir2025", "sequential_paper")[0], cpu_budget_minutes=0.02)
+    reports = tmp_path / "reports"
+    with pytest.raises(FerError, match="no checkpoint at"):
+        report_interim(spec, "tiny", data_root=data_root, reports_root=reports)
+    first = run_experiment(spec, "tiny", data_root=data_root, reports_root=reports)[0]
+    state_file = tmp_path / "cache" / "runs" / "tiny" / "abdulkadir2025" / "sequential_paper" / "lr0.001" / "seed0" / "state.json"
+    state = json.loads(state_file.read_text())
+    shutil.rmtree(first.folder)  # as if the process had ended before writing its report
+    result = report_interim(spec, "tiny", data_root=data_root, reports_root=reports)
+    record = ExperimentRecord.read(result.folder)
+    assert json.loads(state_file.read_text())["epochs_done"] == state["epochs_done"] == record.epochs.run_per_seed[0]
+    assert record.epochs.stop_reasons == ["stopped by wall-clock budget"] and record.inference_latency["median_ms"] > 0
+    # a lower bound (or, where one epoch of this subset learned nothing, a collapse), never "we measure less"
+    assert record.headline_claim["verdict"].startswith(("not reached within the budget", "not reproduced at the paper's"))
+    with pytest.raises(FerError, match="has no budget"):
+        report_interim(spec, "smoke", data_root=data_root, reports_root=reports)

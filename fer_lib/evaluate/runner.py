@@ -7,8 +7,9 @@ on one face at a time (`latency.single_face_latency`), and writes the experiment
 On FER2013 each test image is also marked when an exact or near duplicate of it is in that run's
 training images (`studies.audit.duplicate_groups`), and the report scores the deduplicated test
 set beside the full one; a `holdout` part (e.g. PrivateTest, left out of every fold) is scored by
-every run too. `rerender(folder)` rewrites a
-report folder's tables, figures and record from its saved predictions and histories alone.
+every run too. `report_interim(spec)` reports a run whose process ended before its budget as far
+as it got (a lower bound), without training further. `rerender(folder)` rewrites a report
+folder's tables, figures and record from its saved predictions and histories alone.
 
 The learning-rate rule: a paper's learning rate is always run first. If that run does not train
 (its predictions collapse to one class, or its best validation accuracy stays within 2 points of
@@ -18,6 +19,7 @@ the majority-class rate), it is reported as it is, and the experiment is run aga
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -251,6 +253,44 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         lr = spec.fallback_lr
 
 
+def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Path | str | None = None,
+                   reports_root: Path | str | None = None, replace: bool = False) -> ExperimentResult:
+    """Report a run that was stopped before its budget (its process ended) as far as it got, without
+    training further: each unit's checkpoint is resumed with a budget equal to the time it has used,
+    so the report says "stopped by wall-clock budget" at the epochs reached, and its verdicts are lower
+    bounds. A later run continues from the same checkpoints with the full budget. The paper's
+    learning rate only; a unit with no checkpoint is a FerError."""
+    prof = get_profile(profile)
+    if prof.budget_scale is None:
+        raise FerError(f"profile {profile} has no budget, so a stopped run of it has none to report against; "
+                       "run the experiment to its end instead")
+    reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
+    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    dataset = prepared.dataset
+    splits = experiment_splits(spec, dataset, list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1]))
+    units = list(splits) if prof.multi_seed else list(splits)[:1]
+    lr = spec.training.learning_rate
+    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
+    used = {}
+    for unit in units:
+        state = runs_root / f"lr{lr:g}" / (f"fold{unit}" if spec.kfold else f"seed{unit}") / "state.json"
+        if not state.exists():
+            raise FerError(f"{spec.paper} {spec.name}: no checkpoint at {state.parent} to report; run the experiment first")
+        used[unit] = json.loads(state.read_text())["elapsed_seconds"] / 60 / prof.budget_scale
+    strength = RunStrength(len(dataset), tuple(units), prof.budget_seconds(max(used.values())),
+                           prof.epochs(spec.training.epochs))
+    folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+    if (folder / "experiment.json").exists():
+        refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
+    started = time.monotonic()
+    per_seed = [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, used[u]) for u in units]
+    trained = _did_train(per_seed[0].run, dataset.labels[per_seed[0].split.val])
+    from ..studies.audit import fer2013_duplicate_groups
+    latency = single_face_latency(per_seed[0].run.model, dataset.images[per_seed[0].split.test][:100])
+    return _write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, time.monotonic() - started,
+                         reports_root, fer2013_duplicate_groups(prepared), latency)
+
+
 # ---------------------------------------------------------------------------------------------
 # The report folder: written from a run, or re-rendered from what a run saved
 
@@ -432,8 +472,6 @@ def rerender(folder: Path | str) -> ExperimentRecord:
 
     Runs from before training-split predictions were saved keep the training-split metrics of their
     saved metrics.json."""
-    import json
-
     from ..papers import get_experiments
 
     folder = Path(folder)
