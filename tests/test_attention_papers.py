@@ -304,3 +304,40 @@ def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp
     with pytest.raises(FerError, match="its reference arm is not experiment fer2013_standard .*differ in training"):
         run_ablation(replace(study, training=replace(study.training, epochs=3)), "smoke", data_root=data_root,
                      reports_root=tmp_path / "reports")
+
+
+def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch):
+    """The frozen phase leaves every backbone weight as pretrained; the second phase changes only the
+    top blocks (batch normalization kept frozen); the scratch arm shares nothing with the source."""
+    from fer_lib.evaluate.runner import run_experiment
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.khalid2025.experiments import STUDIES
+    from fer_lib.papers.khalid2025.models import top_layers
+    from fer_lib.studies.fine_tune import pretrained_model, run_fine_tuning
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    study = STUDIES[1]
+    with pytest.raises(FerError, match="has no checkpoint at .* run that experiment first"):
+        run_fine_tuning(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")
+    run_experiment(get_experiments("khalid2025", "fer2013_standard")[0], "smoke", data_root=data_root,
+                   reports_root=tmp_path / "reports")
+    table = run_fine_tuning(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")
+    assert list(table.arm) == ["fine-tuned from the pretrained model", "from scratch"] and "diff_ci_low" in table
+    source = pretrained_model(study, "smoke").get_layer("mobilenetv2_backbone")
+    runs = tmp_path / "cache" / "runs" / "smoke" / "khalid2025" / "ckplus_fine_tuning"
+    frozen = keras.models.load_model(runs / "fine_tuned_frozen" / "seed0" / "last.keras").get_layer("mobilenetv2_backbone")
+    assert all(np.array_equal(a, b) for a, b in zip(frozen.get_weights(), source.get_weights()))
+    tuned_model = keras.models.load_model(runs / "fine_tuned_top" / "seed0" / "last.keras")
+    tuned = tuned_model.get_layer("mobilenetv2_backbone")
+    top = {layer.name for layer in top_layers(tuned_model, "mobilenetv2")}
+    for layer, before in ((a, b) for a, b in zip(tuned.layers, source.layers) if a.weights):
+        trainable_top = layer.name in top and not isinstance(layer, keras.layers.BatchNormalization)
+        assert layer.trainable == trainable_top, layer.name
+        same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_weights()))
+        assert same or trainable_top, layer.name
+    assert any(not all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_weights()))
+               for layer, before in zip(tuned.layers, source.layers) if layer.name in top)
+    scratch = keras.models.load_model(runs / "scratch" / "seed0" / "last.keras").get_layer("mobilenetv2_backbone")
+    assert not np.array_equal(scratch.get_weights()[0], source.get_weights()[0])
+    results = json.loads((tmp_path / "reports" / "smoke" / "khalid2025" / "ckplus_fine_tuning" / "results.json").read_text())
+    assert results["kind"] == "fine_tuning" and results["source_experiment"] == "fer2013_standard"

@@ -111,7 +111,9 @@ def _effect(ci: tuple[float, float]) -> str:
 
 
 @dataclass
-class _ArmSeed:
+class ArmSeed:
+    """One arm's run of one seed: its test predictions and how its training went."""
+
     arm: str
     seed: int
     ids: np.ndarray
@@ -131,17 +133,18 @@ class _ArmSeed:
         return self.proba.argmax(axis=1) == self.y_true
 
 
-def ablation_table(spec: AblationSpec, runs: dict[str, list[_ArmSeed]], class_names: list[str],
+def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_names: list[str],
                    params: dict[str, int]) -> pd.DataFrame:
-    """One row per arm: pooled accuracy with CI, macro F1, the deduplicated test's accuracy, epochs,
-    time, and the paired difference from the reference arm with its CI and what it shows."""
-    reference = next(iter(spec.arms))
+    """One row per arm (`arms`: name -> what differs; the first is the reference): pooled accuracy with
+    CI, macro F1, the deduplicated test's accuracy, epochs, time, and the paired difference from the
+    reference arm with its CI and what it shows."""
+    reference = next(iter(arms))
     k = len(class_names)
     rows = []
     for arm, per_seed in runs.items():
         cms = [np.bincount(r.y_true * k + r.proba.argmax(axis=1), minlength=k * k).reshape(k, k) for r in per_seed]
         pooled = pooled_metrics(cms, class_names)
-        row = {"arm": arm, "options": str(spec.arms[arm] or "the model as built"), "parameters": params[arm],
+        row = {"arm": arm, "options": str(arms[arm] or "the model as built"), "parameters": params[arm],
                "accuracy": round(pooled["accuracy"], 4), "ci_low": round(pooled["accuracy_ci"][0], 4),
                "ci_high": round(pooled["accuracy_ci"][1], 4),
                "macro_f1": round(float(np.nanmean([pooled["per_class"][c]["f1"] for c in class_names])), 4)}
@@ -192,7 +195,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     params = {arm: build_model(spec.model, shape, dataset.num_classes, **options).count_params()
               for arm, options in spec.arms.items()}
     started = time.monotonic()
-    runs: dict[str, list[_ArmSeed]] = {arm: [] for arm in spec.arms}
+    runs: dict[str, list[ArmSeed]] = {arm: [] for arm in spec.arms}
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
         config = replace(spec.training, seed=seed, epochs=prof.epochs(spec.training.epochs), budget_seconds=budget)
@@ -206,11 +209,11 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
             run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed)) or runs_root / _slug(arm) / f"seed{seed}"
             result = train_and_evaluate(spec.model, options, dataset, split, config, run_dir, spec.preprocess)
             run = result.run
-            runs[arm].append(_ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
+            runs[arm].append(ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
                                       duplicate_free(split, groups), run.history,
                                       run.epochs_run, run.epochs_planned, run.stop_reason, run.train_seconds,
                                       config.budget_seconds, run.backends))
-    table = ablation_table(spec, runs, list(dataset.class_names), params)
+    table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
     saved = {
         "kind": "ablation", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
         "profile_description": prof.description, "model": spec.model, "arms": spec.arms, "equal": spec.equal,
@@ -237,7 +240,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         table.to_csv(tmp / "results.csv", index=False)
         write_json(tmp / "results.json", saved)
         write_text(tmp / "results.md", f"**{spec.title}** ({prof.name} profile). {saved['note']}\n\n" + markdown_table(table) + "\n")
-        _plot(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
+        plot_arms(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
         _page(tmp, spec, saved, table)
     return table
 
@@ -249,7 +252,7 @@ def _note(spec: AblationSpec, profile: str) -> str:
             f"on the same test images seed by seed, with a paired bootstrap 95% CI; {SEED_RULE}.")
 
 
-def _plot(runs: dict[str, list[_ArmSeed]], table: pd.DataFrame, path: Path, title: str) -> None:
+def plot_arms(runs: dict[str, list[ArmSeed]], table: pd.DataFrame, path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,5 +1,6 @@
-"""khalid2025's experiments: its model on FER2013 under the standard protocol, and the attention
-ablation at equal epochs on the same split and seeds.
+"""khalid2025's experiments: its model on FER2013 under the standard protocol, the attention
+ablation at equal epochs on the same split and seeds, and fine-tuning on CK+48 from the FER2013 model
+against training there from scratch.
 
 What the abstract states: FER2013, 83%. What it does not (protocol, backbone, input size, optimizer,
 learning rate, batch size, epochs, augmentation) is read as in `claims.json`'s reading table: the
@@ -15,15 +16,21 @@ the run is a lower bound there, the `paper` profile runs the 50 epochs.
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
 from ...studies.ablation import AblationSpec
+from ...studies.fine_tune import FineTuneSpec
 from ...train import TrainConfig
 from .. import select_named
 from . import PAPER
+from .models import backbone_layer_name, top_layers
 
 TRAINING = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=50, balance=False, augment="all",
                          flip="horizontal", rotation_degrees=10.0)
 # FER2013's images are already 48x48 face crops: no Haar crop, no equalization (the abstract names none)
 PREPROCESS = PreprocessConfig(face_crop=False, equalize=False)
 MODEL = "khalid2025_attention_cnn"
+_ckplus = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=15, balance=False, augment="all",
+                      flip="horizontal", rotation_degrees=10.0, collapse_patience=None)
+_ckplus_top = TrainConfig(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=15, balance=False, augment="all",
+                          flip="horizontal", rotation_degrees=10.0, collapse_patience=None)
 _common = dict(paper=PAPER, dataset="fer2013", preprocess=PREPROCESS, training=TRAINING, seeds=(0,))
 
 EXPERIMENTS = [
@@ -42,9 +49,20 @@ STUDIES = [
                            "without self-attention": {"self_attention": False},
                            "without either": {"region_attention": False, "self_attention": False}},
         equal="epochs", cpu_budget_minutes=40, reference_runs_of="fer2013_standard", **_common),
+    # Transfer learning as a method: the FER2013 model fine-tuned on CK+48's subject-independent split
+    # (frozen MobileNetV2 first, then its top blocks at a tenth of the rate) against the same model
+    # trained on CK+48 from scratch for as many epochs. Every epoch runs (no collapse stop), so both
+    # arms get the same training whatever their first epochs predict.
+    FineTuneSpec(
+        paper=PAPER, name="ckplus_fine_tuning", title="Pretrained on FER2013, fine-tuned on CK+48 (subject-independent) "
+                                                     "against the same model trained on CK+48 from scratch",
+        model=MODEL, source_experiment="fer2013_standard",
+        freeze=lambda model: model.get_layer(backbone_layer_name("mobilenetv2")),
+        top_layers=lambda model: top_layers(model, "mobilenetv2"),
+        frozen=_ckplus, top=_ckplus_top, preprocess=PREPROCESS, cpu_budget_minutes=10, seeds=(0, 1, 2)),
 ]
 
 
-def select_studies(names: str | list[str] = "all") -> list[AblationSpec]:
+def select_studies(names: str | list[str] = "all") -> list[AblationSpec | FineTuneSpec]:
     """The studies called `names` ("all", "none", a comma-separated string or a list)."""
     return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))

@@ -1,0 +1,216 @@
+"""Fine-tuning as a method: a model pretrained on one dataset, fine-tuned on another, against the same
+model trained on the second from scratch.
+
+The pretrained model is the run of one of the paper's experiments (its checkpoint, as the
+experiment selected it: best validation epoch, or last where validation was the test set). On the
+target dataset every layer but the classifier starts from it (the classifier is new: the classes
+differ), then two phases, each a checkpointed, budgeted `fit` of its own:
+1. the backbone frozen: only what sits on it (attention, head) learns, at `frozen.learning_rate`;
+2. the backbone's top blocks unfrozen (`models.top_layers`), at the lower `top.learning_rate`, its
+   batch normalization kept in inference mode (as the Keras transfer-learning guide does: a small
+   dataset's batch statistics would overwrite the pretrained ones).
+The scratch arm trains the same model from random weights for both phases' epochs at
+`frozen.learning_rate`, everything trainable. Both arms use the same split and seeds; the report
+is the ablation's table (`ablation.ablation_table`): accuracy with CI per arm, and fine-tuned minus
+scratch with a paired CI. Under a subject-independent protocol each seed re-draws the split, so the
+spread across seeds mixes split and initialisation.
+"""
+from __future__ import annotations
+
+import html
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from ..config import cache_dir, get_profile, reports_dir
+from ..data import PreprocessConfig, prepare
+from ..data.splits import make_split
+from ..errors import FerError
+from ..evaluate.metrics import SEED_RULE, save_predictions
+from ..evaluate.record import RunStrength, refuse_weaker
+from ..files import atomic_folder, writable_dir, write_json, write_text
+from ..models import build_model
+from ..reporting.pages import reading_html, report_page
+from ..reporting.tables import markdown_table
+from ..train import TrainConfig, fit, predict_proba
+from .ablation import ArmSeed, ablation_table, plot_arms, study_folder
+
+FINE_TUNED, SCRATCH = "fine-tuned from the pretrained model", "from scratch"
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """Pretrained on `source_experiment`'s data (a paper experiment name), fine-tuned on `dataset`.
+
+    `freeze` and `top_layers` say, for the built model, which layer is the backbone to freeze and
+    which of its layers are the top blocks to unfreeze (e.g. khalid2025's `models.top_layers`)."""
+
+    paper: str
+    name: str
+    title: str
+    model: str
+    source_experiment: str
+    freeze: Callable[[keras.Model], keras.layers.Layer]
+    top_layers: Callable[[keras.Model], list[keras.layers.Layer]]
+    frozen: TrainConfig
+    top: TrainConfig
+    dataset: str = "ckplus48"
+    protocol: str = "subject_independent"
+    protocol_options: dict = field(default_factory=dict)
+    preprocess: PreprocessConfig = PreprocessConfig(face_crop=False, equalize=False)
+    cpu_budget_minutes: float = 10.0  # per phase (the scratch arm: twice that)
+    seeds: tuple[int, ...] = (0,)
+
+    @property
+    def arms(self) -> dict[str, dict]:
+        return {FINE_TUNED: {"frozen": f"{self.frozen.epochs} epochs at lr {self.frozen.learning_rate:g}",
+                             "top blocks": f"{self.top.epochs} epochs at lr {self.top.learning_rate:g}"},
+                SCRATCH: {"all layers": f"{self.frozen.epochs + self.top.epochs} epochs at lr {self.frozen.learning_rate:g}"}}
+
+
+def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0) -> keras.Model:
+    """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it."""
+    from ..papers import get_experiments
+
+    source = get_experiments(spec.paper, spec.source_experiment)[0]
+    run_dir = cache_dir() / "runs" / profile / spec.paper / source.name / f"lr{source.training.learning_rate:g}" / f"seed{seed}"
+    if not (run_dir / "last.keras").exists():
+        raise FerError(f"{spec.paper} {spec.name} starts from experiment {source.name}'s trained model, which has no "
+                       f"checkpoint at {run_dir} under profile {profile}; run that experiment first "
+                       f"(make reproduce-{spec.paper} PROFILE={profile})")
+    model = keras.models.load_model(run_dir / "last.keras")
+    state = json.loads((run_dir / "state.json").read_text())
+    if source.training.restore_best and state.get("best_epoch") and (run_dir / "best.weights.h5").exists():
+        model.load_weights(run_dir / "best.weights.h5")
+    return model
+
+
+def _transfer(source: keras.Model, target: keras.Model) -> int:
+    """Copy every layer's weights from `source` to the layer of the same name in `target`, except the
+    classifier; returns how many layers were copied."""
+    copied = 0
+    for layer in target.layers:
+        if layer.name == "predictions" or not layer.weights:
+            continue
+        layer.set_weights(source.get_layer(layer.name).get_weights())
+        copied += 1
+    return copied
+
+
+def _keep_batch_norm_frozen(layers_: list[keras.layers.Layer]) -> None:
+    for layer in layers_:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
+                    reports_root: Path | str | None = None, replace_existing: bool = False):
+    """Fine-tune and train from scratch on `spec.dataset` under `profile`, write the report folder
+    (`<reports_root>/<profile>/<paper>/<name>/`), and return its table."""
+    import pandas as pd
+
+    prof = get_profile(profile)
+    seeds = list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1])
+    reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
+    folder = study_folder(spec, prof.name, reports_root)
+    budget = prof.budget_seconds(spec.cpu_budget_minutes)
+    source = pretrained_model(spec, prof.name)
+    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    dataset = prepared.dataset
+    epochs = (prof.epochs(spec.frozen.epochs), prof.epochs(spec.top.epochs))
+    strength = RunStrength(len(dataset), tuple(seeds), budget, sum(epochs))
+    if (folder / "results.json").exists():
+        saved = json.loads((folder / "results.json").read_text())["strength"]
+        refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
+    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
+    shape, k = dataset.images.shape[1:] + (1,), dataset.num_classes
+    images, y = dataset.images, dataset.labels
+    started = time.monotonic()
+    runs: dict[str, list[ArmSeed]] = {FINE_TUNED: [], SCRATCH: []}
+    for seed in seeds:
+        split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
+        train, val = (images[split.train], y[split.train]), (images[split.val], y[split.val])
+        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + "|".join(
+            np.ascontiguousarray(part).tobytes().hex()[:64] for part in (split.train, split.val, split.test))
+
+        def build_frozen() -> keras.Model:
+            model = build_model(spec.model, shape, k)
+            _transfer(source, model)
+            spec.freeze(model).trainable = False
+            return model
+
+        frozen_config = replace(spec.frozen, seed=seed, epochs=epochs[0], budget_seconds=budget)
+        phase1 = fit(build_frozen, train, val, frozen_config, runs_root / "fine_tuned_frozen" / f"seed{seed}",
+                     data_fingerprint=fingerprint + "|phase1")
+
+        def build_top() -> keras.Model:
+            model = phase1.model
+            backbone = spec.freeze(model)
+            backbone.trainable = True
+            top = {id(layer) for layer in spec.top_layers(model)}
+            for layer in backbone.layers:
+                layer.trainable = id(layer) in top
+            _keep_batch_norm_frozen(backbone.layers)
+            return model
+
+        top_config = replace(spec.top, seed=seed, epochs=epochs[1], budget_seconds=budget)
+        phase2 = fit(build_top, train, val, top_config, runs_root / "fine_tuned_top" / f"seed{seed}",
+                     data_fingerprint=fingerprint + f"|phase2 after {phase1.epochs_run} epochs")
+        scratch_config = replace(spec.frozen, seed=seed, epochs=sum(epochs), budget_seconds=None if budget is None else 2 * budget)
+        scratch = fit(lambda: build_model(spec.model, shape, k), train, val, scratch_config,
+                      runs_root / "scratch" / f"seed{seed}", data_fingerprint=fingerprint + "|scratch")
+        for arm, results in ((FINE_TUNED, (phase1, phase2)), (SCRATCH, (scratch,))):
+            last = results[-1]
+            history = pd.concat([r.history.assign(phase=i + 1) for i, r in enumerate(results)], ignore_index=True)
+            history["epoch"] = np.arange(1, len(history) + 1)
+            runs[arm].append(ArmSeed(arm, seed, dataset.ids[split.test], y[split.test],
+                                     predict_proba(last.model, images[split.test]), None, history,
+                                     sum(r.epochs_run for r in results), sum(r.epochs_planned for r in results),
+                                     "; ".join(sorted({r.stop_reason for r in results})),
+                                     sum(r.train_seconds for r in results), budget,
+                                     [segment for r in results for segment in (r.backends or [])]))
+    params = {FINE_TUNED: source.count_params(), SCRATCH: build_model(spec.model, shape, k).count_params()}
+    table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
+    note = (f"Pretrained on FER2013 by experiment {spec.source_experiment} (its checkpoint as it evaluated it); on "
+            f"{spec.dataset}, {split.description}. Fine-tuned: backbone frozen for {epochs[0]} epochs at lr "
+            f"{spec.frozen.learning_rate:g}, then its top blocks for {epochs[1]} at lr {spec.top.learning_rate:g} "
+            f"(batch normalization kept in inference mode); from scratch: the same model for {sum(epochs)} epochs "
+            f"at lr {spec.frozen.learning_rate:g}. The difference is fine-tuned minus scratch on the same test images, "
+            f"seed by seed, with a paired bootstrap 95% CI; {SEED_RULE}. Each seed re-draws the subject split, so the "
+            "spread across seeds mixes split and initialisation.")
+    from ..provenance import environment
+    saved = {
+        "kind": "fine_tuning", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
+        "profile_description": prof.description, "model": spec.model, "source_experiment": spec.source_experiment,
+        "arms": spec.arms, "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,
+        "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
+        "frozen": asdict(spec.frozen), "top": asdict(spec.top), "budget_minutes_per_phase": None if budget is None else budget / 60,
+        "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
+        "environment": environment(), "note": note,
+        "runs": [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
+                  "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1), "provenance": r.backends}
+                 for per_seed in runs.values() for r in per_seed],
+    }
+    with atomic_folder(folder) as tmp:
+        (tmp / "predictions").mkdir()
+        (tmp / "histories").mkdir()
+        for per_seed in runs.values():
+            for r in per_seed:
+                slug = "fine_tuned" if r.arm == FINE_TUNED else "scratch"
+                save_predictions(tmp / "predictions" / f"{slug}_seed{r.seed}.npz", r.y_true, r.proba, r.ids, dataset.class_names)
+                r.history.to_csv(tmp / "histories" / f"{slug}_seed{r.seed}.csv", index=False)
+        table.to_csv(tmp / "results.csv", index=False)
+        write_json(tmp / "results.json", saved)
+        write_text(tmp / "results.md", f"**{spec.title}** ({prof.name} profile). {note}\n\n" + markdown_table(table) + "\n")
+        plot_arms(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
+        meta = {key: saved[key] for key in ("profile", "protocol_description", "seeds", "frozen", "top",
+                                            "budget_minutes_per_phase", "environment", "runs")}
+        report_page(tmp / "report.html", spec.name, f"{spec.paper}: {spec.title}",
+                    f"<p>{html.escape(note)}</p>\n{table.to_html(index=False, na_rep='')}<img src=\"ablation.png\" width=\"1000\">"
+                    f"{reading_html(spec.paper)}", meta)
+    return table
