@@ -41,6 +41,8 @@ LAYOUT_HELP = (
     "  fer2013/train/<class>/Training_*.jpg and fer2013/test/<class>/{PublicTest,PrivateTest}_*.jpg"
     "  (Kaggle msambare/fer2013)\n"
     "  or fer2013/fer2013.csv with columns emotion,pixels,Usage (the ICML 2013 challenge CSV)\n"
+    "  or face-expression-recognition-dataset/images/{train,validation}/<class>/<n>.jpg"
+    "  (Kaggle jonathanoheix; its own train/validation split, not the official one)\n"
     "  ckplus/CK+48/<class>/S<subject>_<sequence>_<frame>.png  (Kaggle CK+48)\n"
     "Provide it one of three ways: `make data` (downloads with your Kaggle credentials), unpack your "
     "own download into data/, or set FER_DATA_DIR to the folder that holds it."
