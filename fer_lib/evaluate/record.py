@@ -117,7 +117,7 @@ class ExperimentRecord:
     # milliseconds to classify one face (batch 1) with the first run's model: `latency.single_face_latency`
     inference_latency: dict | None = None
 
-    OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores")
+    OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores", "inference_latency")
 
     @property
     def strength(self) -> RunStrength:
