@@ -15,9 +15,9 @@ from fer_lib.errors import FerError
 from fer_lib.evaluate import claims as claims_lib
 from fer_lib.evaluate.metrics import classification_metrics, recall_beside_specificity
 from fer_lib.models import build_model
-from fer_lib.papers import get_experiments
+from fer_lib.papers import get_experiments, get_studies
 from fer_lib.papers.abdulkadir2025 import checks
-from fer_lib.papers.abdulkadir2025.experiments import PREPROCESS, STUDIES, select_studies
+from fer_lib.papers.abdulkadir2025.experiments import PREPROCESS, STUDIES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,9 +179,10 @@ def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_diffe
 def test_the_papers_ablation_and_input_size_studies_switch_real_options():
     for study in STUDIES:
         study.check_arms()
-    assert select_studies("none") == [] and [s.name for s in select_studies("vgg19_input_size")] == ["vgg19_input_size"]
+    assert get_studies("abdulkadir2025", "none") == []
+    assert [s.name for s in get_studies("abdulkadir2025", "vgg19_input_size")] == ["vgg19_input_size"]
     with pytest.raises(FerError, match="unknown abdulkadir2025 study"):
-        select_studies("dropout")
+        get_studies("abdulkadir2025", "dropout")
 
 
 # ---------------------------------------------------------------------------------------------

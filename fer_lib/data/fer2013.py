@@ -62,21 +62,26 @@ def load_fer2013(source: Path | str | None = None, use_cache: bool = True) -> Fa
     return load_fer2013_folders(path, use_cache=use_cache)
 
 
+def _class_folder_images(root: Path, parts: tuple[str, ...]) -> list[tuple[Path, str, str]]:
+    """(image file, class, part) for every image under `root/<part>/<class>/`, for the parts that exist."""
+    entries = []
+    for part in parts:
+        if (root / part).is_dir():
+            for cls, folder in class_folders(root / part, FER2013_FOLDER_NAMES, "FER2013"):
+                entries += [(p, cls, part) for p in image_files(folder)]
+    return entries
+
+
 def load_fer2013_folders(root: Path | str, use_cache: bool = True) -> FaceDataset:
     """The Kaggle layout: `train/<class>/Training_*.jpg`, `test/<class>/{PublicTest,PrivateTest}_*.jpg`.
 
     The official split of each image is recovered from its file-name prefix.
     """
     root = Path(root)
-    entries: list[tuple[Path, str]] = []
-    for part in ("train", "test"):
-        if not (root / part).is_dir():
-            continue
-        for cls, folder in class_folders(root / part, FER2013_FOLDER_NAMES, "FER2013"):
-            entries += [(p, cls) for p in image_files(folder)]
+    entries = _class_folder_images(root, ("train", "test"))
     if not entries:
         raise FerError(f"{root.resolve()} holds no FER2013 images.\n{LAYOUT_HELP}")
-    paths = [p for p, _ in entries]
+    paths = [p for p, _, _ in entries]
     key = f"fer2013-folders-{fingerprint(paths, root)}"
 
     def build() -> FaceDataset:
@@ -89,7 +94,7 @@ def load_fer2013_folders(root: Path | str, use_cache: bool = True) -> FaceDatase
                 f"FER2013 file names must start with one of {FER2013_SPLITS} followed by '_'; "
                 f"found prefixes {[str(u) for u in unknown[:5]]} under {root}"
             )
-        labels = np.array([FER2013_CLASSES.index(c) for _, c in entries], np.int64)
+        labels = np.array([FER2013_CLASSES.index(c) for _, c, _ in entries], np.int64)
         return FaceDataset(
             name="fer2013", images=images, labels=labels[kept], class_names=FER2013_CLASSES,
             ids=names[kept], source=str(root.resolve()), layout="kaggle-folders",
@@ -105,11 +110,7 @@ def load_fer2013_train_validation(root: Path | str, use_cache: bool = True) -> F
 
     Each image's split is the folder it is in ("train" or "validation"), not an official part."""
     root = Path(root)
-    entries: list[tuple[Path, str, str]] = []
-    for part in FOLDER_SPLITS:
-        if (root / part).is_dir():
-            for cls, folder in class_folders(root / part, FER2013_FOLDER_NAMES, "FER2013"):
-                entries += [(p, cls, part) for p in image_files(folder)]
+    entries = _class_folder_images(root, FOLDER_SPLITS)
     if not entries:
         raise FerError(f"{root.resolve()} holds no images in train/<class>/ or validation/<class>/.\n{LAYOUT_HELP}")
     paths = [p for p, _, _ in entries]

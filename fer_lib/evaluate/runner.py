@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Profile, cache_dir, get_profile, portable_path, reports_dir
-from ..data import FaceDataset, PreprocessConfig, prepare
+from ..data import FaceDataset, PreprocessConfig, Prepared, prepare
 from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split, shares_group
 from ..errors import FerError
 from ..files import atomic_folder, writable_dir, write_json
@@ -118,6 +118,16 @@ def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
     return bool(run.history["val_accuracy"].max() > majority + 0.02)
 
 
+def data_fingerprint(model: str, model_options: dict, preprocess: PreprocessConfig, split: Split,
+                     dataset: FaceDataset) -> str:
+    """What a checkpoint must share to be resumed besides its training settings: the model and its
+    options, the preprocessing, the split's index arrays, and the dataset's labels and ids."""
+    digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
+    for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
+
+
 def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, split: Split, config: TrainConfig,
                        run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig(),
                        watch: dict[str, np.ndarray] | None = None, score_test: bool = True) -> SeedRun:
@@ -131,12 +141,9 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
     images, y = dataset.images, dataset.labels
     if split.val_is_test:
         config = replace(config, restore_best=False)
-    digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
-    for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
-        digest.update(np.ascontiguousarray(part).tobytes())
     run = fit(lambda: build_model(model, images.shape[1:] + (1,), dataset.num_classes, **model_options),
               (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
-              data_fingerprint=digest.hexdigest(),
+              data_fingerprint=data_fingerprint(model, model_options, preprocess, split, dataset),
               watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})
     if not score_test:
         return SeedRun(config.seed, split, run, np.zeros((0, dataset.num_classes), np.float32), {}, {})
@@ -173,14 +180,19 @@ def holdout_index(spec: ExperimentSpec, dataset: FaceDataset) -> np.ndarray | No
     return np.flatnonzero(dataset.split == spec.holdout)
 
 
+def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Path:
+    """The checkpoint folder of one run of `spec` (a seed, or under a k-fold protocol a fold) at `lr`."""
+    return (cache_dir() / "runs" / profile / spec.paper / spec.name / f"lr{lr:g}"
+            / (f"fold{unit}" if spec.kfold else f"seed{unit}"))
+
+
 def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
-                runs_root: Path, budget_minutes: float | None) -> SeedRun:
+                budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
     config = replace(spec.training, learning_rate=lr, epochs=profile.epochs(spec.training.epochs), seed=seed,
                      budget_seconds=budget_seconds(spec, profile, budget_minutes))
-    name = f"fold{unit}" if spec.kfold else f"seed{seed}"
     result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
-                                runs_root / f"lr{lr:g}" / name, spec.preprocess)
+                                unit_run_dir(spec, profile.name, lr, unit), spec.preprocess)
     result.seed = unit
     held = holdout_index(spec, dataset)
     if held is not None:
@@ -205,6 +217,18 @@ def check_seeds(seeds: object) -> list[int]:
     return [int(s) for s in seeds]
 
 
+def _prepare_units(spec: ExperimentSpec, prof: Profile, data_root: Path | str | None,
+                   seeds: list[int] | None = None) -> tuple[Prepared, dict[int, Split], list[int]]:
+    """The prepared dataset, the split of every run (`experiment_splits`) and the runs the profile
+    trains (all, or under a single-seed profile the first); `seeds` overrides the spec's."""
+    seeds = check_seeds(seeds if seeds is not None else spec.seeds)
+    if not prof.multi_seed:
+        seeds = seeds[:1]
+    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    splits = experiment_splits(spec, prepared.dataset, seeds)
+    return prepared, splits, list(splits) if prof.multi_seed else list(splits)[:1]
+
+
 def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
                    reports_root: Path | str | None = None, seeds: list[int] | None = None,
                    budget_minutes: float | None = None, replace: bool = False) -> list[ExperimentResult]:
@@ -216,21 +240,15 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     is not replaced unless `replace`: the run stops before training and says so.
     """
     prof = get_profile(profile)
-    seeds = check_seeds(seeds if seeds is not None else spec.seeds)
-    if not prof.multi_seed:
-        seeds = seeds[:1]
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
-    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    prepared, splits, units = _prepare_units(spec, prof, data_root, seeds)
     dataset = prepared.dataset
-    splits = experiment_splits(spec, dataset, seeds)
-    units = list(splits) if prof.multi_seed else list(splits)[:1]
     strength = RunStrength(len(dataset), tuple(units), budget_seconds(spec, prof, budget_minutes),
                            prof.epochs(spec.training.epochs))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
         folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
         if folder is not None and (folder / "experiment.json").exists():
             refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
-    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
 
     from ..studies.audit import fer2013_duplicate_groups
     groups = fer2013_duplicate_groups(prepared)
@@ -238,16 +256,15 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     lr = spec.training.learning_rate
     while True:
         started = time.monotonic()
-        first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, runs_root, budget_minutes)
+        first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, budget_minutes)
         trained = _did_train(first.run, dataset.labels[first.split.val])
         per_seed = [first]
         # A run that did not train is reported from its one seed; the fallback gets the rest.
         if trained:
-            per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, budget_minutes) for u in units[1:]]
+            per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, budget_minutes) for u in units[1:]]
         wall = time.monotonic() - started
-        latency = single_face_latency(first.run.model, dataset.images[first.split.test][:100])
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
-                                     groups, latency))
+                                     groups))
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
@@ -265,15 +282,12 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
         raise FerError(f"profile {profile} has no budget, so a stopped run of it has none to report against; "
                        "run the experiment to its end instead")
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
-    prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
+    prepared, splits, units = _prepare_units(spec, prof, data_root)
     dataset = prepared.dataset
-    splits = experiment_splits(spec, dataset, list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1]))
-    units = list(splits) if prof.multi_seed else list(splits)[:1]
     lr = spec.training.learning_rate
-    runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
     used = {}
     for unit in units:
-        state = runs_root / f"lr{lr:g}" / (f"fold{unit}" if spec.kfold else f"seed{unit}") / "state.json"
+        state = unit_run_dir(spec, prof.name, lr, unit) / "state.json"
         if not state.exists():
             raise FerError(f"{spec.paper} {spec.name}: no checkpoint at {state.parent} to report; run the experiment first")
         used[unit] = json.loads(state.read_text())["elapsed_seconds"] / 60 / prof.budget_scale
@@ -283,12 +297,11 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
     if (folder / "experiment.json").exists():
         refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     started = time.monotonic()
-    per_seed = [_train_unit(spec, prof, dataset, u, splits[u], lr, runs_root, used[u]) for u in units]
+    per_seed = [_train_unit(spec, prof, dataset, u, splits[u], lr, used[u]) for u in units]
     trained = _did_train(per_seed[0].run, dataset.labels[per_seed[0].split.val])
     from ..studies.audit import fer2013_duplicate_groups
-    latency = single_face_latency(per_seed[0].run.model, dataset.images[per_seed[0].split.test][:100])
     return _write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, time.monotonic() - started,
-                         reports_root, fer2013_duplicate_groups(prepared), latency)
+                         reports_root, fer2013_duplicate_groups(prepared))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,11 +439,12 @@ def _run_note(spec: ExperimentSpec, lr: float, trained: bool, first: SeedRun, n_
 
 def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
                   per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path,
-                  groups: np.ndarray | None = None, latency: dict | None = None) -> ExperimentResult:
-    """Write the report folder of one variant's runs; `groups` (FER2013's duplicate groups) marks each
-    test image that has no duplicate among its run's training images; `latency` is the first run's
-    model's single-face inference time."""
+                  groups: np.ndarray | None = None) -> ExperimentResult:
+    """Write the report folder of one variant's runs, with the first run's model's single-face
+    inference time; `groups` (FER2013's duplicate groups) marks each test image that has no duplicate
+    among its run's training images."""
     first = per_seed[0]
+    latency = single_face_latency(first.run.model, dataset.images[first.split.test][:100])
     runs = [r.run for r in per_seed]
     record = ExperimentRecord(
         paper=spec.paper, experiment=spec.name, label=_label(spec, lr), title=spec.title, dataset=spec.dataset,

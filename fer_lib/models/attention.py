@@ -24,6 +24,13 @@ from keras import layers, ops
 from ..errors import FerError
 
 
+def _check_positive_ints(**values: object) -> None:
+    """A FerError naming the first of `values` that is not a positive integer."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise FerError(f"{name} must be a positive integer, got {value!r}")
+
+
 def _map_shape(layer: layers.Layer, input_shape: tuple) -> tuple[int, int, int]:
     """(H, W, C) of a feature-map input, or a FerError saying the layer needs a known 4-D shape."""
     if len(input_shape) != 4 or any(d is None for d in input_shape[1:]):
@@ -46,8 +53,7 @@ class RegionAttention(layers.Layer):
         if (not isinstance(grid, tuple) or len(grid) != 2
                 or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in grid)):
             raise FerError(f"region grid must be two positive integers (rows, columns), got {grid!r}")
-        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) or hidden_units < 1:
-            raise FerError(f"hidden_units must be a positive integer, got {hidden_units!r}")
+        _check_positive_ints(hidden_units=hidden_units)
         self.grid = grid
         self.hidden_units = hidden_units
         # sublayers take this layer's dtype policy: under mixed precision, a model loaded from a file
@@ -100,9 +106,7 @@ class SpatialSelfAttention(layers.Layer):
 
     def __init__(self, num_heads: int = 4, key_dim: int = 32, dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise FerError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(num_heads=num_heads, key_dim=key_dim)
         if not 0 <= dropout < 1:
             raise FerError(f"dropout must be in [0, 1), got {dropout!r}")
         self.num_heads, self.key_dim, self.dropout = num_heads, key_dim, dropout
@@ -157,9 +161,7 @@ class DynamicAttention(layers.Layer):
 
     def __init__(self, reduction: int = 8, num_kernels: int = 4, kernel_size: int = 7, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("reduction", reduction), ("num_kernels", num_kernels), ("kernel_size", kernel_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise FerError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(reduction=reduction, num_kernels=num_kernels, kernel_size=kernel_size)
         self.reduction, self.num_kernels, self.kernel_size = reduction, num_kernels, kernel_size
 
     def build(self, input_shape):

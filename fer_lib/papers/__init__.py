@@ -2,7 +2,8 @@
 
 - `__init__.py`: the citation and `PAPER`, the name used everywhere;
 - `models.py`: its model builders, registered in `fer_lib.models` by name;
-- `experiments.py`: its experiments as data (`EXPERIMENTS`, a list of `ExperimentSpec`);
+- `experiments.py`: its experiments as data (`EXPERIMENTS`, a list of `ExperimentSpec`) and its studies
+  (`STUDIES`: ablations, fine-tuning);
 - `claims.json`: every number it claims, transcribed once, its oddities and its flaw signs.
 Its notebook is `notebooks/<paper>.ipynb`. Nothing here is imported until asked for.
 """
@@ -43,6 +44,15 @@ def get_experiments(paper: str, names: str | list[str] = "all") -> list["Experim
         raise unknown_name_error("paper", paper, papers_with_experiments())
     specs = importlib.import_module(f"{__name__}.{paper}.experiments").EXPERIMENTS
     return select_named(specs, names, f"{paper} experiment(s)", "experiments")
+
+
+def get_studies(paper: str, names: str | list[str] = "all") -> list:
+    """The paper's studies (its `experiments.STUDIES`: ablations, fine-tuning) called `names`: "all",
+    "none", a comma-separated string or a list; a paper without studies has none."""
+    if paper not in papers_with_experiments():
+        raise unknown_name_error("paper", paper, papers_with_experiments())
+    studies = getattr(importlib.import_module(f"{__name__}.{paper}.experiments"), "STUDIES", [])
+    return [] if names == "none" else select_named(studies, names, f"{paper} study(ies)", "studies", ("all", "none"))
 
 
 def select_named(items: list, names: str | list[str], what: str, plural: str, also: tuple[str, ...] = ("all",)) -> list:

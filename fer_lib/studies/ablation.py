@@ -85,8 +85,9 @@ class AblationSpec:
         if differ:
             raise FerError(f"ablation {self.name}: its reference arm is not experiment {self.reference_runs_of} "
                            f"(they differ in {', '.join(differ)}); make them equal or drop reference_runs_of")
-        return (cache_dir() / "runs" / profile / self.paper / experiment.name
-                / f"lr{experiment.training.learning_rate:g}" / f"seed{seed}")
+        from ..evaluate.runner import unit_run_dir
+
+        return unit_run_dir(experiment, profile, experiment.training.learning_rate, seed)
 
     def check_arms(self) -> None:
         """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
@@ -186,9 +187,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
     strength = RunStrength(len(dataset), tuple(seeds), budget, prof.epochs(spec.training.epochs))
-    if (folder / "results.json").exists():
-        saved = json.loads((folder / "results.json").read_text())["strength"]
-        refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
+    refuse_weaker_study(folder, strength, replace_existing)
     groups = fer2013_duplicate_groups(prepared)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
     shape = dataset.images.shape[1:] + (1,)
@@ -222,12 +221,35 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         "training": asdict(spec.training), "budget_minutes_per_run": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
         "environment": environment(),
-        "runs": [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
-                  "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
-                  "budget_seconds": r.budget_seconds, "provenance": r.backends}
-                 for per_seed in runs.values() for r in per_seed],
-        "note": _note(spec, prof.name),
+        "runs": run_rows(runs), "note": _note(spec, prof.name),
     }
+    write_study_folder(folder, spec, runs, table, saved, dataset.class_names,
+                       ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run", "training",
+                        "environment", "runs"))
+    return table
+
+
+def refuse_weaker_study(folder: Path, strength: RunStrength, replace_existing: bool) -> None:
+    """`refuse_weaker` against the study report already in `folder` (none: nothing to refuse)."""
+    if (folder / "results.json").exists():
+        saved = json.loads((folder / "results.json").read_text())["strength"]
+        refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
+
+
+def run_rows(runs: dict[str, list[ArmSeed]]) -> list[dict]:
+    """How each arm's run of each seed went, for results.json."""
+    return [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
+             "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
+             "budget_seconds": r.budget_seconds, "provenance": r.backends}
+            for per_seed in runs.values() for r in per_seed]
+
+
+def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table: pd.DataFrame, saved: dict,
+                       class_names, meta_keys: tuple[str, ...]) -> None:
+    """A study's report folder, atomically: predictions/ and histories/ per arm and seed, results.csv,
+    results.json (`saved`, with its "note" and "profile"), results.md, ablation.png and report.html
+    (the note, the table, the figure, the paper's reading table and `meta_keys` of `saved`)."""
+    title = f"{spec.paper} {spec.name} [{saved['profile']}]"
     with atomic_folder(folder) as tmp:
         (tmp / "predictions").mkdir()
         (tmp / "histories").mkdir()
@@ -235,14 +257,17 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
             for r in per_seed:
                 masks = {} if r.duplicate_free is None else {"duplicate_free": r.duplicate_free}
                 save_predictions(tmp / "predictions" / f"{_slug(r.arm)}_seed{r.seed}.npz", r.y_true, r.proba, r.ids,
-                                 dataset.class_names, **masks)
+                                 class_names, **masks)
                 r.history.to_csv(tmp / "histories" / f"{_slug(r.arm)}_seed{r.seed}.csv", index=False)
         table.to_csv(tmp / "results.csv", index=False)
         write_json(tmp / "results.json", saved)
-        write_text(tmp / "results.md", f"**{spec.title}** ({prof.name} profile). {saved['note']}\n\n" + markdown_table(table) + "\n")
-        plot_arms(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
-        _page(tmp, spec, saved, table)
-    return table
+        write_text(tmp / "results.md", f"**{spec.title}** ({saved['profile']} profile). {saved['note']}\n\n"
+                   + markdown_table(table) + "\n")
+        plot_arms(runs, table, tmp / "ablation.png", title)
+        report_page(tmp / "report.html", spec.name, f"{spec.paper}: {spec.title}",
+                    f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}"
+                    f"{reading_html(spec.paper)}<img src=\"ablation.png\" width=\"1000\">",
+                    {k: saved[k] for k in meta_keys})
 
 
 def _note(spec: AblationSpec, profile: str) -> str:
@@ -275,11 +300,3 @@ def plot_arms(runs: dict[str, list[ArmSeed]], table: pd.DataFrame, path: Path, t
     curves.set_ylabel("validation accuracy (%)")
     curves.legend(fontsize=7)
     save_figure(fig, path, title)
-
-
-def _page(folder: Path, spec: AblationSpec, saved: dict, table: pd.DataFrame) -> None:
-    meta = {k: saved[k] for k in ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run",
-                                  "training", "environment", "runs")}
-    report_page(folder / "report.html", spec.name, f"{spec.paper}: {spec.title}",
-                f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}{reading_html(spec.paper)}"
-                f'<img src="ablation.png" width="1000">', meta)

@@ -17,7 +17,6 @@ spread across seeds mixes split and initialisation.
 """
 from __future__ import annotations
 
-import html
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -31,14 +30,13 @@ from ..config import cache_dir, get_profile, reports_dir
 from ..data import PreprocessConfig, prepare
 from ..data.splits import make_split
 from ..errors import FerError
-from ..evaluate.metrics import SEED_RULE, save_predictions
-from ..evaluate.record import RunStrength, refuse_weaker
-from ..files import atomic_folder, writable_dir, write_json, write_text
+from ..evaluate.metrics import SEED_RULE
+from ..evaluate.record import RunStrength
+from ..files import writable_dir
 from ..models import build_model
-from ..reporting.pages import reading_html, report_page
-from ..reporting.tables import markdown_table
 from ..train import TrainConfig, fit, predict_proba
-from .ablation import ArmSeed, ablation_table, plot_arms, study_folder
+from ..evaluate.runner import data_fingerprint
+from .ablation import ArmSeed, ablation_table, refuse_weaker_study, run_rows, study_folder, write_study_folder
 
 FINE_TUNED, SCRATCH = "fine-tuned from the pretrained model", "from scratch"
 
@@ -77,8 +75,10 @@ def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0) -> keras.M
     """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it."""
     from ..papers import get_experiments
 
+    from ..evaluate.runner import unit_run_dir
+
     source = get_experiments(spec.paper, spec.source_experiment)[0]
-    run_dir = cache_dir() / "runs" / profile / spec.paper / source.name / f"lr{source.training.learning_rate:g}" / f"seed{seed}"
+    run_dir = unit_run_dir(source, profile, source.training.learning_rate, seed)
     if not (run_dir / "last.keras").exists():
         raise FerError(f"{spec.paper} {spec.name} starts from experiment {source.name}'s trained model, which has no "
                        f"checkpoint at {run_dir} under profile {profile}; run that experiment first "
@@ -90,16 +90,12 @@ def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0) -> keras.M
     return model
 
 
-def _transfer(source: keras.Model, target: keras.Model) -> int:
+def _transfer(source: keras.Model, target: keras.Model) -> None:
     """Copy every layer's weights from `source` to the layer of the same name in `target`, except the
-    classifier; returns how many layers were copied."""
-    copied = 0
+    classifier."""
     for layer in target.layers:
-        if layer.name == "predictions" or not layer.weights:
-            continue
-        layer.set_weights(source.get_layer(layer.name).get_weights())
-        copied += 1
-    return copied
+        if layer.name != "predictions" and layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
 
 
 def _keep_batch_norm_frozen(layers_: list[keras.layers.Layer]) -> None:
@@ -124,9 +120,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     dataset = prepared.dataset
     epochs = (prof.epochs(spec.frozen.epochs), prof.epochs(spec.top.epochs))
     strength = RunStrength(len(dataset), tuple(seeds), budget, sum(epochs))
-    if (folder / "results.json").exists():
-        saved = json.loads((folder / "results.json").read_text())["strength"]
-        refuse_weaker(folder, strength, RunStrength(**{**saved, "seeds": tuple(saved["seeds"])}), replace_existing)
+    refuse_weaker_study(folder, strength, replace_existing)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
     shape, k = dataset.images.shape[1:] + (1,), dataset.num_classes
     images, y = dataset.images, dataset.labels
@@ -135,8 +129,8 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
         train, val = (images[split.train], y[split.train]), (images[split.val], y[split.val])
-        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + "|".join(
-            np.ascontiguousarray(part).tobytes().hex()[:64] for part in (split.train, split.val, split.test))
+        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + data_fingerprint(spec.model, {}, spec.preprocess,
+                                                                                    split, dataset)
 
         def build_frozen() -> keras.Model:
             model = build_model(spec.model, shape, k)
@@ -191,26 +185,9 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
         "frozen": asdict(spec.frozen), "top": asdict(spec.top), "budget_minutes_per_phase": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
-        "environment": environment(), "note": note,
-        "runs": [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
-                  "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1), "provenance": r.backends}
-                 for per_seed in runs.values() for r in per_seed],
+        "environment": environment(), "note": note, "runs": run_rows(runs),
     }
-    with atomic_folder(folder) as tmp:
-        (tmp / "predictions").mkdir()
-        (tmp / "histories").mkdir()
-        for per_seed in runs.values():
-            for r in per_seed:
-                slug = "fine_tuned" if r.arm == FINE_TUNED else "scratch"
-                save_predictions(tmp / "predictions" / f"{slug}_seed{r.seed}.npz", r.y_true, r.proba, r.ids, dataset.class_names)
-                r.history.to_csv(tmp / "histories" / f"{slug}_seed{r.seed}.csv", index=False)
-        table.to_csv(tmp / "results.csv", index=False)
-        write_json(tmp / "results.json", saved)
-        write_text(tmp / "results.md", f"**{spec.title}** ({prof.name} profile). {note}\n\n" + markdown_table(table) + "\n")
-        plot_arms(runs, table, tmp / "ablation.png", f"{spec.paper} {spec.name} [{prof.name}]")
-        meta = {key: saved[key] for key in ("profile", "protocol_description", "seeds", "frozen", "top",
-                                            "budget_minutes_per_phase", "environment", "runs")}
-        report_page(tmp / "report.html", spec.name, f"{spec.paper}: {spec.title}",
-                    f"<p>{html.escape(note)}</p>\n{table.to_html(index=False, na_rep='')}<img src=\"ablation.png\" width=\"1000\">"
-                    f"{reading_html(spec.paper)}", meta)
+    write_study_folder(folder, spec, runs, table, saved, dataset.class_names,
+                       ("profile", "protocol_description", "seeds", "frozen", "top", "budget_minutes_per_phase",
+                        "environment", "runs"))
     return table

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import keras
 
@@ -11,7 +11,7 @@ from ..errors import FerError
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
 FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
-LATER_DEFAULTS = {"flip": "horizontal_and_vertical", "rotation_degrees": 45.0}
+LATER_FIELDS = ("flip", "rotation_degrees")  # added after the first runs were checkpointed
 
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
@@ -67,7 +67,8 @@ class TrainConfig:
         evaluated may change). The augmentation settings added after the first runs were checkpointed
         are in it only when they differ from their defaults, so those runs still resume."""
         identity = {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose", "restore_best")}
-        for key, default in LATER_DEFAULTS.items():
-            if identity[key] == default:
+        defaults = {f.name: f.default for f in fields(self)}
+        for key in LATER_FIELDS:
+            if identity[key] == defaults[key]:
                 del identity[key]
         return identity

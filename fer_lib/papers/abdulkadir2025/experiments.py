@@ -26,7 +26,6 @@ from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
 from ...studies.ablation import AblationSpec
 from ...train import TrainConfig
-from .. import select_named
 from . import PAPER
 
 _keras_defaults = dict(optimizer="adam", learning_rate=1e-3, batch_size=32, balance=False, augment="none")
@@ -90,8 +89,3 @@ STUDIES = [
         model="abdulkadir2025_vgg19", arms={"48x48": {}, "96x96 (upscaled)": {"input_size": 96}},
         training=_vgg19, equal="budget", cpu_budget_minutes=20, seeds=(0,), **_common),
 ]
-
-
-def select_studies(names: str | list[str] = "all") -> list[AblationSpec]:
-    """The studies called `names` ("all", "none", a comma-separated string or a list)."""
-    return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))

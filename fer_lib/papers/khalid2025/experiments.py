@@ -18,7 +18,6 @@ from ...evaluate.runner import ExperimentSpec
 from ...studies.ablation import AblationSpec
 from ...studies.fine_tune import FineTuneSpec
 from ...train import TrainConfig
-from .. import select_named
 from . import PAPER
 from .models import backbone_layer_name, top_layers
 
@@ -61,8 +60,3 @@ STUDIES = [
         top_layers=lambda model: top_layers(model, "mobilenetv2"),
         frozen=_ckplus, top=_ckplus_top, preprocess=PREPROCESS, cpu_budget_minutes=10, seeds=(0, 1, 2)),
 ]
-
-
-def select_studies(names: str | list[str] = "all") -> list[AblationSpec | FineTuneSpec]:
-    """The studies called `names` ("all", "none", a comma-separated string or a list)."""
-    return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))

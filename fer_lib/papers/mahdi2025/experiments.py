@@ -17,7 +17,6 @@ from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
 from ...studies.ablation import AblationSpec
 from ...train import TrainConfig
-from .. import select_named
 from . import PAPER
 
 TRAINING = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=50, balance=False, augment="all",
@@ -41,8 +40,3 @@ STUDIES = [
         model=MODEL, arms={"with dynamic attention": {}, "without dynamic attention": {"dynamic_attention": False}},
         equal="epochs", cpu_budget_minutes=60, reference_runs_of="fer2013_standard", **_common),
 ]
-
-
-def select_studies(names: str | list[str] = "all") -> list[AblationSpec]:
-    """The studies called `names` ("all", "none", a comma-separated string or a list)."""
-    return [] if names == "none" else select_named(STUDIES, names, f"{PAPER} study(ies)", "studies", ("all", "none"))
