@@ -29,16 +29,22 @@ AUGMENT_CHUNK = 1024
 
 
 def build_augmenter(flip: str = "horizontal_and_vertical", rotation_degrees: float = 45.0,
-                    seed: int | None = None) -> keras.Sequential:
-    """Random flips and a rotation in [-rotation_degrees, rotation_degrees], as Keras layers."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip(flip, seed=seed, name="random_flip"),
-            keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="reflect", seed=seed,
-                                        name="random_rotation"),
-        ],
-        name="augmenter",
-    )
+                    seed: int | None = None, *, zoom: float = 0.0, translate: float = 0.0,
+                    erasing: float = 0.0) -> keras.Sequential:
+    """Random flips and a rotation in [-rotation_degrees, rotation_degrees], as Keras layers; where
+    non-zero, a zoom and a shift of up to `zoom` and `translate` of the image, and with probability
+    `erasing` one random rectangle (2-33% of the image) filled with noise."""
+    steps = [keras.layers.RandomFlip(flip, seed=seed, name="random_flip"),
+             keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="reflect", seed=seed,
+                                         name="random_rotation")]
+    if zoom:
+        steps.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed, name="random_zoom"))
+    if translate:
+        steps.append(keras.layers.RandomTranslation(translate, translate, fill_mode="reflect", seed=seed,
+                                                    name="random_translation"))
+    if erasing:
+        steps.append(keras.layers.RandomErasing(erasing, value_range=(0, 255), seed=seed, name="random_erasing"))
+    return keras.Sequential(steps, name="augmenter")
 
 
 def balanced_indices(labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

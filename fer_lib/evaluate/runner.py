@@ -70,10 +70,18 @@ class ExperimentSpec:
     fallback_lr: float | None = 1e-3
     compare_on_train_split: bool = False
     holdout: str | None = None
+    cpu_epochs: int | None = None
 
     @property
     def kfold(self) -> bool:
         return self.protocol in KFOLD_PROTOCOLS
+
+    def planned_epochs(self, profile: Profile) -> int:
+        """The epochs a run plans under `profile`: the training's, capped by the profile; under the cpu
+        profile `cpu_epochs` where set (a schedule that anneals over its planned epochs is planned for
+        what the budget trains, not stopped halfway through its decay)."""
+        epochs = self.cpu_epochs if self.cpu_epochs is not None and profile.name == "cpu" else self.training.epochs
+        return profile.epochs(epochs)
 
 
 @dataclass
@@ -189,7 +197,7 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
 def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
                 budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
-    config = replace(spec.training, learning_rate=lr, epochs=profile.epochs(spec.training.epochs), seed=seed,
+    config = replace(spec.training, learning_rate=lr, epochs=spec.planned_epochs(profile), seed=seed,
                      budget_seconds=budget_seconds(spec, profile, budget_minutes))
     result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
                                 unit_run_dir(spec, profile.name, lr, unit), spec.preprocess)
@@ -244,7 +252,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     prepared, splits, units = _prepare_units(spec, prof, data_root, seeds)
     dataset = prepared.dataset
     strength = RunStrength(len(dataset), tuple(units), budget_seconds(spec, prof, budget_minutes),
-                           prof.epochs(spec.training.epochs))
+                           spec.planned_epochs(prof))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
         folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
         if folder is not None and (folder / "experiment.json").exists():
@@ -292,7 +300,7 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
             raise FerError(f"{spec.paper} {spec.name}: no checkpoint at {state.parent} to report; run the experiment first")
         used[unit] = json.loads(state.read_text())["elapsed_seconds"] / 60 / prof.budget_scale
     strength = RunStrength(len(dataset), tuple(units), prof.budget_seconds(max(used.values())),
-                           prof.epochs(spec.training.epochs))
+                           spec.planned_epochs(prof))
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
     if (folder / "experiment.json").exists():
         refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)

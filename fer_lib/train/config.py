@@ -11,7 +11,10 @@ from ..errors import FerError
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
 FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
-LATER_FIELDS = ("flip", "rotation_degrees")  # added after the first runs were checkpointed
+SCHEDULES = ("constant", "cosine")
+# added after the first runs were checkpointed: in a run's identity only when not at their default
+LATER_FIELDS = ("flip", "rotation_degrees", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs",
+                "zoom", "translate", "erasing")
 
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
@@ -25,7 +28,12 @@ class TrainConfig:
     `balance` tops every class of the training split up to the largest with augmented copies;
     `augment` is "copies" (only those copies are flipped and rotated, as yousaf2024), "all" or "none";
     `flip` ("horizontal_and_vertical", "horizontal" or "vertical") and `rotation_degrees` say how
-    (the defaults are yousaf2024's).
+    (the defaults are yousaf2024's); `zoom` and `translate` (fractions of the image) and `erasing`
+    (the probability of erasing a random rectangle, Zhong et al. 2020) add Khaireddin and Chen's
+    augmentations where non-zero.
+    `momentum`, `nesterov` and `weight_decay` go to the optimizer (SGD's momentum, decoupled decay);
+    `schedule` "cosine" anneals the rate to zero over the planned epochs after `warmup_epochs` of linear
+    warm-up from a tenth of it, per step (resumable: the step count is in the optimizer's state).
     `collapse_patience` stops a run whose predictions have been one class for that many epochs.
     `restore_best`: evaluate the best validation epoch's weights (else the last epoch's, as a paper
     that reports its final epoch, or whose validation set is its test set, did).
@@ -44,6 +52,14 @@ class TrainConfig:
     verbose: int = 0
     flip: str = "horizontal_and_vertical"
     rotation_degrees: float = 45.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    zoom: float = 0.0
+    translate: float = 0.0
+    erasing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -59,8 +75,39 @@ class TrainConfig:
         if isinstance(self.rotation_degrees, bool) or not isinstance(self.rotation_degrees, (int, float)) \
                 or not 0 <= self.rotation_degrees <= 180:
             raise FerError(f"rotation_degrees must be a number of degrees in [0, 180], got {self.rotation_degrees!r}")
+        for name in ("momentum", "weight_decay", "zoom", "translate", "erasing"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise FerError(f"{name} must be a number in [0, 1), got {value!r}")
+        if self.nesterov and not self.momentum:
+            raise FerError("nesterov=True needs a momentum above 0 (Nesterov momentum with none is plain SGD)")
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise FerError(f"momentum is an SGD or RMSprop setting; {self.optimizer} has its own (leave momentum at 0)")
+        if self.schedule not in SCHEDULES:
+            raise FerError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int) \
+                or not 0 <= self.warmup_epochs < self.epochs:
+            raise FerError(f"warmup_epochs must be a whole number of epochs below epochs ({self.epochs}), "
+                           f"got {self.warmup_epochs!r}")
         if self.budget_seconds is not None and not (self.budget_seconds > 0):
             raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
+
+    def optimizer_instance(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        """The configured optimizer, its learning rate a schedule over `steps_per_epoch` steps an epoch
+        where `schedule` is "cosine"."""
+        rate = self.learning_rate
+        if self.schedule == "cosine":
+            warmup = self.warmup_epochs * steps_per_epoch
+            rate = keras.optimizers.schedules.CosineDecay(
+                self.learning_rate / 10 if warmup else self.learning_rate,
+                decay_steps=max(1, (self.epochs - self.warmup_epochs) * steps_per_epoch),
+                warmup_target=self.learning_rate if warmup else None, warmup_steps=warmup)
+        options = {"weight_decay": self.weight_decay} if self.weight_decay else {}
+        if self.optimizer in ("sgd", "rmsprop") and self.momentum:
+            options["momentum"] = self.momentum
+        if self.nesterov:
+            options["nesterov"] = True
+        return OPTIMIZERS[self.optimizer](learning_rate=rate, **options)
 
     def identity(self) -> dict:
         """The settings a checkpoint must share to be resumed (the budget and which weights are

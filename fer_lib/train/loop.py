@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import shutil
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..data.pipeline import build_augmenter, make_dataset
+from ..data.pipeline import build_augmenter, make_dataset, training_plan
 from ..files import write_text
 from . import backend
 from ..provenance import git_commit, training_environment
 from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState, WatchScores
-from .config import OPTIMIZERS, STOP_BUDGET, TrainConfig
+from .config import STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
 
 # 2: models take 0-255 pixels and scale them themselves. Checkpoints of format 1 expected [0, 1]
@@ -63,9 +64,9 @@ class TrainResult:
         return self.stop_reason == STOP_BUDGET
 
 
-def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=None) -> None:
+def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=None, steps_per_epoch: int = 1) -> None:
     model.compile(
-        optimizer=optimizer or OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+        optimizer=optimizer or config.optimizer_instance(steps_per_epoch),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=settings["jit_compile"],
@@ -123,7 +124,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                 settings["steps_per_execution"] = 1
             with dtype_policy(settings["precision"]):
                 model = build()
-                _compile(model, config, settings)
+                _compile(model, config, settings, steps_per_epoch=steps_per_epoch(train[1], config))
             resumed_from = 0
             state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
                      "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None,
@@ -137,8 +138,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                 # a new segment whenever the code, backend or device changes: each epoch's provenance
                 state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here,
                                           "environment": training_environment()})
-            augmenter = None if config.augment == "none" else build_augmenter(config.flip, config.rotation_degrees,
-                                                                            seed=config.seed)
+            augmenter = None if config.augment == "none" else augmenter_for(config)
             train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
                                     balance=config.balance, augment=config.augment, augmenter=augmenter)
             val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
@@ -162,6 +162,18 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         best_epoch=state["best_epoch"] if restored else None, config=config, resumed_from_epoch=resumed_from,
         fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
     )
+
+
+def steps_per_epoch(labels: np.ndarray, config: TrainConfig) -> int:
+    """The batches of one training epoch (balancing copies included): a schedule's unit of time."""
+    index, _ = training_plan(labels, training=True, balance=config.balance, augment=config.augment, seed=config.seed)
+    return math.ceil(len(index) / config.batch_size)
+
+
+def augmenter_for(config: TrainConfig) -> keras.Sequential:
+    """The augmentation layers `config` names."""
+    return build_augmenter(config.flip, config.rotation_degrees, seed=config.seed, zoom=config.zoom,
+                           translate=config.translate, erasing=config.erasing)
 
 
 def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -1,0 +1,31 @@
+"""The reference model's experiment: the standard FER2013 protocol (fit on Training, select the epoch
+on PublicTest, test once on PrivateTest and on the deduplicated PrivateTest) with Khaireddin and
+Chen's recipe: SGD with Nesterov momentum 0.9 at 0.01, weight decay, batch 64; random shifts (which
+with the model's centre crop make random 40x40 crops), zooms of up to 20%, rotations up to 10
+degrees, horizontal flips, and random erasing with probability 0.5.
+
+What changes, and why: their reduce-on-plateau schedule over 300 epochs becomes a cosine decay over
+the planned epochs (one warm-up epoch), which anneals fully within a fixed budget; 60 epochs on the
+`paper` profile, and on `cpu` 50, which 2 CPU cores train in about 2 hours (the budget, 3 hours, is a safety stop).
+Ten-crop test-time augmentation (the centre, four corners, each mirrored) is scored beside the
+single centre crop (`evaluate.tta`).
+"""
+from ...data import PreprocessConfig
+from ...evaluate.runner import ExperimentSpec
+from ...train import TrainConfig
+from . import PAPER
+
+TRAINING = TrainConfig(optimizer="sgd", learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                       batch_size=64, epochs=60, schedule="cosine", warmup_epochs=1, balance=False, augment="all",
+                       flip="horizontal", rotation_degrees=10.0, zoom=0.2, translate=0.1, erasing=0.5,
+                       collapse_patience=None)
+# FER2013's images are already 48x48 face crops
+PREPROCESS = PreprocessConfig(face_crop=False, equalize=False)
+
+EXPERIMENTS = [
+    ExperimentSpec(
+        paper=PAPER, name="fer2013_standard", title="Reference model (Khaireddin and Chen's recipe, narrowed): train "
+                                                    "on Training, select on PublicTest, test on PrivateTest",
+        dataset="fer2013", protocol="official", model="reference_cnn", training=TRAINING, preprocess=PREPROCESS,
+        cpu_budget_minutes=180, cpu_epochs=50, fallback_lr=None, seeds=(0,)),
+]
