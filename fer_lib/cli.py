@@ -5,6 +5,8 @@
   reproduce   execute the papers' notebooks headlessly (papermill), render HTML, rebuild the index
   index       rebuild reports/index.html and reports/index.md from the saved runs
   render      rewrite every experiment report of a profile from its saved predictions (no training)
+  predict     faces and their emotions in images, folders, videos or a webcam (the recognizer)
+  export      a trained Keras model as ONNX or TensorFlow Lite, with its sidecar
 
 A user mistake (missing data, unknown name, bad CSV) prints one clear message and exits 2,
 without a traceback.
@@ -231,6 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("index", help="rebuild reports/index.html and index.md")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
+    pre.add_argument("paths", nargs="*", help="image files, video files or folders of them")
+    pre.add_argument("--webcam", type=int, metavar="INDEX", help="also read this webcam (0: the first)")
+    pre.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the suite's reference model)")
+    pre.add_argument("--detector", default="haar", help="haar (OpenCV's cascade, default) or mtcnn")
+    pre.add_argument("--format", default="jsonl", dest="fmt", help="jsonl (one line per image or frame) or csv (per face)")
+    pre.add_argument("--output", help="write the results here instead of stdout")
+    pre.add_argument("--annotate", metavar="DIR", help="also write annotated images and videos into DIR")
+    pre.add_argument("--detect-every", type=int, default=1, metavar="N",
+                     help="video: search the whole frame every N frames, around the last faces between (default 1)")
+    pre.add_argument("--max-frames", type=int, help="video and webcam: stop after this many frames")
+    exp = sub.add_parser("export", help="a trained Keras model as ONNX or TensorFlow Lite")
+    exp.add_argument("--model", help="a .keras model (default: the suite's reference model)")
+    exp.add_argument("--format", required=True, dest="fmt", help="onnx or tflite")
+    exp.add_argument("--output", help="the file to write (default: the model's name with the format's suffix)")
     args = parser.parse_args(argv)
     try:
         if args.command == "data":
@@ -270,6 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "render":
             for folder in render(args.profile):
                 print(f"re-rendered {folder}")
+        elif args.command == "predict":
+            from .recognizer.command import run_predict
+            return run_predict(args.paths, webcam=args.webcam, model=args.model, detector=args.detector, fmt=args.fmt,
+                               output=args.output, annotate=args.annotate, detect_every=args.detect_every,
+                               max_frames=args.max_frames)
+        elif args.command == "export":
+            from .recognizer.command import run_export
+            print(f"wrote {run_export(args.model, args.fmt, args.output)}")
         elif args.command == "index":
             from .reporting.index import build_index
             from .reporting.readme import update_readme

@@ -1,0 +1,121 @@
+"""Reading what users point the recognizer at: image files, folders, video files and webcams.
+
+Images come back as 8-bit BGR whatever they were stored as: grey, with an alpha channel (composited
+on black), or 16 bits a channel (scaled to 8). An image larger than `MAX_SIDE` on its longer side is
+scaled down first (faces are found on a 320-pixel copy anyway). Anything OpenCV cannot read is a
+`FerError` naming the file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..errors import FerError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+MAX_SIDE = 4096
+
+
+def to_bgr8(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """`image` as 8-bit, 3-channel BGR: grey repeated, alpha composited on black, 16-bit scaled."""
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise FerError(f"{what} has pixels of type {image.dtype}; pass 8- or 16-bit images")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        return (image[..., :3].astype(np.float32) * alpha).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return cv2.cvtColor(image[..., 0], cv2.COLOR_GRAY2BGR)
+    raise FerError(f"{what} has shape {image.shape}; pass a grey (H, W), BGR (H, W, 3) or BGRA (H, W, 4) image")
+
+
+def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """`image` scaled down so its longer side is at most `max_side` (unchanged if it already is)."""
+    side = max(image.shape[:2])
+    if side <= max_side:
+        return image
+    scale = max_side / side
+    return cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """An image file as 8-bit BGR (see the module's notes); a FerError if it cannot be decoded."""
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise FerError(f"cannot read {path} ({exc.strerror or exc})") from None
+    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+    if image is None:
+        raise FerError(f"{path} is not an image OpenCV can decode (empty, damaged, or another kind of file)")
+    return fit_size(to_bgr8(image, str(path)))
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing to run on: an image file, a video file, or a webcam (`path` None, `webcam` its index)."""
+
+    kind: str  # "image", "video" or "webcam"
+    path: Path | None = None
+    webcam: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"webcam:{self.webcam}" if self.kind == "webcam" else str(self.path)
+
+
+def expand_sources(paths: list[str | Path]) -> tuple[list[Source], list[tuple[str, str]]]:
+    """The images and videos named by `paths` (folders searched recursively, in name order), and the
+    files skipped with why. A path that does not exist is a FerError: nothing would be read from it."""
+    sources, skipped = [], []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise FerError(f"{path} does not exist; pass image files, video files or folders of them")
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            suffix = file.suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                sources.append(Source("image", file))
+            elif suffix in VIDEO_SUFFIXES:
+                sources.append(Source("video", file))
+            elif path.is_dir():
+                skipped.append((str(file), "not an image or video file"))
+            else:
+                sources.append(Source("image", file))  # named directly: try it, and say so if it is not one
+    return sources, skipped
+
+
+def open_video(source: Source) -> tuple[cv2.VideoCapture, float]:
+    """An open capture for a video file or webcam and its frame rate (a webcam or a file that states
+    none: 30); a FerError if it cannot be opened or yields no frame."""
+    capture = cv2.VideoCapture(source.webcam if source.kind == "webcam" else str(source.path))
+    if not capture.isOpened():
+        capture.release()
+        if source.kind == "webcam":
+            raise FerError(f"webcam {source.webcam} could not be opened (none there, or in use); try another index")
+        raise FerError(f"{source.path} could not be opened as a video (damaged, or a codec OpenCV lacks)")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return capture, fps if fps and 1 <= fps <= 1000 else 30.0
+
+
+def frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """The frames of an open capture, as 8-bit BGR, until it ends."""
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield to_bgr8(frame, "video frame")

@@ -1,0 +1,165 @@
+"""`EmotionRecognizer`: find the faces in an image, classify each face's emotion, draw the result.
+
+Each step is a method (detect, crop, classify, draw), as in rmn's `RMN`; `predict(image)` returns
+the `fer` package's shape, a list of faces, each a dict:
+    {"box": [x, y, w, h], "emotions": {"angry": p, ...}, "top_emotion": "happy"}
+with plain Python types (JSON-ready). Every face of a frame is classified in one batch.
+
+Video (`predict_video`): every frame is classified; faces are searched in the whole frame every
+`detect_every` frames and, in the frames between, only in a window around each face last found
+(twice its size), which follows a moving face for a fraction of a full search's cost. A face lost in
+its window is dropped until the next full search. `detect_every=1` searches every frame.
+Nothing is loaded at import: the model and detector load when a recognizer is built.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..errors import FerError
+from .classifiers import Box, Classifier, load_classifier
+from .detectors import get_detector
+from .media import Source, frames, open_video, to_bgr8
+
+COLOURS = {"angry": (0, 0, 230), "disgust": (0, 140, 0), "fear": (150, 0, 150), "happy": (0, 200, 255),
+           "neutral": (200, 200, 200), "sad": (230, 90, 0), "surprise": (0, 230, 230), "contempt": (120, 120, 0)}
+
+
+@dataclass
+class FrameResult:
+    """One video frame's faces, its index from 0 and its time in seconds (index / frame rate)."""
+
+    frame_index: int
+    time_seconds: float
+    faces: list[dict]
+    frame: np.ndarray  # the frame as read (BGR)
+    full_search: bool  # whether faces were searched in the whole frame
+
+
+class EmotionRecognizer:
+    """Faces and their emotions in images and video.
+
+    `model`: None (the suite's reference model), a path to a `.keras`, `.onnx` or `.tflite` model, a
+    `keras.Model` or a `Classifier`. `detector`: "haar" (OpenCV's cascade, the default), "mtcnn", or
+    an object with `detect(gray) -> [(x, y, w, h)]`.
+    """
+
+    def __init__(self, model=None, detector="haar") -> None:
+        self.classifier: Classifier = load_classifier(model)
+        self.detector = get_detector(detector)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.classifier.class_names
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    @staticmethod
+    def gray(image: np.ndarray) -> np.ndarray:
+        """Any supported image (grey, BGR, BGRA, 16-bit) as 8-bit grey."""
+        image = np.asarray(image)
+        if image.ndim == 2 and image.dtype == np.uint8:
+            return image
+        return cv2.cvtColor(to_bgr8(image), cv2.COLOR_BGR2GRAY)
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        """The faces of `image` as (x, y, w, h), largest first."""
+        return self.detector.detect(self.gray(image))
+
+    def crop(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """The boxes of `image` as the classifier's input faces, (N, size, size) uint8."""
+        gray = self.gray(image)
+        size = self.classifier.info.face_size
+        return np.stack([self.classifier.prepare(gray, box) for box in boxes]) if boxes else \
+            np.zeros((0, size, size), np.uint8)
+
+    def classify(self, faces: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of input faces, (N, classes), in one call."""
+        return self.classifier.predict(faces) if len(faces) else np.zeros((0, len(self.class_names)), np.float32)
+
+    def predict(self, image: np.ndarray, boxes: list[Box] | None = None) -> list[dict]:
+        """The faces of `image` with their emotions (see the module's notes); an image with no face
+        gives an empty list. `boxes` skips detection."""
+        gray = self.gray(image)
+        boxes = self.detector.detect(gray) if boxes is None else boxes
+        return self._faces(boxes, self.classify(self.crop(gray, boxes)))
+
+    def _faces(self, boxes: list[Box], proba: np.ndarray) -> list[dict]:
+        names = self.class_names
+        return [{"box": [int(v) for v in box],
+                 "emotions": {name: round(float(p), 4) for name, p in zip(names, row)},
+                 "top_emotion": names[int(np.argmax(row))]}
+                for box, row in zip(boxes, proba)]
+
+    @staticmethod
+    def draw(image: np.ndarray, faces: list[dict]) -> np.ndarray:
+        """A BGR copy of `image` with each face's box and top emotion (and its probability) drawn."""
+        out = to_bgr8(image).copy()
+        for face in faces:
+            x, y, w, h = face["box"]
+            top = face["top_emotion"]
+            colour = COLOURS.get(top, (255, 255, 255))
+            cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
+            label = f"{top} {face['emotions'][top]:.0%}"
+            cv2.putText(out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+        return out
+
+    # -- video ----------------------------------------------------------------------------------
+
+    def track(self, gray: np.ndarray, previous: list[Box]) -> list[Box]:
+        """Each previous face searched again in a window twice its size around it (faces lost are dropped)."""
+        found = []
+        height, width = gray.shape
+        for x, y, w, h in previous:
+            x0, y0 = max(0, x - w // 2), max(0, y - h // 2)
+            x1, y1 = min(width, x + w + w // 2), min(height, y + h + h // 2)
+            inside = self.detector.detect(np.ascontiguousarray(gray[y0:y1, x0:x1]))
+            if inside:
+                bx, by, bw, bh = inside[0]
+                found.append((bx + x0, by + y0, bw, bh))
+        return found
+
+    def predict_frames(self, frame_iter, fps: float = 30.0, detect_every: int = 1) -> Iterator[FrameResult]:
+        """`FrameResult`s for an iterable of frames (see the module's notes on `detect_every`)."""
+        if isinstance(detect_every, bool) or not isinstance(detect_every, int) or detect_every < 1:
+            raise FerError(f"detect_every must be a whole number of frames, at least 1, got {detect_every!r}")
+        boxes: list[Box] = []
+        for index, frame in enumerate(frame_iter):
+            gray = self.gray(frame)
+            full = index % detect_every == 0 or not boxes
+            boxes = self.detector.detect(gray) if full else self.track(gray, boxes)
+            yield FrameResult(index, index / fps, self._faces(boxes, self.classify(self.crop(gray, boxes))), frame, full)
+
+    def predict_video(self, video: str | int | Source, detect_every: int = 1) -> Iterator[FrameResult]:
+        """`FrameResult`s of a video file, or of a webcam given as its index, frame by frame."""
+        if not isinstance(video, Source):
+            video = Source("webcam", webcam=video) if isinstance(video, int) else Source("video", Path(video))
+        capture, fps = open_video(video)
+        try:
+            yielded = False
+            for result in self.predict_frames(frames(capture), fps, detect_every):
+                yielded = True
+                yield result
+            if not yielded:
+                raise FerError(f"{video.name} has no frames that could be read (empty or damaged)")
+        finally:
+            capture.release()
+
+
+def frames_per_second(recognizer: EmotionRecognizer, frame_list: list[np.ndarray], repeats: int = 1,
+                      annotate: bool = True, detect_every: int = 1) -> float:
+    """End-to-end frames per second over `frame_list` (already decoded): detect, crop, classify and,
+    with `annotate`, draw."""
+    started = time.perf_counter()
+    n = 0
+    for _ in range(repeats):
+        for result in recognizer.predict_frames(frame_list, detect_every=detect_every):
+            if annotate:
+                recognizer.draw(result.frame, result.faces)
+            n += 1
+    return n / (time.perf_counter() - started)
