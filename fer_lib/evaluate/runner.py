@@ -197,7 +197,7 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
 def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
                 budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
-    config = replace(spec.training, learning_rate=lr, epochs=spec.planned_epochs(profile), seed=seed,
+    config = replace(spec.training.capped(spec.planned_epochs(profile)), learning_rate=lr, seed=seed,
                      budget_seconds=budget_seconds(spec, profile, budget_minutes))
     result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
                                 unit_run_dir(spec, profile.name, lr, unit), spec.preprocess)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import keras
 
@@ -91,6 +91,11 @@ class TrainConfig:
                            f"got {self.warmup_epochs!r}")
         if self.budget_seconds is not None and not (self.budget_seconds > 0):
             raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
+
+    def capped(self, epochs: int) -> "TrainConfig":
+        """The same training for `epochs` (a profile's cap): a warm-up longer than the run is shortened
+        to leave at least one epoch of decay."""
+        return replace(self, epochs=epochs, warmup_epochs=min(self.warmup_epochs, epochs - 1))
 
     def optimizer_instance(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         """The configured optimizer, its learning rate a schedule over `steps_per_epoch` steps an epoch

@@ -1,0 +1,248 @@
+"""The reference model after training: ten-crop scoring, the side-by-side comparison with the models
+people install and the papers' models, and shipping it to the recognizer with a model card.
+
+- `ten_crop_proba`: Khaireddin and Chen's test-time augmentation (the centre and four corner 40x40
+  crops of a 48x48 face, each also mirrored, probabilities averaged). The reference model crops the
+  centre itself, so each corner crop is made by shifting the face 4 pixels (the wrapped rows fall
+  outside the crop). It is fixed before testing and scored beside the single centre crop, not chosen.
+- `compare_models`: every entry scored on the same FER2013 PrivateTest images (and the deduplicated
+  PrivateTest): accuracy with its 95% CI, macro F1, per-class recall, and classification-only
+  images per second measured on this machine; each entry's predictions are saved, so the table
+  recomputes from them.
+- `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
+  `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
+  run's record and the comparison. A model from a run with fewer epochs or on less data than the one
+  shipped is refused unless `replace`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FerError
+from ..evaluate.metrics import classification_metrics, save_predictions
+from ..evaluate.record import ExperimentRecord
+from ..files import atomic_folder, write_json, write_text
+from ..reporting import tables
+
+CROP_SHIFT = 4  # (48 - 40) / 2: the reference model's centre crop leaves 4 pixels a side
+
+
+def ten_crop_proba(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, shift: int = CROP_SHIFT,
+                   batch: int = 256) -> np.ndarray:
+    """Mean class probabilities over the ten crops of each face (see the module's notes); `classify`
+    takes uint8 faces (N, 48, 48) and returns (N, classes)."""
+    faces = np.asarray(faces)
+    views = []
+    for flipped in (faces, faces[:, :, ::-1]):
+        for dy, dx in ((0, 0), (shift, shift), (shift, -shift), (-shift, shift), (-shift, -shift)):
+            view = np.roll(flipped, (dy, dx), axis=(1, 2)) if dy or dx else flipped
+            views.append(np.concatenate([classify(view[i:i + batch]) for i in range(0, len(view), batch)]))
+    return np.mean(views, axis=0)
+
+
+def images_per_second(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, batch: int = 64,
+                      seconds: float = 3.0) -> float:
+    """Classification-only throughput at `batch` faces a call, after one warm-up call."""
+    classify(faces[:batch])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        start = (done % max(1, len(faces) - batch))
+        classify(faces[start:start + batch])
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+@dataclass
+class Entry:
+    """One row of the comparison: a name, its probabilities on the test images (in the suite's class
+    order), its throughput, and what it is."""
+
+    name: str
+    proba: np.ndarray
+    images_per_second: float | None
+    what: str
+
+
+def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, class_names: tuple[str, ...],
+                   duplicate_free: np.ndarray | None, folder: Path | str, description: str) -> pd.DataFrame:
+    """Score every entry on the same test images and write the comparison folder: one predictions
+    file per entry, `comparison.csv`, `.md` and `.json`. Returns the table."""
+    rows = []
+    with atomic_folder(Path(folder)) as tmp:
+        for i, entry in enumerate(entries):
+            if entry.proba.shape != (len(y_true), len(class_names)):
+                raise FerError(f"{entry.name}: probabilities of shape {entry.proba.shape}, expected "
+                               f"({len(y_true)}, {len(class_names)})")
+            masks = {} if duplicate_free is None else {"duplicate_free": duplicate_free}
+            save_predictions(tmp / f"predictions_{i}.npz", y_true, entry.proba, ids, class_names, **masks)
+            pred = entry.proba.argmax(axis=1)
+            full = classification_metrics(y_true, pred, class_names)
+            row = {"model": entry.name, "accuracy": round(full["accuracy"], 4),
+                   "accuracy_ci": [round(v, 4) for v in full["accuracy_ci"]],
+                   "macro_f1": round(full["macro_avg"]["f1"], 4)}
+            if duplicate_free is not None:
+                dedup = classification_metrics(y_true[duplicate_free], pred[duplicate_free], class_names)
+                row["deduplicated_accuracy"] = round(dedup["accuracy"], 4)
+                row["deduplicated_accuracy_ci"] = [round(v, 4) for v in dedup["accuracy_ci"]]
+            row.update({f"recall_{c}": round(full["per_class"][c]["recall"], 3) for c in class_names})
+            row["images_per_second"] = None if entry.images_per_second is None else round(entry.images_per_second)
+            row["what"] = entry.what
+            row["predictions"] = f"predictions_{i}.npz"
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        table.to_csv(tmp / "comparison.csv", index=False)
+        write_json(tmp / "comparison.json", {"description": description, "rows": rows, "n": int(len(y_true)),
+                                             "n_deduplicated": None if duplicate_free is None else int(duplicate_free.sum())})
+        write_text(tmp / "comparison.md", f"{description}\n\n{tables.markdown_table(table.drop(columns=['predictions']))}\n")
+    return table
+
+
+def shipped_source(models_dir: Path) -> dict:
+    """The `source` of the shipped reference model's sidecar ({} when none is shipped)."""
+    sidecar = models_dir / "reference_cnn.json"
+    return json.loads(sidecar.read_text()).get("source", {}) if sidecar.exists() else {}
+
+
+def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
+                         faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
+                         replace: bool = False) -> Path:
+    """Save the trained reference model for the recognizer, with its sidecar and model card (see the
+    module's notes). The float32 copy is checked against the run on its test `faces`: the share of
+    faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
+    the card. Returns the model's path."""
+    from ..data.preprocessing import PreprocessConfig
+    from ..models import build_model
+    from ..recognizer.classifiers import MODELS_DIR, ModelInfo
+
+    models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
+    shipped = shipped_source(models_dir)
+    epochs = max(record.epochs.run_per_seed)
+    if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped.get("epochs", 0) > epochs):
+        raise FerError(f"the shipped reference model came from a run of {shipped.get('epochs')} epochs on "
+                       f"{shipped.get('n_images')} images; this run has {epochs} on {record.n_images}. Nothing was "
+                       "written; pass replace=True to ship it anyway")
+    copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
+    copy.set_weights(model.get_weights())
+    shipped_proba = np.concatenate([np.asarray(copy.predict_on_batch(faces[i:i + 256][..., None].astype(np.float32)))
+                                    for i in range(0, len(faces), 256)])
+    agreement = float(np.mean(shipped_proba.argmax(1) == np.asarray(run_proba).argmax(1)))
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / "reference_cnn.keras"
+    tmp = models_dir / ".reference_cnn.tmp.keras"
+    copy.save(tmp)
+    os.replace(tmp, path)
+    source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
+              "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
+              "best_epoch": record.epochs.best_epoch_per_seed[0],
+              "trained_under": record.backends[0] if record.backends else None,
+              "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
+    ModelInfo(tuple(metrics["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
+              if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
+              source).write(path)
+    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement))
+    return path
+
+
+def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
+               agreement: float) -> str:
+    """The reference model's card, every number from the run's record, metrics and comparison."""
+    pooled = metrics["pooled_over_seeds"]
+    dedup = metrics.get("deduplicated_test")
+    per_class = pd.DataFrame([{"class": c, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
+                               "f1": round(v["f1"], 3), "support": v["support"]}
+                              for c, v in pooled["per_class"].items()])
+    ci = pooled["accuracy_ci"]
+    segment = (record.backends or [[{}]])[0][0] if record.backends else {}
+    lines = [
+        "# Model card: the suite's reference emotion model (`reference_cnn`)",
+        "",
+        "Generated from the run's record by `fer_lib.studies.reference_model.model_card`; do not edit by hand.",
+        "",
+        "## What it is",
+        f"- A VGG-style CNN ({n_params:,} parameters): four stages of two 3x3 conv-BN-ReLU layers and max pooling "
+        "(48-384 filters) on the centre 40x40 of a 48x48 grey face, global average pooling, a 256-unit layer, "
+        "softmax over seven classes: " + ", ".join(metrics["class_names"]) + ".",
+        "- Input: a 48x48 uint8 grey face, 0-255 (the model scales it); the recognizer crops it from a detected box "
+        "exactly as the training pipeline made its faces.",
+        "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`.",
+        f"- Shipped in float32 (trained under {record.fast_paths.get('precision', 'float32') if record.fast_paths else 'float32'}): "
+        f"the shipped copy gives the run's top class on {agreement:.2%} of the PrivateTest faces.",
+        "",
+        "## Data and protocol",
+        f"- FER2013 (ICML 2013 challenge), {record.split_sizes.get('train')} Training images; the epoch chosen on "
+        f"PublicTest ({record.split_sizes.get('val')}); tested once on PrivateTest ({record.split_sizes.get('test')}).",
+        f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
+        f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
+        f"{record.train_seconds_total / 60:.0f} minutes on {segment.get('device', '?')} "
+        f"({segment.get('backend', '?')}, commit {segment.get('git_commit', '?')}); profile `{record.profile}`.",
+        "",
+        "## Accuracy",
+        f"- PrivateTest: **{pooled['accuracy']:.1%}** (95% CI {ci[0]:.1%}-{ci[1]:.1%}), n = {pooled['n']}.",
+    ]
+    if dedup:
+        lines.append(f"- PrivateTest without the images that duplicate a Training image: {dedup['accuracy']:.1%} "
+                     f"(95% CI {dedup['accuracy_ci'][0]:.1%}-{dedup['accuracy_ci'][1]:.1%}), n = {dedup['n']}.")
+    lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
+    if comparison is not None:
+        shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
+        lines += ["## Beside other models, on the same PrivateTest images", "", tables.markdown_table(shown), ""]
+    lines += [
+        "## Known limits",
+        "- FER2013's labels are noisy: one annotator per image, and the FER+ re-annotation (ten annotators) "
+        "agrees with the FER2013 label on only about 63% of images. Accuracy above about 75% on its test labels "
+        "is not credible for any model.",
+        "- FER2013's faces were found by web image search: mostly frontal, adult, and not balanced by age, sex or "
+        "skin tone; accuracy on other populations is not measured here.",
+        "- 48x48 grey faces, seven classes (no contempt), frontal faces as OpenCV's cascade finds them. "
+        "Disgust has 436 training images and is the weakest class.",
+        "- An expression is not an emotion: the model labels facial configurations, not what a person feels.",
+        "",
+        "## Licence of the data",
+        "FER2013 was released by Goodfellow et al. for the ICML 2013 Challenges in Representation Learning on "
+        "Kaggle, for research; it carries no open licence, and its images' copyrights stay with their owners. "
+        "The model's weights derive from it: use them for research, and check the terms before any other use.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces: np.ndarray,
+                  seconds: float = 3.0) -> tuple[list[Entry], list[str]]:
+    """One entry per paper whose FER2013 run under the official split (fit on Training, test on
+    PrivateTest) is reported under `profile` on these very test images (`ids`, in order): its saved
+    predictions, and the throughput of its architecture built afresh (speed does not depend on the
+    weights). The rule, fixed before looking at any score: the paper's own learning rate where it
+    trained, else its fallback. Returns the entries and a note per paper left out, with why."""
+    from ..models import build_model
+
+    entries, notes = [], []
+    root = Path(reports_root) / profile
+    for paper_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "reference") if root.exists() else []:
+        records = [ExperimentRecord.read(f.parent) for f in sorted(paper_dir.glob("*/experiment.json"))]
+        official = [r for r in records if r.dataset == "fer2013" and r.protocol == "official" and r.trained]
+        if not official:
+            notes.append(f"{paper_dir.name}: no FER2013 run under the official split that trained")
+            continue
+        record = min(official, key=lambda r: (r.learning_rate != r.paper_learning_rate, r.experiment))
+        folder = root / record.paper / (record.experiment if record.learning_rate == record.paper_learning_rate
+                                        else f"{record.experiment}__lr{record.learning_rate:g}")
+        with np.load(folder / f"predictions_{record.unit}{record.seeds[0]}.npz") as saved:
+            if len(saved["ids"]) != len(ids) or not np.array_equal(saved["ids"], np.asarray(ids).astype(str)):
+                notes.append(f"{record.paper} {record.experiment}: tested on other images than these")
+                continue
+            proba = saved["proba"]
+        model = build_model(record.model, (48, 48, 1), proba.shape[1], **record.model_options)
+        speed = images_per_second(lambda x: np.asarray(model.predict_on_batch(x[..., None].astype(np.float32))),
+                                  faces, seconds=seconds)
+        epochs = f"{max(record.epochs.run_per_seed)} of {record.epochs.planned} epochs"
+        entries.append(Entry(f"{record.paper} ({record.model})", proba, speed,
+                             f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
+                             f"seed {record.seeds[0]} ({folder.relative_to(Path(reports_root))})"))
+    return entries, notes
