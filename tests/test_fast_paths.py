@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import small_model, tiny_images
-from fer_lib.train import backend, fast_paths
+from fer_lib.train import backend
 from fer_lib.errors import FerError
 from fer_lib.train.fast_paths import FastPaths, dtype_policy
 from fer_lib.models import build_model, model_names

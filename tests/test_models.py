@@ -92,7 +92,6 @@ def test_imagenet_weights_offline_fail_with_a_clear_message(monkeypatch):
 
 @pytest.mark.parametrize("name", ["yousaf2024", "abdulkadir2025_sequential", "abdulkadir2025_vgg19", "abdulkadir2025_hybrid"])
 def test_every_model_takes_0_255_pixels_and_scales_them_itself(name):
-    import keras
     import numpy as np
 
     model = build_model(name, (48, 48, 1), 7)

