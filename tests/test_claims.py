@@ -106,7 +106,7 @@ def test_seed_spread_is_reported_with_the_accuracy_claim():
 
 
 def test_unknown_paper():
-    with pytest.raises(FerError, match="papers with claims: abdulkadir2025, khalid2025, mahdi2025, yousaf2024"):
+    with pytest.raises(FerError, match="papers with claims: abdulkadir2025, khalid2025, mahdi2025, reference, yousaf2024"):
         claims.load_claims("nobody2099")
 
 
