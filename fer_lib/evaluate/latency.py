@@ -18,6 +18,18 @@ import numpy as np
 from ..train import backend
 
 
+def faces_per_second(classify, faces: np.ndarray, batch: int = 64, seconds: float = 3.0) -> float:
+    """Classification-only throughput: `classify` (uint8 faces (N, H, W) -> probabilities) called on
+    `batch` faces at a time, cycling through `faces`, for about `seconds` after one warm-up call."""
+    classify(faces[:batch])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        start = done % max(1, len(faces) - batch)
+        classify(faces[start:start + batch])
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
 def single_face_latency(model: keras.Model, images: np.ndarray, warmup: int = 10, repeats: int = 100) -> dict:
     """Milliseconds per call of `model` on one uint8 face at a time (`images`: (N, H, W), cycled)."""
     x = np.asarray(images, np.float32)[..., None]

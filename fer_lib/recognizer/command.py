@@ -13,7 +13,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import cv2
 
@@ -53,11 +53,13 @@ def _annotated_path(folder: Path, source: Source, suffix: str) -> Path:
 
 def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | None, detect_every: int,
            max_frames: int | None) -> int:
-    capture, fps = open_video(source)
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if source.kind == "video" else 0
-    capture.release()
+    total = 0
+    if source.kind == "video":  # a file's length, for the progress bar (a webcam is opened once, below)
+        capture, _ = open_video(source)
+        total = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        capture.release()
     out, n = None, 0
-    progress = bar(max(total, 0) or (max_frames or 0), f"{source.name}", unit="frame")
+    progress = bar(total or (max_frames or 0), f"{source.name}", unit="frame")
     try:
         for result in recognizer.predict_video(source, detect_every=detect_every):
             writer.write(source.name, result.faces, result.frame_index, result.time_seconds)
@@ -65,7 +67,7 @@ def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | No
                 drawn = recognizer.draw(result.frame, result.faces)
                 if out is None:
                     path = _annotated_path(annotate, source, ".mp4")
-                    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.fps,
                                           (drawn.shape[1], drawn.shape[0]))
                 out.write(drawn)
             n += 1
@@ -143,7 +145,3 @@ def run_export(model: str | None, fmt: str, output: str | None) -> Path:
     path = Path(output) if output else (source or Path("reference_cnn.keras")).with_suffix(EXPORT_FORMATS.get(fmt, ""))
     return export_model(classifier.model, fmt, path, classifier.info)
 
-
-def iter_lines(text: str) -> Iterator[dict]:
-    """The records of a JSON Lines text (for tests and notebooks)."""
-    return (json.loads(line) for line in text.splitlines() if line.strip())

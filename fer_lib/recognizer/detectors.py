@@ -11,13 +11,10 @@
 """
 from __future__ import annotations
 
-import os
-import threading
-
 import cv2
 import numpy as np
 
-from ..data.preprocessing import HAAR_CASCADE
+from ..data.preprocessing import haar_detector
 from ..errors import FerError, unknown_name_error
 
 Box = tuple[int, int, int, int]
@@ -39,15 +36,6 @@ class HaarDetector:
             raise FerError(f"scale_factor must be above 1 (the cascade's step between scales), got {scale_factor!r}")
         self.detect_width, self.scale_factor, self.min_neighbors, self.min_face = \
             detect_width, scale_factor, min_neighbors, min_face
-        self._local = threading.local()  # a cascade is not safe to share between threads
-
-    def _cascade(self) -> cv2.CascadeClassifier:
-        if not hasattr(self._local, "cascade"):
-            cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, HAAR_CASCADE))
-            if cascade.empty():
-                raise FerError(f"OpenCV could not load its bundled {HAAR_CASCADE}; reinstall opencv-python-headless")
-            self._local.cascade = cascade
-        return self._local.cascade
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         scale = 1.0
@@ -56,7 +44,7 @@ class HaarDetector:
             gray = cv2.resize(gray, (self.detect_width, max(1, round(gray.shape[0] * scale))),
                               interpolation=cv2.INTER_AREA)
         side = max(12, round(self.min_face * scale))
-        found = self._cascade().detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+        found = haar_detector().detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                  minSize=(side, side))
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: -b[2] * b[3])

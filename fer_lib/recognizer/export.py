@@ -9,13 +9,12 @@ model's sidecar (`ModelInfo`: class names, face size, preprocessing) beside it, 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FerError
+from ..files import atomic_path
 from .classifiers import Classifier, ModelInfo
 
 EXPORT_FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
@@ -44,18 +43,10 @@ def export_model(model, fmt: str, path: Path | str, info: ModelInfo) -> Path:
     path = Path(path)
     if path.suffix.lower() != EXPORT_FORMATS[fmt]:
         raise FerError(f"a {fmt} export's file name ends in {EXPORT_FORMATS[fmt]}, got {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     copy = float32_copy(model)
     copy(np.zeros((1, *copy.input_shape[1:]), np.float32))  # Keras exports only a model that has been called
-    # written beside its final name, then moved in place: a failed export leaves no half-written file
-    handle, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        copy.export(tmp, format="onnx" if fmt == "onnx" else "litert", verbose=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:  # a failed export leaves no half-written file
+        copy.export(str(tmp), format="onnx" if fmt == "onnx" else "litert", verbose=False)
     info.write(path)
     return path
 

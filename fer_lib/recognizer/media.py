@@ -14,9 +14,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..data.images import IMAGE_SUFFIXES as DATASET_IMAGE_SUFFIXES
 from ..errors import FerError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+IMAGE_SUFFIXES = DATASET_IMAGE_SUFFIXES | {".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 MAX_SIDE = 4096
 

@@ -14,7 +14,6 @@ Nothing is loaded at import: the model and detector load when a recognizer is bu
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -40,6 +39,7 @@ class FrameResult:
     faces: list[dict]
     frame: np.ndarray  # the frame as read (BGR)
     full_search: bool  # whether faces were searched in the whole frame
+    fps: float  # the source's frame rate (30 where it states none)
 
 
 class EmotionRecognizer:
@@ -142,7 +142,7 @@ class EmotionRecognizer:
             gray = self.gray(frame)
             full = index % detect_every == 0 or not boxes
             boxes = self.detector.detect(gray) if full else self.track(gray, boxes)
-            yield FrameResult(index, index / fps, self._faces(boxes, self.classify(self.crop(gray, boxes))), frame, full)
+            yield FrameResult(index, index / fps, self.predict(gray, boxes), frame, full, fps)
 
     def predict_video(self, video: str | int | Source, detect_every: int = 1) -> Iterator[FrameResult]:
         """`FrameResult`s of a video file, or of a webcam given as its index, frame by frame."""
@@ -159,16 +159,3 @@ class EmotionRecognizer:
         finally:
             capture.release()
 
-
-def frames_per_second(recognizer: EmotionRecognizer, frame_list: list[np.ndarray], repeats: int = 1,
-                      annotate: bool = True, detect_every: int = 1) -> float:
-    """End-to-end frames per second over `frame_list` (already decoded): detect, crop, classify and,
-    with `annotate`, draw."""
-    started = time.perf_counter()
-    n = 0
-    for _ in range(repeats):
-        for result in recognizer.predict_frames(frame_list, detect_every=detect_every):
-            if annotate:
-                recognizer.draw(result.frame, result.faces)
-            n += 1
-    return n / (time.perf_counter() - started)

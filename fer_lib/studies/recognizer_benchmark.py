@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..config import reports_dir
 from ..errors import FerError
+from ..evaluate.latency import faces_per_second
 from ..files import write_json, write_text
 from ..reporting import tables
 
@@ -74,17 +75,6 @@ def end_to_end_fps(recognizer, encoded: list[bytes], seconds: float, detect_ever
     return frames / (time.perf_counter() - started), found / max(frames, 1)
 
 
-def classification_rate(classifier, faces: np.ndarray, batch: int, seconds: float) -> float:
-    """Faces per second through `classifier.predict` at `batch` faces a call."""
-    classifier.predict(faces[:batch])
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        start = done % (len(faces) - batch)
-        classifier.predict(faces[start:start + batch])
-        done += batch
-    return done / (time.perf_counter() - started)
-
-
 def finding_rate(detector, encoded: list[bytes], boxes: list[list[tuple]]) -> tuple[float, float]:
     """The share of placed faces with a detection centred inside them, and milliseconds per frame."""
     hits = total = 0
@@ -98,16 +88,14 @@ def finding_rate(detector, encoded: list[bytes], boxes: list[list[tuple]]) -> tu
     return hits / total, 1000 * (time.perf_counter() - started) / len(encoded)
 
 
-class FerPackagePipeline:
+def fer_package_pipeline(model_path: Path):
     """The `fer` package's `detect_emotions` path, rebuilt from its source without its dependencies: its
     Haar settings (scale 1.1, 5 neighbours, faces from 50 pixels, on the full frame), its crop and its
-    model; used through the same `predict_frames` loop as the suite's recognizer."""
+    model, run through the same `predict_frames` loop as the suite's recognizer."""
+    from ..recognizer import EmotionRecognizer, FerPackageClassifier, HaarDetector
 
-    def __new__(cls, model_path: Path):
-        from ..recognizer import EmotionRecognizer, FerPackageClassifier, HaarDetector
-
-        return EmotionRecognizer(model=FerPackageClassifier(model_path),
-                                 detector=HaarDetector(detect_width=None, scale_factor=1.1, min_neighbors=5, min_face=50))
+    return EmotionRecognizer(model=FerPackageClassifier(model_path),
+                             detector=HaarDetector(detect_width=None, scale_factor=1.1, min_neighbors=5, min_face=50))
 
 
 def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_root: Path | str | None = None,
@@ -142,9 +130,9 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
                                                   "target_fps": TARGETS[n], "meets_target": fps >= TARGETS[n]})
             for batch in (1, 64):
                 results["classification"].append({"format": fmt, "batch": batch, "faces_per_second":
-                                                  round(classification_rate(classifier, faces, batch, seconds))})
+                                                  round(faces_per_second(classifier.predict, faces, batch, seconds))})
         try:
-            fer_pipeline = FerPackagePipeline(fer_package_model())
+            fer_pipeline = fer_package_pipeline(fer_package_model())
             for n, (encoded, _) in frames.items():
                 fps, found = end_to_end_fps(fer_pipeline, encoded, seconds)
                 results["end_to_end"].append({"pipeline": "fer package 22.5.1 (its detector settings and model)",

@@ -7,7 +7,7 @@ people install and the papers' models, and shipping it to the recognizer with a 
   outside the crop). It is fixed before testing and scored beside the single centre crop, not chosen.
 - `compare_models`: every entry scored on the same FER2013 PrivateTest images (and the deduplicated
   PrivateTest): accuracy with its 95% CI, macro F1, per-class recall, and classification-only
-  images per second measured on this machine; each entry's predictions are saved, so the table
+  images per second measured on this machine (`latency.faces_per_second`); each entry's predictions are saved, so the table
   recomputes from them.
 - `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
   `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
@@ -16,9 +16,6 @@ people install and the papers' models, and shipping it to the recognizer with a 
 """
 from __future__ import annotations
 
-import json
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,7 +26,8 @@ import pandas as pd
 from ..errors import FerError
 from ..evaluate.metrics import classification_metrics, save_predictions
 from ..evaluate.record import ExperimentRecord
-from ..files import atomic_folder, write_json, write_text
+from ..evaluate.latency import faces_per_second
+from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
 CROP_SHIFT = 4  # (48 - 40) / 2: the reference model's centre crop leaves 4 pixels a side
@@ -46,18 +44,6 @@ def ten_crop_proba(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarr
             view = np.roll(flipped, (dy, dx), axis=(1, 2)) if dy or dx else flipped
             views.append(np.concatenate([classify(view[i:i + batch]) for i in range(0, len(view), batch)]))
     return np.mean(views, axis=0)
-
-
-def images_per_second(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, batch: int = 64,
-                      seconds: float = 3.0) -> float:
-    """Classification-only throughput at `batch` faces a call, after one warm-up call."""
-    classify(faces[:batch])
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        start = (done % max(1, len(faces) - batch))
-        classify(faces[start:start + batch])
-        done += batch
-    return done / (time.perf_counter() - started)
 
 
 @dataclass
@@ -105,12 +91,6 @@ def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, cl
     return table
 
 
-def shipped_source(models_dir: Path) -> dict:
-    """The `source` of the shipped reference model's sidecar ({} when none is shipped)."""
-    sidecar = models_dir / "reference_cnn.json"
-    return json.loads(sidecar.read_text()).get("source", {}) if sidecar.exists() else {}
-
-
 def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
                          faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
                          replace: bool = False) -> Path:
@@ -121,9 +101,11 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     from ..data.preprocessing import PreprocessConfig
     from ..models import build_model
     from ..recognizer.classifiers import MODELS_DIR, ModelInfo
+    from ..train import predict_proba
 
     models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
-    shipped = shipped_source(models_dir)
+    path = models_dir / "reference_cnn.keras"
+    shipped = ModelInfo.read(path).source
     epochs = max(record.epochs.run_per_seed)
     if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped.get("epochs", 0) > epochs):
         raise FerError(f"the shipped reference model came from a run of {shipped.get('epochs')} epochs on "
@@ -131,14 +113,9 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
                        "written; pass replace=True to ship it anyway")
     copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
     copy.set_weights(model.get_weights())
-    shipped_proba = np.concatenate([np.asarray(copy.predict_on_batch(faces[i:i + 256][..., None].astype(np.float32)))
-                                    for i in range(0, len(faces), 256)])
-    agreement = float(np.mean(shipped_proba.argmax(1) == np.asarray(run_proba).argmax(1)))
-    models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / "reference_cnn.keras"
-    tmp = models_dir / ".reference_cnn.tmp.keras"
-    copy.save(tmp)
-    os.replace(tmp, path)
+    agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
+    with atomic_path(path) as tmp:
+        copy.save(tmp)
     source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
               "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
               "best_epoch": record.epochs.best_epoch_per_seed[0],
@@ -221,6 +198,7 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
     weights). The rule, fixed before looking at any score: the paper's own learning rate where it
     trained, else its fallback. Returns the entries and a note per paper left out, with why."""
     from ..models import build_model
+    from ..recognizer.classifiers import KerasClassifier, ModelInfo
 
     entries, notes = [], []
     root = Path(reports_root) / profile
@@ -239,8 +217,8 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
                 continue
             proba = saved["proba"]
         model = build_model(record.model, (48, 48, 1), proba.shape[1], **record.model_options)
-        speed = images_per_second(lambda x: np.asarray(model.predict_on_batch(x[..., None].astype(np.float32))),
-                                  faces, seconds=seconds)
+        classes = tuple(str(c) for c in range(proba.shape[1]))  # the speed needs no names
+        speed = faces_per_second(KerasClassifier(model, ModelInfo(classes)).predict, faces, seconds=seconds)
         epochs = f"{max(record.epochs.run_per_seed)} of {record.epochs.planned} epochs"
         entries.append(Entry(f"{record.paper} ({record.model})", proba, speed,
                              f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
