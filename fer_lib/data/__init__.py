@@ -2,6 +2,7 @@
 
 - `faces.py`: the `FaceDataset` every loader returns, the class order, the public releases' counts.
 - `fer2013.py`, `ckplus.py`: the layouts users download (Kaggle folders, the challenge CSV, CK+48).
+- `ferplus.py`: FER+'s crowd labels joined to FER2013's images (dataset `ferplus`: eight classes).
 - `cache.py`, `images.py`: the decoded-array cache and image decoding.
 - `splits.py`: every split protocol, named and seeded.
 - `preprocessing.py`: the Haar crop, equalization and resize, cached.
@@ -13,6 +14,7 @@ happened to it on the way.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -25,15 +27,18 @@ from .ckplus import find_ckplus48, load_ckplus48
 from .faces import (CKPLUS_CLASSES, FER2013_CLASSES, FER2013_SPLITS, LAYOUT_HELP, FaceDataset, count_differences,
                     sequence_ids, stratified_subset)
 from .fer2013 import find_fer2013, load_fer2013, load_fer2013_csv, load_fer2013_folders
+from .ferplus import FERPLUS_CLASSES, ferplus_labels, load_ferplus, with_ferplus_labels
 from .preprocessing import PreprocessConfig, preprocess_images
 
-DATASETS: dict[str, Callable[..., FaceDataset]] = {"fer2013": load_fer2013, "ckplus48": load_ckplus48}
+DATASETS: dict[str, Callable[..., FaceDataset]] = {"fer2013": load_fer2013, "ckplus48": load_ckplus48,
+                                                   "ferplus": load_ferplus}
 
 NO_FACE_POLICY = "full frame kept (the images are already face crops)"
 
 
 def load_dataset(name: str, source: Path | str | None = None, use_cache: bool = True) -> FaceDataset:
-    """Load a dataset by name (`fer2013` or `ckplus48`) from `source` or the data folder."""
+    """Load a dataset by name (`fer2013`, `ckplus48`, or `ferplus`: FER2013's images with FER+ majority
+    labels) from `source` or the data folder."""
     if name not in DATASETS:
         raise unknown_name_error("dataset", name, list(DATASETS))
     return DATASETS[name](source, use_cache=use_cache)
@@ -66,6 +71,7 @@ def prepare(name: str, data_root: Path | str | None = None, per_class: int | Non
         "no_face_policy": NO_FACE_POLICY,
         "unreadable_skipped": len(dataset.skipped),
         "unreadable_files": [portable_path(path) for path, _ in dataset.skipped[:20]],
+        "excluded_by_labels": dict(Counter(reason for _, reason in dataset.excluded)),
         "count_differences_from_public_release": differences,
         "source": portable_path(dataset.source),
         "layout": dataset.layout,
@@ -74,7 +80,8 @@ def prepare(name: str, data_root: Path | str | None = None, per_class: int | Non
 
 
 __all__ = [
-    "CKPLUS_CLASSES", "DATASETS", "FER2013_CLASSES", "FER2013_SPLITS", "LAYOUT_HELP", "FaceDataset",
+    "CKPLUS_CLASSES", "DATASETS", "FER2013_CLASSES", "FERPLUS_CLASSES", "ferplus_labels", "load_ferplus",
+    "with_ferplus_labels", "FER2013_SPLITS", "LAYOUT_HELP", "FaceDataset",
     "PreprocessConfig", "Prepared", "count_differences", "find_ckplus48", "find_fer2013", "load_ckplus48", "load_dataset",
     "load_fer2013", "load_fer2013_csv", "load_fer2013_folders", "prepare", "preprocess_images", "sequence_ids",
     "stratified_subset",

@@ -55,6 +55,8 @@ class FaceDataset:
 
     `split` holds the official split name of each image (FER2013) or None; `subjects` the subject
     id of each image (CK+48) or None. `skipped` lists (source, reason) for every unreadable image.
+    Labels from a vote (FER+) also carry `label_distribution`, one row over `class_names` per image,
+    and `excluded` lists (id, reason) for each image the labels leave out.
     """
 
     name: str
@@ -67,6 +69,8 @@ class FaceDataset:
     split: np.ndarray | None = None
     subjects: np.ndarray | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    label_distribution: np.ndarray | None = None
+    excluded: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -85,6 +89,7 @@ class FaceDataset:
             ids=self.ids[index],
             split=None if self.split is None else self.split[index],
             subjects=None if self.subjects is None else self.subjects[index],
+            label_distribution=None if self.label_distribution is None else self.label_distribution[index],
         )
 
     def class_counts(self) -> dict[str, dict[str, int]]:
