@@ -115,6 +115,12 @@ def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
     cleaned = (folder / "cleaned_privatetest.csv").read_text()
     assert "fer2013_official" in cleaned  # scored from the yousaf2024 run's saved predictions
     assert "Data audits" in (root / "smoke" / "index.md").read_text()
+    # label noise: FER+ joined to the same images, and the papers' official-split runs scored on FER+'s labels
+    noise = root / "smoke" / "data_audit" / "ferplus"
+    consensus = json.loads((noise / "summary.json").read_text())["consensus_as_prediction"]
+    assert consensus["split"] == "PrivateTest" and 0 < consensus["scored"] <= 7 * 24
+    models = (noise / "models.csv").read_text()
+    assert "yousaf2024" in models and "accuracy on FER+ labels" in models
 
 
 def test_leakage_study_writes_its_table(smoke_reports):

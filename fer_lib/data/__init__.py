@@ -25,7 +25,7 @@ from ..config import portable_path
 from ..errors import unknown_name_error
 from .ckplus import find_ckplus48, load_ckplus48
 from .faces import (CKPLUS_CLASSES, FER2013_CLASSES, FER2013_SPLITS, LAYOUT_HELP, FaceDataset, count_differences,
-                    sequence_ids, stratified_subset)
+                    sequence_ids, stratified_index, stratified_subset)
 from .fer2013 import find_fer2013, load_fer2013, load_fer2013_csv, load_fer2013_folders
 from .ferplus import FERPLUS_CLASSES, ferplus_labels, load_ferplus, with_ferplus_labels
 from .preprocessing import PreprocessConfig, preprocess_images
@@ -84,5 +84,5 @@ __all__ = [
     "with_ferplus_labels", "FER2013_SPLITS", "LAYOUT_HELP", "FaceDataset",
     "PreprocessConfig", "Prepared", "count_differences", "find_ckplus48", "find_fer2013", "load_ckplus48", "load_dataset",
     "load_fer2013", "load_fer2013_csv", "load_fer2013_folders", "prepare", "preprocess_images", "sequence_ids",
-    "stratified_subset",
+    "stratified_index", "stratified_subset",
 ]

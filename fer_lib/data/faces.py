@@ -131,10 +131,9 @@ def sequence_ids(dataset: FaceDataset) -> np.ndarray:
     return np.array(["_".join(i.split("_")[:2]) for i in dataset.ids])
 
 
-def stratified_subset(dataset: FaceDataset, per_class: int, seed: int = 0) -> FaceDataset:
-    """At most `per_class` images of every class in every official split, chosen with `seed`.
-
-    Subjects stay annotated, so subject-independent protocols still apply to the subset."""
+def stratified_index(dataset: FaceDataset, per_class: int, seed: int = 0) -> np.ndarray:
+    """The sorted positions of at most `per_class` images of every class in every official split,
+    chosen with `seed` (what `stratified_subset` keeps)."""
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise FerError(f"per_class must be a positive whole number of images, got {per_class!r}")
     rng = np.random.default_rng(seed)
@@ -144,4 +143,11 @@ def stratified_subset(dataset: FaceDataset, per_class: int, seed: int = 0) -> Fa
         for label in range(dataset.num_classes):
             index = np.flatnonzero((groups == group) & (dataset.labels == label))
             chosen.append(rng.permutation(index)[:per_class])
-    return dataset.subset(np.sort(np.concatenate(chosen)))
+    return np.sort(np.concatenate(chosen))
+
+
+def stratified_subset(dataset: FaceDataset, per_class: int, seed: int = 0) -> FaceDataset:
+    """At most `per_class` images of every class in every official split, chosen with `seed`.
+
+    Subjects stay annotated, so subject-independent protocols still apply to the subset."""
+    return dataset.subset(stratified_index(dataset, per_class, seed))

@@ -166,6 +166,11 @@ class FerPlusLabels:
     def majority(self) -> np.ndarray:
         return np.where(self.kept, self.targets.argmax(axis=1), -1)
 
+    def subset(self, index: np.ndarray) -> "FerPlusLabels":
+        """The labels of the images at `index` (as `FaceDataset.subset` of the dataset they were made for)."""
+        return replace(self, ids=self.ids[index], split=self.split[index], fer_row=self.fer_row[index],
+                       votes=self.votes[index], targets=self.targets[index], status=self.status[index])
+
     def counts(self) -> pd.DataFrame:
         """Images per split (official parts first) and status, with a total column."""
         table = pd.crosstab(pd.Series(self.split, name="split"), pd.Series(self.status, name="status"))

@@ -164,3 +164,26 @@ class ExperimentRecord:
             return cls.from_dict(data)
         except (FerError, TypeError) as exc:
             raise FerError(f"{path} is not a complete experiment record ({exc}); re-run its experiment to rewrite it") from None
+
+
+def official_split_runs(reports_root: Path | str, profile: str, exclude: tuple[str, ...] = ()
+                        ) -> tuple[list[tuple[ExperimentRecord, Path]], list[str]]:
+    """One run per paper (papers in `exclude` left out) among those reported under `profile`: its
+    FER2013 run under the official split (fit on Training, test on PrivateTest) that trained, with the
+    saved predictions of its first seed. The rule, fixed before looking at any score: the paper's own
+    learning rate where it trained, else its fallback. Returns the runs and a note per paper left out."""
+    runs, notes = [], []
+    root = Path(reports_root) / profile
+    for paper_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude) if root.exists() else []:
+        records = [ExperimentRecord.read(f.parent) for f in sorted(paper_dir.glob(f"*/{RECORD_FILE}"))]
+        official = [r for r in records if r.dataset == "fer2013" and r.protocol == "official" and r.trained
+                    and not r.protocol_options.get("validation_is_test")]  # tested on PrivateTest, not PublicTest
+        if not official:
+            if records:
+                notes.append(f"{paper_dir.name}: no FER2013 run under the official split that trained")
+            continue
+        record = min(official, key=lambda r: (r.learning_rate != r.paper_learning_rate, r.experiment))
+        folder = root / record.paper / (record.experiment if record.learning_rate == record.paper_learning_rate
+                                        else f"{record.experiment}__lr{record.learning_rate:g}")
+        runs.append((record, folder / f"predictions_{record.unit}{record.seeds[0]}.npz"))
+    return runs, notes

@@ -244,13 +244,18 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md.append(markdown_table(df))
     else:
         md.append(f"No experiments of profiles {', '.join(profiles)} yet: run `make reproduce-all`.\n")
-    audits = [(path.parent, json.loads(path.read_text())) for profile in profiles
-              for path in visible(Path(reports_root, profile, "data_audit"), "*/summary.json")]
+    summaries = [(path.parent, json.loads(path.read_text())) for profile in profiles
+                 for path in visible(Path(reports_root, profile, "data_audit"), "*/summary.json")]
+    audits = [(folder, a) for folder, a in summaries if "dataset" in a]
     if audits:
         md += ["", "## Data audits", ""]
         md += [f"- [{a['dataset']} ({a['profile']})]({under(folder)}/report.html): "
                f"{a['images']} images, {a.get('exact_duplicate', 0)} exact and {a.get('near_duplicate', 0)} near "
                f"duplicates flagged; every flagged id in flags.csv" for folder, a in audits]
+    noise = [(folder, a) for folder, a in summaries if "consensus_as_prediction" in a]
+    for folder, a in noise:
+        md += ["", f"## Label noise: FER2013 against FER+ ({a['profile']} profile)", "",
+               f"{a['summary']} [Report]({under(folder)}/report.html)."]
     computes = [(profile, table) for profile in profiles for table in [compute_table(reports_root, profile)] if len(table)]
     for profile, table in computes:
         md += ["", f"## Compute ({profile} profile)", "",

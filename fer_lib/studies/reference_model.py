@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import FerError
 from ..evaluate.metrics import classification_metrics, save_predictions
-from ..evaluate.record import ExperimentRecord
+from ..evaluate.record import ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
@@ -192,26 +192,17 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
 
 def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces: np.ndarray,
                   seconds: float = 3.0) -> tuple[list[Entry], list[str]]:
-    """One entry per paper whose FER2013 run under the official split (fit on Training, test on
-    PrivateTest) is reported under `profile` on these very test images (`ids`, in order): its saved
-    predictions, and the throughput of its architecture built afresh (speed does not depend on the
-    weights). The rule, fixed before looking at any score: the paper's own learning rate where it
-    trained, else its fallback. Returns the entries and a note per paper left out, with why."""
+    """One entry per paper whose FER2013 run under the official split (`record.official_split_runs`,
+    which states the rule) is reported under `profile` on these very test images (`ids`, in order): its
+    saved predictions, and the throughput of its architecture built afresh (speed does not depend on
+    the weights). Returns the entries and a note per paper left out, with why."""
     from ..models import build_model
     from ..recognizer.classifiers import KerasClassifier, ModelInfo
 
-    entries, notes = [], []
-    root = Path(reports_root) / profile
-    for paper_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "reference") if root.exists() else []:
-        records = [ExperimentRecord.read(f.parent) for f in sorted(paper_dir.glob("*/experiment.json"))]
-        official = [r for r in records if r.dataset == "fer2013" and r.protocol == "official" and r.trained]
-        if not official:
-            notes.append(f"{paper_dir.name}: no FER2013 run under the official split that trained")
-            continue
-        record = min(official, key=lambda r: (r.learning_rate != r.paper_learning_rate, r.experiment))
-        folder = root / record.paper / (record.experiment if record.learning_rate == record.paper_learning_rate
-                                        else f"{record.experiment}__lr{record.learning_rate:g}")
-        with np.load(folder / f"predictions_{record.unit}{record.seeds[0]}.npz") as saved:
+    runs, notes = official_split_runs(reports_root, profile, exclude=("reference",))
+    entries = []
+    for record, predictions in runs:
+        with np.load(predictions) as saved:
             if len(saved["ids"]) != len(ids) or not np.array_equal(saved["ids"], np.asarray(ids).astype(str)):
                 notes.append(f"{record.paper} {record.experiment}: tested on other images than these")
                 continue
@@ -222,5 +213,5 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
         epochs = f"{max(record.epochs.run_per_seed)} of {record.epochs.planned} epochs"
         entries.append(Entry(f"{record.paper} ({record.model})", proba, speed,
                              f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
-                             f"seed {record.seeds[0]} ({folder.relative_to(Path(reports_root))})"))
+                             f"seed {record.seeds[0]} ({predictions.parent.relative_to(Path(reports_root))})"))
     return entries, notes
