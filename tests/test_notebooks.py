@@ -119,8 +119,28 @@ def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
     noise = root / "smoke" / "data_audit" / "ferplus"
     consensus = json.loads((noise / "summary.json").read_text())["consensus_as_prediction"]
     assert consensus["split"] == "PrivateTest" and 0 < consensus["scored"] <= 7 * 24
+    from fer_lib.evaluate.record import official_split_runs
+    runs, _ = official_split_runs(root, "smoke")
     models = (noise / "models.csv").read_text()
-    assert "yousaf2024" in models and "accuracy on FER+ labels" in models
+    assert "accuracy on FER+ labels" in models.splitlines()[0]
+    assert all(f"{record.paper} ({record.model})" in models for record, _ in runs)
+
+
+def test_ferplus_benchmark_sets_the_ferplus_model_beside_the_seven_class_ones(smoke_reports):
+    import pandas as pd
+
+    root, _ = smoke_reports
+    table = pd.read_csv(root / "smoke" / "ferplus" / "benchmark.csv")
+    trained_on = dict(zip(table["run"].fillna("the field"), table["trained on"]))
+    assert trained_on["smoke/reference/ferplus_majority"] == "FER+ majority labels (8 classes)"
+    from fer_lib.evaluate.record import official_split_runs
+    runs, _ = official_split_runs(root, "smoke")
+    assert runs  # the reference model's FER2013 run at least
+    for _, predictions in runs:
+        assert trained_on[predictions.parent.relative_to(root).as_posix()] == "FER2013 labels (7 classes)"
+    assert table["model"].str.startswith("the field").sum() == 2
+    record = json.loads((root / "smoke" / "reference" / "ferplus_majority" / "experiment.json").read_text())
+    assert record["dataset"] == "ferplus" and record["split_sizes"]["test"] > 0
 
 
 def test_leakage_study_writes_its_table(smoke_reports):

@@ -92,9 +92,9 @@ def duplicate_groups(images: np.ndarray, near_threshold: int = NEAR_THRESHOLD,
 
 
 def fer2013_duplicate_groups(prepared) -> np.ndarray | None:
-    """`duplicate_groups` of a prepared FER2013 (on the pixels before preprocessing, as the audit);
-    None for other datasets, whose duplicates the audit does not document."""
-    return duplicate_groups(prepared.raw_images) if prepared.dataset.name == "fer2013" else None
+    """`duplicate_groups` of a prepared FER2013, with its own or FER+'s labels (on the pixels before
+    preprocessing, as the audit); None for other datasets, whose duplicates the audit does not document."""
+    return duplicate_groups(prepared.raw_images) if prepared.dataset.name in ("fer2013", "ferplus") else None
 
 @dataclass
 class Audit:

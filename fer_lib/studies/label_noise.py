@@ -257,6 +257,37 @@ def models_on_ferplus(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDa
     return pd.DataFrame(rows)
 
 
+def ferplus_benchmark(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDataset, labels: FerPlusLabels,
+                      reports_root: Path | str, ferplus_record: ExperimentRecord, ferplus_folder: Path) -> pd.DataFrame:
+    """The FER+ benchmark table: the field's figures (the reference paper's FER+ claims), each seven-class
+    FER2013 run (`record.official_split_runs`) and the model trained on FER+ majority labels, all scored by
+    `ferplus_test_scores` on FER+'s test labels of the same PrivateTest images."""
+    from ..evaluate.claims import load_claims
+
+    rows = [{"model": f"the field: {c.where}", "trained on": "FER+", "FER+ test accuracy": c.text()}
+            for c in load_claims(ferplus_record.paper) if c.dataset == "ferplus"]
+    seed = ferplus_record.seeds[0]
+    entries = [(r, p, "FER2013 labels (7 classes)") for r, p in runs]
+    entries.append((ferplus_record, Path(ferplus_folder) / f"predictions_{ferplus_record.unit}{seed}.npz",
+                    "FER+ majority labels (8 classes)"))
+    for record, predictions, trained_on in entries:
+        scores = ferplus_test_scores(predictions, fer2013, labels)
+        fer_plus, without = scores["FER+"], scores["FER+ without contempt"]
+        rows.append({
+            "model": f"{record.paper} ({record.model}), {record.experiment}, {record.unit} {record.seeds[0]}, "
+                     f"{max(record.epochs.run_per_seed)} of {record.epochs.planned} epochs",
+            "trained on": trained_on, "images": scores["images"],
+            "FER+ test accuracy": f"{fer_plus['accuracy']:.1%} [{fer_plus['ci_low']:.1%}, {fer_plus['ci_high']:.1%}]",
+            "without contempt images": f"{without['accuracy']:.1%} (n={without['n']})",
+            "contempt": "predicted" if scores["model has contempt"] else f"{scores['contempt images']} images counted wrong",
+            "same images, FER2013 labels": f"{scores['FER2013 labels']['accuracy']:.1%}",
+            "run": predictions.parent.relative_to(Path(reports_root)).as_posix(),
+        })
+    table = pd.DataFrame(rows)
+    table["images"] = table["images"].astype("Int64")  # the field's rows have none
+    return table
+
+
 def plot_label_confusion(confusion: pd.DataFrame, path: Path | str, title: str = "") -> None:
     """The FER2013-against-FER+ table as a heat map, each row as shares of its FER2013 label."""
     import matplotlib.pyplot as plt
