@@ -78,12 +78,26 @@ def download(root: Path | None = None) -> list[Path]:
 
 
 def check_data(root: Path | None = None) -> dict:
-    """Load every dataset under `root`; returns counts and differences, or raises FerError."""
+    """Load every dataset under `root`; returns counts and differences, or raises FerError. FER+'s labels
+    are optional: absent, they are reported so; present but not joinable to this copy of FER2013 (a partial
+    or other copy), that is a difference."""
     from .data import DATASETS, count_differences, load_dataset
+    from .data.ferplus import find_ferplus
 
     report = {}
     for name in DATASETS:
-        ds = load_dataset(name, root)
+        if name == "ferplus":
+            try:
+                find_ferplus(root)
+                ds = load_dataset(name, root)
+            except FerError as exc:
+                report[name] = {"source": None, "layout": "FER+ labels", "images": 0, "unreadable_skipped": 0,
+                                "unreadable": [], "class_counts": {},
+                                "differences": [] if "no FER+ labels found" in str(exc) else [f"not joinable: {exc}"],
+                                "absent": "no FER+ labels found" in str(exc)}
+                continue
+        else:
+            ds = load_dataset(name, root)
         report[name] = {"source": ds.source, "layout": ds.layout, "images": len(ds),
                         "unreadable_skipped": len(ds.skipped), "unreadable": [path for path, _ in ds.skipped],
                         "class_counts": ds.class_counts(),
@@ -258,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(report, indent=2))
             for name, r in report.items():
+                if r.get("absent"):
+                    print(f"{name}: not present (optional: FER+ labels in ferplus/, for the FER+ notebook and audit)")
+                    continue
                 print(f"{name}: {r['images']} images ({r['layout']}), {r['unreadable_skipped']} unreadable skipped"
                       + "".join(f"\n  unreadable: {path}" for path in r["unreadable"][:10])
                       + (f"\n  ... and {len(r['unreadable']) - 10} more" if len(r["unreadable"]) > 10 else "")

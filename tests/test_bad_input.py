@@ -186,10 +186,12 @@ def test_check_data_ends_with_a_verdict_and_fails_on_a_partial_copy(tmp_path, ca
     partial = tmp_path / "data"
     _fer_tree(partial)
     shutil.copytree(data_root / "ckplus", partial / "ckplus")
+    shutil.copytree(data_root / "ferplus", partial / "ferplus")  # FER+ labels of the full release
     monkeypatch.setenv("FER_DATA_DIR", str(partial))
     assert cli.main(["check-data"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("MISMATCH: fer2013 differ from the public release") and "Traceback" not in "".join(out)
+    assert out[-1].startswith("MISMATCH: fer2013, ferplus differ from the public release") and "Traceback" not in "".join(out)
+    assert any(line.strip().startswith("differs: not joinable:") and "fer2013_folders_to_ferplus.csv" in line for line in out)
     assert cli.main(["check-data", "--partial-ok"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("PARTIAL (accepted with --partial-ok)")
 

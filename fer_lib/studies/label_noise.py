@@ -230,6 +230,11 @@ def _class_names(predictions: Path | str) -> list[str]:
         return [str(c) for c in saved["class_names"]]
 
 
+MODEL_COLUMNS = ["model", "run", "images", "accuracy on FER2013 labels", "accuracy on FER+ labels", "FER+ ci_low",
+                 "FER+ ci_high", "FER+ without contempt", "contempt images (counted wrong)", "disagreeing images",
+                 "there: predicts FER2013 label", "there: predicts FER+ majority", "there: predicts neither"]
+
+
 def models_on_ferplus(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDataset, labels: FerPlusLabels,
                       reports_root: Path | str) -> pd.DataFrame:
     """One row per run (`record.official_split_runs`): its FER2013 PrivateTest accuracy on the images
@@ -254,7 +259,7 @@ def models_on_ferplus(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDa
             "there: predicts FER+ majority": alignment["predicts FER+ majority"],
             "there: predicts neither": alignment["predicts neither"],
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
 
 
 def ferplus_benchmark(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDataset, labels: FerPlusLabels,
