@@ -121,7 +121,7 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
               "best_epoch": record.epochs.best_epoch_per_seed[0],
               "trained_under": record.backends[0] if record.backends else None,
               "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
-    ModelInfo(tuple(metrics["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
+    ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement))
@@ -146,7 +146,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         "## What it is",
         f"- A VGG-style CNN ({n_params:,} parameters): four stages of two 3x3 conv-BN-ReLU layers and max pooling "
         "(48-384 filters) on the centre 40x40 of a 48x48 grey face, global average pooling, a 256-unit layer, "
-        "softmax over seven classes: " + ", ".join(metrics["class_names"]) + ".",
+        "softmax over seven classes: " + ", ".join(metrics["primary"]["class_names"]) + ".",
         "- Input: a 48x48 uint8 grey face, 0-255 (the model scales it); the recognizer crops it from a detected box "
         "exactly as the training pipeline made its faces.",
         "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`.",
