@@ -87,14 +87,20 @@ def check_data(root: Path | None = None) -> dict:
     report = {}
     for name in DATASETS:
         if name == "ferplus":
+            absent, problem = False, None
             try:
                 find_ferplus(root)
-                ds = load_dataset(name, root)
-            except FerError as exc:
+            except FerError:
+                absent = True
+            if not absent:
+                try:
+                    ds = load_dataset(name, root)
+                except FerError as exc:
+                    problem = f"not joinable: {exc}"
+            if absent or problem:
                 report[name] = {"source": None, "layout": "FER+ labels", "images": 0, "unreadable_skipped": 0,
-                                "unreadable": [], "class_counts": {},
-                                "differences": [] if "no FER+ labels found" in str(exc) else [f"not joinable: {exc}"],
-                                "absent": "no FER+ labels found" in str(exc)}
+                                "unreadable": [], "class_counts": {}, "differences": [problem] if problem else [],
+                                "absent": absent}
                 continue
         else:
             ds = load_dataset(name, root)

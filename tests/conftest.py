@@ -95,3 +95,9 @@ def make_record(**over):
         preprocessing={}, note="", environment={})
     values.update(over)
     return ExperimentRecord(**values)
+
+
+def ferplus_votes(**counts) -> list[float]:
+    """One image's FER+ votes in fer2013new.csv's column order, from counts by column name."""
+    from fer_lib.data.ferplus import VOTE_COLUMNS
+    return [float(counts.get(c, 0)) for c in VOTE_COLUMNS]

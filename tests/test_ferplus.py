@@ -9,16 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ferplus_votes as votes
 from fer_lib import data as d
 from fer_lib.data import ferplus as fp
 from fer_lib.data.fer2013 import FER2013_CSV_LABELS
 from fer_lib.errors import FerError
 
 COLUMNS = fp.VOTE_COLUMNS  # neutral happiness surprise sadness anger disgust fear contempt unknown NF
-
-
-def votes(**counts) -> list[float]:
-    return [float(counts.get(c, 0)) for c in COLUMNS]
 
 
 def test_majority_follows_the_ferplus_rules():

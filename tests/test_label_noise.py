@@ -4,15 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import ferplus_votes as votes
 from fer_lib.data import FER2013_CLASSES, FaceDataset
 from fer_lib.data import ferplus as fp
 from fer_lib.errors import FerError
 from fer_lib.evaluate.metrics import save_predictions
 from fer_lib.studies import label_noise as ln
-
-
-def votes(**counts) -> list[float]:
-    return [float(counts.get(c, 0)) for c in fp.VOTE_COLUMNS]
 
 
 # (FER2013 label, split, votes): four PrivateTest images with a majority (two agree), one where the

@@ -166,6 +166,11 @@ class FerPlusLabels:
     def majority(self) -> np.ndarray:
         return np.where(self.kept, self.targets.argmax(axis=1), -1)
 
+    def check_made_for(self, dataset: FaceDataset) -> None:
+        """Raise unless these labels were made for `dataset`'s images, in its order."""
+        if not np.array_equal(self.ids, dataset.ids):
+            raise FerError("the FER+ labels were made for other images (ids differ); call ferplus_labels on this dataset")
+
     def subset(self, index: np.ndarray) -> "FerPlusLabels":
         """The labels of the images at `index` (as `FaceDataset.subset` of the dataset they were made for)."""
         return replace(self, ids=self.ids[index], split=self.split[index], fer_row=self.fer_row[index],
@@ -276,8 +281,7 @@ def ferplus_labels(dataset: FaceDataset, mode: str = "majority", root: Path | st
 def with_ferplus_labels(dataset: FaceDataset, labels: FerPlusLabels) -> FaceDataset:
     """The images `labels` keeps, labelled with FER+: eight classes (`FERPLUS_CLASSES`), the label the
     targets' top class and `label_distribution` the targets; excluded images are listed in `excluded`."""
-    if not np.array_equal(labels.ids, dataset.ids):
-        raise FerError("these FER+ labels were made for another dataset (ids differ); call ferplus_labels on it")
+    labels.check_made_for(dataset)
     keep = np.flatnonzero(labels.kept)
     excluded = [(str(i), str(s)) for i, s in zip(dataset.ids, labels.status) if s != KEPT]
     return replace(dataset.subset(keep), name="ferplus", class_names=FERPLUS_CLASSES,

@@ -175,15 +175,13 @@ def official_split_runs(reports_root: Path | str, profile: str, exclude: tuple[s
     runs, notes = [], []
     root = Path(reports_root) / profile
     for paper_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude) if root.exists() else []:
-        records = [ExperimentRecord.read(f.parent) for f in sorted(paper_dir.glob(f"*/{RECORD_FILE}"))]
-        official = [r for r in records if r.dataset == "fer2013" and r.protocol == "official" and r.trained
-                    and not r.protocol_options.get("validation_is_test")]  # tested on PrivateTest, not PublicTest
+        records = {f.parent: ExperimentRecord.read(f.parent) for f in sorted(paper_dir.glob(f"*/{RECORD_FILE}"))}
+        official = [(r, folder) for folder, r in records.items() if r.dataset == "fer2013" and r.protocol == "official"
+                    and r.trained and not r.protocol_options.get("validation_is_test")]  # tested on PrivateTest
         if not official:
             if records:
                 notes.append(f"{paper_dir.name}: no FER2013 run under the official split that trained")
             continue
-        record = min(official, key=lambda r: (r.learning_rate != r.paper_learning_rate, r.experiment))
-        folder = root / record.paper / (record.experiment if record.learning_rate == record.paper_learning_rate
-                                        else f"{record.experiment}__lr{record.learning_rate:g}")
+        record, folder = min(official, key=lambda rf: (rf[0].learning_rate != rf[0].paper_learning_rate, rf[0].experiment))
         runs.append((record, folder / f"predictions_{record.unit}{record.seeds[0]}.npz"))
     return runs, notes

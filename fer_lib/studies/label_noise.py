@@ -40,11 +40,6 @@ NO_EMOTION = "unknown or not a face"
 _PLURALITY_NAMES = np.array([FERPLUS_TO_CANONICAL.get(c, c) for c in VOTE_COLUMNS])
 
 
-def _check(fer2013: FaceDataset, labels: FerPlusLabels) -> None:
-    if not np.array_equal(fer2013.ids, labels.ids):
-        raise FerError("the FER+ labels were made for other images (ids differ); call ferplus_labels on this dataset")
-
-
 def _fer2013_names(fer2013: FaceDataset) -> np.ndarray:
     return np.asarray(fer2013.class_names)[fer2013.labels]
 
@@ -62,7 +57,7 @@ def agreement_by_split(fer2013: FaceDataset, labels: FerPlusLabels) -> pd.DataFr
     """Per official split and over all: how many images have a FER+ majority emotion, how often the
     annotators split, and how often the FER2013 label equals the majority (95% Wilson CI); the data
     README's plurality agreement beside it."""
-    _check(fer2013, labels)
+    labels.check_made_for(fer2013)
     agree = _fer2013_names(fer2013) == _majority_names(labels)
     has_row = labels.fer_row >= 0
     plurality = np.full(len(labels.ids), "", dtype=object)
@@ -91,7 +86,7 @@ def agreement_by_split(fer2013: FaceDataset, labels: FerPlusLabels) -> pd.DataFr
 def agreement_by_class(fer2013: FaceDataset, labels: FerPlusLabels, split: str | None = None) -> pd.DataFrame:
     """Per FER2013 class (within `split`, or all): images with a majority emotion, how often the label
     equals it (95% CI), and the majority most often given instead when it does not."""
-    _check(fer2013, labels)
+    labels.check_made_for(fer2013)
     names, majority = _fer2013_names(fer2013), _majority_names(labels)
     part = labels.kept & (True if split is None else labels.split == split)
     rows = []
@@ -108,7 +103,7 @@ def agreement_by_class(fer2013: FaceDataset, labels: FerPlusLabels, split: str |
 def label_confusion(fer2013: FaceDataset, labels: FerPlusLabels, split: str | None = None) -> pd.DataFrame:
     """Counts of FER2013 labels (rows) against the FER+ outcome (columns): the majority emotion, or
     why there is none (annotators split, unknown or not a face, no FER+ row)."""
-    _check(fer2013, labels)
+    labels.check_made_for(fer2013)
     outcome = np.where(labels.kept, _majority_names(labels),
                        np.where(labels.status == NO_MAJORITY, "annotators split",
                                 np.where(labels.status == NO_ROW, NO_ROW, NO_EMOTION)))
@@ -122,7 +117,7 @@ def label_confusion(fer2013: FaceDataset, labels: FerPlusLabels, split: str | No
 def consensus_as_prediction(fer2013: FaceDataset, labels: FerPlusLabels, split: str = "PrivateTest") -> dict:
     """The accuracy, on FER2013's labels of `split`, of a classifier that predicts exactly the FER+
     majority: over the images that have a majority emotion (their count says how many)."""
-    _check(fer2013, labels)
+    labels.check_made_for(fer2013)
     kept = labels.kept & (labels.split == split)
     correct = int((_fer2013_names(fer2013) == _majority_names(labels))[kept].sum())
     low, high = proportion_ci(correct, int(kept.sum()))
@@ -167,20 +162,22 @@ def claim_implications(consensus: dict, claims: list[dict]) -> pd.DataFrame:
     return table
 
 
-def _predictions(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as saved:
-        names = np.asarray(saved["class_names"]).astype(str)
-        return saved["ids"].astype(str), names[saved["proba"].argmax(axis=1)]
-
-
-def _join(ids: np.ndarray, labels: FerPlusLabels, fer2013: FaceDataset, split: str) -> np.ndarray:
-    """Positions in `labels` of the saved prediction ids (all must be images of `split`)."""
+def _scored(predictions: Path | str, fer2013: FaceDataset, labels: FerPlusLabels, split: str
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """A saved predictions file read once and joined to the labels by id (every id must be an image of
+    `split`): per predicted image its predicted class, FER2013 label, FER+ majority ("" where excluded)
+    and whether FER+ keeps it, and the model's class names."""
+    labels.check_made_for(fer2013)
+    with np.load(predictions) as saved:
+        names = [str(c) for c in saved["class_names"]]
+        ids, predicted = saved["ids"].astype(str), np.asarray(names)[saved["proba"].argmax(axis=1)]
     part = np.flatnonzero(labels.split == split)
     where = dict(zip(labels.ids[part].astype(str), part))
     missing = [i for i in ids if i not in where]
     if missing:
         raise FerError(f"{len(missing)} predicted images are not {split} images of this dataset (first: {missing[0]})")
-    return np.array([where[i] for i in ids])
+    at = np.array([where[i] for i in ids])
+    return predicted, _fer2013_names(fer2013)[at], _majority_names(labels)[at], labels.kept[at], names
 
 
 def prediction_alignment(predictions: Path | str, fer2013: FaceDataset, labels: FerPlusLabels,
@@ -188,10 +185,7 @@ def prediction_alignment(predictions: Path | str, fer2013: FaceDataset, labels: 
     """Where a model's saved predictions on `split` fall: on images whose FER2013 label equals the FER+
     majority, its accuracy; on those where they differ, how often it predicts the FER2013 label, the
     FER+ majority, or neither."""
-    _check(fer2013, labels)
-    ids, predicted = _predictions(predictions)
-    at = _join(ids, labels, fer2013, split)
-    fer, majority, kept = _fer2013_names(fer2013)[at], _majority_names(labels)[at], labels.kept[at]
+    predicted, fer, majority, kept, _ = _scored(predictions, fer2013, labels, split)
     same, differ = kept & (fer == majority), kept & (fer != majority)
     n = int(differ.sum())
     return {"agreeing images": int(same.sum()), "accuracy where they agree": float((predicted == fer)[same].mean()),
@@ -207,15 +201,11 @@ def ferplus_test_scores(predictions: Path | str, fer2013: FaceDataset, labels: F
     when `split` is PrivateTest): accuracy with 95% CI over all images with a majority emotion (a
     contempt majority counts as an error for a model without contempt), over the images whose majority
     is not contempt, and the FER2013-label accuracy on the same images."""
-    _check(fer2013, labels)
-    ids, predicted = _predictions(predictions)
-    at = _join(ids, labels, fer2013, split)
-    kept = labels.kept[at]
-    majority, fer = _majority_names(labels)[at][kept], _fer2013_names(fer2013)[at][kept]
-    predicted = predicted[kept]
+    predicted, fer, majority, kept, class_names = _scored(predictions, fer2013, labels, split)
+    predicted, fer, majority = predicted[kept], fer[kept], majority[kept]
     not_contempt = majority != "contempt"
     out = {"images": int(kept.sum()), "contempt images": int((~not_contempt).sum()),
-           "model has contempt": "contempt" in _class_names(predictions)}
+           "model has contempt": "contempt" in class_names}
     for name, mask, truth in (("FER+", np.ones_like(not_contempt), majority),
                               ("FER+ without contempt", not_contempt, majority), ("FER2013 labels", np.ones_like(not_contempt), fer)):
         correct = int((predicted == truth)[mask].sum())
@@ -223,11 +213,6 @@ def ferplus_test_scores(predictions: Path | str, fer2013: FaceDataset, labels: F
         out[name] = {"n": int(mask.sum()), "accuracy": correct / mask.sum() if mask.any() else float("nan"),
                      "ci_low": low, "ci_high": high}
     return out
-
-
-def _class_names(predictions: Path | str) -> list[str]:
-    with np.load(predictions) as saved:
-        return [str(c) for c in saved["class_names"]]
 
 
 MODEL_COLUMNS = ["model", "run", "images", "accuracy on FER2013 labels", "accuracy on FER+ labels", "FER+ ci_low",
