@@ -106,3 +106,54 @@ def test_benchmark_frames_hold_real_faces_the_detector_finds(fer2013):
     rate, ms = finding_rate(HaarDetector(), encoded, boxes)
     assert 0.5 <= rate <= 1.0 and ms > 0
 
+
+
+def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and_card(fer2013, tmp_path):
+    """Ships from the real run's record and metrics (the structure the notebook reads), with a narrow
+    untrained network standing in for the trained weights."""
+    import json
+
+    import keras
+
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.evaluate.record import ExperimentRecord
+    from fer_lib.models import build_model
+    from fer_lib.recognizer import load_classifier
+    from fer_lib.recognizer.classifiers import ModelInfo
+    from fer_lib.studies.reference_model import label_agreement, refresh_model_card, ship_reference_model
+    from fer_lib.train import predict_proba
+
+    folder = REPO_ROOT / "reports" / "cpu" / "reference" / "fer2013_standard"
+    if not (folder / "metrics.json").exists():
+        pytest.skip("the reference model's cpu run is not in reports/ (run notebooks/reference_model.ipynb, profile cpu)")
+    record, metrics = ExperimentRecord.read(folder), json.loads((folder / "metrics.json").read_text())
+    record.model_options = {**record.model_options, "width": 8}  # the narrow stand-in, rebuilt as shipping rebuilds
+    keras.utils.set_random_seed(0)
+    model = build_model(record.model, **record.model_options)
+    faces = fer2013.images[fer2013.split == "PrivateTest"][:64]
+    path = ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+
+    info = ModelInfo.read(path)
+    assert info.class_names == tuple(metrics["primary"]["class_names"]) and len(info.class_names) == 7
+    assert info.source["epochs"] == max(record.epochs.run_per_seed) and info.source["same_top_class_as_run"] == 1.0
+    assert info.source["accuracy_private_test"] == round(record.accuracy, 4)
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"**{metrics['pooled_over_seeds']['accuracy']:.1%}**" in card
+    assert f"n = {metrics['deduplicated_test']['n']}" in card
+    audit = label_agreement()
+    if audit is not None:  # the data audit's agreement, as the audit wrote it
+        assert f"on {audit['majority']:.1%} of the {audit['images']:,} images" in card
+    assert "The rarest class, disgust, has" in card
+    assert load_classifier(path).predict(faces[:3]).shape == (3, 7)
+
+    (tmp_path / "MODEL_CARD.md").write_text("stale")  # refreshed from the committed run and comparison alone
+    refreshed = refresh_model_card(tmp_path).read_text()
+    assert refreshed.split("## Beside")[0] == card.split("## Known limits")[0]  # the same run, the same numbers
+    assert refreshed.split("## Known limits")[1] == card.split("## Known limits")[1]
+    assert "## Beside other models" in refreshed and "reference, ten-crop" in refreshed
+
+    record.n_images -= 1  # a run on less data than the one shipped is refused, and nothing is written
+    before = path.stat().st_mtime_ns
+    with pytest.raises(FerError, match="pass replace=True"):
+        ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    assert path.stat().st_mtime_ns == before

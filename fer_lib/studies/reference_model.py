@@ -12,7 +12,8 @@ people install and the papers' models, and shipping it to the recognizer with a 
 - `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
   `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
   run's record and the comparison. A model from a run with fewer epochs or on less data than the one
-  shipped is refused unless `replace`.
+  shipped is refused unless `replace`. `refresh_model_card` rewrites the card alone from what is
+  committed, when a report it quotes (the comparison, the data audit's label agreement) is re-run.
 """
 from __future__ import annotations
 
@@ -124,14 +125,61 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
-    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement))
+    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
+                                                         label_agreement()))
     return path
 
 
+def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path | str | None = None) -> Path:
+    """Rewrite the shipped model's `MODEL_CARD.md` from what is committed (the run its sidecar names, that
+    profile's model comparison, the data audit), leaving the weights alone: for when a report the card
+    quotes is re-run. Returns the card's path."""
+    import json
+
+    from ..config import reports_dir
+    from ..recognizer.classifiers import MODELS_DIR, ModelInfo
+
+    models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
+    source = ModelInfo.read(models_dir / "reference_cnn.keras").source
+    if not source:
+        raise FerError(f"{models_dir / 'reference_cnn.keras'} has no sidecar naming its run; ship a model with "
+                       "notebooks/reference_model.ipynb (profile cpu or paper) first")
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    folder = root / source["profile"] / source["paper"] / source["experiment"]
+    record, metrics = ExperimentRecord.read(folder), json.loads((folder / "metrics.json").read_text())
+    comparison_csv = root / source["profile"] / source["paper"] / "model_comparison" / "comparison.csv"
+    comparison = pd.read_csv(comparison_csv) if comparison_csv.exists() else None
+    import keras
+    n_params = keras.models.load_model(models_dir / "reference_cnn.keras", compile=False).count_params()
+    card = models_dir / "MODEL_CARD.md"
+    write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
+                                label_agreement(root)))
+    return card
+
+
+def label_agreement(reports_root: Path | str | None = None) -> dict | None:
+    """The data audit's FER2013-against-FER+ agreement over all splits (the `all` row of
+    `data_audit/ferplus/agreement_by_split.csv`, from the `paper` or else the `cpu` profile), or None
+    where the audit has not run."""
+    from ..config import reports_dir
+
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    for profile in ("paper", "cpu"):
+        path = root / profile / "data_audit" / "ferplus" / "agreement_by_split.csv"
+        if path.exists():
+            row = pd.read_csv(path).set_index("split").loc["all"]
+            return {"profile": profile, "majority": float(row["agreement"]), "images": int(row["majority emotion"]),
+                    "plurality": float(row["plurality agreement (README rule)"])}
+    return None
+
+
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
-               agreement: float) -> str:
-    """The reference model's card, every number from the run's record, metrics and comparison."""
+               agreement: float, labels: dict | None = None) -> str:
+    """The reference model's card, every number from the run's record, metrics and comparison, and
+    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out)."""
     pooled = metrics["pooled_over_seeds"]
+    class_names = metrics["primary"]["class_names"]
+    rarest = min(pooled["per_class"], key=lambda c: pooled["per_class"][c]["support"])
     dedup = metrics.get("deduplicated_test")
     per_class = pd.DataFrame([{"class": c, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
                                "f1": round(v["f1"], 3), "support": v["support"]}
@@ -146,7 +194,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         "## What it is",
         f"- A VGG-style CNN ({n_params:,} parameters): four stages of two 3x3 conv-BN-ReLU layers and max pooling "
         "(48-384 filters) on the centre 40x40 of a 48x48 grey face, global average pooling, a 256-unit layer, "
-        "softmax over seven classes: " + ", ".join(metrics["primary"]["class_names"]) + ".",
+        f"softmax over {len(class_names)} classes: " + ", ".join(class_names) + ".",
         "- Input: a 48x48 uint8 grey face, 0-255 (the model scales it); the recognizer crops it from a detected box "
         "exactly as the training pipeline made its faces.",
         "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`.",
@@ -173,13 +221,16 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         lines += ["## Beside other models, on the same PrivateTest images", "", tables.markdown_table(shown), ""]
     lines += [
         "## Known limits",
-        "- FER2013's labels are noisy: one annotator per image, and the FER+ re-annotation (ten annotators) "
-        "agrees with the FER2013 label on only about 63% of images. Accuracy above about 75% on its test labels "
-        "is not credible for any model.",
+        "- FER2013's labels are noisy: one annotator per image"
+        + (f"; the FER+ re-annotation's majority of ten annotators equals the FER2013 label on {labels['majority']:.1%} "
+           f"of the {labels['images']:,} images that have one ({labels['plurality']:.1%} by the data README's plurality "
+           f"rule; the suite's `{labels['profile']}` data audit)" if labels else "")
+        + ". Accuracy above about 75% on its test labels is not credible for any model.",
         "- FER2013's faces were found by web image search: mostly frontal, adult, and not balanced by age, sex or "
         "skin tone; accuracy on other populations is not measured here.",
-        "- 48x48 grey faces, seven classes (no contempt), frontal faces as OpenCV's cascade finds them. "
-        "Disgust has 436 training images and is the weakest class.",
+        f"- 48x48 grey faces, {len(class_names)} classes, frontal faces as OpenCV's cascade finds them. "
+        f"The rarest class, {rarest}, has {pooled['per_class'][rarest]['support']} test images and a recall of "
+        f"{pooled['per_class'][rarest]['recall']:.1%}.",
         "- An expression is not an emotion: the model labels facial configurations, not what a person feels.",
         "",
         "## Licence of the data",
