@@ -8,9 +8,10 @@ with plain Python types (JSON-ready). Every face of a frame is classified in one
 Video (`predict_video`): every frame is classified; faces are searched in the whole frame every
 `detect_every` frames and, in the frames between, only in a window around each face last found
 (twice its size, scaled down to 160 pixels wide, and for the Haar cascade only at sizes near its last
-one), which follows a moving face for a fraction of a full search's cost (on the benchmark's one-face
-frames about 3.6 ms against 9 to 10 ms; with four faces, four windows cost about as much as one full
-search). A face lost in its window is dropped until the next full search. `detect_every=1` searches every frame.
+one), which follows a moving face for a fraction of a full search's cost (the recognizer benchmark's
+tracking table, `reports/benchmarks/recognizer.md`, measures it; with four faces, four windows cost
+about as much as one full search). A face lost in its window is dropped until the next full search.
+`detect_every=1` searches every frame.
 Nothing is loaded at import: the model and detector load when a recognizer is built.
 """
 from __future__ import annotations
@@ -113,8 +114,8 @@ class EmotionRecognizer:
 
     # -- video ----------------------------------------------------------------------------------
 
-    # pixels: each search window is scaled down to this width, so a face in it is about 80. On the
-    # benchmark's frames 96 and 120 (faster) lost up to a fifth of the faces that 160 keeps.
+    # pixels: each search window is scaled down to this width, so a face in it is about 80. Narrower
+    # windows are faster but lost faces that 160 keeps (the benchmark's `tracking_probe`).
     TRACK_WINDOW = 160
 
     def track(self, gray: np.ndarray, previous: list[Box]) -> list[Box]:

@@ -166,13 +166,13 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
                                               "meets_target": fps >= TARGETS[n]})
         except FerError as exc:
             results["fer_package_left_out"] = str(exc)
+        results["tracking"] = [row for n in (1, 4) for row in tracking_probe(keras_classifier, *frames[n])]
         detectors = [("haar (320 wide)", HaarDetector()), ("haar (full frame)", HaarDetector(detect_width=None))]
         try:
             from ..recognizer import MtcnnDetector
             detectors.append(("mtcnn", MtcnnDetector()))
         except FerError as exc:
             results["mtcnn_left_out"] = str(exc)
-        results["tracking"] = [row for n in (1, 4) for row in tracking_probe(keras_classifier, *frames[n])]
         encoded, boxes = frames[1]
         for name, detector in detectors:
             rate, ms = finding_rate(detector, encoded, boxes)

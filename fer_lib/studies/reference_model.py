@@ -101,11 +101,11 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     the card. Returns the model's path."""
     from ..data.preprocessing import PreprocessConfig
     from ..models import build_model
-    from ..recognizer.classifiers import MODELS_DIR, ModelInfo
+    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
     from ..train import predict_proba
 
     models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
-    path = models_dir / "reference_cnn.keras"
+    path = models_dir / REFERENCE_MODEL.name
     shipped = ModelInfo.read(path).source
     epochs = max(record.epochs.run_per_seed)
     if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped.get("epochs", 0) > epochs):
@@ -136,21 +136,23 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     quotes is re-run. Returns the card's path."""
     import json
 
+    import keras
+
     from ..config import reports_dir
-    from ..recognizer.classifiers import MODELS_DIR, ModelInfo
+    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
 
     models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
-    source = ModelInfo.read(models_dir / "reference_cnn.keras").source
+    path = models_dir / REFERENCE_MODEL.name
+    source = ModelInfo.read(path).source
     if not source:
-        raise FerError(f"{models_dir / 'reference_cnn.keras'} has no sidecar naming its run; ship a model with "
+        raise FerError(f"{path} has no sidecar naming its run; ship a model with "
                        "notebooks/reference_model.ipynb (profile cpu or paper) first")
     root = Path(reports_root) if reports_root is not None else reports_dir()
     folder = root / source["profile"] / source["paper"] / source["experiment"]
     record, metrics = ExperimentRecord.read(folder), json.loads((folder / "metrics.json").read_text())
     comparison_csv = root / source["profile"] / source["paper"] / "model_comparison" / "comparison.csv"
     comparison = pd.read_csv(comparison_csv) if comparison_csv.exists() else None
-    import keras
-    n_params = keras.models.load_model(models_dir / "reference_cnn.keras", compile=False).count_params()
+    n_params = keras.models.load_model(path, compile=False).count_params()
     card = models_dir / "MODEL_CARD.md"
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
                                 label_agreement(root)))
