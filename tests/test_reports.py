@@ -124,6 +124,26 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
     assert total["training budget"] == "76 min"
 
 
+def test_compute_table_counts_an_ablations_reused_reference_runs_once(tmp_path):
+    # mahdi2025's attention_ablation takes its reference arm from experiment fer2013_standard
+    # (reference_runs_of): that experiment's record counts those 60 minutes; the study adds only its other arm
+    _experiment(tmp_path / "cpu" / "mahdi2025" / "fer2013_standard", train_config={"budget_seconds": 3600.0})
+    study = tmp_path / "cpu" / "mahdi2025" / "attention_ablation"
+    study.mkdir(parents=True)
+    runs = [{"arm": "with dynamic attention", "train_seconds": 3500.0, "budget_seconds": 3600.0},
+            {"arm": "without dynamic attention", "train_seconds": 3400.0, "budget_seconds": 10800.0}]
+    (study / "results.json").write_text(json.dumps({"kind": "ablation", "paper": "mahdi2025",
+                                                    "name": "attention_ablation", "runs": runs}))
+    own = ExperimentRecord.read(tmp_path / "cpu" / "mahdi2025" / "fer2013_standard").train_seconds_total
+    table = index.compute_table(tmp_path, "cpu").set_index("notebook")
+    assert table.loc["mahdi2025", "training time in its runs"] == f"{(own + 3400.0) / 60:.1f} min"
+    # a study the suite no longer defines counts every run it saved
+    (study / "results.json").write_text(json.dumps({"kind": "ablation", "paper": "mahdi2025", "name": "gone",
+                                                    "runs": runs}))
+    table = index.compute_table(tmp_path, "cpu").set_index("notebook")
+    assert table.loc["mahdi2025", "training time in its runs"] == f"{(own + 6900.0) / 60:.1f} min"
+
+
 def test_readme_results_block_keeps_each_index_table_apart(tmp_path):
     _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official", train_config={"budget_seconds": 720.0})
     index.build_index(tmp_path)

@@ -84,13 +84,29 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
         if not results.exists():
             continue
         saved = json.loads(results.read_text())
+        reused = _reused_arms(saved)
         for row in saved.get("runs", saved.get("rows", [])):  # design 2 lists its runs; design 1 its rows
-            if "train_seconds" in row:  # rows that trained a model of their own
+            if "train_seconds" in row and row.get("arm") not in reused:  # rows that trained a model of their own
                 train += row["train_seconds"]
                 capped &= row.get("budget_seconds") is not None
                 budget += row.get("budget_seconds") or 0.0
                 runs += 1
     return train, (budget if capped and runs else None)
+
+
+def _reused_arms(saved: dict) -> set[str]:
+    """The arms of a saved ablation whose runs are another experiment's (`AblationSpec.reference_runs_of`):
+    that experiment's record already counts their training, so the study must not count it again."""
+    if saved.get("kind") != "ablation":
+        return set()
+    from ..papers import get_studies
+    from ..errors import FerError
+
+    try:
+        spec = get_studies(saved["paper"], saved["name"])[0]
+    except (FerError, KeyError, IndexError):
+        return set()  # a study no longer in the suite: count what it saved
+    return {next(iter(spec.arms))} if getattr(spec, "reference_runs_of", None) else set()
 
 
 def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:

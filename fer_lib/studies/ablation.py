@@ -216,6 +216,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     saved = {
         "kind": "ablation", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
         "profile_description": prof.description, "model": spec.model, "arms": spec.arms, "equal": spec.equal,
+        "reference_runs_of": spec.reference_runs_of,
         "protocol": spec.protocol, "protocol_options": spec.protocol_options,
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
         "training": asdict(spec.training), "budget_minutes_per_run": None if budget is None else budget / 60,
