@@ -176,6 +176,20 @@ def test_khalid2025_model_switches_each_attention_off():
     assert np.allclose(full.predict(images, verbose=0).sum(1), 1, atol=1e-5)
 
 
+
+def test_khalid2025_bn_momentum_sets_every_backbone_batch_norm_and_survives_a_save(tmp_path):
+    def momenta(model):
+        return {float(layer.momentum) for layer in model._flatten_layers()
+                if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert momenta(build_model("khalid2025_attention_cnn")) == {0.999}  # MobileNetV2's own
+    model = build_model("khalid2025_attention_cnn", bn_momentum=0.99, self_attention=False)
+    assert momenta(model) == {0.99}
+    model.save(tmp_path / "m.keras")
+    assert momenta(keras.models.load_model(tmp_path / "m.keras")) == {0.99}
+    with pytest.raises(FerError, match=r"bn_momentum must be a number in \(0, 1\) or None"):
+        build_model("khalid2025_attention_cnn", bn_momentum=1.5)
+
 def test_mahdi2025_model_switches_its_attention_off():
     full = build_model("mahdi2025_multiscale_attention_net")
     assert sum(isinstance(layer, DynamicAttention) for layer in full.layers) == 3

@@ -116,6 +116,10 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
     source = pretrained_model(spec, prof.name)
+    from ..papers import get_experiments
+
+    # both arms are built as the source experiment built its model (e.g. khalid2025's bn_momentum)
+    options = get_experiments(spec.paper, spec.source_experiment)[0].model_options
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
     epochs = (prof.epochs(spec.frozen.epochs), prof.epochs(spec.top.epochs))
@@ -129,11 +133,11 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
         train, val = (images[split.train], y[split.train]), (images[split.val], y[split.val])
-        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + data_fingerprint(spec.model, {}, spec.preprocess,
+        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + data_fingerprint(spec.model, options, spec.preprocess,
                                                                                     split, dataset)
 
         def build_frozen() -> keras.Model:
-            model = build_model(spec.model, shape, k)
+            model = build_model(spec.model, shape, k, **options)
             _transfer(source, model)
             spec.freeze(model).trainable = False
             return model
@@ -156,7 +160,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
         phase2 = fit(build_top, train, val, top_config, runs_root / "fine_tuned_top" / f"seed{seed}",
                      data_fingerprint=fingerprint + f"|phase2 after {phase1.epochs_run} epochs")
         scratch_config = replace(spec.frozen, seed=seed, epochs=sum(epochs), budget_seconds=None if budget is None else 2 * budget)
-        scratch = fit(lambda: build_model(spec.model, shape, k), train, val, scratch_config,
+        scratch = fit(lambda: build_model(spec.model, shape, k, **options), train, val, scratch_config,
                       runs_root / "scratch" / f"seed{seed}", data_fingerprint=fingerprint + "|scratch")
         for arm, results in ((FINE_TUNED, (phase1, phase2)), (SCRATCH, (scratch,))):
             last = results[-1]
@@ -168,7 +172,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
                                      "; ".join(sorted({r.stop_reason for r in results})),
                                      sum(r.train_seconds for r in results), budget,
                                      [segment for r in results for segment in (r.backends or [])]))
-    params = {FINE_TUNED: source.count_params(), SCRATCH: build_model(spec.model, shape, k).count_params()}
+    params = {FINE_TUNED: source.count_params(), SCRATCH: build_model(spec.model, shape, k, **options).count_params()}
     table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
     note = (f"Pretrained on FER2013 by experiment {spec.source_experiment} (its checkpoint as it evaluated it); on "
             f"{spec.dataset}, {split.description}. Fine-tuned: backbone frozen for {epochs[0]} epochs at lr "

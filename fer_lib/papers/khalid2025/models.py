@@ -65,17 +65,27 @@ def build_attention_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_cla
                         classifier_activation: str | None = "softmax", backbone: str = "mobilenetv2",
                         weights: str | None = None, input_size: int | None = 96, region_attention: bool = True,
                         region_grid: tuple[int, int] = (3, 3), self_attention: bool = True, num_heads: int = 4,
-                        key_dim: int = 32, dropout: float = 0.3) -> keras.Model:
+                        key_dim: int = 32, dropout: float = 0.3, bn_momentum: float | None = None) -> keras.Model:
     """A CNN backbone cut at stride 16, region attention, self-attention, pooled softmax head (see
-    the module docstring). `input_size` upscales inside the model (None: as the images come)."""
+    the module docstring). `input_size` upscales inside the model (None: as the images come).
+    `bn_momentum` sets the momentum of the backbone's batch-normalization moving statistics (None:
+    the backbone's own, 0.999 for MobileNetV2, tuned for ImageNet training; a from-scratch run's
+    weights move faster than such slow averages follow, so its inference-mode predictions lag)."""
     if backbone not in BACKBONES:
         raise FerError(f"unknown backbone {backbone!r}; valid backbones are: {', '.join(BACKBONES)}")
+    if bn_momentum is not None and (isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float))
+                                    or not 0 < bn_momentum < 1):
+        raise FerError(f"bn_momentum must be a number in (0, 1) or None (the backbone's own), got {bn_momentum!r}")
     spec = BACKBONES[backbone]
     smallest = max(KERAS_APPLICATIONS_MIN_SIZE, FEATURE_STRIDE * max(region_grid if region_attention else (1,)))
     inputs = keras.Input(shape=input_shape, name="image")
     image = upscaled(inputs, input_size, smallest, f"khalid2025's {backbone} backbone"
                      + (f" with a {region_grid[0]}x{region_grid[1]} region grid" if region_attention else ""))
     full = keras_backbone(spec.constructor, (*image.shape[1:3], 3), weights)
+    if bn_momentum is not None:
+        for layer in full.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = float(bn_momentum)  # read at call time and saved in the layer's config
     cut = keras.Model(full.input, full.get_layer(spec.feature_layer).output, name=backbone_layer_name(backbone))
     x = cut(backbone_input(image, weights, spec.input_style))
     if region_attention:
