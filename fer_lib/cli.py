@@ -5,6 +5,8 @@
   reproduce   execute the papers' notebooks headlessly (papermill), render HTML, rebuild the index
   index       rebuild reports/index.html and reports/index.md from the saved runs
   render      rewrite every experiment report of a profile from its saved predictions (no training)
+  train       run named experiments and studies of one paper, or the leakage study, without a notebook
+              (what a GPU machine with no papermill or TensorFlow runs: `KERAS_BACKEND=jax`)
   predict     faces and their emotions in images, folders, videos or a webcam (the recognizer)
   export      a trained Keras model as ONNX or TensorFlow Lite, with its sidecar
 
@@ -191,6 +193,50 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     return folders
 
 
+LEAKAGE_STUDY = "leakage_study"
+
+
+def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int] | None = None,
+          data_root: Path | str | None = None, reports_root: Path | str | None = None,
+          replace: bool = False) -> list[str]:
+    """Run `names` (experiments or studies of `paper`; default: its experiments) under `profile` and
+    write their report folders as the notebooks do; return one summary line per result. `paper` may
+    be "leakage_study" (no names), the study of protocol flaws. Runs resume from their checkpoints."""
+    from .papers import get_experiments, get_studies, papers_with_experiments
+
+    get_profile(profile)
+    valid = [*papers_with_experiments(), LEAKAGE_STUDY]
+    if paper not in valid:
+        raise unknown_name_error("paper", paper, valid)
+    if paper == LEAKAGE_STUDY:
+        from .studies.leakage import run_study
+        if names:
+            raise FerError(f"the leakage study takes no experiment names, got {names}; run `train leakage_study`")
+        table = run_study(profile, **({"seeds": seeds} if seeds else {}), data_root=data_root,
+                          reports_root=reports_root, replace=replace)
+        return [f"leakage_study: {len(table)} rows"]
+    experiments, studies = get_experiments(paper), get_studies(paper)
+    by_name = {**{s.name: s for s in experiments}, **{s.name: s for s in studies}}
+    for name in names or []:
+        if name not in by_name:
+            raise unknown_name_error(f"{paper} experiment or study", name, list(by_name))
+    lines = []
+    for name in names or [s.name for s in experiments]:
+        spec = by_name[name]
+        if spec in studies:
+            from .studies.fine_tune import FineTuneSpec, run_fine_tuning
+            from .studies.ablation import run_ablation
+            runner = run_fine_tuning if isinstance(spec, FineTuneSpec) else run_ablation
+            table = runner(spec, profile, data_root=data_root, reports_root=reports_root, replace_existing=replace)
+            lines.append(f"{paper}/{name}: study of {len(table)} rows")
+            continue
+        from .evaluate.runner import run_experiment
+        for result in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root, seeds=seeds,
+                                     replace=replace):
+            lines.append(f"{paper}/{name} ({result.label}): accuracy {result.metrics['accuracy']:.4f}")
+    return lines
+
+
 REPRODUCE_LOG = "reproduce_log.json"
 
 
@@ -230,6 +276,17 @@ def _reproduce_epilog() -> str:
     return "\n".join(lines)
 
 
+def _parse_seeds(text: str | None) -> list[int] | None:
+    """`--seeds 0,1,2` as a list; a FerError says what a valid value looks like."""
+    if not text:
+        return None
+    from .evaluate.runner import check_seeds
+    try:
+        return check_seeds([int(s) for s in text.split(",")])
+    except (ValueError, FerError):
+        raise FerError(f"--seeds must be comma-separated distinct non-negative integers, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -251,6 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--replace", action="store_true",
                      help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
     sub.add_parser("index", help="rebuild reports/index.html and index.md")
+    trn = sub.add_parser("train", help="run experiments and studies of one paper (or the leakage study) without a notebook")
+    trn.add_argument("paper", help="a paper with experiments, or leakage_study")
+    trn.add_argument("names", nargs="*", help="its experiments and studies to run (default: its experiments)")
+    trn.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
+    trn.add_argument("--seeds", help="comma-separated seeds overriding the experiments' own")
+    trn.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
+    trn.add_argument("--reports-root", help="where the reports go (default: the project's reports/)")
+    trn.add_argument("--replace", action="store_true",
+                     help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
@@ -300,13 +366,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.replace:
                 params["replace"] = True
             if args.seeds:
-                from .evaluate.runner import check_seeds
-                try:
-                    params["seeds"] = check_seeds([int(s) for s in args.seeds.split(",")])
-                except (ValueError, FerError):
-                    raise FerError(f"--seeds must be comma-separated distinct non-negative integers, got {args.seeds!r}") from None
+                params["seeds"] = _parse_seeds(args.seeds)
             for path in reproduce(args.profile, args.paper, args.reports_root, params):
                 print(f"wrote {path}")
+        elif args.command == "train":
+            for line in train(args.paper, args.names, args.profile, seeds=_parse_seeds(args.seeds),
+                              data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace):
+                print(line)
         elif args.command == "render":
             for folder in render(args.profile):
                 print(f"re-rendered {folder}")

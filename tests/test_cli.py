@@ -78,3 +78,25 @@ def test_every_manifest_entry_has_a_make_target():
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert f"--paper {entry['paper']}" in out.stdout
+
+
+def test_train_names_the_valid_papers_experiments_and_seeds():
+    out = run_cli("train", "nobody2099")
+    assert out.returncode == 2 and "leakage_study" in out.stderr and "yousaf2024" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run_cli("train", "khalid2025", "fer2013_random75")
+    assert out.returncode == 2 and "unknown khalid2025 experiment or study" in out.stderr
+    assert "fer2013_standard" in out.stderr and "attention_ablation" in out.stderr and "ckplus_fine_tuning" in out.stderr
+    out = run_cli("train", "leakage_study", "clean")
+    assert out.returncode == 2 and "takes no experiment names" in out.stderr
+    out = run_cli("train", "yousaf2024", "--seeds", "0,0")
+    assert out.returncode == 2 and "--seeds must be comma-separated" in out.stderr
+
+
+def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_path, data_root):
+    out = run_cli("train", "yousaf2024", "ckplus48_subject", "--profile", "smoke", "--reports-root", str(tmp_path),
+                  FER_DATA_DIR=str(data_root), FER_CACHE_DIR=str(tmp_path / "cache"), FER_PROGRESS="0")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1].startswith("yousaf2024/ckplus48_subject")
+    folder = tmp_path / "smoke" / "yousaf2024" / "ckplus48_subject"
+    assert (folder / "experiment.json").is_file() and (folder / "claims.md").is_file()
