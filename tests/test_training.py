@@ -188,3 +188,20 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     assert record.headline_claim["verdict"].startswith(("not reached within the budget", "not reproduced at the paper's"))
     with pytest.raises(FerError, match="has no budget"):
         report_interim(spec, "smoke", data_root=data_root, reports_root=reports)
+
+
+def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path):
+    """The fallback folder says "the paper's rate did not train"; once it did, that row would be false."""
+    from fer_lib.evaluate.runner import retire_stale_fallback
+    from fer_lib.papers import get_experiments
+
+    spec = get_experiments("khalid2025", "fer2013_standard")[0]
+    paper_rate = tmp_path / "cpu" / "khalid2025" / "fer2013_standard"
+    fallback = tmp_path / "cpu" / "khalid2025" / f"fer2013_standard__lr{spec.fallback_lr:g}"
+    for folder in (paper_rate, fallback):
+        folder.mkdir(parents=True)
+        (folder / "experiment.json").write_text("{}")
+    assert retire_stale_fallback(spec, "smoke", tmp_path) is None  # another profile's reports are left alone
+    assert retire_stale_fallback(spec, "cpu", tmp_path) == fallback
+    assert not fallback.exists() and (paper_rate / "experiment.json").exists()
+    assert retire_stale_fallback(spec, "cpu", tmp_path) is None

@@ -273,6 +273,8 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         wall = time.monotonic() - started
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
                                      groups))
+        if trained and lr == spec.training.learning_rate:
+            retire_stale_fallback(spec, prof.name, reports_root)
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
@@ -319,6 +321,22 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
 def _label(spec: ExperimentSpec, lr: float) -> str:
     paper_lr = spec.training.learning_rate
     return spec.name if lr == paper_lr else f"{spec.name} (lr {lr:g}: the paper's {paper_lr:g} did not train)"
+
+
+def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path | None:
+    """Remove `spec`'s fallback-rate report of `profile` once its paper-rate run has trained; return it if removed.
+
+    A fallback report exists to say "the paper's rate did not train"; after the paper's rate trains (a
+    longer budget, a model fixed since), that row would be false, so it leaves the reports (git keeps it)."""
+    if spec.fallback_lr is None or spec.fallback_lr == spec.training.learning_rate:
+        return None
+    root = Path(reports_root if reports_root is not None else reports_dir())
+    stale = root / profile / spec.paper / _folder_name(spec, spec.fallback_lr)
+    if not (stale / "experiment.json").exists():
+        return None
+    shutil.rmtree(stale)
+    print(f"[{spec.paper}] {spec.name} trained at the paper's rate: removed the fallback report {stale}", flush=True)
+    return stale
 
 
 def _folder_name(spec: ExperimentSpec, lr: float) -> str:
