@@ -190,7 +190,7 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
         report_interim(spec, "smoke", data_root=data_root, reports_root=reports)
 
 
-def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path):
+def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path, isolated_cache):
     """The fallback folder says "the paper's rate did not train"; once it did, that row would be false."""
     from fer_lib.evaluate.runner import retire_stale_fallback
     from fer_lib.papers import get_experiments
@@ -205,3 +205,23 @@ def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path):
     assert retire_stale_fallback(spec, "cpu", tmp_path) == fallback
     assert not fallback.exists() and (paper_rate / "experiment.json").exists()
     assert retire_stale_fallback(spec, "cpu", tmp_path) is None
+
+
+def test_studies_build_on_the_rate_the_experiment_trained_at(tmp_path, isolated_cache):
+    """Where the paper's rate did not train, the fallback's runs are the experiment's model: the
+    ablation's reference arm and the fine-tuning's pretrained model; once the paper's rate trains,
+    the fallback's checkpoints leave and the paper's rate is used again."""
+    from fer_lib.evaluate.runner import retire_stale_fallback, trained_rate, unit_run_dir
+    from fer_lib.papers import get_experiments, get_studies
+
+    spec = get_experiments("khalid2025", "fer2013_standard")[0]
+    ablation = get_studies("khalid2025", "attention_ablation")[0]
+    assert trained_rate(spec, "cpu") == spec.training.learning_rate == ablation.learning_rate("cpu")
+    fallback_run = unit_run_dir(spec, "cpu", spec.fallback_lr, 0)
+    fallback_run.mkdir(parents=True)
+    (fallback_run / "state.json").write_text("{}")
+    assert trained_rate(spec, "cpu") == spec.fallback_lr == ablation.learning_rate("cpu")
+    assert ablation.reference_run_dir("cpu", 0) == fallback_run
+    assert trained_rate(spec, "smoke") == spec.training.learning_rate  # per profile
+    retire_stale_fallback(spec, "cpu", tmp_path / "reports")
+    assert not fallback_run.exists() and trained_rate(spec, "cpu") == spec.training.learning_rate

@@ -194,6 +194,17 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
             / (f"fold{unit}" if spec.kfold else f"seed{unit}"))
 
 
+def trained_rate(spec: ExperimentSpec, profile: str) -> float:
+    """The learning rate of `spec`'s runs under `profile` that stand for its trained model (what a study
+    built on the experiment starts from): the fallback rate where its checkpoints exist (`run_experiment`
+    trains it only after the paper's rate did not train, and removes it once the paper's rate does),
+    else the paper's rate."""
+    if (spec.fallback_lr is not None and spec.fallback_lr != spec.training.learning_rate
+            and (unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()):
+        return spec.fallback_lr
+    return spec.training.learning_rate
+
+
 def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
                 budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
@@ -324,12 +335,17 @@ def _label(spec: ExperimentSpec, lr: float) -> str:
 
 
 def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path | None:
-    """Remove `spec`'s fallback-rate report of `profile` once its paper-rate run has trained; return it if removed.
+    """Remove `spec`'s fallback-rate report and checkpoints of `profile` once its paper-rate run has
+    trained; return the report folder if one was removed.
 
     A fallback report exists to say "the paper's rate did not train"; after the paper's rate trains (a
-    longer budget, a model fixed since), that row would be false, so it leaves the reports (git keeps it)."""
+    longer budget, a model fixed since), that row would be false, so it leaves the reports (git keeps it),
+    and its checkpoints leave the cache, so `trained_rate` no longer points at them."""
     if spec.fallback_lr is None or spec.fallback_lr == spec.training.learning_rate:
         return None
+    checkpoints = unit_run_dir(spec, profile, spec.fallback_lr, 0).parent
+    if checkpoints.exists():
+        shutil.rmtree(checkpoints)
     root = Path(reports_root if reports_root is not None else reports_dir())
     stale = root / profile / spec.paper / _folder_name(spec, spec.fallback_lr)
     if not (stale / "experiment.json").exists():

@@ -87,7 +87,18 @@ class AblationSpec:
                            f"(they differ in {', '.join(differ)}); make them equal or drop reference_runs_of")
         from ..evaluate.runner import unit_run_dir
 
-        return unit_run_dir(experiment, profile, experiment.training.learning_rate, seed)
+        return unit_run_dir(experiment, profile, self.learning_rate(profile), seed)
+
+    def learning_rate(self, profile: str) -> float:
+        """The rate every arm trains at: the training's own, or, where the reference arm is an experiment's
+        runs, the rate at which that experiment trained (its fallback where the paper's did not train),
+        so that the arms differ from the reference in their switch alone."""
+        if self.reference_runs_of is None:
+            return self.training.learning_rate
+        from ..evaluate.runner import trained_rate
+        from ..papers import get_experiments
+
+        return trained_rate(get_experiments(self.paper, self.reference_runs_of)[0], profile)
 
     def check_arms(self) -> None:
         """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
@@ -180,6 +191,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     spec.check_arms()
     prof = get_profile(profile)
     spec.reference_run_dir(prof.name, 0)  # a reference that is not the named experiment fails before training
+    training = replace(spec.training, learning_rate=spec.learning_rate(prof.name))
     seeds = list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1])
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     folder = study_folder(spec, prof.name, reports_root)
@@ -197,7 +209,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     runs: dict[str, list[ArmSeed]] = {arm: [] for arm in spec.arms}
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
-        config = replace(spec.training, seed=seed, epochs=prof.epochs(spec.training.epochs), budget_seconds=budget)
+        config = replace(training, seed=seed, epochs=prof.epochs(training.epochs), budget_seconds=budget)
         for i, (arm, options) in enumerate(spec.arms.items()):
             if i and spec.equal == "epochs":
                 # the reference's epochs exactly; the budget only guards against a runaway arm. (An arm
@@ -219,7 +231,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         "reference_runs_of": spec.reference_runs_of,
         "protocol": spec.protocol, "protocol_options": spec.protocol_options,
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
-        "training": asdict(spec.training), "budget_minutes_per_run": None if budget is None else budget / 60,
+        "training": asdict(training), "budget_minutes_per_run": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
         "environment": environment(),
         "runs": run_rows(runs), "note": _note(spec, prof.name),
@@ -274,7 +286,11 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
 def _note(spec: AblationSpec, profile: str) -> str:
     how = ("every arm trained for the epochs the reference reached under the budget" if spec.equal == "epochs"
            else "every arm had the same wall-clock budget")
-    return (f"Equal compute: {how}. Each difference is the arm minus the reference ({next(iter(spec.arms))}), "
+    rate = spec.learning_rate(profile)
+    fallback = ("" if rate == spec.training.learning_rate else
+                f" Every arm trained at lr {rate:g}, the rate at which experiment {spec.reference_runs_of} trained "
+                f"(the paper's {spec.training.learning_rate:g} did not), so its runs are the reference arm's.")
+    return (f"Equal compute: {how}.{fallback} Each difference is the arm minus the reference ({next(iter(spec.arms))}), "
             f"on the same test images seed by seed, with a paired bootstrap 95% CI; {SEED_RULE}.")
 
 

@@ -75,10 +75,11 @@ def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0) -> keras.M
     """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it."""
     from ..papers import get_experiments
 
-    from ..evaluate.runner import unit_run_dir
+    from ..evaluate.runner import trained_rate, unit_run_dir
 
     source = get_experiments(spec.paper, spec.source_experiment)[0]
-    run_dir = unit_run_dir(source, profile, source.training.learning_rate, seed)
+    # the model the experiment trained: at its fallback rate where the paper's did not train
+    run_dir = unit_run_dir(source, profile, trained_rate(source, profile), seed)
     if not (run_dir / "last.keras").exists():
         raise FerError(f"{spec.paper} {spec.name} starts from experiment {source.name}'s trained model, which has no "
                        f"checkpoint at {run_dir} under profile {profile}; run that experiment first "
@@ -116,10 +117,13 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
     source = pretrained_model(spec, prof.name)
+    from ..evaluate.runner import trained_rate
     from ..papers import get_experiments
 
+    source_spec = get_experiments(spec.paper, spec.source_experiment)[0]
+    source_lr = trained_rate(source_spec, prof.name)
     # both arms are built as the source experiment built its model (e.g. khalid2025's bn_momentum)
-    options = get_experiments(spec.paper, spec.source_experiment)[0].model_options
+    options = source_spec.model_options
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
     epochs = (prof.epochs(spec.frozen.epochs), prof.epochs(spec.top.epochs))
@@ -133,7 +137,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
         train, val = (images[split.train], y[split.train]), (images[split.val], y[split.val])
-        fingerprint = f"{spec.paper}/{spec.source_experiment}|" + data_fingerprint(spec.model, options, spec.preprocess,
+        fingerprint = f"{spec.paper}/{spec.source_experiment}@lr{source_lr:g}|" + data_fingerprint(spec.model, options, spec.preprocess,
                                                                                     split, dataset)
 
         def build_frozen() -> keras.Model:
@@ -174,7 +178,10 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
                                      [segment for r in results for segment in (r.backends or [])]))
     params = {FINE_TUNED: source.count_params(), SCRATCH: build_model(spec.model, shape, k, **options).count_params()}
     table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
-    note = (f"Pretrained on FER2013 by experiment {spec.source_experiment} (its checkpoint as it evaluated it); on "
+    source_how = ("" if source_lr == source_spec.training.learning_rate else
+                  f", at its fallback rate {source_lr:g}, since the paper's {source_spec.training.learning_rate:g} did not train")
+    note = (f"Pretrained on FER2013 by experiment {spec.source_experiment}{source_how} (its checkpoint as it evaluated "
+            f"it); on "
             f"{spec.dataset}, {split.description}. Fine-tuned: backbone frozen for {epochs[0]} epochs at lr "
             f"{spec.frozen.learning_rate:g}, then its top blocks for {epochs[1]} at lr {spec.top.learning_rate:g} "
             f"(batch normalization kept in inference mode); from scratch: the same model for {sum(epochs)} epochs "
@@ -185,6 +192,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     saved = {
         "kind": "fine_tuning", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
         "profile_description": prof.description, "model": spec.model, "source_experiment": spec.source_experiment,
+        "source_learning_rate": source_lr,
         "arms": spec.arms, "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
         "frozen": asdict(spec.frozen), "top": asdict(spec.top), "budget_minutes_per_phase": None if budget is None else budget / 60,
