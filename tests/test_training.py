@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from dataclasses import replace
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -160,7 +163,6 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     """report_interim: the checkpoint's epochs, stopped by the budget (a lower bound), nothing trained."""
     import json
     import shutil
-    from dataclasses import replace
 
     from fer_lib import config
     from fer_lib.errors import FerError
@@ -225,3 +227,27 @@ def test_studies_build_on_the_rate_the_experiment_trained_at(tmp_path, isolated_
     assert trained_rate(spec, "smoke") == spec.training.learning_rate  # per profile
     retire_stale_fallback(spec, "cpu", tmp_path / "reports")
     assert not fallback_run.exists() and trained_rate(spec, "cpu") == spec.training.learning_rate
+
+
+def test_a_paper_rate_reported_untrained_under_the_same_settings_is_not_retrained(tmp_path):
+    """A fresh checkout has no checkpoints; the committed report that the paper's rate did not train is
+    the result, so the learning-rate rule goes straight to the fallback, unless anything differs."""
+    from fer_lib.config import get_profile
+    from fer_lib.evaluate.record import RunStrength
+    from fer_lib.evaluate.runner import budget_seconds, reported_untrained
+    from fer_lib.papers import get_experiments
+
+    spec = get_experiments("khalid2025", "fer2013_standard")[0]
+    cpu = get_profile("cpu")
+    folder = tmp_path / "fer2013_standard"
+    shutil.copytree(Path(__file__).parents[1] / "reports" / "cpu" / "khalid2025" / "fer2013_standard", folder)
+    strength = RunStrength(35887, tuple(spec.seeds), budget_seconds(spec, cpu), spec.planned_epochs(cpu))
+    assert reported_untrained(folder, spec, cpu, strength)
+    assert not reported_untrained(folder, spec, cpu, strength, budget_minutes=60)  # another budget
+    assert not reported_untrained(folder, spec, cpu, replace(strength, n_images=1000))
+    assert not reported_untrained(tmp_path / "absent", spec, cpu, strength)
+    record = json.loads((folder / "experiment.json").read_text())
+    for key, value in (("model_options", {"bn_momentum": 0.99}), ("trained", True)):
+        changed = dict(record, **{key: value})
+        (folder / "experiment.json").write_text(json.dumps(changed))
+        assert not reported_untrained(folder, spec, cpu, strength), key

@@ -14,7 +14,9 @@ folder's tables, figures and record from its saved predictions and histories alo
 The learning-rate rule: a paper's learning rate is always run first. If that run does not train
 (its predictions collapse to one class, or its best validation accuracy stays within 2 points of
 the majority-class rate), it is reported as it is, and the experiment is run again, labelled, with
-`fallback_lr` (not in the smoke profile, whose one epoch cannot tell).
+`fallback_lr` (not in the smoke profile, whose one epoch cannot tell). Where a report already says
+that the paper's rate did not train under exactly the run's settings (`reported_untrained`), that
+report stands and the fallback runs; `replace=True` retrains the paper's rate.
 """
 from __future__ import annotations
 
@@ -205,11 +207,18 @@ def trained_rate(spec: ExperimentSpec, profile: str) -> float:
     return spec.training.learning_rate
 
 
+def unit_config(spec: ExperimentSpec, profile: Profile, lr: float, seed: int,
+                budget_minutes: float | None = None) -> TrainConfig:
+    """The training settings of one run of `spec` under `profile` at `lr`: the paper's, with the
+    profile's epoch cap and budget and the run's seed."""
+    return replace(spec.training.capped(spec.planned_epochs(profile)), learning_rate=lr, seed=seed,
+                   budget_seconds=budget_seconds(spec, profile, budget_minutes))
+
+
 def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, unit: int, split: Split, lr: float,
                 budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
-    config = replace(spec.training.capped(spec.planned_epochs(profile)), learning_rate=lr, seed=seed,
-                     budget_seconds=budget_seconds(spec, profile, budget_minutes))
+    config = unit_config(spec, profile, lr, seed, budget_minutes)
     result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
                                 unit_run_dir(spec, profile.name, lr, unit), spec.preprocess)
     result.seed = unit
@@ -273,6 +282,13 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     groups = fer2013_duplicate_groups(prepared)
     results = []
     lr = spec.training.learning_rate
+    if not replace and prof.fallback and spec.fallback_lr not in (None, lr):
+        paper_rate_report = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+        if reported_untrained(paper_rate_report, spec, prof, strength, budget_minutes):
+            print(f"[{spec.paper}] {spec.name}: {paper_rate_report} already reports that lr {lr:g} did not train "
+                  f"under these exact settings; going on to the fallback lr {spec.fallback_lr:g} "
+                  "(--replace retrains it)", flush=True)
+            lr = spec.fallback_lr
     while True:
         started = time.monotonic()
         first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, budget_minutes)
@@ -289,6 +305,24 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
+
+
+def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, strength: RunStrength,
+                       budget_minutes: float | None = None) -> bool:
+    """Whether `folder` holds a report that `spec`'s paper-rate run did not train, made under exactly
+    the settings this run would use (model and its options, training settings, images, seeds, budget
+    and epochs). Its checkpoints live in a cache a fresh checkout lacks; the committed report is the
+    saved result, so the learning-rate rule goes on to the fallback instead of retraining a rate
+    whose outcome is on record. Any difference, and the paper's rate trains again."""
+    if not (folder / "experiment.json").exists():
+        return False
+    record = ExperimentRecord.read(folder)
+    lr = spec.training.learning_rate
+    expected = asdict(unit_config(spec, prof, lr, record.train_config.get("seed", -1), budget_minutes))
+    return (not record.trained and record.model == spec.model and record.model_options == spec.model_options
+            and record.learning_rate == lr and record.train_config == expected
+            # a run that did not train is reported from its first seed alone
+            and record.strength == replace(strength, seeds=strength.seeds[:1]))
 
 
 def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Path | str | None = None,
