@@ -211,22 +211,60 @@ def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path, isolated
 
 def test_studies_build_on_the_rate_the_experiment_trained_at(tmp_path, isolated_cache):
     """Where the paper's rate did not train, the fallback's runs are the experiment's model: the
-    ablation's reference arm and the fine-tuning's pretrained model; once the paper's rate trains,
-    the fallback's checkpoints leave and the paper's rate is used again."""
+    ablation's reference arm and the fine-tuning's pretrained model; its checkpoints or, in a fresh
+    checkout, its report say so; once the paper's rate trains, both leave and the paper's rate is used
+    again."""
     from fer_lib.evaluate.runner import retire_stale_fallback, trained_rate, unit_run_dir
     from fer_lib.papers import get_experiments, get_studies
 
     spec = get_experiments("khalid2025", "fer2013_standard")[0]
     ablation = get_studies("khalid2025", "attention_ablation")[0]
-    assert trained_rate(spec, "cpu") == spec.training.learning_rate == ablation.learning_rate("cpu")
+    reports = tmp_path / "reports"
+    assert trained_rate(spec, "cpu", reports) == spec.training.learning_rate == ablation.learning_rate("cpu", reports)
     fallback_run = unit_run_dir(spec, "cpu", spec.fallback_lr, 0)
     fallback_run.mkdir(parents=True)
     (fallback_run / "state.json").write_text("{}")
-    assert trained_rate(spec, "cpu") == spec.fallback_lr == ablation.learning_rate("cpu")
-    assert ablation.reference_run_dir("cpu", 0) == fallback_run
-    assert trained_rate(spec, "smoke") == spec.training.learning_rate  # per profile
-    retire_stale_fallback(spec, "cpu", tmp_path / "reports")
-    assert not fallback_run.exists() and trained_rate(spec, "cpu") == spec.training.learning_rate
+    assert trained_rate(spec, "cpu", reports) == spec.fallback_lr == ablation.learning_rate("cpu", reports)
+    assert ablation.reference_run_dir("cpu", 0, reports) == fallback_run
+    assert trained_rate(spec, "smoke", reports) == spec.training.learning_rate  # per profile
+    retire_stale_fallback(spec, "cpu", reports)
+    assert not fallback_run.exists() and trained_rate(spec, "cpu", reports) == spec.training.learning_rate
+    fallback_report = reports / "cpu" / "khalid2025" / f"fer2013_standard__lr{spec.fallback_lr:g}"
+    fallback_report.mkdir(parents=True)
+    (fallback_report / "experiment.json").write_text("{}")
+    assert trained_rate(spec, "cpu", reports) == spec.fallback_lr  # no checkpoints, only the report
+
+
+def test_an_ablation_takes_its_reference_arm_from_the_experiments_saved_report(tmp_path, isolated_cache):
+    """No checkpoints (a fresh checkout): the reference arm is the report's saved run of the seed, under
+    exactly the arm's settings and on the same test images; anything else is not taken from it."""
+    import numpy as np
+
+    from fer_lib.config import get_profile
+    from fer_lib.errors import FerError
+    from fer_lib.studies.ablation import reference_from_report
+    from fer_lib.papers import get_studies
+
+    ablation = get_studies("khalid2025", "attention_ablation")[0]
+    cpu = get_profile("cpu")
+    reports = tmp_path / "reports"
+    source = Path(__file__).parents[1] / "reports" / "cpu" / "khalid2025" / "fer2013_standard"
+    shutil.copytree(source, reports / "cpu" / "khalid2025" / "fer2013_standard")
+    record = json.loads((source / "experiment.json").read_text())
+    ids = np.load(source / "predictions_seed0.npz")["ids"]
+    rate = ablation.learning_rate("cpu", reports)
+    assert rate == ablation.training.learning_rate  # no fallback report in this root
+    config = replace(ablation.training, seed=0, epochs=cpu.epochs(ablation.training.epochs),
+                     budget_seconds=cpu.budget_seconds(ablation.cpu_budget_minutes))
+    run = reference_from_report(ablation, "cpu", 0, ids, config, reports)
+    assert run is not None and run.arm == next(iter(ablation.arms))
+    assert run.epochs_run == record["epochs"]["run_per_seed"][0] and len(run.history) == run.epochs_run
+    assert run.proba.shape == (len(ids), 7) and run.duplicate_free is not None
+    assert reference_from_report(ablation, "cpu", 1, ids, replace(config, seed=1), reports) is None  # no seed 1
+    assert reference_from_report(ablation, "cpu", 0, ids, replace(config, budget_seconds=60.0), reports) is None
+    assert reference_from_report(ablation, "smoke", 0, ids, config, reports) is None
+    with pytest.raises(FerError, match="test images"):
+        reference_from_report(ablation, "cpu", 0, ids[::-1], config, reports)
 
 
 def test_a_paper_rate_reported_untrained_under_the_same_settings_is_not_retrained(tmp_path):

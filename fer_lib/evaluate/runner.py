@@ -196,13 +196,16 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
             / (f"fold{unit}" if spec.kfold else f"seed{unit}"))
 
 
-def trained_rate(spec: ExperimentSpec, profile: str) -> float:
+def trained_rate(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> float:
     """The learning rate of `spec`'s runs under `profile` that stand for its trained model (what a study
-    built on the experiment starts from): the fallback rate where its checkpoints exist (`run_experiment`
-    trains it only after the paper's rate did not train, and removes it once the paper's rate does),
-    else the paper's rate."""
-    if (spec.fallback_lr is not None and spec.fallback_lr != spec.training.learning_rate
-            and (unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()):
+    built on the experiment starts from): the fallback rate where its checkpoints or its report (in
+    `reports_root`, default the project's reports/) exist (`run_experiment` trains it only after the
+    paper's rate did not train, and removes both once the paper's rate does), else the paper's rate."""
+    if spec.fallback_lr is None or spec.fallback_lr == spec.training.learning_rate:
+        return spec.training.learning_rate
+    root = Path(reports_root if reports_root is not None else reports_dir())
+    if ((unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()
+            or (root / profile / spec.paper / _folder_name(spec, spec.fallback_lr) / "experiment.json").exists()):
         return spec.fallback_lr
     return spec.training.learning_rate
 

@@ -11,7 +11,9 @@ is `metrics.accuracy_difference` over the same test images, seed by seed (seeds 
 images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
 zero, else "no difference detected". On FER2013 the deduplicated PrivateTest is scored beside.
 `reference_runs_of` names the paper's experiment that is the reference arm exactly: its
-checkpoints are the reference's, so the model is not trained twice.
+checkpoints are the reference's, so the model is not trained twice; where they are gone (a fresh
+checkout) and that experiment's report holds the seed's saved predictions and history under the same
+settings, the report is the reference arm (`reference_from_report`).
 Reports: `reports/<profile>/<paper>/<name>/` with results.csv/.md/.json, predictions/, histories/,
 ablation.png and report.html.
 """
@@ -68,11 +70,10 @@ class AblationSpec:
         if len(self.arms) < 2:
             raise FerError(f"an ablation needs a reference arm and at least one other, got {list(self.arms)}")
 
-    def reference_run_dir(self, profile: str, seed: int) -> Path | None:
-        """Where the reference arm trains: the checkpoint folder of `reference_runs_of`'s run of `seed`
-        (so one model is not trained twice), or None (the study's own folder). That experiment must be
-        the reference arm exactly: same model and options, dataset, protocol, training, preprocessing
-        and budget (a FerError says which differs)."""
+    def reference_experiment(self):
+        """The experiment named by `reference_runs_of` (None without one), checked to be the reference
+        arm exactly: same model and options, dataset, protocol, training, preprocessing and budget (a
+        FerError says which differs)."""
         if self.reference_runs_of is None:
             return None
         from ..papers import get_experiments
@@ -85,11 +86,21 @@ class AblationSpec:
         if differ:
             raise FerError(f"ablation {self.name}: its reference arm is not experiment {self.reference_runs_of} "
                            f"(they differ in {', '.join(differ)}); make them equal or drop reference_runs_of")
+        return experiment
+
+    def reference_run_dir(self, profile: str, seed: int, reports_root: Path | str | None = None) -> Path | None:
+        """Where the reference arm trains: the checkpoint folder of `reference_runs_of`'s run of `seed`
+        (so one model is not trained twice), or None (the study's own folder). That experiment must be
+        the reference arm exactly: same model and options, dataset, protocol, training, preprocessing
+        and budget (a FerError says which differs)."""
+        experiment = self.reference_experiment()
+        if experiment is None:
+            return None
         from ..evaluate.runner import unit_run_dir
 
-        return unit_run_dir(experiment, profile, self.learning_rate(profile), seed)
+        return unit_run_dir(experiment, profile, self.learning_rate(profile, reports_root), seed)
 
-    def learning_rate(self, profile: str) -> float:
+    def learning_rate(self, profile: str, reports_root: Path | str | None = None) -> float:
         """The rate every arm trains at: the training's own, or, where the reference arm is an experiment's
         runs, the rate at which that experiment trained (its fallback where the paper's did not train),
         so that the arms differ from the reference in their switch alone."""
@@ -98,7 +109,7 @@ class AblationSpec:
         from ..evaluate.runner import trained_rate
         from ..papers import get_experiments
 
-        return trained_rate(get_experiments(self.paper, self.reference_runs_of)[0], profile)
+        return trained_rate(get_experiments(self.paper, self.reference_runs_of)[0], profile, reports_root)
 
     def check_arms(self) -> None:
         """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
@@ -190,10 +201,10 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
 
     spec.check_arms()
     prof = get_profile(profile)
-    spec.reference_run_dir(prof.name, 0)  # a reference that is not the named experiment fails before training
-    training = replace(spec.training, learning_rate=spec.learning_rate(prof.name))
+    spec.reference_experiment()  # a reference that is not the named experiment fails before training
     seeds = list(spec.seeds) if prof.multi_seed else list(spec.seeds[:1])
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
+    training = replace(spec.training, learning_rate=spec.learning_rate(prof.name, reports_root))
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
@@ -217,7 +228,12 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
                 # part of a checkpoint's identity.)
                 reached = runs[next(iter(spec.arms))][-1].epochs_run
                 config = replace(config, epochs=max(reached, 1), budget_seconds=None if budget is None else 3 * budget)
-            run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed)) or runs_root / _slug(arm) / f"seed{seed}"
+            run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed, reports_root)) or runs_root / _slug(arm) / f"seed{seed}"
+            if i == 0 and spec.reference_runs_of and not (run_dir / "state.json").exists():
+                saved_run = reference_from_report(spec, prof.name, seed, dataset.ids[split.test], config, reports_root)
+                if saved_run is not None:
+                    runs[arm].append(saved_run)
+                    continue
             result = train_and_evaluate(spec.model, options, dataset, split, config, run_dir, spec.preprocess)
             run = result.run
             runs[arm].append(ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
@@ -234,12 +250,44 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         "training": asdict(training), "budget_minutes_per_run": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
         "environment": environment(),
-        "runs": run_rows(runs), "note": _note(spec, prof.name),
+        "runs": run_rows(runs), "note": _note(spec, prof.name, reports_root),
     }
     write_study_folder(folder, spec, runs, table, saved, dataset.class_names,
                        ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run", "training",
                         "environment", "runs"))
     return table
+
+
+def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids: np.ndarray, config: TrainConfig,
+                          reports_root: Path) -> "ArmSeed | None":
+    """The reference arm's run of `seed`, read from the report of experiment `reference_runs_of` (its
+    saved test predictions, history, epochs and provenance), or None where that report does not hold
+    this seed under exactly `config` (rate, epochs planned, budget, seed) on the same test images.
+    The experiment's checkpoints live in a cache that a fresh checkout lacks; its report is the saved
+    run, so the reference is not trained a second time."""
+    from ..evaluate.record import ExperimentRecord
+    from ..evaluate.runner import _folder_name
+
+    experiment = spec.reference_experiment()
+    folder = Path(reports_root) / profile / spec.paper / _folder_name(experiment, config.learning_rate)
+    predictions = folder / f"predictions_seed{seed}.npz"
+    if not (folder / "experiment.json").exists() or not predictions.exists():
+        return None
+    record = ExperimentRecord.read(folder)
+    if (seed not in record.seeds or record.profile != profile or record.model_options != experiment.model_options
+            or record.train_config != asdict(config)):
+        return None
+    saved = np.load(predictions, allow_pickle=False)
+    if not np.array_equal(saved["ids"], np.asarray(test_ids).astype(str)):
+        raise FerError(f"{folder}: its seed-{seed} test images are not this ablation's; re-run experiment "
+                       f"{experiment.name} (its report and the ablation must come from the same data)")
+    i = record.seeds.index(seed)
+    arm = next(iter(spec.arms))
+    return ArmSeed(arm, seed, saved["ids"], saved["y_true"], saved["proba"],
+                   saved["duplicate_free"] if "duplicate_free" in saved.files else None,
+                   pd.read_csv(folder / f"history_seed{seed}.csv"), record.epochs.run_per_seed[i],
+                   record.epochs.planned, record.epochs.stop_reasons[i], record.epochs.train_seconds_per_seed[i],
+                   config.budget_seconds, (record.backends or [[]])[i])
 
 
 def refuse_weaker_study(folder: Path, strength: RunStrength, replace_existing: bool) -> None:
@@ -283,10 +331,10 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
                     {k: saved[k] for k in meta_keys})
 
 
-def _note(spec: AblationSpec, profile: str) -> str:
+def _note(spec: AblationSpec, profile: str, reports_root: Path) -> str:
     how = ("every arm trained for the epochs the reference reached under the budget" if spec.equal == "epochs"
            else "every arm had the same wall-clock budget")
-    rate = spec.learning_rate(profile)
+    rate = spec.learning_rate(profile, reports_root)
     fallback = ("" if rate == spec.training.learning_rate else
                 f" Every arm trained at lr {rate:g}, the rate at which experiment {spec.reference_runs_of} trained "
                 f"(the paper's {spec.training.learning_rate:g} did not), so its runs are the reference arm's.")

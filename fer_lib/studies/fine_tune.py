@@ -71,15 +71,17 @@ class FineTuneSpec:
                 SCRATCH: {"all layers": f"{self.frozen.epochs + self.top.epochs} epochs at lr {self.frozen.learning_rate:g}"}}
 
 
-def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0) -> keras.Model:
-    """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it."""
+def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0,
+                     reports_root: Path | str | None = None) -> keras.Model:
+    """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it
+    (`reports_root` holds its reports, which say at which rate it trained: `runner.trained_rate`)."""
     from ..papers import get_experiments
 
     from ..evaluate.runner import trained_rate, unit_run_dir
 
     source = get_experiments(spec.paper, spec.source_experiment)[0]
     # the model the experiment trained: at its fallback rate where the paper's did not train
-    run_dir = unit_run_dir(source, profile, trained_rate(source, profile), seed)
+    run_dir = unit_run_dir(source, profile, trained_rate(source, profile, reports_root), seed)
     if not (run_dir / "last.keras").exists():
         raise FerError(f"{spec.paper} {spec.name} starts from experiment {source.name}'s trained model, which has no "
                        f"checkpoint at {run_dir} under profile {profile}; run that experiment first "
@@ -116,12 +118,12 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     reports_root = writable_dir(reports_root if reports_root is not None else reports_dir(), "reports root")
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
-    source = pretrained_model(spec, prof.name)
+    source = pretrained_model(spec, prof.name, reports_root=reports_root)
     from ..evaluate.runner import trained_rate
     from ..papers import get_experiments
 
     source_spec = get_experiments(spec.paper, spec.source_experiment)[0]
-    source_lr = trained_rate(source_spec, prof.name)
+    source_lr = trained_rate(source_spec, prof.name, reports_root)
     # both arms are built as the source experiment built its model (e.g. khalid2025's bn_momentum)
     options = source_spec.model_options
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
