@@ -355,3 +355,9 @@ def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_bl
     assert not np.array_equal(scratch.get_weights()[0], source.get_weights()[0])
     results = json.loads((tmp_path / "reports" / "smoke" / "khalid2025" / "ckplus_fine_tuning" / "results.json").read_text())
     assert results["kind"] == "fine_tuning" and results["source_experiment"] == "fer2013_standard"
+    # how far the pretrained model got, from its report, beside the fine-tuning
+    source_record = json.loads((tmp_path / "reports" / "smoke" / "khalid2025" / "fer2013_standard"
+                                / "experiment.json").read_text())
+    assert results["source_model"]["epochs_run"] == source_record["epochs"]["run_per_seed"][0]
+    assert results["source_model"]["accuracy"] == pytest.approx(source_record["accuracy"])
+    assert f"{100 * source_record['accuracy']:.1f}% on its test split" in results["note"]

@@ -35,7 +35,7 @@ from ..evaluate.record import RunStrength
 from ..files import writable_dir
 from ..models import build_model
 from ..train import TrainConfig, fit, predict_proba
-from ..evaluate.runner import data_fingerprint
+from ..evaluate.runner import ExperimentSpec, data_fingerprint
 from .ablation import ArmSeed, ablation_table, refuse_weaker_study, run_rows, study_folder, write_study_folder
 
 FINE_TUNED, SCRATCH = "fine-tuned from the pretrained model", "from scratch"
@@ -91,6 +91,24 @@ def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0,
     if source.training.restore_best and state.get("best_epoch") and (run_dir / "best.weights.h5").exists():
         model.load_weights(run_dir / "best.weights.h5")
     return model
+
+
+def source_facts(source: ExperimentSpec, profile: str, lr: float, reports_root: Path) -> dict | None:
+    """How far the pretrained model got, from its experiment's report at `lr` (None without one): its
+    test accuracy (seed 0's run is the one fine-tuned), epochs run and planned, and why it stopped, so
+    the fine-tuning is read beside how much the source had learned."""
+    from ..evaluate.record import ExperimentRecord
+    from ..evaluate.runner import _folder_name
+
+    folder = Path(reports_root) / profile / source.paper / _folder_name(source, lr)
+    if not (folder / "experiment.json").exists():
+        return None
+    record = ExperimentRecord.read(folder)
+    i = record.seeds.index(0) if 0 in record.seeds else 0
+    per_seed = json.loads((folder / "metrics.json").read_text())["per_seed"][str(record.seeds[i])]
+    return {"report": f"{profile}/{source.paper}/{folder.name}", "accuracy": per_seed["accuracy"],
+            "epochs_run": record.epochs.run_per_seed[i], "epochs_planned": record.epochs.planned,
+            "stop_reason": record.epochs.stop_reasons[i]}
 
 
 def _transfer(source: keras.Model, target: keras.Model) -> None:
@@ -182,6 +200,10 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
     source_how = ("" if source_lr == source_spec.training.learning_rate else
                   f", at its fallback rate {source_lr:g}, since the paper's {source_spec.training.learning_rate:g} did not train")
+    source_model = source_facts(source_spec, prof.name, source_lr, reports_root)
+    source_how += ("" if source_model is None else
+                   f"; that model scored {100 * source_model['accuracy']:.1f}% on its test split after "
+                   f"{source_model['epochs_run']} of {source_model['epochs_planned']} epochs ({source_model['stop_reason']})")
     note = (f"Pretrained on FER2013 by experiment {spec.source_experiment}{source_how} (its checkpoint as it evaluated "
             f"it); on "
             f"{spec.dataset}, {split.description}. Fine-tuned: backbone frozen for {epochs[0]} epochs at lr "
@@ -194,7 +216,7 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     saved = {
         "kind": "fine_tuning", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
         "profile_description": prof.description, "model": spec.model, "source_experiment": spec.source_experiment,
-        "source_learning_rate": source_lr,
+        "source_learning_rate": source_lr, "source_model": source_model,
         "arms": spec.arms, "dataset": spec.dataset, "protocol": spec.protocol, "protocol_options": spec.protocol_options,
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
         "frozen": asdict(spec.frozen), "top": asdict(spec.top), "budget_minutes_per_phase": None if budget is None else budget / 60,
