@@ -201,11 +201,11 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     source_how = ("" if source_lr == source_spec.training.learning_rate else
                   f", at its fallback rate {source_lr:g}, since the paper's {source_spec.training.learning_rate:g} did not train")
     source_model = source_facts(source_spec, prof.name, source_lr, reports_root)
-    source_how += ("" if source_model is None else
-                   f"; that model scored {100 * source_model['accuracy']:.1f}% on its test split after "
-                   f"{source_model['epochs_run']} of {source_model['epochs_planned']} epochs ({source_model['stop_reason']})")
+    source_score = ("" if source_model is None else
+                    f"; that model scored {100 * source_model['accuracy']:.1f}% on its test split after "
+                    f"{source_model['epochs_run']} of {source_model['epochs_planned']} epochs, {source_model['stop_reason']}")
     note = (f"Pretrained on FER2013 by experiment {spec.source_experiment}{source_how} (its checkpoint as it evaluated "
-            f"it); on "
+            f"it){source_score}; on "
             f"{spec.dataset}, {split.description}. Fine-tuned: backbone frozen for {epochs[0]} epochs at lr "
             f"{spec.frozen.learning_rate:g}, then its top blocks for {epochs[1]} at lr {spec.top.learning_rate:g} "
             f"(batch normalization kept in inference mode); from scratch: the same model for {sum(epochs)} epochs "
