@@ -13,9 +13,11 @@ PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "opencv-py
 
 
 def git_commit() -> str:
-    """The repository's commit (with '+dirty' when tracked code has changes), or 'unknown'.
+    """The repository's commit (with '+dirty' when tracked code has changes), else $FER_GIT_COMMIT, else 'unknown'.
 
     Generated reports are left out of the check: a run rewriting reports/ is not a code change.
+    A copy of the tree without its `.git` (a GPU machine the working tree was sent to, an unpacked
+    archive) cannot ask git, so whoever made the copy names its commit in FER_GIT_COMMIT.
     """
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
@@ -23,8 +25,10 @@ def git_commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+        commit = dirty = ""
+    if commit:
+        return commit + ("+dirty" if dirty else "")
+    return os.environ.get("FER_GIT_COMMIT", "").strip() or "unknown"
 
 
 def training_environment() -> dict:

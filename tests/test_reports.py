@@ -12,6 +12,7 @@ from fer_lib.evaluate.record import ExperimentRecord
 from fer_lib.errors import FerError
 from fer_lib.files import atomic_folder
 from fer_lib import provenance
+from fer_lib.config import REPO_ROOT
 from fer_lib.reporting import figures, index, readme as readme_blocks
 
 
@@ -66,6 +67,17 @@ def test_environment_names_versions_commit_backend_and_device():
     assert {"keras", "numpy"} <= set(env["packages"]) and env["cpu_count"] >= 1
     assert env["git_commit"] and env["backend"] in ("tensorflow", "jax", "torch")
     assert env["backend_version"] != "unknown" and env["device"]
+
+
+def test_a_copy_without_git_records_the_commit_it_was_given(tmp_path, monkeypatch):
+    # a GPU machine gets the working tree without .git: the commit comes from FER_GIT_COMMIT there
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    monkeypatch.delenv("FER_GIT_COMMIT", raising=False)
+    assert provenance.git_commit() == "unknown"
+    monkeypatch.setenv("FER_GIT_COMMIT", "abc1234")
+    assert provenance.git_commit() == "abc1234"
+    monkeypatch.setattr(provenance, "REPO_ROOT", REPO_ROOT)
+    assert provenance.git_commit() != "abc1234"  # inside a checkout, git's own answer wins
 
 
 def test_the_experiment_record_round_trips_and_old_records_read_back_unchanged(tmp_path):
