@@ -198,10 +198,12 @@ LEAKAGE_STUDY = "leakage_study"
 
 def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int] | None = None,
           data_root: Path | str | None = None, reports_root: Path | str | None = None,
-          replace: bool = False) -> list[str]:
+          replace: bool = False, budget_minutes: float | None = None) -> list[str]:
     """Run `names` (experiments or studies of `paper`; default: its experiments) under `profile` and
     write their report folders as the notebooks do; return one summary line per result. `paper` may
-    be "leakage_study" (no names), the study of protocol flaws. Runs resume from their checkpoints."""
+    be "leakage_study" (no names), the study of protocol flaws. Runs resume from their checkpoints.
+    `budget_minutes` caps each seed of an experiment under any profile (a GPU lent for minutes): a run
+    it stops is reported as a lower bound and continues from its checkpoint under a larger budget."""
     from .papers import get_experiments, get_studies, papers_with_experiments
 
     get_profile(profile)
@@ -224,6 +226,8 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
     for name in names or [s.name for s in experiments]:
         spec = by_name[name]
         if spec in studies:
+            if budget_minutes is not None:
+                raise FerError(f"--budget-minutes caps experiments, not the study {name!r}; leave it out for studies")
             from .studies.fine_tune import FineTuneSpec, run_fine_tuning
             from .studies.ablation import run_ablation
             runner = run_fine_tuning if isinstance(spec, FineTuneSpec) else run_ablation
@@ -232,7 +236,7 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
             continue
         from .evaluate.runner import run_experiment
         for result in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root, seeds=seeds,
-                                     replace=replace):
+                                     replace=replace, budget_minutes=budget_minutes):
             lines.append(f"{paper}/{name} ({result.label}): accuracy {result.metrics['accuracy']:.4f}")
     return lines
 
@@ -317,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     trn.add_argument("--reports-root", help="where the reports go (default: the project's reports/)")
     trn.add_argument("--replace", action="store_true",
                      help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
+    trn.add_argument("--budget-minutes", type=float, metavar="M",
+                     help="wall-clock minutes per seed of each experiment under any profile (default: the profile's)")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
@@ -371,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {path}")
         elif args.command == "train":
             for line in train(args.paper, args.names, args.profile, seeds=_parse_seeds(args.seeds),
-                              data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace):
+                              data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace,
+                              budget_minutes=args.budget_minutes):
                 print(line)
         elif args.command == "render":
             for folder in render(args.profile):

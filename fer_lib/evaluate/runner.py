@@ -115,8 +115,11 @@ class SeedRun:
 
 
 def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
-    """The per-seed wall-clock budget: the spec's (or the override's) minutes times the profile's scale."""
-    return profile.budget_seconds(budget_minutes if budget_minutes is not None else spec.cpu_budget_minutes)
+    """The per-seed wall-clock budget: the spec's minutes times the profile's scale, or the override's
+    minutes as they stand under any profile (a `paper` run on a machine lent for minutes)."""
+    if budget_minutes is not None:
+        return get_profile("cpu").budget_seconds(budget_minutes)  # validated, and not scaled
+    return profile.budget_seconds(spec.cpu_budget_minutes)
 
 
 def _did_train(run: TrainResult, val_labels: np.ndarray) -> bool:
@@ -266,7 +269,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     """Run `spec` under `profile`; returns one result per learning-rate variant that ran.
 
     `seeds` overrides the spec's seeds (the profile decides whether all of them run);
-    `budget_minutes` overrides the per-seed wall-clock budget of the cpu profile. A report already in
+    `budget_minutes` overrides the per-seed wall-clock budget under any profile. A report already in
     `reports_root` (default: the project's reports/) made from more images, seeds, budget or epochs
     is not replaced unless `replace`: the run stops before training and says so.
     """
