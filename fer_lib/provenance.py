@@ -13,22 +13,25 @@ PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "opencv-py
 
 
 def git_commit() -> str:
-    """The repository's commit (with '+dirty' when tracked code has changes), else $FER_GIT_COMMIT, else 'unknown'.
+    """$FER_GIT_COMMIT where set, else the repository's commit (with '+dirty' when tracked code has
+    changes), else 'unknown'.
 
     Generated reports are left out of the check: a run rewriting reports/ is not a code change.
-    A copy of the tree without its `.git` (a GPU machine the working tree was sent to, an unpacked
-    archive) cannot ask git, so whoever made the copy names its commit in FER_GIT_COMMIT.
+    A copy of the tree sent elsewhere (a GPU machine) may carry no `.git` or a stale one (the lent
+    GPU's copy held the session's first commit while its files were a later one), so whoever sends
+    the copy names its commit in FER_GIT_COMMIT, and that wins.
     """
+    named = os.environ.get("FER_GIT_COMMIT", "").strip()
+    if named:
+        return named
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = dirty = ""
-    if commit:
-        return commit + ("+dirty" if dirty else "")
-    return os.environ.get("FER_GIT_COMMIT", "").strip() or "unknown"
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
 def training_environment() -> dict:

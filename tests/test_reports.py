@@ -57,6 +57,16 @@ def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
     assert "cpu/yousaf2024/fer2013_official/report.html" in html
 
 
+def test_the_index_says_which_commit_backend_and_device_trained_a_run():
+    from types import SimpleNamespace
+    gpu = {"git_commit": "2fdad8a", "backend": "jax", "device": "1 x NVIDIA H100 80GB HBM3"}
+    cpu = {"git_commit": "c6d7a56", "backend": "tensorflow", "device": "CPU: Intel(R) Xeon(R) Processor (2 cores)"}
+    assert index.trained_at(SimpleNamespace(backends=[[gpu]])) == "2fdad8a (jax; 1 x NVIDIA H100 80GB HBM3)"
+    both = index.trained_at(SimpleNamespace(backends=[[cpu, gpu]]))  # resumed on another machine
+    assert both.startswith("2fdad8a, c6d7a56 (jax, tensorflow;") and "H100" in both and "Xeon" in both
+    assert index.trained_at(SimpleNamespace(backends=[])).startswith("commit not recorded")
+
+
 def test_empty_index_says_how_to_fill_it(tmp_path):
     index.build_index(tmp_path)
     assert "make reproduce-all" in (tmp_path / "index.md").read_text()
@@ -69,15 +79,17 @@ def test_environment_names_versions_commit_backend_and_device():
     assert env["backend_version"] != "unknown" and env["device"]
 
 
-def test_a_copy_without_git_records_the_commit_it_was_given(tmp_path, monkeypatch):
-    # a GPU machine gets the working tree without .git: the commit comes from FER_GIT_COMMIT there
+def test_a_copy_sent_elsewhere_records_the_commit_it_was_given(tmp_path, monkeypatch):
+    # a GPU machine gets the working tree without .git, or with a stale one: FER_GIT_COMMIT names it there
     monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
     monkeypatch.delenv("FER_GIT_COMMIT", raising=False)
     assert provenance.git_commit() == "unknown"
     monkeypatch.setenv("FER_GIT_COMMIT", "abc1234")
     assert provenance.git_commit() == "abc1234"
     monkeypatch.setattr(provenance, "REPO_ROOT", REPO_ROOT)
-    assert provenance.git_commit() != "abc1234"  # inside a checkout, git's own answer wins
+    assert provenance.git_commit() == "abc1234"  # named, it wins over a checkout's (possibly stale) git
+    monkeypatch.delenv("FER_GIT_COMMIT")
+    assert provenance.git_commit() not in ("abc1234", "unknown")
 
 
 def test_the_experiment_record_round_trips_and_old_records_read_back_unchanged(tmp_path):

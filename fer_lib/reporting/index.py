@@ -28,13 +28,14 @@ FIGURES = "figures"  # reports/figures/claims_<paper>.png
 
 
 def trained_at(e: ExperimentRecord) -> str:
-    """The commits (and backends) a record's runs trained under, or why they are not known."""
+    """The commits, backends and devices a record's runs trained under, or why they are not known."""
     segments = [seg for per_seed in (e.backends or []) for seg in per_seed]
     commits = sorted({seg["git_commit"] for seg in segments if seg.get("git_commit")})
     if not commits:
         return "commit not recorded (trained before runs recorded it)"
     backends = sorted({seg["backend"] for seg in segments})
-    return f"{', '.join(commits)} ({', '.join(backends)})"
+    devices = sorted({seg["device"] for seg in segments if seg.get("device")})
+    return f"{', '.join(commits)} ({', '.join(backends)}{''.join(f'; {d}' for d in devices)})"
 
 
 def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict]:
