@@ -100,3 +100,17 @@ def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_p
     assert out.stdout.strip().splitlines()[-1].startswith("yousaf2024/ckplus48_subject")
     folder = tmp_path / "smoke" / "yousaf2024" / "ckplus48_subject"
     assert (folder / "experiment.json").is_file() and (folder / "claims.md").is_file()
+
+
+def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_for_studies():
+    from fer_lib.config import get_profile
+    from fer_lib.evaluate.runner import budget_seconds
+    from fer_lib.papers import get_experiments
+    spec = get_experiments("khalid2025")[0]
+    assert budget_seconds(spec, get_profile("paper")) is None  # the paper profile has no budget of its own
+    assert budget_seconds(spec, get_profile("paper"), 11) == 660  # a lent GPU's minutes, not scaled
+    assert budget_seconds(spec, get_profile("cpu")) == 60 * spec.cpu_budget_minutes
+    with pytest.raises(FerError, match="budget_minutes must be a positive number"):
+        budget_seconds(spec, get_profile("paper"), -1)
+    with pytest.raises(FerError, match="caps experiments, not the study 'attention_ablation'"):
+        cli.train("khalid2025", ["attention_ablation"], "smoke", budget_minutes=5)
