@@ -90,9 +90,15 @@ class Profile:
 
     def budget_seconds(self, minutes: float) -> float | None:
         """The wall-clock budget of a run given `minutes` under the cpu profile (None: no budget)."""
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0 or minutes == float("inf"):
-            raise FerError(f"budget_minutes must be a positive number of minutes, got {minutes!r}")
-        return None if self.budget_scale is None else 60 * minutes * self.budget_scale
+        seconds = budget_minutes_in_seconds(minutes)
+        return None if self.budget_scale is None else seconds * self.budget_scale
+
+
+def budget_minutes_in_seconds(minutes: float) -> float:
+    """`minutes` of wall clock in seconds, or a FerError where they are not a positive finite number."""
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0 or minutes == float("inf"):
+        raise FerError(f"budget_minutes must be a positive number of minutes, got {minutes!r}")
+    return 60 * minutes
 
 
 PROFILES: dict[str, Profile] = {

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Profile, cache_dir, get_profile, portable_path, reports_dir
+from ..config import Profile, budget_minutes_in_seconds, cache_dir, get_profile, portable_path, reports_dir
 from ..data import FaceDataset, PreprocessConfig, Prepared, prepare
 from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split, shares_group
 from ..errors import FerError
@@ -118,7 +118,7 @@ def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float
     """The per-seed wall-clock budget: the spec's minutes times the profile's scale, or the override's
     minutes as they stand under any profile (a `paper` run on a machine lent for minutes)."""
     if budget_minutes is not None:
-        return get_profile("cpu").budget_seconds(budget_minutes)  # validated, and not scaled
+        return budget_minutes_in_seconds(budget_minutes)
     return profile.budget_seconds(spec.cpu_budget_minutes)
 
 

@@ -35,7 +35,7 @@ def trained_at(e: ExperimentRecord) -> str:
         return "commit not recorded (trained before runs recorded it)"
     backends = sorted({seg["backend"] for seg in segments})
     devices = sorted({seg["device"] for seg in segments if seg.get("device")})
-    return f"{', '.join(commits)} ({', '.join(backends)}{''.join(f'; {d}' for d in devices)})"
+    return f"{', '.join(commits)} ({'; '.join([', '.join(backends), *devices])})"
 
 
 def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict]:
