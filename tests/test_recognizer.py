@@ -205,11 +205,36 @@ def test_tracking_searches_only_near_the_last_face_size_and_the_probe_records_th
     assert detector.detect(gray, face_side=side * 3) == []
 
     rows = tracking_probe(load_classifier(small_model), encoded, boxes, widths=(96, 160))
-    assert len(rows) == 4 and sum(row["chosen"] for row in rows) == 1
-    chosen = next(row for row in rows if row["chosen"])
-    assert chosen["window"] == EmotionRecognizer.TRACK_WINDOW and chosen["size_limited"]
+    assert len(rows) == 4 and sum(row["in_use"] for row in rows) == 1
+    in_use = next(row for row in rows if row["in_use"])
+    assert in_use["window"] == EmotionRecognizer.TRACK_WINDOW and in_use["size_limited"]
     assert all(0 <= row["faces_kept_per_frame"] <= 1 and row["ms_per_frame"] > 0 for row in rows)
     assert HaarDetector.TRACK_SIZE_FACTOR == 1.4 and EmotionRecognizer.TRACK_WINDOW == 160  # the probe changed no class
+
+
+def test_the_tracking_rule_takes_the_fastest_setting_that_keeps_nearly_all_faces():
+    from fer_lib.studies.recognizer_benchmark import tracking_choice
+
+    def row(n, window, limited, kept, ms):
+        return {"faces_per_frame": n, "window": window, "size_limited": limited, "faces_kept_per_frame": kept,
+                "ms_per_frame": ms}
+    rows = [row(1, 96, True, 0.55, 1.0), row(1, 160, True, 0.73, 3.0), row(1, 160, False, 0.73, 5.0),
+            row(4, 96, True, 2.2, 7.0), row(4, 160, True, 2.9, 14.0), row(4, 160, False, 2.95, 18.0)]
+    assert tracking_choice(rows) == (160, True)  # 96 is faster but loses faces; 160 unlimited is slower
+    rows[1]["faces_kept_per_frame"] = 0.6  # now the size limit loses faces on one-face frames
+    assert tracking_choice(rows) == (160, False)
+    assert tracking_choice(rows, tolerance=1.0) == (96, True)  # any loss allowed: the fastest
+
+
+def test_the_committed_tracking_probe_chose_the_recognizers_setting():
+    """The saved benchmark's probe rows, put through the rule, give the window and size limit the
+    recognizer uses: change one without the other and this fails."""
+    from fer_lib.config import reports_dir
+    from fer_lib.recognizer import EmotionRecognizer
+    from fer_lib.studies.recognizer_benchmark import tracking_choice
+
+    rows = json.loads((reports_dir() / "benchmarks" / "recognizer.json").read_text())["tracking"]
+    assert tracking_choice(rows) == (EmotionRecognizer.TRACK_WINDOW, True)
 
 
 def test_exports_agree_with_the_keras_model_on_real_test_faces(fer2013, tmp_path, small_model):
