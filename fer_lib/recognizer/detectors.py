@@ -37,13 +37,15 @@ class HaarDetector:
         self.detect_width, self.scale_factor, self.min_neighbors, self.min_face = \
             detect_width, scale_factor, min_neighbors, min_face
 
-    # A tracked face is searched for only within this factor of its last size: the cascade's cost is
-    # mostly the number of scales it tries, so this makes a search between full detections cheap.
-    TRACK_SIZE_FACTOR = 1.4
+    # A tracked face may be searched for only within this factor of its last size (None: every size).
+    # The cascade's cost is mostly the number of scales it tries, so a limit makes the search between
+    # full detections cheaper; the benchmark's tracking probe decides whether it costs faces.
+    TRACK_SIZE_FACTOR: float | None = 1.4
 
     def detect(self, gray: np.ndarray, face_side: float | None = None) -> list[Box]:
         """Faces as (x, y, w, h), largest first; `face_side` (pixels of `gray`), where the face's size is
-        known from the last frame, limits the search to sizes within `TRACK_SIZE_FACTOR` of it."""
+        known from the last frame, limits the search to sizes within `TRACK_SIZE_FACTOR` of it (unless
+        that is None)."""
         scale = 1.0
         if self.detect_width is not None and gray.shape[1] > self.detect_width:
             scale = self.detect_width / gray.shape[1]
@@ -51,7 +53,7 @@ class HaarDetector:
                               interpolation=cv2.INTER_AREA)
         side = max(12, round(self.min_face * scale))
         largest = (0, 0)
-        if face_side is not None:
+        if face_side is not None and self.TRACK_SIZE_FACTOR is not None:
             side = max(side, round(face_side * scale / self.TRACK_SIZE_FACTOR))
             largest = (round(face_side * scale * self.TRACK_SIZE_FACTOR),) * 2
         found = haar_detector().detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
