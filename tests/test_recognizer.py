@@ -203,6 +203,8 @@ def test_tracking_searches_only_near_the_last_face_size_and_the_probe_records_th
     assert detector.detect(gray, face_side=side)  # the face's own size: found
     assert detector.detect(gray, face_side=side / 3) == []  # a third of it: the search never reaches the face
     assert detector.detect(gray, face_side=side * 3) == []
+    detector.TRACK_SIZE_FACTOR = None  # no size limit: the face is found whatever size was expected
+    assert detector.detect(gray, face_side=side / 3) and detector.detect(gray, face_side=side * 3)
 
     rows = tracking_probe(load_classifier(small_model), encoded, boxes, widths=(96, 160))
     assert len(rows) == 4 and sum(row["in_use"] for row in rows) == 1
