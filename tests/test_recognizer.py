@@ -232,11 +232,10 @@ def test_the_committed_tracking_probe_chose_the_recognizers_setting():
     """The saved benchmark's probe rows, put through the rule, give the window and size limit the
     recognizer uses: change one without the other and this fails."""
     from fer_lib.config import reports_dir
-    from fer_lib.recognizer import EmotionRecognizer
-    from fer_lib.studies.recognizer_benchmark import tracking_choice
+    from fer_lib.studies.recognizer_benchmark import tracking_choice, tracking_in_use
 
     rows = json.loads((reports_dir() / "benchmarks" / "recognizer.json").read_text())["tracking"]
-    assert tracking_choice(rows) == (EmotionRecognizer.TRACK_WINDOW, True)
+    assert tracking_choice(rows) == tracking_in_use() == (160, True)
 
 
 def test_exports_agree_with_the_keras_model_on_real_test_faces(fer2013, tmp_path, small_model):

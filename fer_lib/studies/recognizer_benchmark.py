@@ -95,6 +95,13 @@ def finding_rate(detector, encoded: list[bytes], boxes: list[list[tuple]]) -> tu
     return hits / total, 1000 * (time.perf_counter() - started) / len(encoded)
 
 
+def tracking_in_use() -> tuple[int, bool]:
+    """The recognizer's tracking setting as the probe names it: (window, size_limited)."""
+    from ..recognizer import EmotionRecognizer, HaarDetector
+
+    return EmotionRecognizer.TRACK_WINDOW, HaarDetector.TRACK_SIZE_FACTOR is not None
+
+
 def tracking_probe(classifier, encoded: list[bytes], boxes: list[list[tuple]], widths=(96, 120, 160)) -> list[dict]:
     """The probe that chose `EmotionRecognizer.TRACK_WINDOW` and `HaarDetector.TRACK_SIZE_FACTOR`: for
     each window width, with and without the size limit, the faces per frame found again around the
@@ -115,8 +122,7 @@ def tracking_probe(classifier, encoded: list[bytes], boxes: list[list[tuple]], w
             rows.append({"faces_per_frame": len(boxes[0]), "window": width, "size_limited": limited,
                          "faces_kept_per_frame": round(kept / len(grays), 2),
                          "ms_per_frame": round(1000 * (time.perf_counter() - started) / len(grays), 2),
-                         "in_use": width == EmotionRecognizer.TRACK_WINDOW
-                                   and limited == (HaarDetector.TRACK_SIZE_FACTOR is not None)})
+                         "in_use": (width, limited) == tracking_in_use()})
     return rows
 
 
