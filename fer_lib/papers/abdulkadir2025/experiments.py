@@ -21,8 +21,9 @@ The cpu budgets (minutes per seed or fold) are sized for 2 CPU cores, where an e
 Training takes about 1.2 minutes for the Sequential model, 10 for VGG19 and 8 for the hybrid
 (reports/benchmarks/training.md, an AMD EPYC in bfloat16); on an Intel Xeon without bfloat16 the
 Sequential model's epoch takes 2 to 2.3 minutes (float32), so its budget, 130 minutes, lets it
-reach its 50 epochs on either machine. VGG19 and the hybrid run a few epochs and are reported as
-lower bounds. The `paper` profile runs the exact epochs.
+reach its 50 epochs on either machine. On an Intel Xeon with AMX in bfloat16 the committed runs'
+histories show about 4.5 minutes per epoch for VGG19 and 11 for the hybrid. VGG19 and the hybrid
+run a few epochs and are reported as lower bounds. The `paper` profile runs the exact epochs.
 """
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
