@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_lib.data.splits import make_folds, make_split
+from fer_lib.data.splits import folds_description, make_folds, make_split
 from fer_lib.errors import FerError
 from fer_lib.evaluate import claims as claims_lib
 from fer_lib.evaluate.metrics import classification_metrics, recall_beside_specificity
@@ -102,6 +102,17 @@ def test_kfold_within_training_leaves_privatetest_out_of_every_fold(fer2013):
         make_folds("official", fer2013)
 
 
+def test_every_fold_names_the_whole_cross_validation_beside_its_own_number(fer2013):
+    folds = make_folds("stratified_kfold", fer2013, k=5, within="Training")
+    assert folds[1].description.startswith("stratified fold 2/5 of Training")
+    assert {f.protocol_description for f in folds} == {folds_description("stratified_kfold", k=5, within="Training")}
+    assert folds_description("stratified_kfold", k=5, within="Training").startswith("stratified 5-fold cross-validation of Training")
+    assert folds_description("stratified_kfold").startswith("stratified 5-fold cross-validation of all images")
+    assert folds_description("subject_kfold").startswith("subject-independent 10-fold")  # the fold function's default k
+    with pytest.raises(FerError, match="unknown k-fold protocol"):
+        folds_description("official")
+
+
 def test_the_last_epoch_is_evaluated_when_validation_is_the_test_set(fer2013, tmp_path, monkeypatch):
     """The run selects nothing on the test set: its weights are the last epoch's, not the best one's."""
     from fer_lib.evaluate.runner import train_and_evaluate
@@ -131,6 +142,9 @@ def test_a_kfold_experiment_reports_folds_holdout_and_the_deduplicated_test(data
     assert {"deduplicated_test", "holdout"} == set(e["extra_scores"])
     assert e["extra_scores"]["holdout"]["n"] == 7 * 24  # the smoke subset's PrivateTest
     assert e["extra_scores"]["deduplicated_test"]["n"] <= e["split_sizes"]["test"]
+    # the record names the whole cross-validation, not its first fold, and the images its pooled score covers
+    assert e["protocol_description"].startswith("stratified 5-fold cross-validation of Training")
+    assert e["split_sizes"]["test_all_folds"] == e["split_sizes"]["test"]  # smoke runs one fold
     for name in ("predictions_fold1.npz", "holdout_predictions_fold1.npz", "history_fold1.csv", "per_class.csv"):
         assert (result.folder / name).exists(), name
     per_class = pd.read_csv(result.folder / "per_class.csv")

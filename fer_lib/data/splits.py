@@ -38,6 +38,12 @@ class Split:
     val: np.ndarray
     test: np.ndarray
     val_is_test: bool = False  # the paper's protocol reports the set that monitored training
+    # the whole protocol in words where a split is one of k folds (a report names the protocol, not fold 1)
+    folds_description: str | None = None
+
+    @property
+    def protocol_description(self) -> str:
+        return self.folds_description or self.description
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -181,7 +187,8 @@ def subject_kfold(dataset: FaceDataset, k: int = 10, seed: int = 0, val_fraction
     splits = []
     for i, (rest, test) in enumerate(folds.split(dataset.images, dataset.labels, groups)):
         train, val = _group_holdout(rest, dataset.labels, groups, val_fraction, seed + 1 + i)
-        splits.append(Split("subject_kfold", f"subject-independent fold {i + 1}/{k}", seed, train, val, np.sort(test)))
+        splits.append(Split("subject_kfold", f"subject-independent fold {i + 1}/{k}", seed, train, val, np.sort(test),
+                            folds_description=folds_description("subject_kfold", k=k, val_fraction=val_fraction)))
     return splits
 
 
@@ -204,7 +211,9 @@ def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fracti
     for i, (rest, test) in enumerate(folds.split(pool, dataset.labels[pool])):
         train, val = stratified_holdout(pool[rest], dataset.labels, val_fraction, seed + 1 + i)
         splits.append(Split("stratified_kfold", f"stratified fold {i + 1}/{k}{where}, {val_fraction:.0%} of the "
-                            "other folds held out for selection", seed, train, val, np.sort(pool[test])))
+                            "other folds held out for selection", seed, train, val, np.sort(pool[test]),
+                            folds_description=folds_description("stratified_kfold", k=k, val_fraction=val_fraction,
+                                                                within=within)))
     return splits
 
 
@@ -218,6 +227,23 @@ KFOLD_PROTOCOLS: dict[str, Callable[..., list[Split]]] = {
     "subject_kfold": subject_kfold,
     "stratified_kfold": stratified_kfold,
 }
+
+
+def folds_description(protocol: str, **options) -> str:
+    """A k-fold protocol in words, as a report names it (each fold's split names its own number);
+    options left out take the fold function's defaults."""
+    if protocol not in KFOLD_PROTOCOLS:
+        raise unknown_name_error("k-fold protocol", protocol, list(KFOLD_PROTOCOLS))
+    bound = {name: p.default for name, p in inspect.signature(KFOLD_PROTOCOLS[protocol]).parameters.items()
+             if p.default is not inspect.Parameter.empty}
+    bound.update(options)
+    k, val_fraction = bound["k"], bound["val_fraction"]
+    tested = "(each image tested once, by the fold that holds it out)"
+    if protocol == "subject_kfold":
+        return f"subject-independent {k}-fold cross-validation {tested}, {val_fraction:.0%} of the other folds " \
+               "held out by subject for selection"
+    where = f" of {bound['within']}" if bound.get("within") else " of all images"
+    return f"stratified {k}-fold cross-validation{where} {tested}, {val_fraction:.0%} of the other folds held out for selection"
 
 
 def _check_options(protocol: str, function: Callable, options: dict) -> None:

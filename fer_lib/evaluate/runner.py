@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..config import Profile, budget_minutes_in_seconds, cache_dir, get_profile, portable_path, reports_dir
 from ..data import FaceDataset, PreprocessConfig, Prepared, prepare
-from ..data.splits import KFOLD_PROTOCOLS, Split, make_folds, make_split, shares_group
+from ..data.splits import KFOLD_PROTOCOLS, Split, folds_description, make_folds, make_split, shares_group
 from ..errors import FerError
 from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
@@ -519,6 +519,15 @@ def _run_note(spec: ExperimentSpec, lr: float, trained: bool, first: SeedRun, n_
          f"{'; ...' if len(partial) > 3 else ''})." if partial else "")
 
 
+def _split_sizes(spec: ExperimentSpec, splits: list[Split]) -> dict[str, int]:
+    """The first run's part sizes; under a k-fold protocol also the test images of all folds run,
+    which the pooled accuracy covers (each image once)."""
+    sizes = splits[0].sizes()
+    if spec.kfold:
+        sizes["test_all_folds"] = sum(len(split.test) for split in splits)
+    return sizes
+
+
 def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDataset, pre_summary: dict,
                   per_seed: list[SeedRun], trained: bool, wall: float, reports_root: Path,
                   groups: np.ndarray | None = None) -> ExperimentResult:
@@ -530,10 +539,10 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
     runs = [r.run for r in per_seed]
     record = ExperimentRecord(
         paper=spec.paper, experiment=spec.name, label=_label(spec, lr), title=spec.title, dataset=spec.dataset,
-        protocol=spec.protocol, protocol_options=spec.protocol_options, protocol_description=first.split.description,
+        protocol=spec.protocol, protocol_options=spec.protocol_options, protocol_description=first.split.protocol_description,
         model=spec.model, model_options=spec.model_options, profile=prof.name, profile_description=prof.description,
         learning_rate=lr, paper_learning_rate=spec.training.learning_rate, trained=trained,
-        seeds=[r.seed for r in per_seed], split_sizes=first.split.sizes(), n_images=len(dataset),
+        seeds=[r.seed for r in per_seed], split_sizes=_split_sizes(spec, [r.split for r in per_seed]), n_images=len(dataset),
         epochs=EpochsRecord(planned=first.run.epochs_planned, run_per_seed=[r.epochs_run for r in runs],
                             best_epoch_per_seed=[r.best_epoch for r in runs], stop_reasons=[r.stop_reason for r in runs],
                             train_seconds_per_seed=[round(r.train_seconds, 1) for r in runs]),
@@ -575,6 +584,10 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     if Path(record.preprocessing.get("source", "")).is_absolute():  # recorded before paths were portable
         record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
+    if record.unit == "fold":  # records from before they named the whole cross-validation and its pooled size
+        record.protocol_description = folds_description(record.protocol, **record.protocol_options)
+        record.split_sizes["test_all_folds"] = sum(
+            len(np.load(folder / _unit_file(record, "predictions", u))["y_true"]) for u in record.seeds)
     saved = json.loads((folder / "metrics.json").read_text())
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)

@@ -55,7 +55,8 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
                 "measured, seeds pooled (95% CI)": f"{pct(e.accuracy)} [{pct(e.accuracy_ci[0])}, {pct(e.accuracy_ci[1])}]",
                 "seeds mean ± sd": f"{pct(s['mean'])} ± {100 * s['std']:.1f} (n={s['n_seeds']}{' folds' if e.unit == 'fold' else ''})"
                 if s["n_seeds"] > 1 else f"1 {e.unit}",
-                "n test": e.split_sizes["test"],
+                "n test": (f"{e.split_sizes['test_all_folds']} ({len(e.seeds)} folds)" if "test_all_folds" in e.split_sizes
+                           else e.split_sizes["test"]),
                 "other test sets, same runs": "; ".join(
                     f"{name.replace('_', ' ')} {pct(v['accuracy'])} [{pct(v['accuracy_ci'][0])}, {pct(v['accuracy_ci'][1])}] "
                     f"(n={v['n']})" for name, v in (e.extra_scores or {}).items()),

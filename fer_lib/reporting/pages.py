@@ -80,13 +80,19 @@ def experiment_summary(e: ExperimentRecord) -> str:
     s = e.seed_summary
     ep = e.epochs
     head = e.headline_claim or {}
+    if len(e.seeds) == 1:
+        tested = f"n={e.split_sizes['test']}, {e.unit} {e.seeds[0]}"
+    elif "test_all_folds" in e.split_sizes:  # each fold tests different images
+        tested = f"n={e.split_sizes['test_all_folds']}, {len(e.seeds)} folds pooled"
+    else:
+        tested = f"n={e.split_sizes['test']} per seed, {len(e.seeds)} seeds pooled"
     lines = [
         f"**{e.label}** ({e.profile} profile, lr {e.learning_rate:g}): test accuracy "
-        f"**{pct(e.accuracy)}** (95% CI {pct(lo)}-{pct(hi)}, n={e.split_sizes['test']}, seed {e.seeds[0]})",
+        f"**{pct(e.accuracy)}** (95% CI {pct(lo)}-{pct(hi)}, {tested})",
     ]
     if s["n_seeds"] > 1:
-        lines.append(f"across {s['n_seeds']} seeds: mean {pct(s['mean'])}, sd {100 * s['std']:.1f} points")
-    lines.append("epochs run / planned per seed: " + ", ".join(f"{r}/{ep.planned}" for r in ep.run_per_seed)
+        lines.append(f"across {s['n_seeds']} {e.unit}s: mean {pct(s['mean'])}, sd {100 * s['std']:.1f} points")
+    lines.append(f"epochs run / planned per {e.unit}: " + ", ".join(f"{r}/{ep.planned}" for r in ep.run_per_seed)
                  + f"; {'; '.join(sorted(set(ep.stop_reasons)))}")
     if head:
         lines.append(f"paper's headline claim {head['claimed']} ({head['where']}): {head['verdict']}")
