@@ -1,10 +1,12 @@
 """Provenance of a run: the git commit and the environment (packages, Python, CPU, backend, device)."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 from .config import REPO_ROOT
 
@@ -16,19 +18,25 @@ def git_commit() -> str:
     """$FER_GIT_COMMIT where set, else the repository's commit (with '+dirty' when tracked code has
     changes), else 'unknown'.
 
-    Generated reports are left out of the check: a run rewriting reports/ is not a code change.
-    A copy of the tree sent elsewhere (a GPU machine) may carry no `.git` or a stale one (the lent
-    GPU's copy held the session's first commit while its files were a later one), so whoever sends
-    the copy names its commit in FER_GIT_COMMIT, and that wins.
+    The repository is read once per process: a long `train` run executes the code it imported, so a
+    commit made while it runs (its results committed between experiments) must not be recorded as
+    the one it trained under. Generated reports are left out of the check: a run rewriting reports/
+    is not a code change. A copy of the tree sent elsewhere (a GPU machine) may carry no `.git` or a
+    stale one (the lent GPU's copy held the session's first commit while its files were a later one),
+    so whoever sends the copy names its commit in FER_GIT_COMMIT, and that wins.
     """
     named = os.environ.get("FER_GIT_COMMIT", "").strip()
-    if named:
-        return named
+    return named or _repository_commit(Path(REPO_ROOT))
+
+
+@functools.lru_cache(maxsize=None)
+def _repository_commit(repo_root: Path) -> str:
+    """The checkout's commit when this process first asked (see `git_commit`)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+                               cwd=repo_root, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"

@@ -109,3 +109,19 @@ def test_accuracy_difference():
     unpaired = paired_difference(a, b, paired=False)
     assert unpaired["ci"][1] - unpaired["ci"][0] > 1.5 * (d["ci"][1] - d["ci"][0])
     assert paired_difference(a, b[:10], paired=False)["n_seeds"] == 1
+
+
+def test_a_class_never_predicted_has_f1_zero_so_macro_f1_counts_it():
+    """A collapsed model (every image called 'a') has F1 0 on the classes it never predicts, as sklearn
+    scores them; leaving them undefined would report the one predicted class's F1 as the macro F1."""
+    from sklearn.metrics import f1_score
+
+    from fer_lib.evaluate.metrics import pooled_metrics
+
+    y_true = np.array([0] * 5 + [1] * 3 + [2] * 2)
+    y_pred = np.zeros_like(y_true)
+    cm = np.bincount(y_true * 3 + y_pred, minlength=9).reshape(3, 3)
+    pooled = pooled_metrics([cm], ["a", "b", "c"])
+    f1 = [pooled["per_class"][c]["f1"] for c in "abc"]
+    assert f1[1] == 0.0 and f1[2] == 0.0
+    assert np.mean(f1) == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))

@@ -92,6 +92,25 @@ def test_a_copy_sent_elsewhere_records_the_commit_it_was_given(tmp_path, monkeyp
     assert provenance.git_commit() not in ("abc1234", "unknown")
 
 
+def test_a_process_records_the_commit_it_started_from_not_a_later_one(tmp_path, monkeypatch):
+    """A long run whose results are committed between its experiments still ran the code it imported."""
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    monkeypatch.delenv("FER_GIT_COMMIT", raising=False)
+    first = provenance.git_commit()
+    (tmp_path / "code.py").write_text("x = 2\n")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "second")
+    assert first != "unknown" and provenance.git_commit() == first
+
+
 def test_the_experiment_record_round_trips_and_old_records_read_back_unchanged(tmp_path):
     record = make_record(backends=[[{"from_epoch": 1, "backend": "jax", "backend_version": "0.10", "device": "CPU"}]])
     record.write(tmp_path)

@@ -114,8 +114,10 @@ def _rates(cm: np.ndarray) -> dict[str, np.ndarray]:
     true_n, pred_n, n = cm.sum(axis=-1), cm.sum(axis=-2), cm.sum(axis=(-2, -1))
     with np.errstate(divide="ignore", invalid="ignore"):
         precision, recall = tp / pred_n, tp / true_n
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+        # a class never predicted has no precision but recall 0, so F1 0 (sklearn's zero_division=0):
+        # leaving it undefined would drop a collapsed model's missed classes from its macro F1
+        f1 = np.where(tp > 0, 2 * tp / (true_n + pred_n), 0.0)
+        f1 = np.where(np.isnan(recall), np.nan, f1)
         fp = pred_n - tp
         tn = n[..., None] - true_n - fp
         specificity = tn / (tn + fp)
