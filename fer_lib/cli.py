@@ -176,17 +176,24 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
 
 
 def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
-    """Rewrite every experiment folder of `profile` from its saved predictions and histories, then the index."""
+    """Rewrite every experiment folder and ablation of `profile` from its saved predictions and
+    histories, then the index."""
     from .evaluate.runner import rerender
     from .files import visible
     from .reporting.index import build_index
     from .reporting.readme import update_readme
+    from .studies.ablation import rerender_ablation
 
     get_profile(profile)
     reports_root = Path(reports_root or reports_dir())
     folders = [p.parent for p in visible(reports_root / profile, "*/*/experiment.json")]
     for folder in folders:
         rerender(folder)
+    ablations = [p.parent for p in visible(reports_root / profile, "*/*/results.json")
+                 if json.loads(p.read_text()).get("kind") == "ablation"]
+    for folder in ablations:
+        rerender_ablation(folder)
+    folders += ablations
     build_index(reports_root)
     if is_project_reports(reports_root):
         update_readme()

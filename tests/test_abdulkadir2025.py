@@ -169,7 +169,7 @@ def test_eq3_recall_is_specificity_beside_real_recall():
 
 
 def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_difference(data_root, tmp_path, monkeypatch):
-    from fer_lib.studies.ablation import AblationSpec, run_ablation
+    from fer_lib.studies.ablation import AblationSpec, rerender_ablation, run_ablation
 
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     base = STUDIES[0]
@@ -186,6 +186,9 @@ def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_diffe
     saved = json.loads((folder / "results.json").read_text())
     assert saved["kind"] == "ablation" and saved["runs"][0]["provenance"][0]["git_commit"]
     assert len(list((folder / "predictions").glob("*.npz"))) == 2 and (folder / "report.html").exists()
+    before = {name: (folder / name).read_text() for name in ("results.csv", "results.json", "results.md")}
+    assert rerender_ablation(folder).equals(pd.read_csv(folder / "results.csv"))
+    assert {name: (folder / name).read_text() for name in before} == before  # recomputed from what it saved
     with pytest.raises(FerError, match="holds a report from more evidence"):
         run_ablation(replace(spec, seeds=()), "smoke", data_root=data_root, reports_root=tmp_path)
 

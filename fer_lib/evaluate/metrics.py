@@ -116,7 +116,7 @@ def _rates(cm: np.ndarray) -> dict[str, np.ndarray]:
         precision, recall = tp / pred_n, tp / true_n
         # a class never predicted has no precision but recall 0, so F1 0 (sklearn's zero_division=0):
         # leaving it undefined would drop a collapsed model's missed classes from its macro F1
-        f1 = np.where(tp > 0, 2 * tp / (true_n + pred_n), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
         f1 = np.where(np.isnan(recall), np.nan, f1)
         fp = pred_n - tp
         tn = n[..., None] - true_n - fp

@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -184,6 +185,11 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
     return pd.DataFrame(rows)
 
 
+# what an ablation's page shows of its results.json
+ABLATION_META = ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run", "training",
+                 "environment", "runs")
+
+
 def study_folder(spec: AblationSpec, profile: str, reports_root: Path | str | None = None) -> Path:
     """Where `spec`'s report goes: `<reports_root>/<profile>/<paper>/<name>/` (default: the project's reports/)."""
     return Path(reports_root if reports_root is not None else reports_dir()) / profile / spec.paper / spec.name
@@ -252,9 +258,33 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         "environment": environment(),
         "runs": run_rows(runs), "note": _note(spec, prof.name, reports_root),
     }
-    write_study_folder(folder, spec, runs, table, saved, dataset.class_names,
-                       ("profile", "protocol_description", "seeds", "equal", "budget_minutes_per_run", "training",
-                        "environment", "runs"))
+    write_study_folder(folder, spec, runs, table, saved, dataset.class_names, ABLATION_META)
+    return table
+
+
+def rerender_ablation(folder: Path | str) -> pd.DataFrame:
+    """Rewrite an ablation's table, figure and page from the predictions, histories and run rows its
+    folder saved, without training (e.g. after a change to a metric); returns the table."""
+    folder = Path(folder)
+    saved = json.loads((folder / "results.json").read_text())
+    if saved.get("kind") != "ablation":
+        raise FerError(f"{folder} holds no ablation report (results.json kind {saved.get('kind')!r})")
+    # the page needs only the study's names, which the folder saved (a study need not be registered)
+    spec = SimpleNamespace(paper=saved["paper"], name=saved["name"], title=saved["title"])
+    runs: dict[str, list[ArmSeed]] = {arm: [] for arm in saved["arms"]}
+    class_names = None
+    for row in saved["runs"]:
+        stem = f"{_slug(row['arm'])}_seed{row['seed']}"
+        with np.load(folder / "predictions" / f"{stem}.npz", allow_pickle=False) as z:
+            class_names = [str(c) for c in z["class_names"]]
+            runs[row["arm"]].append(ArmSeed(
+                row["arm"], row["seed"], z["ids"], z["y_true"], z["proba"],
+                z["duplicate_free"] if "duplicate_free" in z.files else None,
+                pd.read_csv(folder / "histories" / f"{stem}.csv"), row["epochs_run"], row["epochs_planned"],
+                row["stop_reason"], row["train_seconds"], row["budget_seconds"], row["provenance"]))
+    params = dict(pd.read_csv(folder / "results.csv")[["arm", "parameters"]].itertuples(index=False))
+    table = ablation_table(saved["arms"], runs, class_names, {arm: int(n) for arm, n in params.items()})
+    write_study_folder(folder, spec, runs, table, saved, class_names, ABLATION_META)
     return table
 
 
