@@ -180,7 +180,7 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     histories, then the index."""
     from .evaluate.runner import rerender
     from .files import visible
-    from .reporting.index import build_index
+    from .reporting.index import ablation_folders, build_index
     from .reporting.readme import update_readme
     from .studies.ablation import rerender_ablation
 
@@ -189,8 +189,7 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     folders = [p.parent for p in visible(reports_root / profile, "*/*/experiment.json")]
     for folder in folders:
         rerender(folder)
-    ablations = [p.parent for p in visible(reports_root / profile, "*/*/results.json")
-                 if json.loads(p.read_text()).get("kind") == "ablation"]
+    ablations = [folder for folder, _ in ablation_folders(reports_root, (profile,))]
     for folder in ablations:
         rerender_ablation(folder)
     folders += ablations
