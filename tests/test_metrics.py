@@ -125,3 +125,22 @@ def test_a_class_never_predicted_has_f1_zero_so_macro_f1_counts_it():
     f1 = [pooled["per_class"][c]["f1"] for c in "abc"]
     assert f1[1] == 0.0 and f1[2] == 0.0
     assert np.mean(f1) == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def test_an_ablation_row_says_how_many_classes_each_arm_predicts_so_a_collapse_shows():
+    import pandas as pd
+
+    from fer_lib.studies.ablation import ArmSeed, ablation_table
+
+    y_true = np.arange(70) % 7
+    spread = np.eye(7)[y_true]  # predicts the true class: all seven classes
+    collapsed = np.tile(np.eye(7)[3], (70, 1))  # one class for every image
+
+    def arm(name, proba):
+        return ArmSeed(name, 0, np.arange(70), y_true, proba, None, pd.DataFrame(), 1, 5, "budget", 60.0, None, [])
+    table = ablation_table({"full": {}, "without": {"x": 1}},
+                           {"full": [arm("full", spread)], "without": [arm("without", collapsed)]},
+                           [str(c) for c in range(7)], {"full": 10, "without": 10}).set_index("arm")
+    assert table.loc["full", "classes_predicted"] == "7/7"
+    assert table.loc["without", "classes_predicted"] == "1/7"
+    assert table.loc["without", "macro_f1"] == pytest.approx(np.mean([0] * 6 + [2 * (1 / 7) / (1 + 1 / 7)]), abs=1e-4)

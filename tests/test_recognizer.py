@@ -188,6 +188,37 @@ def test_video_results_carry_frame_and_time_and_track_between_searches(tmp_path,
     assert "no frames" in capsys.readouterr().err or "could not be opened" in capsys.readouterr().err
 
 
+def test_video_frames_decoded_on_the_reader_thread_arrive_in_order_and_errors_are_not_lost():
+    import threading
+
+    from fer_lib.recognizer.media import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise OSError("the camera went away")
+    reader = prefetched(broken())
+    assert next(reader) == 1
+    with pytest.raises(OSError, match="camera went away"):
+        next(reader)
+
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+    reader = prefetched(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()  # a consumer that stops early: the thread stops too, before close returns
+    assert not any(t.name == "fer-lib-reader" for t in threading.enumerate())
+    assert len(produced) <= 4  # it read at most the queue's depth and one more ahead
+    for depth in (0, 1.5, True):
+        with pytest.raises(FerError, match="depth"):
+            list(prefetched([], depth=depth))
+
+
 def test_tracking_searches_only_near_the_last_face_size_and_the_probe_records_the_choice(fer2013, small_model):
     from fer_lib.recognizer import EmotionRecognizer, HaarDetector, load_classifier
     from fer_lib.studies.recognizer_benchmark import build_frames, tracking_probe

@@ -4,12 +4,17 @@ Images come back as 8-bit BGR whatever they were stored as: grey, with an alpha 
 on black), or 16 bits a channel (scaled to 8). An image larger than `MAX_SIDE` on its longer side is
 scaled down first (faces are found on a 320-pixel copy anyway). Anything OpenCV cannot read is a
 `FerError` naming the file.
+Video frames are decoded on a reader thread (`prefetched`), a few frames ahead of the frame being
+classified: OpenCV releases Python's lock while it decodes, so decoding the next frame overlaps with
+finding and classifying the faces of this one.
 """
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import cv2
 import numpy as np
@@ -17,6 +22,7 @@ import numpy as np
 from ..data.images import IMAGE_SUFFIXES as DATASET_IMAGE_SUFFIXES
 from ..errors import FerError
 
+T = TypeVar("T")
 IMAGE_SUFFIXES = DATASET_IMAGE_SUFFIXES | {".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 MAX_SIDE = 4096
@@ -120,3 +126,49 @@ def frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         if not ok:
             return
         yield to_bgr8(frame, "video frame")
+
+
+_END = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """`items` in order, produced on a background thread up to `depth` ahead of the consumer. An error
+    raised while producing is raised here, where the item would have come; closing this generator
+    early stops the thread (after the item it is producing) before it returns, so the caller may then
+    release what the items came from (a video capture)."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise FerError(f"depth must be a whole number of items, at least 1, got {depth!r}")
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put((_END, exc))
+
+    thread = threading.Thread(target=produce, name="fer-lib-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -11,7 +11,8 @@ Video (`predict_video`): every frame is classified; faces are searched in the wh
 one), which follows a moving face for a fraction of a full search's cost (the recognizer benchmark's
 tracking table, `reports/benchmarks/recognizer.md`, measures it; with four faces, four windows cost
 about as much as one full search). A face lost in its window is dropped until the next full search.
-`detect_every=1` searches every frame.
+`detect_every=1` searches every frame. The frames of a video or webcam are decoded on a reader
+thread a few frames ahead (`media.prefetched`).
 Nothing is loaded at import: the model and detector load when a recognizer is built.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from ..errors import FerError
 from .classifiers import Box, Classifier, load_classifier
 from .detectors import HaarDetector, get_detector
-from .media import Source, frames, open_video, to_bgr8
+from .media import Source, frames, open_video, prefetched, to_bgr8
 
 COLOURS = {"angry": (0, 0, 230), "disgust": (0, 140, 0), "fear": (150, 0, 150), "happy": (0, 200, 255),
            "neutral": (200, 200, 200), "sad": (230, 90, 0), "surprise": (0, 230, 230), "contempt": (120, 120, 0)}
@@ -156,13 +157,16 @@ class EmotionRecognizer:
         if not isinstance(video, Source):
             video = Source("webcam", webcam=video) if isinstance(video, int) else Source("video", Path(video))
         capture, fps = open_video(video)
+        # frames are decoded on a reader thread, overlapping with detection and classification
+        reader = prefetched(frames(capture))
         try:
             yielded = False
-            for result in self.predict_frames(frames(capture), fps, detect_every):
+            for result in self.predict_frames(reader, fps, detect_every):
                 yielded = True
                 yield result
             if not yielded:
                 raise FerError(f"{video.name} has no frames that could be read (empty or damaged)")
         finally:
+            reader.close()  # stops the reader thread before the capture it reads is released
             capture.release()
 

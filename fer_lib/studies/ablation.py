@@ -160,8 +160,8 @@ class ArmSeed:
 def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_names: list[str],
                    params: dict[str, int]) -> pd.DataFrame:
     """One row per arm (`arms`: name -> what differs; the first is the reference): pooled accuracy with
-    CI, macro F1, the deduplicated test's accuracy, epochs, time, and the paired difference from the
-    reference arm with its CI and what it shows."""
+    CI, macro F1, the classes each seed's model predicts, the deduplicated test's accuracy, epochs,
+    time, and the paired difference from the reference arm with its CI and what it shows."""
     reference = next(iter(arms))
     k = len(class_names)
     rows = []
@@ -171,7 +171,9 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
         row = {"arm": arm, "options": str(arms[arm] or "the model as built"), "parameters": params[arm],
                "accuracy": round(pooled["accuracy"], 4), "ci_low": round(pooled["accuracy_ci"][0], 4),
                "ci_high": round(pooled["accuracy_ci"][1], 4),
-               "macro_f1": round(float(np.nanmean([pooled["per_class"][c]["f1"] for c in class_names])), 4)}
+               "macro_f1": round(float(np.nanmean([pooled["per_class"][c]["f1"] for c in class_names])), 4),
+               # how many classes each seed's model predicts on the test split: 1 is a collapsed arm
+               "classes_predicted": " / ".join(f"{len(np.unique(r.proba.argmax(axis=1)))}/{k}" for r in per_seed)}
         if all(r.duplicate_free is not None for r in per_seed):
             hits = sum(int(r.correct[r.duplicate_free].sum()) for r in per_seed)
             row["accuracy_deduplicated"] = round(hits / sum(int(r.duplicate_free.sum()) for r in per_seed), 4)
