@@ -172,8 +172,9 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
                "accuracy": round(pooled["accuracy"], 4), "ci_low": round(pooled["accuracy_ci"][0], 4),
                "ci_high": round(pooled["accuracy_ci"][1], 4),
                "macro_f1": round(float(np.nanmean([pooled["per_class"][c]["f1"] for c in class_names])), 4),
-               # how many classes each seed's model predicts on the test split: 1 is a collapsed arm
-               "classes_predicted": " / ".join(f"{len(np.unique(r.proba.argmax(axis=1)))}/{k}" for r in per_seed)}
+               # how many classes each seed's model predicts on the test split (its confusion matrix's
+               # non-empty columns): 1 is a collapsed arm
+               "classes_predicted": " / ".join(f"{int((cm.sum(axis=0) > 0).sum())}/{k}" for cm in cms)}
         if all(r.duplicate_free is not None for r in per_seed):
             hits = sum(int(r.correct[r.duplicate_free].sum()) for r in per_seed)
             row["accuracy_deduplicated"] = round(hits / sum(int(r.duplicate_free.sum()) for r in per_seed), 4)
@@ -280,8 +281,7 @@ def rerender_ablation(folder: Path | str) -> pd.DataFrame:
         with np.load(folder / "predictions" / f"{stem}.npz", allow_pickle=False) as z:
             class_names = [str(c) for c in z["class_names"]]
             runs[row["arm"]].append(ArmSeed(
-                row["arm"], row["seed"], z["ids"], z["y_true"], z["proba"],
-                z["duplicate_free"] if "duplicate_free" in z.files else None,
+                row["arm"], row["seed"], *_saved_predictions(z),
                 pd.read_csv(folder / "histories" / f"{stem}.csv"), row["epochs_run"], row["epochs_planned"],
                 row["stop_reason"], row["train_seconds"], row["budget_seconds"], row["provenance"]))
     params = dict(pd.read_csv(folder / "results.csv")[["arm", "parameters"]].itertuples(index=False))
@@ -315,11 +315,17 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
                        f"{experiment.name} (its report and the ablation must come from the same data)")
     i = record.seeds.index(seed)
     arm = next(iter(spec.arms))
-    return ArmSeed(arm, seed, saved["ids"], saved["y_true"], saved["proba"],
-                   saved["duplicate_free"] if "duplicate_free" in saved.files else None,
+    return ArmSeed(arm, seed, *_saved_predictions(saved),
                    pd.read_csv(folder / f"history_seed{seed}.csv"), record.epochs.run_per_seed[i],
                    record.epochs.planned, record.epochs.stop_reasons[i], record.epochs.train_seconds_per_seed[i],
                    config.budget_seconds, (record.backends or [[]])[i])
+
+
+def _saved_predictions(saved) -> tuple:
+    """An opened predictions .npz's (ids, y_true, proba, duplicate_free), as `ArmSeed` takes them
+    (duplicate_free None where the file has none)."""
+    return (saved["ids"], saved["y_true"], saved["proba"],
+            saved["duplicate_free"] if "duplicate_free" in saved.files else None)
 
 
 def refuse_weaker_study(folder: Path, strength: RunStrength, replace_existing: bool) -> None:
