@@ -67,6 +67,24 @@ def test_the_index_says_which_commit_backend_and_device_trained_a_run():
     assert index.trained_at(SimpleNamespace(backends=[])).startswith("commit not recorded")
 
 
+def test_the_index_links_a_leakage_studys_notebook_only_where_it_was_executed(tmp_path):
+    from fer_lib.studies.leakage import DESIGN
+    study = tmp_path / "cpu" / "leakage_study"
+    study.mkdir(parents=True)
+    (study / "results.json").write_text(json.dumps({"design": DESIGN, "seeds": [0]}))
+    (study / "results.md").write_text("| flaw |\n|---|\n| 2. random re-split |\n")
+    pd.DataFrame({"flaw": ["2. random re-split"]}).to_csv(study / "results.csv", index=False)
+    (study / "leakage.png").write_bytes(b"png")
+    index.build_index(tmp_path)  # written by `fer-lib train leakage_study`: no notebook to link
+    md, html = (tmp_path / "index.md").read_text(), (tmp_path / "index.html").read_text()
+    assert "one thing: [results](cpu/leakage_study/results.md), [figure](cpu/leakage_study/leakage.png)\n" in md
+    assert "notebook.html" not in md and "notebook.html" not in html
+    (study / "notebook.html").write_text("<html></html>")
+    index.build_index(tmp_path)
+    assert "[notebook](cpu/leakage_study/notebook.html)" in (tmp_path / "index.md").read_text()
+    assert "cpu/leakage_study/notebook.html" in (tmp_path / "index.html").read_text()
+
+
 def test_empty_index_says_how_to_fill_it(tmp_path):
     index.build_index(tmp_path)
     assert "make reproduce-all" in (tmp_path / "index.md").read_text()

@@ -227,6 +227,13 @@ def study_caveat(saved: dict) -> list[str]:
             "The redesigned study (`fer_lib/studies/leakage.py`) replaces it when its runs complete.", ""]
 
 
+def study_links(folder: Path) -> list[tuple[str, str]]:
+    """(label, file name) of what a leakage study's folder holds to link to: the notebook only where it was
+    executed (`fer-lib train leakage_study` writes the study without one)."""
+    return [(label, name) for label, name in (("results", "results.md"), ("figure", "leakage.png"),
+                                              ("notebook", "notebook.html")) if (folder / name).exists()]
+
+
 VERDICT_RULES = (
     "Verdicts: a claim made under another split protocol says \"different protocol\"; one over another label set "
     "\"not comparable\"; otherwise the claim is set against our 95% CI over all seeds pooled (seeds resampled, then "
@@ -285,9 +292,9 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()}
     for path, saved in studies.items():
         md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "", *study_caveat(saved),
-               f"How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
-               f"[results]({under(path.parent)}/results.md), [figure]({under(path.parent)}/leakage.png), "
-               f"[notebook]({under(path.parent)}/notebook.html)", "", path.read_text()]
+               "How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
+               + ", ".join(f"[{label}]({under(path.parent)}/{name})" for label, name in study_links(path.parent)),
+               "", path.read_text()]
         signs = path.with_name("paper_signs.md")
         if signs.exists():
             md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
@@ -317,8 +324,8 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         folder = p.parent
         parts = [f"<h2>Leakage study ({html.escape(folder.parent.name)} profile)</h2>",
                  *(f"<p><b>{html.escape(line)}</b></p>" for line in study_caveat(saved) if line),
-                 f"<p><a href='{html.escape(under(folder))}/notebook.html'>notebook</a>, "
-                 f"<a href='{html.escape(under(folder))}/results.md'>results</a></p>"]
+                 "<p>" + ", ".join(f"<a href='{html.escape(under(folder))}/{name}'>{label}</a>"
+                                   for label, name in study_links(folder)) + "</p>"]
         if (folder / "baseline.csv").exists():
             parts.append(pd.read_csv(folder / "baseline.csv").to_html(index=False, na_rep=""))
         parts.append(pd.read_csv(folder / "results.csv").to_html(index=False, na_rep=""))
