@@ -177,12 +177,13 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
 
 def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     """Rewrite every experiment folder and ablation of `profile` from its saved predictions and
-    histories, then the index."""
+    histories, and the leakage study's figure from its saved table, then the index."""
     from .evaluate.runner import rerender
     from .files import visible
     from .reporting.index import ablation_folders, build_index
     from .reporting.readme import update_readme
     from .studies.ablation import rerender_ablation
+    from .studies.leakage import rerender_figure
 
     get_profile(profile)
     reports_root = Path(reports_root or reports_dir())
@@ -193,6 +194,10 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     for folder in ablations:
         rerender_ablation(folder)
     folders += ablations
+    study = reports_root / profile / "leakage_study"
+    if (study / "results.json").exists():
+        rerender_figure(study)
+        folders.append(study)
     build_index(reports_root)
     if is_project_reports(reports_root):
         update_readme()

@@ -85,6 +85,33 @@ def test_the_index_links_a_leakage_studys_notebook_only_where_it_was_executed(tm
     assert "cpu/leakage_study/notebook.html" in (tmp_path / "index.html").read_text()
 
 
+def test_the_leakage_figure_redraws_from_the_saved_table_with_every_label_whole(tmp_path, monkeypatch):
+    from fer_lib.studies import leakage
+    study = tmp_path / "leakage_study"
+    study.mkdir()
+    flaws = ["2. random re-split (duplicates straddle train and test)",
+             "1. balancing copies made before the split, original test images only (last epoch)"]
+    pd.DataFrame({"flaw": flaws, "difference_points": [3.1, -0.5], "ci_low": [2.1, -1.6],
+                  "ci_high": [4.2, 0.6]}).to_csv(study / "results.csv", index=False)
+    (study / "results.json").write_text(json.dumps({"model": "yousaf2024", "profile": "cpu", "seeds": [0, 1, 2]}))
+    drawn = {}
+    real_save = figures.save_figure
+
+    def capture(fig, path, title="", title_size=None):
+        drawn["labels"] = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]
+        drawn["title"] = title
+        real_save(fig, path, title, title_size)
+    monkeypatch.setattr(figures, "save_figure", capture)
+    path = leakage.rerender_figure(study)
+    assert drawn["labels"] == flaws  # wrapped, never cut short
+    assert drawn["title"] == "protocol flaws, yousaf2024, cpu profile, 3 seed(s)"
+    assert path.read_bytes()[:4] == b"\x89PNG" and sorted(p.name for p in study.iterdir()) == [
+        "leakage.png", "results.csv", "results.json"]  # no temporary file left behind
+    (study / "results.csv").unlink()
+    with pytest.raises(FerError, match="fer-lib train leakage_study"):
+        leakage.rerender_figure(study)
+
+
 def test_empty_index_says_how_to_fill_it(tmp_path):
     index.build_index(tmp_path)
     assert "make reproduce-all" in (tmp_path / "index.md").read_text()

@@ -42,6 +42,7 @@ from ..data.pipeline import balanced_indices, build_augmenter
 from ..data.splits import (Split, official, random_stratified, shares_group, stratified_holdout,
                            subject_independent)
 from ..errors import FerError
+from ..files import atomic_path
 from ..evaluate.claims import flaw_signs
 from ..evaluate.metrics import accuracy_difference, classification_metrics, pooled_metrics
 
@@ -427,18 +428,38 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
 
 
 def _plot_study(table: pd.DataFrame, path, title: str) -> None:
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     from ..reporting.figures import save_figure
 
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(table) + 1.4))
+    fig, ax = plt.subplots(figsize=(10, 0.62 * len(table) + 1.8))
     y = np.arange(len(table))[::-1]
     d = table.difference_points.to_numpy(float)
     err = np.array([d - table.ci_low.to_numpy(float), table.ci_high.to_numpy(float) - d])
     colors = ["tab:red" if lo > 0 else ("tab:blue" if hi < 0 else "tab:gray") for lo, hi in zip(table.ci_low, table.ci_high)]
     ax.barh(y, d, xerr=err, color=colors, alpha=0.8, capsize=3)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, [f[:70] for f in table.flaw], fontsize=8)
-    ax.set_xlabel("flawed minus reference accuracy (points), 95% bootstrap CI; red: CI above zero")
+    # wrapped, never cut: the "(last epoch)" suffix is what tells two rows apart
+    ax.set_yticks(y, [textwrap.fill(f, 52) for f in table.flaw], fontsize=8)
+    ax.set_xlabel("flawed minus reference accuracy (points), 95% bootstrap CI\n"
+                  "red: CI above zero; blue: CI below zero; grey: CI holds zero")
     ax.grid(axis="x", alpha=0.3)
     save_figure(fig, path, title, title_size=10)
+
+
+def rerender_figure(folder: Path | str) -> Path:
+    """Redraw a written study's figure from its saved table (`results.csv`, `results.json`), no training."""
+    folder = Path(folder)
+    try:
+        saved = json.loads((folder / "results.json").read_text())
+        table = pd.read_csv(folder / "results.csv")
+    except (OSError, ValueError) as exc:
+        raise FerError(f"{folder} holds no readable leakage study (results.json and results.csv): {exc}; "
+                       f"run `fer-lib train leakage_study` to write one") from None
+    path = folder / "leakage.png"
+    with atomic_path(path) as tmp:
+        _plot_study(table, tmp, f"protocol flaws, {saved['model']}, {saved['profile']} profile, "
+                                f"{len(saved['seeds'])} seed(s)")
+    return path
