@@ -130,10 +130,14 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
     from nbconvert import HTMLExporter
 
     from .files import write_text
+    from .provenance import git_commit
     from .reporting.index import build_index
     from .reporting.readme import update_readme
 
     get_profile(profile)
+    # read before any notebook runs: a notebook writes tracked files (the shipped model, the README's
+    # generated blocks), which are its outputs, not a change to the code it ran
+    commit = git_commit()
     entries = manifest()
     valid = [e["paper"] for e in entries]
     for paper in papers or []:
@@ -165,7 +169,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
             body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         write_text(out_dir / "notebook.html", body)
         written.append(out_dir / "notebook.html")
-        record_wall_time(reports_root / profile, entry["paper"], time.monotonic() - started, params)
+        record_wall_time(reports_root / profile, entry["paper"], time.monotonic() - started, params, commit)
     if profile == "smoke":
         build_index(reports_root, profiles=("smoke",), out_dir=reports_root / "smoke")
     else:
@@ -255,15 +259,14 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
 REPRODUCE_LOG = "reproduce_log.json"
 
 
-def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters: dict) -> None:
+def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters: dict, commit: str) -> None:
     """Add this execution of `paper`'s notebook to `<profile_root>/reproduce_log.json`.
 
     The log keeps the last execution of every notebook: its wall time, when it finished, the
-    parameters, the FER_* switches and the commit. A rerun that finds its finished runs in the
+    parameters, the FER_* switches and `commit`, the code it ran from. A rerun that finds its finished runs in the
     cache takes minutes, so the index shows the runs' training time beside this wall time.
     """
     from .files import write_json
-    from .provenance import git_commit
 
     path = profile_root / REPRODUCE_LOG
     log = json.loads(path.read_text()) if path.exists() else {}
@@ -272,7 +275,7 @@ def record_wall_time(profile_root: Path, paper: str, seconds: float, parameters:
                   # switches set in the environment (FER_PRECISION, FER_XLA, ...), not paths
                   "environment": {k: v for k, v in sorted(os.environ.items())
                                   if k.startswith("FER_") and k not in ("FER_DATA_DIR", "FER_CACHE_DIR")},
-                  "git_commit": git_commit()}
+                  "git_commit": commit}
     write_json(path, dict(sorted(log.items())))
 
 

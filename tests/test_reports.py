@@ -187,11 +187,12 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
         {"flaw": "4. read from the clean run"},  # trained nothing of its own
         {"flaw": "1.", "train_seconds": 1300.0, "budget_seconds": 1200.0}]}))
     (tmp_path / "cpu" / "data_audit").mkdir()  # trains nothing
-    record_wall_time(tmp_path / "cpu", "yousaf2024", 2400.0, {"profile": "cpu", "reports_root": "x"})
-    record_wall_time(tmp_path / "cpu", "leakage_study", 90.0, {"profile": "cpu"})
+    record_wall_time(tmp_path / "cpu", "yousaf2024", 2400.0, {"profile": "cpu", "reports_root": "x"}, "aaaaaaa")
+    record_wall_time(tmp_path / "cpu", "leakage_study", 90.0, {"profile": "cpu"}, "aaaaaaa")
     monkeypatch.setenv("FER_PRECISION", "float32")
-    record_wall_time(tmp_path / "cpu", "leakage_study", 150.0, {"profile": "cpu"})  # the last execution wins
+    record_wall_time(tmp_path / "cpu", "leakage_study", 150.0, {"profile": "cpu"}, "bbbbbbb")  # the last one wins
     log = json.loads((tmp_path / "cpu" / "reproduce_log.json").read_text())
+    assert log["leakage_study"]["git_commit"] == "bbbbbbb"
     assert log["leakage_study"]["wall_seconds"] == 150.0 and "reports_root" not in log["yousaf2024"]["parameters"]
     assert log["leakage_study"]["environment"]["FER_PRECISION"] == "float32"
     assert "FER_DATA_DIR" not in log["leakage_study"]["environment"]
@@ -210,6 +211,27 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
     total = table.loc["all notebooks"]
     assert total["last execution, wall time"] == "42.5 min" and total["training time in its runs"] == "77.5 min"
     assert total["training budget"] == "76 min"
+
+
+def test_reproduce_logs_the_commit_read_before_the_notebook_ran(tmp_path, monkeypatch):
+    """A notebook writes tracked files (the shipped model, the README's generated blocks); those are its
+    outputs, so the log names the commit the notebook started from, not one they made look dirty."""
+    import nbformat
+    import papermill
+
+    from fer_lib import cli
+
+    executed = []
+    monkeypatch.setattr(provenance, "git_commit", lambda: "1234567+dirty" if executed else "1234567")
+
+    def execute_notebook(source, output, **kwargs):
+        executed.append(source)  # the notebook has now written its tracked outputs
+        nbformat.write(nbformat.v4.new_notebook(), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    cli.reproduce("smoke", ["data_audit"], reports_root=tmp_path)
+    log = json.loads((tmp_path / "smoke" / "reproduce_log.json").read_text())
+    assert executed and log["data_audit"]["git_commit"] == "1234567"
 
 
 def test_compute_table_counts_an_ablations_reused_reference_runs_once(tmp_path):
