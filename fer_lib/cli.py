@@ -181,13 +181,15 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
 
 def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     """Rewrite every experiment folder and ablation of `profile` from its saved predictions and
-    histories, and the leakage study's figure from its saved table, then the index."""
+    histories, the leakage study's figure from its saved table, and the model comparison from its
+    saved predictions (and the shipped model's card, where it came from `profile`), then the index."""
     from .evaluate.runner import rerender
     from .files import visible
     from .reporting.index import ablation_folders, build_index
     from .reporting.readme import update_readme
     from .studies.ablation import rerender_ablation
     from .studies.leakage import rerender_figure
+    from .studies.reference_model import refresh_model_card, rerender_comparison, shipped_model_profile
 
     get_profile(profile)
     reports_root = Path(reports_root or reports_dir())
@@ -202,6 +204,12 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     if (study / "results.json").exists():
         rerender_figure(study)
         folders.append(study)
+    comparisons = [p.parent for p in visible(reports_root / profile, "*/model_comparison/comparison.json")]
+    for folder in comparisons:
+        rerender_comparison(folder)
+    folders += comparisons
+    if comparisons and is_project_reports(reports_root) and shipped_model_profile() == profile:
+        refresh_model_card()  # the card quotes the comparison
     build_index(reports_root)
     if is_project_reports(reports_root):
         update_readme()

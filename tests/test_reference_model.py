@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer_lib.errors import FerError
@@ -90,9 +91,32 @@ def test_comparison_scores_every_entry_on_the_same_images(tmp_path):
                            tmp_path / "comparison", "six images")
     assert table["accuracy"].tolist() == [1.0, 0.0] and table["deduplicated_accuracy"].tolist() == [1.0, 0.0]
     assert (tmp_path / "comparison" / "predictions_1.npz").exists()
+    # each entry against the first, paired on the same images: every image flips from right to wrong
+    assert table["minus_first_points"].tolist()[1] == -100.0 and table["minus_first_ci"][1] == [-100.0, -100.0]
+    assert pd.isna(table["minus_first_points"][0])
     with pytest.raises(FerError, match="probabilities of shape"):
         compare_models([Entry("short", perfect[:3], 1.0, "")], y, np.arange(6), ("a", "b", "c"), None,
                        tmp_path / "bad", "")
+
+
+def test_comparison_rerenders_from_its_saved_predictions_alone(tmp_path):
+    import json
+
+    from fer_lib.studies.reference_model import Entry, compare_models, rerender_comparison
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    a, b = rng.dirichlet(np.ones(3), 200), np.eye(3)[y] * 0.6 + 0.1
+    folder = tmp_path / "comparison"
+    first = compare_models([Entry("a", a, 10.0, "noise"), Entry("b", b, 5.0, "right")], y,
+                           np.array([f"i{k}" for k in range(200)]), ("x", "y", "z"), None, folder, "two models")
+    saved = json.loads((folder / "comparison.json").read_text())
+    saved["rows"][1]["minus_first_points"] = 0.0  # a stale table: the rerender recomputes it from the predictions
+    (folder / "comparison.json").write_text(json.dumps(saved))
+    again = rerender_comparison(folder)
+    pd.testing.assert_frame_equal(first, again)
+    assert again["minus_first_points"][1] > 0 and again["minus_first_ci"][1][0] > 0
+    assert json.loads((folder / "comparison.json").read_text())["description"].count("minus_first") == 1
 
 
 def test_benchmark_frames_hold_real_faces_the_detector_finds(fer2013):

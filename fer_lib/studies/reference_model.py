@@ -7,8 +7,9 @@ people install and the papers' models, and shipping it to the recognizer with a 
   outside the crop). It is fixed before testing and scored beside the single centre crop, not chosen.
 - `compare_models`: every entry scored on the same FER2013 PrivateTest images (and the deduplicated
   PrivateTest): accuracy with its 95% CI, macro F1, per-class recall, and classification-only
-  images per second measured on this machine (`latency.faces_per_second`); each entry's predictions are saved, so the table
-  recomputes from them.
+  images per second measured on this machine (`latency.faces_per_second`), and each entry minus the
+  first (the reference model's centre crop) in points with a paired bootstrap 95% CI on the same images;
+  each entry's predictions are saved, so `rerender_comparison` recomputes the table from them.
 - `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
   `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
   run's record and the comparison. A model from a run with fewer epochs or on less data than the one
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FerError
-from ..evaluate.metrics import classification_metrics, save_predictions
+from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
 from ..evaluate.record import ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
 from ..files import atomic_folder, atomic_path, write_json, write_text
@@ -63,6 +64,9 @@ def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, cl
     """Score every entry on the same test images and write the comparison folder: one predictions
     file per entry, `comparison.csv`, `.md` and `.json`. Returns the table."""
     rows = []
+    first_correct = None
+    description = (f"{description}; minus_first: each model's accuracy minus the first row's ({entries[0].name}), in "
+                   "points, with a paired bootstrap 95% CI over the same test images") if entries else description
     with atomic_folder(Path(folder)) as tmp:
         for i, entry in enumerate(entries):
             if entry.proba.shape != (len(y_true), len(class_names)):
@@ -79,6 +83,13 @@ def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, cl
                 dedup = classification_metrics(y_true[duplicate_free], pred[duplicate_free], class_names)
                 row["deduplicated_accuracy"] = round(dedup["accuracy"], 4)
                 row["deduplicated_accuracy_ci"] = [round(v, 4) for v in dedup["accuracy_ci"]]
+            correct = pred == np.asarray(y_true)
+            if first_correct is None:
+                first_correct, row["minus_first_points"], row["minus_first_ci"] = correct, None, None
+            else:
+                diff = accuracy_difference(correct, first_correct)
+                row["minus_first_points"] = round(100 * diff["difference"], 1)
+                row["minus_first_ci"] = [round(100 * v, 1) for v in diff["ci"]]
             row.update({f"recall_{c}": round(full["per_class"][c]["recall"], 3) for c in class_names})
             row["images_per_second"] = None if entry.images_per_second is None else round(entry.images_per_second)
             row["what"] = entry.what
@@ -90,6 +101,27 @@ def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, cl
                                              "n_deduplicated": None if duplicate_free is None else int(duplicate_free.sum())})
         write_text(tmp / "comparison.md", f"{description}\n\n{tables.markdown_table(table.drop(columns=['predictions']))}\n")
     return table
+
+
+def rerender_comparison(folder: Path | str) -> pd.DataFrame:
+    """Rewrite a comparison folder from its saved predictions (`comparison.json` names each entry's file,
+    speed and description): for when the table's columns change. No model runs."""
+    import json
+
+    folder = Path(folder)
+    saved = json.loads((folder / "comparison.json").read_text())
+    description = saved["description"].split("; minus_first:")[0]
+    entries, y_true, ids, duplicate_free, class_names = [], None, None, None, None
+    for row in saved["rows"]:
+        with np.load(folder / row["predictions"]) as z:
+            if y_true is None:
+                y_true, ids, class_names = z["y_true"], z["ids"], tuple(str(c) for c in z["class_names"])
+                duplicate_free = z["duplicate_free"] if "duplicate_free" in z.files else None
+            elif not np.array_equal(z["ids"], ids):
+                raise FerError(f"{folder / row['predictions']}: scored on other images than the first entry's; "
+                               "re-run notebooks/reference_model.ipynb")
+            entries.append(Entry(row["model"], z["proba"], row["images_per_second"], row["what"]))
+    return compare_models(entries, y_true, ids, class_names, duplicate_free, folder, description)
 
 
 def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
@@ -159,6 +191,14 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     return card
 
 
+def shipped_model_profile(models_dir: Path | str | None = None) -> str | None:
+    """The profile of the run the shipped reference model came from (its sidecar), or None."""
+    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
+
+    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
+    return (ModelInfo.read(path).source or {}).get("profile") if path.exists() else None
+
+
 def label_agreement(reports_root: Path | str | None = None) -> dict | None:
     """The data audit's FER2013-against-FER+ agreement over all splits (the `all` row of
     `data_audit/ferplus/agreement_by_split.csv`, from the `paper` or else the `cpu` profile), or None
@@ -220,7 +260,11 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
     lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
     if comparison is not None:
         shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
-        lines += ["## Beside other models, on the same PrivateTest images", "", tables.markdown_table(shown), ""]
+        lines += ["## Beside other models, on the same PrivateTest images", ""]
+        if "minus_first_points" in shown.columns:
+            lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
+                      "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
+        lines += [tables.markdown_table(shown), ""]
     lines += [
         "## Known limits",
         "- FER2013's labels are noisy: one annotator per image"
