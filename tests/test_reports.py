@@ -234,6 +234,24 @@ def test_reproduce_logs_the_commit_read_before_the_notebook_ran(tmp_path, monkey
     assert executed and log["data_audit"]["git_commit"] == "1234567"
 
 
+def test_index_shows_the_reference_model_comparison_with_its_paired_differences(tmp_path):
+    import numpy as np
+
+    from fer_lib.studies.reference_model import Entry, compare_models
+
+    y = np.array([0, 1, 2, 0, 1, 2])
+    compare_models([Entry("reference, centre crop", np.eye(3)[y], 900.0, "ours"),
+                    Entry("installed model", np.eye(3)[(y + 1) % 3], 800.0, "theirs, 3 of 50 epochs")], y,
+                   np.array([f"i{k}" for k in range(6)]), ("a", "b", "c"), None,
+                   tmp_path / "cpu" / "reference" / "model_comparison", "six images")
+    index.build_index(tmp_path)
+    md, page = (tmp_path / "index.md").read_text(), (tmp_path / "index.html").read_text()
+    assert "## The reference model beside installed models" in md and "(cpu/reference/model_comparison/comparison.md)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| installed model"))
+    assert "| -100.0 | [-100.0, -100.0] |" in row and "3 of 50 epochs" in row
+    assert "installed model" in page and "model_comparison/comparison.md" in page
+
+
 def test_compute_table_counts_an_ablations_reused_reference_runs_once(tmp_path):
     # mahdi2025's attention_ablation takes its reference arm from experiment fer2013_standard
     # (reference_runs_of): that experiment's record counts those 60 minutes; the study adds only its other arm

@@ -203,6 +203,22 @@ def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "
     return pd.DataFrame(rows)
 
 
+COMPARISON_COLUMNS = ["model", "accuracy", "accuracy_ci", "macro_f1", "deduplicated_accuracy", "minus_first_points",
+                      "minus_first_ci", "images_per_second", "what"]  # `what` says how far each paper's run trained
+
+
+def model_comparisons(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[Path, dict, pd.DataFrame]]:
+    """The reference model's comparison folders (`studies.reference_model.compare_models`) of `profiles`:
+    (folder, comparison.json, its table with the index's columns)."""
+    found = []
+    for profile in profiles:
+        for path in visible(Path(reports_root, profile), "*/model_comparison/comparison.json"):
+            saved = json.loads(path.read_text())
+            table = pd.DataFrame(saved["rows"])
+            found.append((path.parent, saved, table[[c for c in COMPARISON_COLUMNS if c in table.columns]]))
+    return found
+
+
 def ablation_folders(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[Path, dict]]:
     """Every ablation study's folder and its results.json (`studies.ablation`), by profile and paper."""
     found = []
@@ -298,6 +314,12 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         signs = path.with_name("paper_signs.md")
         if signs.exists():
             md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
+    comparisons = model_comparisons(reports_root, profiles)
+    for folder, saved, table in comparisons:
+        md += ["", f"## The reference model beside installed models and the papers' runs ({folder.parent.parent.name} "
+               "profile)", "", f"{saved['description']}. [Full table]({under(folder)}/comparison.md), "
+               f"[notebook]({under(folder.parent.parent / 'reference_model')}/notebook.html), "
+               "model card: `fer_lib/recognizer/models/MODEL_CARD.md`.", "", markdown_table(table)]
     ablations = ablation_folders(reports_root, profiles)
     for folder, saved in ablations:
         md += ["", f"## {saved['paper']}: {saved['title']} ({saved['profile']} profile)", "",
@@ -349,6 +371,9 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
 <table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in INDEX_COLUMNS)}</tr>
 {cells}</table>
 {"".join(study_html(p, saved) for p, saved in studies.items())}
+{"".join(f"<h2>The reference model beside installed models and the papers' runs ({html.escape(folder.parent.parent.name)} "
+         f"profile)</h2><p>{html.escape(saved['description'])}. <a href='{html.escape(under(folder))}/comparison.md'>full "
+         "table</a></p>" + table.to_html(index=False, na_rep="") for folder, saved, table in comparisons)}
 {"".join(f"<h2>{html.escape(saved['paper'])}: {html.escape(saved['title'])} ({html.escape(saved['profile'])} profile)</h2>"
          f"<p>{html.escape(saved['note'])} <a href='{html.escape(under(folder))}/report.html'>report</a></p>"
          + pd.read_csv(folder / "results.csv").to_html(index=False, na_rep="") for folder, saved in ablations)}
