@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile, is_project_reports, reports_dir
+from .config import (DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile, is_project_reports, notebook_manifest,
+                     reports_dir)
 from .errors import FerError, unknown_name_error
 from .progress import progress_enabled
 
-MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"
 KAGGLE_DATASETS = {"fer2013": ("msambare/fer2013", "fer2013"), "ckplus48": ("shawon10/ckplus", "ckplus")}
 
 
@@ -118,8 +118,8 @@ def check_data(root: Path | None = None) -> dict:
 
 
 def manifest() -> list[dict]:
-    """The notebooks `make reproduce-all` runs: [{"paper": ..., "notebook": ...}]."""
-    return json.loads(MANIFEST.read_text())
+    """The notebooks `make reproduce-all` runs (`config.notebook_manifest`)."""
+    return notebook_manifest()
 
 
 def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path | str | None = None,

@@ -16,6 +16,18 @@ from pathlib import Path
 from .errors import FerError, unknown_name_error
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"
+
+
+def notebook_manifest() -> list[dict]:
+    """The notebooks `make reproduce-all` runs, in order: [{"paper": ..., "notebook": ..., "runs": [...]}].
+
+    `paper` names the notebook and its reports folder; the optional `runs` lists the run folders
+    (`<paper>/<experiment>`) it trains outside that folder, so their compute is counted as that notebook's
+    (the reference model's notebook trains `reference/fer2013_standard`)."""
+    import json
+
+    return json.loads(NOTEBOOK_MANIFEST.read_text())
 
 
 def data_dir() -> Path:

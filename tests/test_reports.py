@@ -213,6 +213,37 @@ def test_index_has_a_compute_table_from_the_reproduce_log_and_the_saved_runs(tmp
     assert total["training budget"] == "76 min"
 
 
+def test_compute_table_counts_runs_a_notebook_trains_outside_its_folder_as_its_own(tmp_path):
+    # the reference model's notebook trains reference/fer2013_standard, the FER+ notebook reference/ferplus_majority
+    _experiment(tmp_path / "cpu" / "reference" / "fer2013_standard", train_config={"budget_seconds": 3600.0})
+    _experiment(tmp_path / "cpu" / "reference" / "ferplus_majority", train_config={"budget_seconds": 1800.0})
+    (tmp_path / "cpu" / "reference_model").mkdir()
+    one_run = ExperimentRecord.read(tmp_path / "cpu" / "reference" / "fer2013_standard").train_seconds_total
+    seeds = len(ExperimentRecord.read(tmp_path / "cpu" / "reference" / "fer2013_standard").epochs.run_per_seed)
+    notebooks = [{"paper": "reference_model", "runs": ["reference/fer2013_standard"]},
+                 {"paper": "ferplus", "runs": ["reference/ferplus_majority"]}]
+    table = index.compute_table(tmp_path, "cpu", notebooks).set_index("notebook")
+    assert "reference" not in table.index  # every run in it belongs to a notebook's row
+    assert table.loc["reference_model", "training time in its runs"] == f"{one_run / 60:.1f} min"
+    assert table.loc["reference_model", "training budget"] == f"{3600.0 * seeds / 60:.0f} min"
+    assert table.loc["ferplus", "training budget"] == f"{1800.0 * seeds / 60:.0f} min"
+    assert table.loc["all notebooks", "training time in its runs"] == f"{2 * one_run / 60:.1f} min"
+    # a run no notebook claims keeps its folder's row
+    table = index.compute_table(tmp_path, "cpu", notebooks[:1]).set_index("notebook")
+    assert table.loc["reference", "training time in its runs"] == f"{one_run / 60:.1f} min"
+    assert table.loc["reference", "training budget"] == f"{1800.0 * seeds / 60:.0f} min"
+
+
+def test_every_run_folder_the_manifest_gives_a_notebook_is_an_experiment_of_that_paper():
+    from fer_lib import cli, papers
+
+    claimed = [(e["paper"], run) for e in cli.manifest() for run in e.get("runs", [])]
+    assert ("reference_model", "reference/fer2013_standard") in claimed
+    for _, run in claimed:
+        paper, experiment = run.split("/")
+        assert papers.get_experiments(paper, experiment)[0].name == experiment
+
+
 def test_reproduce_logs_the_commit_read_before_the_notebook_ran(tmp_path, monkeypatch):
     """A notebook writes tracked files (the shipped model, the README's generated blocks); those are its
     outputs, so the log names the commit the notebook started from, not one they made look dirty."""

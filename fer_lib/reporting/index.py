@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import notebook_manifest
 from ..evaluate.record import ExperimentRecord
 from ..files import visible, write_text
 from .pages import pct
@@ -70,12 +71,16 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
     return rows
 
 
-def _training_compute(folder: Path) -> tuple[float, float | None]:
-    """(training seconds, budget seconds) summed over every run saved under a notebook's folder.
+def _training_compute(folder: Path, only: set[str] | None = None,
+                      skip: frozenset[str] = frozenset()) -> tuple[float, float | None]:
+    """(training seconds, budget seconds) summed over every run saved under a notebook's folder, or over
+    its experiments named in `only`, leaving out those in `skip` (another notebook's).
 
     The budget is None when a run had none, or when the notebook trains nothing (the data audit)."""
     train, budget, capped, runs = 0.0, 0.0, True, 0
     for path in visible(folder, "*/experiment.json"):
+        if path.parent.name in skip or (only is not None and path.parent.name not in only):
+            continue
         e = ExperimentRecord.read(path)
         train += e.train_seconds_total
         per_run = e.train_config.get("budget_seconds")
@@ -83,7 +88,8 @@ def _training_compute(folder: Path) -> tuple[float, float | None]:
         budget += (per_run or 0.0) * len(e.epochs.run_per_seed)
         runs += 1
     for results in [folder / "results.json", *visible(folder, "*/results.json")]:
-        if not results.exists():
+        name = "" if results.parent == folder else results.parent.name
+        if not results.exists() or name in skip or (only is not None and name not in only):
             continue
         saved = json.loads(results.read_text())
         reused = _reused_arms(saved)
@@ -111,12 +117,39 @@ def _reused_arms(saved: dict) -> set[str]:
     return {next(iter(spec.arms))} if getattr(spec, "reference_runs_of", None) else set()
 
 
-def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
+def compute_table(reports_root: Path | str, profile: str, notebooks: list[dict] | None = None) -> pd.DataFrame:
     """Per notebook: the wall time of its last execution (from `reproduce_log.json`), the training time
-    its saved runs took across restarts, and the budget that capped it."""
+    its saved runs took across restarts, and the budget that capped it.
+
+    A notebook's runs are those in its own folder and the folders its manifest entry lists under `runs`
+    (`notebooks`, by default `notebooks/manifest.json`); a folder of runs no notebook claims is a row of its own."""
     root = Path(reports_root, profile)
     log_path = root / "reproduce_log.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    claimed: dict[str, dict[str, set[str]]] = {}  # notebook -> runs folder -> experiments it trains there
+    for entry in notebook_manifest() if notebooks is None else notebooks:
+        for run in entry.get("runs", []):
+            folder, _, experiment = run.partition("/")
+            claimed.setdefault(entry["paper"], {}).setdefault(folder, set()).add(experiment)
+    claimed_elsewhere: dict[str, frozenset[str]] = {}  # runs folder -> its experiments that a notebook claims
+    for folders in claimed.values():
+        for folder, experiments in folders.items():
+            claimed_elsewhere[folder] = claimed_elsewhere.get(folder, frozenset()) | experiments
+
+    def notebook_compute(name: str) -> tuple[float, float | None]:
+        parts = [_training_compute(root / name, skip=claimed_elsewhere.get(name, frozenset()))]
+        parts += [_training_compute(root / folder, only=experiments)
+                  for folder, experiments in claimed.get(name, {}).items()]
+        budgets = [b for t, b in parts if t or b is not None]
+        return (sum(t for t, _ in parts),
+                None if not budgets or any(b is None for b in budgets) else sum(budgets))
+
+    def left_over(name: str) -> bool:
+        """A folder with a row: a notebook's, or one holding runs no notebook claims."""
+        if name in log or name in claimed or name not in claimed_elsewhere:
+            return True
+        return any(p.parent.name not in claimed_elsewhere[name]
+                   for p in [*visible(root / name, "*/experiment.json"), *visible(root / name, "*/results.json")])
     def row(name: str, wall: float | None, train: float, budget: float | None, **extra) -> dict:
         return {"notebook": name, "last execution, wall time": "not logged" if wall is None else f"{wall / 60:.1f} min",
                 **extra, "training time in its runs": f"{train / 60:.1f} min",
@@ -124,8 +157,10 @@ def compute_table(reports_root: Path | str, profile: str) -> pd.DataFrame:
                 "within budget": "" if budget is None else ("yes" if train <= budget else "NO")}
 
     rows, totals = [], {"wall": 0.0, "train": 0.0, "budget": 0.0, "capped": True}
-    for name in sorted(set(log) | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set(log)):
-        train, budget = _training_compute(root / name)
+    folders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set()
+    for name in sorted(n for n in set(log) | folders | {n for n, runs in claimed.items() if set(runs) & folders}
+                     if left_over(n)):
+        train, budget = notebook_compute(name)
         entry = log.get(name, {})
         rows.append(row(name, entry.get("wall_seconds"), train, budget,
                         **{"executed (UTC)": entry.get("finished_utc", ""), "commit": entry.get("git_commit", "")}))
