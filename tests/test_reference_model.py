@@ -168,6 +168,8 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     if audit is not None:  # the data audit's agreement, as the audit wrote it
         assert f"on {audit['majority']:.1%} of the {audit['images']:,} images" in card
     assert "The rarest class, disgust, has" in card
+    assert "The recipe's source reports 73.3% (Khaireddin and Chen 2021" in card
+    assert f"{100 * (metrics['pooled_over_seeds']['accuracy'] - 0.7328):+.1f} points" in card
     assert load_classifier(path).predict(faces[:3]).shape == (3, 7)
 
     (tmp_path / "MODEL_CARD.md").write_text("stale")  # refreshed from the committed run and comparison alone

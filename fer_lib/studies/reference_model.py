@@ -215,6 +215,15 @@ def label_agreement(reports_root: Path | str | None = None) -> dict | None:
     return None
 
 
+def _published_accuracy(record: ExperimentRecord):
+    """The accuracy the reference recipe's source reports on the run's dataset (the paper's headline
+    claim for it, `papers/reference/claims.json`), or None where it reports none."""
+    from ..evaluate.claims import load_claims, load_paper
+
+    headline = load_paper(record.paper).get("headline", {}).get(record.dataset)
+    return next((c for c in load_claims(record.paper) if c.id == headline and c.value is not None), None)
+
+
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                agreement: float, labels: dict | None = None) -> str:
     """The reference model's card, every number from the run's record, metrics and comparison, and
@@ -257,6 +266,13 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
     if dedup:
         lines.append(f"- PrivateTest without the images that duplicate a Training image: {dedup['accuracy']:.1%} "
                      f"(95% CI {dedup['accuracy_ci'][0]:.1%}-{dedup['accuracy_ci'][1]:.1%}), n = {dedup['n']}.")
+    published = _published_accuracy(record)
+    if published is not None:
+        side = "inside" if ci[0] <= published.value <= ci[1] else ("above" if published.value > ci[1] else "below")
+        lines.append(f"- The recipe's source reports {published.value:.1%} ({published.where}), {side} this run's "
+                     f"95% CI: {100 * (pooled['accuracy'] - published.value):+.1f} points. This network is narrower and trained "
+                     f"{max(record.epochs.run_per_seed)} epochs; how theirs differs is in "
+                     f"`fer_lib/papers/{record.paper}/claims.json`.")
     lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
     if comparison is not None:
         shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
