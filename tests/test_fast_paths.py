@@ -57,6 +57,18 @@ def test_auto_follows_the_hardware_and_the_backend(monkeypatch):
     assert FastPaths().resolved()["jit_compile"] is False
 
 
+def test_the_cpu_model_names_its_matrix_arithmetic_so_timings_on_same_named_cpus_differ():
+    # the same "Intel(R) Xeon(R) Processor" has come with and without AMX (about four times the bf16 speed)
+    def info(flags):
+        return f"processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse2 {flags}\n"
+    assert backend.cpu_model_from(info("avx2 avx512f avx512_bf16 amx_tile amx_bf16")) == \
+        "Intel(R) Xeon(R) Processor, AMX-BF16"
+    assert backend.cpu_model_from(info("avx2 avx512f avx512_bf16")) == "Intel(R) Xeon(R) Processor, AVX512-BF16"
+    assert backend.cpu_model_from(info("avx2 avx512f avx512_vnni")) == \
+        "Intel(R) Xeon(R) Processor, AVX-512, no native bfloat16"
+    assert backend.cpu_model_from("model name\t: Some CPU\n") == "Some CPU"
+
+
 def test_policy_scope_restores_the_previous_policy_even_on_error():
     before = keras.config.dtype_policy().name
     with pytest.raises(RuntimeError):
