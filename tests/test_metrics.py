@@ -127,6 +127,20 @@ def test_a_class_never_predicted_has_f1_zero_so_macro_f1_counts_it():
     assert np.mean(f1) == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
+def test_an_ablation_tables_minutes_come_from_the_seconds_it_saves_so_a_rerender_matches():
+    import pandas as pd
+
+    from fer_lib.studies.ablation import ArmSeed, ablation_table, run_rows
+
+    y_true = np.arange(14) % 7
+    # 2.96 s: 0.049 min from the raw seconds rounds to 0.0, from the saved 3.0 s to 0.1
+    run = ArmSeed("full", 0, np.arange(14), y_true, np.eye(7)[y_true], None, pd.DataFrame(), 1, 1, "done", 2.96, None, [])
+    saved = run_rows({"full": [run]})[0]["train_seconds"]
+    assert saved == 3.0
+    table = ablation_table({"full": {}}, {"full": [run]}, [str(c) for c in range(7)], {"full": 1})
+    assert table.loc[0, "train_minutes"] == round(saved / 60, 1) == 0.1
+
+
 def test_an_ablation_row_says_how_many_classes_each_arm_predicts_so_a_collapse_shows():
     import pandas as pd
 

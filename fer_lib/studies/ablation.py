@@ -152,6 +152,11 @@ class ArmSeed:
     budget_seconds: float | None
     backends: list[dict]
 
+    def __post_init__(self) -> None:
+        # results.json keeps tenths of a second; the table is computed from the same value, so a
+        # re-render from the saved rows reproduces it to the digit (round(sum/60, 1) can flip otherwise)
+        self.train_seconds = round(float(self.train_seconds), 1)
+
     @property
     def correct(self) -> np.ndarray:
         return self.proba.argmax(axis=1) == self.y_true
@@ -338,7 +343,7 @@ def refuse_weaker_study(folder: Path, strength: RunStrength, replace_existing: b
 def run_rows(runs: dict[str, list[ArmSeed]]) -> list[dict]:
     """How each arm's run of each seed went, for results.json."""
     return [{"arm": r.arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
-             "stop_reason": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
+             "stop_reason": r.stop_reason, "train_seconds": r.train_seconds,
              "budget_seconds": r.budget_seconds, "provenance": r.backends}
             for per_seed in runs.values() for r in per_seed]
 
