@@ -57,6 +57,20 @@ def test_index_lists_every_experiment_with_budget_and_ci(tmp_path):
     assert "cpu/yousaf2024/fer2013_official/report.html" in html
 
 
+def test_the_status_table_counts_each_papers_runs_in_words(tmp_path):
+    from fer_lib.evaluate.record import EpochsRecord
+
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official")
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_random75", experiment="fer2013_random75",
+                epochs=EpochsRecord(planned=100, run_per_seed=[100], best_epoch_per_seed=[69],
+                                    stop_reasons=["completed"], train_seconds_per_seed=[4000.0]))
+    _experiment(tmp_path / "cpu" / "mahdi2025" / "fer2013_official", paper="mahdi2025")
+    status = index.status_table(tmp_path, ("cpu",)).set_index("paper").status
+    assert status["yousaf2024"].startswith("2 experiment variants reported (cpu); headline verdicts: 2 not reproduced")
+    assert status["yousaf2024"].endswith("fewest epochs run of planned: 8/100")
+    assert status["mahdi2025"].startswith("1 experiment variant reported (cpu)")
+
+
 def test_the_index_says_which_commit_backend_and_device_trained_a_run():
     from types import SimpleNamespace
     gpu = {"git_commit": "2fdad8a", "backend": "jax", "device": "1 x NVIDIA H100 80GB HBM3"}

@@ -218,7 +218,7 @@ def status_table(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", "
         if mine:
             counts = pd.Series([verdict_category((e.headline_claim or {}).get("verdict", "")) for e in mine]).value_counts()
             epochs = [f"{min(e.epochs.run_per_seed)}/{e.epochs.planned}" for e in mine]
-            status = (f"{len(mine)} experiment variants reported ({', '.join(sorted({e.profile for e in mine}))}); headline "
+            status = (f"{len(mine)} experiment variant{'' if len(mine) == 1 else 's'} reported ({', '.join(sorted({e.profile for e in mine}))}); headline "
                       f"verdicts: {', '.join(f'{n} {c}' for c, n in counts.items())}; fewest epochs run of planned: "
                       f"{min(epochs, key=lambda t: int(t.split('/')[0]) / int(t.split('/')[1]))}")
         elif paper in with_experiments:
