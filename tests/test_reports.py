@@ -327,3 +327,12 @@ def test_readme_results_block_keeps_each_index_table_apart(tmp_path):
     assert "old" not in text and text.startswith("intro\n") and text.endswith("tail\n")
     assert "\n\n### Compute (cpu profile)\n" in text  # a heading between tables, not one glued table
     assert "](reports/cpu/yousaf2024/fer2013_official/claims.md)" in text
+
+
+def test_a_pooled_score_over_seeds_counts_predictions_not_images(tmp_path):
+    dedup = {"accuracy": 0.58, "accuracy_ci": [0.568, 0.595], "n": 9147, "n_seeds": 3}
+    _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official", extra_scores={"deduplicated_test": dedup})
+    row = index.index_rows(tmp_path, ("cpu",))[0]
+    assert row["other test sets, same runs"] == "deduplicated test 58.0% [56.8%, 59.5%] (n=9147 predictions, 3 seeds pooled)"
+    assert index.pooled_count({"n": 3049, "n_seeds": 1}) == "n=3049"
+    assert index.pooled_count({"n": 30957, "n_seeds": 5}, unit="fold") == "n=30957, 5 folds"

@@ -497,7 +497,7 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_
     record.seed_rule = SEED_RULE
     record.train_split_accuracy = pooled_train["accuracy"]
     record.extra_scores = {name: {"accuracy": v["accuracy"], "accuracy_ci": list(v["accuracy_ci"]), "n": v["n"],
-                                  "description": v["description"]} for name, v in extra.items()} or None
+                                  "n_seeds": v["n_seeds"], "description": v["description"]} for name, v in extra.items()} or None
     record.headline_claim = next((r for r in rows if r["claim_id"] == headline_id), None)
     record.write(folder)
     pages.experiment_page(folder)

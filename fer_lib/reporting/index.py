@@ -39,6 +39,16 @@ def trained_at(e: ExperimentRecord) -> str:
     return f"{', '.join(commits)} ({'; '.join([', '.join(backends), *devices])})"
 
 
+def pooled_count(scores: dict, unit: str = "seed") -> str:
+    """How many predictions a pooled score rests on, in words: over several seeds the same test image
+    counts once per seed, so "n=9147" alone would read as three times the images there are (folds
+    test disjoint images, so there n counts images)."""
+    n_runs = scores.get("n_seeds", 1)
+    if n_runs <= 1:
+        return f"n={scores['n']}"
+    return f"n={scores['n']}, {n_runs} folds" if unit == "fold" else f"n={scores['n']} predictions, {n_runs} seeds pooled"
+
+
 def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict]:
     """One row per experiment found under `reports_root/<profile>/<paper>/<experiment>/`."""
     rows = []
@@ -60,7 +70,7 @@ def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict
                            else e.split_sizes["test"]),
                 "other test sets, same runs": "; ".join(
                     f"{name.replace('_', ' ')} {pct(v['accuracy'])} [{pct(v['accuracy_ci'][0])}, {pct(v['accuracy_ci'][1])}] "
-                    f"(n={v['n']})" for name, v in (e.extra_scores or {}).items()),
+                    f"({pooled_count(v, e.unit)})" for name, v in (e.extra_scores or {}).items()),
                 "epochs run/planned": " / ".join(f"{r}/{epochs.planned}" for r in epochs.run_per_seed),
                 "stopped": "; ".join(sorted(set(epochs.stop_reasons))),
                 "train time (all seeds)": f"{e.train_seconds_total / 60:.1f} min",
