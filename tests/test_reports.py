@@ -13,7 +13,7 @@ from fer_lib.errors import FerError
 from fer_lib.files import atomic_folder
 from fer_lib import provenance
 from fer_lib.config import REPO_ROOT
-from fer_lib.reporting import figures, index, readme as readme_blocks
+from fer_lib.reporting import figures, index, pages, readme as readme_blocks
 
 
 def test_a_failed_write_leaves_the_previous_report_intact(tmp_path):
@@ -330,9 +330,17 @@ def test_readme_results_block_keeps_each_index_table_apart(tmp_path):
 
 
 def test_a_pooled_score_over_seeds_counts_predictions_not_images(tmp_path):
-    dedup = {"accuracy": 0.58, "accuracy_ci": [0.568, 0.595], "n": 9147, "n_seeds": 3}
+    dedup = {"accuracy": 0.58, "accuracy_ci": [0.568, 0.595], "n": 9147, "n_seeds": 3, "description": "no duplicates"}
     _experiment(tmp_path / "cpu" / "yousaf2024" / "fer2013_official", extra_scores={"deduplicated_test": dedup})
     row = index.index_rows(tmp_path, ("cpu",))[0]
     assert row["other test sets, same runs"] == "deduplicated test 58.0% [56.8%, 59.5%] (n=9147 predictions, 3 seeds pooled)"
-    assert index.pooled_count({"n": 3049, "n_seeds": 1}) == "n=3049"
-    assert index.pooled_count({"n": 30957, "n_seeds": 5}, unit="fold") == "n=30957, 5 folds"
+    assert pages.pooled_count({"n": 3049, "n_seeds": 1}) == "n=3049"
+    assert pages.pooled_count({"n": 30957, "n_seeds": 5}, unit="fold") == "n=30957, 5 folds"
+    # the experiment's own page and its notebook's summary say it the same way
+    folder = tmp_path / "cpu" / "yousaf2024" / "fer2013_official"
+    record = ExperimentRecord.read(folder / "experiment.json")
+    assert pages.extra_scores_markdown(record) == ("- deduplicated test: **58.0%** [56.8%, 59.5%], "
+                                                   "n=9147 predictions, 3 seeds pooled (no duplicates)")
+    (folder / "claims.csv").write_text("claim_id,measured\ntable6_fer2013,0.58\n")
+    pages.experiment_page(folder)
+    assert "n=9147 predictions, 3 seeds pooled" in (folder / "report.html").read_text()

@@ -18,7 +18,7 @@ import pandas as pd
 from ..config import notebook_manifest
 from ..evaluate.record import ExperimentRecord
 from ..files import visible, write_text
-from .pages import pct
+from .pages import pct, pooled_count
 from .tables import markdown_table
 
 
@@ -37,16 +37,6 @@ def trained_at(e: ExperimentRecord) -> str:
     backends = sorted({seg["backend"] for seg in segments})
     devices = sorted({seg["device"] for seg in segments if seg.get("device")})
     return f"{', '.join(commits)} ({'; '.join([', '.join(backends), *devices])})"
-
-
-def pooled_count(scores: dict, unit: str = "seed") -> str:
-    """How many predictions a pooled score rests on, in words: over several seeds the same test image
-    counts once per seed, so "n=9147" alone would read as three times the images there are (folds
-    test disjoint images, so there n counts images)."""
-    n_runs = scores.get("n_seeds", 1)
-    if n_runs <= 1:
-        return f"n={scores['n']}"
-    return f"n={scores['n']}, {n_runs} folds" if unit == "fold" else f"n={scores['n']} predictions, {n_runs} seeds pooled"
 
 
 def index_rows(reports_root: Path | str, profiles: tuple[str, ...]) -> list[dict]:

@@ -16,6 +16,26 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def pooled_count(scores: dict, unit: str = "seed") -> str:
+    """How many predictions a pooled score rests on, in words: over several seeds the same test image
+    counts once per seed, so "n=9147" alone would read as three times the images there are (folds
+    test disjoint images, so there n counts images)."""
+    n_runs = scores.get("n_seeds", 1)
+    if n_runs <= 1:
+        return f"n={scores['n']}"
+    return f"n={scores['n']}, {n_runs} folds" if unit == "fold" else f"n={scores['n']} predictions, {n_runs} seeds pooled"
+
+
+def extra_scores_markdown(record: ExperimentRecord) -> str:
+    """The other test sets scored from the record's runs, a Markdown bullet each ("" where none)."""
+    lines = []
+    for name, v in (record.extra_scores or {}).items():
+        lo, hi = v["accuracy_ci"]
+        lines.append(f"- {name.replace('_', ' ')}: **{pct(v['accuracy'])}** [{pct(lo)}, {pct(hi)}], "
+                     f"{pooled_count(v, record.unit)} ({v['description']})")
+    return "\n".join(lines)
+
+
 def report_page(path: Path, title: str, heading: str, body_html: str, meta: dict) -> None:
     """Write a small self-contained HTML page: `heading`, then `body_html`, then `meta` as JSON."""
     write_text(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -66,7 +86,7 @@ def _extra_html(e: dict, folder: Path) -> str:
     for name, v in (e.get("extra_scores") or {}).items():
         lo, hi = v["accuracy_ci"]
         parts.append(f"<li>{html.escape(name.replace('_', ' '))}: {pct(v['accuracy'])} [{pct(lo)}, {pct(hi)}], "
-                     f"n={v['n']} ({html.escape(v['description'])})</li>")
+                     f"{pooled_count(v, e.get('unit', 'seed'))} ({html.escape(v['description'])})</li>")
     out = f"<h2>Other test sets, same runs</h2><ul>{''.join(parts)}</ul>" if parts else ""
     if (folder / "per_class.csv").exists():
         out += ("<h2>Per class, seeds pooled</h2>"
