@@ -11,6 +11,12 @@ the planned epochs (one warm-up epoch), which anneals fully within a fixed budge
 run planned 50 epochs and ended underfitted (70.8% on the unaugmented Training images, validation flat
 at about 64% over its last 15 epochs), so the cpu schedule was doubled; FER+ keeps 50, which reached
 the field's figure.
+`fer2013_light_reg` is the same run with the regularisation of Khaireddin and Chen's released code
+(github.com/usef-kh/fer: `torch.optim.SGD(..., weight_decay=0.0001)`, `Vgg(drop=0.2)`): weight decay
+1e-4 and dropout 0.2 instead of 5e-4 and 0.4. It was added because the 100-epoch `fer2013_standard`
+run underfits (76.8% on its unaugmented Training images, PublicTest flat at about 65.5% over its last
+30 epochs), not from any test score; `notebooks/reference_model.ipynb` ships whichever of the two
+reaches the higher best-epoch PublicTest accuracy (`studies.reference_model.select_recipe`).
 Ten-crop test-time augmentation (the centre, four corners, each mirrored) is scored beside the
 single centre crop (`evaluate.tta`).
 
@@ -18,6 +24,8 @@ single centre crop (`evaluate.tta`).
 classes, `data.ferplus`) for the FER+ benchmark (`notebooks/ferplus.ipynb`), where the field reports about
 83% for the FER+ VGG13 baseline and 88-90% for the best models.
 """
+from dataclasses import replace
+
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
 from ...train import TrainConfig
@@ -27,6 +35,9 @@ TRAINING = TrainConfig(optimizer="sgd", learning_rate=0.01, momentum=0.9, nester
                        batch_size=64, epochs=150, schedule="cosine", warmup_epochs=1, balance=False, augment="all",
                        flip="horizontal", rotation_degrees=10.0, zoom=0.2, translate=0.1, erasing=0.5,
                        collapse_patience=None)
+# the released code's regularisation (see above); everything else as TRAINING
+LIGHT_REG_TRAINING = replace(TRAINING, weight_decay=1e-4)
+LIGHT_REG_DROPOUT = 0.2
 # FER2013's images are already 48x48 face crops
 PREPROCESS = PreprocessConfig(face_crop=False, equalize=False)
 
@@ -36,6 +47,13 @@ EXPERIMENTS = [
                                                     "on Training, select on PublicTest, test on PrivateTest",
         dataset="fer2013", protocol="official", model="reference_cnn", training=TRAINING, preprocess=PREPROCESS,
         cpu_budget_minutes=420, cpu_epochs=100, fallback_lr=None, seeds=(0,)),
+    ExperimentSpec(
+        paper=PAPER, name="fer2013_light_reg", title="Reference model with the regularisation of Khaireddin and "
+                                                     "Chen's released code (weight decay 1e-4, dropout 0.2): train "
+                                                     "on Training, select on PublicTest, test on PrivateTest",
+        dataset="fer2013", protocol="official", model="reference_cnn", training=LIGHT_REG_TRAINING,
+        model_options={"dropout": LIGHT_REG_DROPOUT}, preprocess=PREPROCESS, cpu_budget_minutes=420, cpu_epochs=100,
+        fallback_lr=None, seeds=(0,)),
     ExperimentSpec(
         paper=PAPER, name="ferplus_majority", title="Reference model on FER+ majority labels (eight classes): train on "
                                                     "Training, select on PublicTest, test on PrivateTest",
