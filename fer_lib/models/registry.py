@@ -80,6 +80,12 @@ def model_options(name: str) -> list[str]:
     return [p for p, v in parameters.items() if v.kind == v.KEYWORD_ONLY]
 
 
+def option_defaults(name: str) -> dict[str, Any]:
+    """Each keyword option of the builder of `name` with its default value."""
+    parameters = inspect.signature(get_model(name).build).parameters
+    return {p: v.default for p, v in parameters.items() if v.kind == v.KEYWORD_ONLY}
+
+
 def unknown_options(name: str, options: dict) -> list[str]:
     """The keys of `options` that the builder of `name` does not take, sorted."""
     return sorted(set(options) - set(model_options(name)))

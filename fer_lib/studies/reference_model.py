@@ -248,7 +248,9 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         f"softmax over {len(class_names)} classes: " + ", ".join(class_names) + ".",
         "- Input: a 48x48 uint8 grey face, 0-255 (the model scales it); the recognizer crops it from a detected box "
         "exactly as the training pipeline made its faces.",
-        "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`.",
+        "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`. "
+        f"Recipe `{record.experiment}`: weight decay {record.train_config.get('weight_decay', '?')}, dropout "
+        f"{_dropout(record)}; the recipe was chosen on PublicTest (`reports/{record.profile}/{record.paper}/recipe_selection/`).",
         f"- Shipped in float32 (trained under {record.fast_paths.get('precision', 'float32') if record.fast_paths else 'float32'}): "
         f"the shipped copy gives the run's top class on {agreement:.2%} of the PrivateTest faces.",
         "",
@@ -303,6 +305,13 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
     return "\n".join(lines) + "\n"
 
 
+def _dropout(record: ExperimentRecord) -> float:
+    """The dropout rate the record's network was built with: its option, else the builder's default."""
+    from ..models.registry import option_defaults
+
+    return {**option_defaults(record.model), **record.model_options}["dropout"]
+
+
 def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces: np.ndarray,
                   seconds: float = 3.0) -> tuple[list[Entry], list[str]]:
     """One entry per paper whose FER2013 run under the official split (`record.official_split_runs`,
@@ -328,3 +337,50 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
                              f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
                              f"seed {record.seeds[0]} ({predictions.parent.relative_to(Path(reports_root))})"))
     return entries, notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Which recipe ships: chosen on PublicTest alone
+
+@dataclass(frozen=True)
+class RecipeChoice:
+    """The recipe to ship (an experiment name), and the table it was chosen from."""
+
+    chosen: str
+    table: pd.DataFrame
+
+
+def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> RecipeChoice:
+    """Choose among the report folders of `folders` (experiment name -> folder, in order of preference on
+    a tie) the one whose selected epochs reached the highest PublicTest accuracy, averaged over its seeds
+    (a run that kept no best epoch counts its last); a run that did not train (`runner._did_train`) ranks
+    below every run that did. Only each run's validation history is read, never a test score. The table
+    (recipe, regularisation, epochs, selected epoch, PublicTest accuracy, chosen) is written to
+    `out`/selection.csv and .md when given."""
+    rows = []
+    for name, folder in folders.items():
+        record = ExperimentRecord.read(folder)
+        at_selected = []
+        for seed, best in zip(record.seeds, record.epochs.best_epoch_per_seed):
+            history = pd.read_csv(Path(folder) / f"history_{record.unit}{seed}.csv").set_index("epoch")
+            at_selected.append(float(history["val_accuracy"].loc[best] if best is not None
+                                     else history["val_accuracy"].iloc[-1]))
+        rows.append({"recipe": name, "weight decay": record.train_config.get("weight_decay"),
+                     "dropout": _dropout(record), "trained": record.trained,
+                     "epochs run / planned": " / ".join(f"{r}/{record.epochs.planned}" for r in record.epochs.run_per_seed),
+                     "selected epoch": " / ".join(str(b) for b in record.epochs.best_epoch_per_seed),
+                     "PublicTest accuracy at it": round(float(np.mean(at_selected)), 4)})
+    if not rows:
+        raise FerError("no recipe to choose from: pass at least one report folder")
+    table = pd.DataFrame(rows)
+    ranks = list(zip(table["trained"], table["PublicTest accuracy at it"]))
+    chosen = str(table["recipe"].iloc[ranks.index(max(ranks))])
+    table["chosen"] = table["recipe"] == chosen
+    if out is not None:
+        rule = ("The recipe shipped is the one whose PublicTest-selected epoch reached the highest PublicTest "
+                "accuracy (mean over seeds; a run that did not train ranks last; a tie goes to the first listed). "
+                "No test score is read.")
+        with atomic_folder(Path(out)) as tmp:
+            table.to_csv(tmp / "selection.csv", index=False)
+            write_text(tmp / "selection.md", f"{rule}\n\n{tables.markdown_table(table)}\n")
+    return RecipeChoice(chosen, table)
