@@ -177,6 +177,20 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     assert refreshed.split("## Beside")[0] == card.split("## Known limits")[0]  # the same run, the same numbers
     assert refreshed.split("## Known limits")[1] == card.split("## Known limits")[1]
     assert "## Beside other models" in refreshed and "reference, ten-crop" in refreshed
+    assert "Recipe `fer2013_standard`: weight decay 0.0005, dropout 0.4." in refreshed
+
+    # the card quotes the PublicTest choice between recipes only where that choice picked the shipped run
+    import shutil
+    from fer_lib.studies.reference_model import PUBLIC_TEST_ACCURACY, SELECTION_FOLDER
+    root = tmp_path / "reports"
+    shutil.copytree(folder, root / "cpu" / "reference" / "fer2013_standard")
+    for chosen, quoted in [("fer2013_standard", True), ("fer2013_light_reg", False)]:
+        (root / "cpu" / "reference" / SELECTION_FOLDER).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"recipe": ["fer2013_standard", "fer2013_light_reg"], PUBLIC_TEST_ACCURACY: [0.6553, 0.6712],
+                      "chosen": [chosen == "fer2013_standard", chosen == "fer2013_light_reg"]}).to_csv(
+            root / "cpu" / "reference" / SELECTION_FOLDER / "selection.csv", index=False)
+        text = refresh_model_card(tmp_path, root).read_text()
+        assert ("(accuracy at each run's selected epoch: `fer2013_standard` 65.5%, `fer2013_light_reg` 67.1%;" in text) == quoted
 
     record.n_images -= 1  # a run on less data than the one shipped is refused, and nothing is written
     before = path.stat().st_mtime_ns

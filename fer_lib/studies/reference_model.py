@@ -32,6 +32,8 @@ from ..evaluate.latency import faces_per_second
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
+PUBLIC_TEST_ACCURACY = "PublicTest accuracy at it"  # select_recipe's column: at each run's selected epoch
+SELECTION_FOLDER = "recipe_selection"  # select_recipe's output, beside the paper's experiment folders
 CROP_SHIFT = 4  # (48 - 40) / 2: the reference model's centre crop leaves 4 pixels a side
 
 
@@ -126,7 +128,7 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
 
 def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
                          faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
-                         replace: bool = False) -> Path:
+                         replace: bool = False, selection: pd.DataFrame | None = None) -> Path:
     """Save the trained reference model for the recognizer, with its sidecar and model card (see the
     module's notes). The float32 copy is checked against the run on its test `faces`: the share of
     faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
@@ -158,7 +160,7 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement()))
+                                                         label_agreement(), selection))
     return path
 
 
@@ -186,8 +188,12 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     comparison = pd.read_csv(comparison_csv) if comparison_csv.exists() else None
     n_params = keras.models.load_model(path, compile=False).count_params()
     card = models_dir / "MODEL_CARD.md"
+    selection_csv = root / source["profile"] / source["paper"] / SELECTION_FOLDER / "selection.csv"
+    selection = pd.read_csv(selection_csv) if selection_csv.exists() else None
+    if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
+        selection = None  # a later choice the shipped model did not come from
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
-                                label_agreement(root)))
+                                label_agreement(root), selection))
     return card
 
 
@@ -225,9 +231,10 @@ def _published_accuracy(record: ExperimentRecord):
 
 
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
-               agreement: float, labels: dict | None = None) -> str:
+               agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None) -> str:
     """The reference model's card, every number from the run's record, metrics and comparison, and
-    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out)."""
+    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out) and `selection`
+    (`select_recipe`'s table; None: the model was shipped without a choice between recipes)."""
     pooled = metrics["pooled_over_seeds"]
     class_names = metrics["primary"]["class_names"]
     rarest = min(pooled["per_class"], key=lambda c: pooled["per_class"][c]["support"])
@@ -250,7 +257,11 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         "exactly as the training pipeline made its faces.",
         "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`. "
         f"Recipe `{record.experiment}`: weight decay {record.train_config.get('weight_decay', '?')}, dropout "
-        f"{_dropout(record)}; the recipe was chosen on PublicTest (`reports/{record.profile}/{record.paper}/recipe_selection/`).",
+        f"{_dropout(record)}." + ("" if selection is None else
+                                  " Chosen on PublicTest among the suite's FER2013 recipes (accuracy at each run's selected "
+                                  "epoch: " + ", ".join(f"`{name}` {accuracy:.1%}" for name, accuracy
+                                                        in zip(selection["recipe"], selection[PUBLIC_TEST_ACCURACY]))
+                                  + f"; `reports/{record.profile}/{record.paper}/{SELECTION_FOLDER}/`)."),
         f"- Shipped in float32 (trained under {record.fast_paths.get('precision', 'float32') if record.fast_paths else 'float32'}): "
         f"the shipped copy gives the run's top class on {agreement:.2%} of the PrivateTest faces.",
         "",
@@ -369,11 +380,11 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
                      "dropout": _dropout(record), "trained": record.trained,
                      "epochs run / planned": " / ".join(f"{r}/{record.epochs.planned}" for r in record.epochs.run_per_seed),
                      "selected epoch": " / ".join(str(b) for b in record.epochs.best_epoch_per_seed),
-                     "PublicTest accuracy at it": round(float(np.mean(at_selected)), 4)})
+                     PUBLIC_TEST_ACCURACY: round(float(np.mean(at_selected)), 4)})
     if not rows:
         raise FerError("no recipe to choose from: pass at least one report folder")
     table = pd.DataFrame(rows)
-    ranks = list(zip(table["trained"], table["PublicTest accuracy at it"]))
+    ranks = list(zip(table["trained"], table[PUBLIC_TEST_ACCURACY]))
     chosen = str(table["recipe"].iloc[ranks.index(max(ranks))])
     table["chosen"] = table["recipe"] == chosen
     if out is not None:
