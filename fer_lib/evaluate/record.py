@@ -116,12 +116,22 @@ class ExperimentRecord:
     extra_scores: dict | None = None
     # milliseconds to classify one face (batch 1) with the first run's model: `latency.single_face_latency`
     inference_latency: dict | None = None
+    # per seed, a warm restart's starting weights (`warm_start.StartWeights.as_record`): the source run and
+    # its epochs, which the run's own epochs add to
+    started_from: list[dict] | None = None
 
-    OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores", "inference_latency")
+    OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores", "inference_latency",
+                "started_from")
 
     @property
     def strength(self) -> RunStrength:
         return RunStrength(self.n_images, tuple(self.seeds), self.train_config.get("budget_seconds"), self.epochs.planned)
+
+    @property
+    def total_epochs(self) -> int:
+        """The most epochs any seed's network trained, counting a warm restart's source run."""
+        before = max((int(s["epochs"]) for s in self.started_from), default=0) if self.started_from else 0
+        return before + max(self.epochs.run_per_seed)
 
     @property
     def partial_data(self) -> list[str]:

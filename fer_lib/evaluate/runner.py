@@ -44,6 +44,7 @@ from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
+from .warm_start import StartWeights, find_start_weights, load_start_weights
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class ExperimentSpec:
     compare_on_train_split: bool = False
     holdout: str | None = None
     cpu_epochs: int | None = None
+    # another experiment of the same paper whose selected weights each run starts from (a warm restart:
+    # `warm_start`); its runs must have completed under the same profile
+    start_from: str | None = None
 
     @property
     def kfold(self) -> bool:
@@ -112,6 +116,7 @@ class SeedRun:
     train_metrics: dict  # the same model on its own (unaugmented) training images
     train_pred: np.ndarray | None = None  # its predicted class for each training image
     holdout_proba: np.ndarray | None = None  # on the spec's holdout part
+    started_from: StartWeights | None = None  # a warm restart's starting weights
 
 
 def budget_seconds(spec: ExperimentSpec, profile: Profile, budget_minutes: float | None = None) -> float | None:
@@ -143,28 +148,37 @@ def data_fingerprint(model: str, model_options: dict, preprocess: PreprocessConf
 
 def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, split: Split, config: TrainConfig,
                        run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig(),
-                       watch: dict[str, np.ndarray] | None = None, score_test: bool = True) -> SeedRun:
+                       watch: dict[str, np.ndarray] | None = None, score_test: bool = True,
+                       start: StartWeights | None = None) -> SeedRun:
     """Train `model` on `split.train` of the (preprocessed) `dataset`, selecting on `split.val`, then
     score it once on `split.test` and on its own training images. The run folder resumes when model,
     data, split and config match. `watch` names index sets of `dataset` scored after every epoch into
     the history (recorded only, never used to select: see `fit`). `score_test=False` only trains
     (a probe whose split has no test part): the returned run has no predictions or metrics.
     Where validation and test are one set (`split.val_is_test`, a paper's own protocol) the last
-    epoch's weights are evaluated: choosing the best epoch there would choose on the test set."""
+    epoch's weights are evaluated: choosing the best epoch there would choose on the test set.
+    `start` (a warm restart) gives the weights the network starts from instead of a random draw."""
     images, y = dataset.images, dataset.labels
     if split.val_is_test:
         config = replace(config, restore_best=False)
-    run = fit(lambda: build_model(model, images.shape[1:] + (1,), dataset.num_classes, **model_options),
-              (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
-              data_fingerprint=data_fingerprint(model, model_options, preprocess, split, dataset),
+
+    def build():
+        network = build_model(model, images.shape[1:] + (1,), dataset.num_classes, **model_options)
+        return network if start is None else load_start_weights(network, start)
+
+    fingerprint = data_fingerprint(model, model_options, preprocess, split, dataset)
+    run = fit(build, (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
+              data_fingerprint=fingerprint if start is None else f"{fingerprint}|start:{start.sha256}",
               watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})
     if not score_test:
-        return SeedRun(config.seed, split, run, np.zeros((0, dataset.num_classes), np.float32), {}, {})
+        return SeedRun(config.seed, split, run, np.zeros((0, dataset.num_classes), np.float32), {}, {},
+                       started_from=start)
     proba = predict_proba(run.model, images[split.test])
     train_pred = predict_proba(run.model, images[split.train]).argmax(axis=1)
     return SeedRun(config.seed, split, run, proba,
                    classification_metrics(y[split.test], proba.argmax(axis=1), dataset.class_names),
-                   classification_metrics(y[split.train], train_pred, dataset.class_names), train_pred)
+                   classification_metrics(y[split.train], train_pred, dataset.class_names), train_pred,
+                   started_from=start)
 
 
 def experiment_splits(spec: ExperimentSpec, dataset: FaceDataset, seeds: list[int]) -> dict[int, Split]:
@@ -226,12 +240,25 @@ def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, un
     seed = split.seed if spec.kfold else unit
     config = unit_config(spec, profile, lr, seed, budget_minutes)
     result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
-                                unit_run_dir(spec, profile.name, lr, unit), spec.preprocess)
+                                unit_run_dir(spec, profile.name, lr, unit), spec.preprocess,
+                                start=start_weights(spec, profile.name, unit, len(dataset)))
     result.seed = unit
     held = holdout_index(spec, dataset)
     if held is not None:
         result.holdout_proba = predict_proba(result.run.model, dataset.images[held])
     return result
+
+
+def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int) -> StartWeights | None:
+    """Where run `unit` of a warm-restarted `spec` starts (`warm_start.find_start_weights`); None for a
+    run that starts from random weights."""
+    if spec.start_from is None:
+        return None
+    from ..papers import get_experiments
+
+    source = get_experiments(spec.paper, spec.start_from)[0]
+    return find_start_weights(spec.paper, source.name, profile, n_images,
+                              unit_run_dir(source, profile, source.training.learning_rate, unit))
 
 
 def duplicate_free(split: Split, groups: np.ndarray | None) -> np.ndarray | None:
@@ -570,6 +597,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
         note=_run_note(spec, lr, trained, first, len(per_seed), pre_summary), environment=provenance.environment(),
         backends=[r.backends for r in runs], placement=first.run.placement,
         unit="fold" if spec.kfold else "seed", holdout=spec.holdout, inference_latency=latency,
+        started_from=[r.started_from.as_record() for r in per_seed] if first.started_from is not None else None,
     )
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
     held = holdout_index(spec, dataset)

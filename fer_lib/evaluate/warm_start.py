@@ -1,0 +1,113 @@
+"""Warm restarts: a run that starts from the selected weights of another experiment's finished run.
+
+An experiment with `ExperimentSpec.start_from` set trains the same network again from the weights its
+source experiment selected (same paper, profile, learning rate and seed), under its own schedule: a
+second cosine cycle in the manner of SGDR (Loshchilov and Hutter 2017), which costs a fraction of
+training afresh. The weights are found, in this order:
+
+1. the source run's checkpoint (`best.weights.h5` beside a `state.json` that completed its planned
+   epochs), on a machine that trained it;
+2. a shipped model whose sidecar names the source run (paper, experiment, profile, images, every
+   planned epoch run), the float32 copy the recognizer loads; on a fresh checkout this is the only
+   copy of a run that took hours.
+
+Anything else is an error that says which run to train first. Where they came from, their SHA-256
+and the source run's epochs go into the run's identity (a different start never resumes a
+checkpoint) and into its record (`ExperimentRecord.started_from`), so the total training a model
+received is always stated.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+
+from ..errors import FerError
+from ..train import STOP_COMPLETED
+
+CHECKPOINT_WEIGHTS = "best.weights.h5"
+
+
+@dataclass(frozen=True)
+class StartWeights:
+    """The weights a warm-restarted run starts from and the run that trained them."""
+
+    experiment: str
+    where: str  # "checkpoint" or "shipped model"
+    path: str
+    sha256: str
+    epochs: int  # the epochs the source run trained
+    best_epoch: int | None  # its selected epoch, whose weights these are
+
+    def as_record(self) -> dict:
+        return asdict(self)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
+    """The source run's selected weights in its checkpoint folder, when it completed its planned epochs."""
+    state_file, weights = run_dir / "state.json", run_dir / CHECKPOINT_WEIGHTS
+    if not (state_file.exists() and weights.exists()):
+        return None
+    state = json.loads(state_file.read_text())
+    if state.get("stop_reason") != STOP_COMPLETED:
+        return None
+    return StartWeights(experiment, "checkpoint", str(weights), _sha256(weights), int(state["epochs_done"]),
+                        state.get("best_epoch"))
+
+
+def from_shipped(paper: str, experiment: str, profile: str, n_images: int, models_dir: Path) -> StartWeights | None:
+    """A shipped model (a `.keras` with its sidecar) that is the source run's, complete, on `n_images` images."""
+    for sidecar in sorted(Path(models_dir).glob("*.json")):
+        model_path = sidecar.with_suffix(".keras")
+        try:
+            source = json.loads(sidecar.read_text()).get("source", {})
+        except ValueError:
+            continue
+        if not (model_path.exists() and isinstance(source, dict)):
+            continue
+        if ((source.get("paper"), source.get("experiment"), source.get("profile"), source.get("n_images"))
+                == (paper, experiment, profile, n_images) and source.get("epochs") == source.get("epochs_planned")):
+            return StartWeights(experiment, "shipped model", str(model_path), _sha256(model_path), int(source["epochs"]),
+                                source.get("best_epoch"))
+    return None
+
+
+def find_start_weights(paper: str, experiment: str, profile: str, n_images: int, run_dir: Path,
+                       models_dir: Path | None = None, allow_shipped: bool = True) -> StartWeights:
+    """The selected weights of `experiment`'s run (checkpoint in `run_dir`, else a shipped model in
+    `models_dir`, default the recognizer's), or a FerError naming the run to train first."""
+    found = from_checkpoint(experiment, run_dir)
+    if found is None and allow_shipped:
+        if models_dir is None:
+            from ..recognizer.classifiers import MODELS_DIR
+            models_dir = MODELS_DIR
+        found = from_shipped(paper, experiment, profile, n_images, models_dir)
+    if found is None:
+        raise FerError(f"this run starts from the weights of {paper}'s {experiment} run under the {profile} profile, "
+                       f"and none completed is in {run_dir} or shipped: train it first with "
+                       f"`python -m fer_lib train {paper} {experiment} --profile {profile}`")
+    return found
+
+
+def load_start_weights(model: keras.Model, start: StartWeights) -> keras.Model:
+    """`model` (built afresh, any dtype policy) with `start`'s weights; returns it."""
+    if start.where == "checkpoint":
+        model.load_weights(start.path)
+        return model
+    source = keras.models.load_model(start.path, compile=False)
+    if len(source.weights) != len(model.weights):
+        raise FerError(f"{start.path} holds {len(source.weights)} weight arrays, this network {len(model.weights)}: "
+                       "not the source run's network")
+    model.set_weights(source.get_weights())
+    return model
