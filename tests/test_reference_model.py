@@ -249,6 +249,28 @@ def test_the_recipe_shipped_is_chosen_on_public_test_and_never_on_the_test_score
     assert select_recipe(folders).chosen == "fer2013_light_reg"
 
 
+def test_a_run_its_budget_stopped_ranks_below_every_completed_run(tmp_path):
+    from fer_lib.studies.reference_model import not_chosen_note, select_recipe
+
+    folders = {"fer2013_standard": _recipe_report(tmp_path / "a", "fer2013_standard", test_accuracy=0.67,
+                                                  public_test=0.658, best_epoch=74),
+               "fer2013_light_reg": _recipe_report(tmp_path / "b", "fer2013_light_reg", test_accuracy=0.66,
+                                                   public_test=0.664, best_epoch=68, stop="stopped by wall-clock budget",
+                                                   weight_decay=1e-4, dropout=0.2)}
+    choice = select_recipe(folders)
+    assert choice.chosen == "fer2013_standard"
+    assert list(choice.table["completed"]) == [True, False]
+    assert list(choice.table["starts from"]) == ["random weights"] * 2
+    note = not_chosen_note(choice.table, "fer2013_light_reg")
+    assert "PublicTest 66.4% at its selected epoch, stopped by its budget at 100 of 100 epochs" in note
+    # completed, it would have won on PublicTest
+    folders["fer2013_light_reg"] = _recipe_report(tmp_path / "c", "fer2013_light_reg", test_accuracy=0.66,
+                                                  public_test=0.664, best_epoch=68)
+    choice = select_recipe(folders)
+    assert choice.chosen == "fer2013_light_reg"
+    assert not_chosen_note(choice.table, "fer2013_standard").endswith("lower PublicTest accuracy")
+
+
 def test_a_finished_full_strength_report_is_read_instead_of_trained_again(tmp_path):
     from fer_lib.evaluate.runner import finished_report
     from fer_lib.papers import get_experiments

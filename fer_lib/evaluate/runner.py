@@ -44,7 +44,7 @@ from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
-from .warm_start import StartWeights, find_start_weights, load_start_weights
+from .warm_start import StartWeights, find_selected_weights, load_start_weights
 
 
 @dataclass(frozen=True)
@@ -249,16 +249,28 @@ def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, un
     return result
 
 
+def selected_weights(spec: ExperimentSpec, profile: str, n_images: int, unit: int = 0,
+                     models_dir: Path | None = None) -> StartWeights | None:
+    """The selected weights of `spec`'s completed run `unit` under `profile` at the paper's learning rate:
+    its checkpoint, else a shipped model whose sidecar names the run (`warm_start`); None where neither is."""
+    return find_selected_weights(spec.paper, spec.name, profile, n_images,
+                                 unit_run_dir(spec, profile, spec.training.learning_rate, unit), models_dir)
+
+
 def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int) -> StartWeights | None:
-    """Where run `unit` of a warm-restarted `spec` starts (`warm_start.find_start_weights`); None for a
-    run that starts from random weights."""
+    """Where run `unit` of a warm-restarted `spec` starts (`selected_weights` of its source); None for a run
+    that starts from random weights; a FerError naming the run to train first where they are not here."""
     if spec.start_from is None:
         return None
     from ..papers import get_experiments
 
     source = get_experiments(spec.paper, spec.start_from)[0]
-    return find_start_weights(spec.paper, source.name, profile, n_images,
-                              unit_run_dir(source, profile, source.training.learning_rate, unit))
+    found = selected_weights(source, profile, n_images, unit)
+    if found is None:
+        raise FerError(f"{spec.paper}'s {spec.name} starts from the weights of its {source.name} run under the "
+                       f"{profile} profile, and no completed one is in the cache or shipped: train it first with "
+                       f"`python -m fer_lib train {spec.paper} {source.name} --profile {profile}`")
+    return found
 
 
 def duplicate_free(split: Split, groups: np.ndarray | None) -> np.ndarray | None:
@@ -340,6 +352,12 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         lr = spec.fallback_lr
 
 
+def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path:
+    """The report folder of `spec` under `profile` at the paper's learning rate (it may not exist yet)."""
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    return root / profile / spec.paper / _folder_name(spec, spec.training.learning_rate)
+
+
 def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, reports_root: Path | str | None = None,
                     budget_minutes: float | None = None) -> Path | None:
     """The folder of `spec`'s report under `profile` at the paper's learning rate when it already rests on
@@ -347,8 +365,7 @@ def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, report
     run completed its planned epochs; else None. Such a report is a saved result a caller may read instead
     of training again (its checkpoints live in a cache a fresh checkout lacks)."""
     prof = get_profile(profile)
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    folder = root / prof.name / spec.paper / _folder_name(spec, spec.training.learning_rate)
+    folder = report_folder(spec, prof.name, reports_root)
     if not (folder / "experiment.json").exists():
         return None
     record = ExperimentRecord.read(folder)

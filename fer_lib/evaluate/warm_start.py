@@ -11,7 +11,7 @@ training afresh. The weights are found, in this order:
    planned epoch run), the float32 copy the recognizer loads; on a fresh checkout this is the only
    copy of a run that took hours.
 
-Anything else is an error that says which run to train first. Where they came from, their SHA-256
+Anything else is an error that says which run to train first (`runner.start_weights`). Where they came from, their SHA-256
 and the source run's epochs go into the run's identity (a different start never resumes a
 checkpoint) and into its record (`ExperimentRecord.started_from`), so the total training a model
 received is always stated.
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import keras
 
+from ..config import portable_path
 from ..errors import FerError
 from ..train import STOP_COMPLETED
 
@@ -43,7 +44,8 @@ class StartWeights:
     best_epoch: int | None  # its selected epoch, whose weights these are
 
     def as_record(self) -> dict:
-        return asdict(self)
+        """The record's copy: the path as reports carry it (`config.portable_path`), no machine's folders."""
+        return {**asdict(self), "path": portable_path(self.path)}
 
 
 def _sha256(path: Path) -> str:
@@ -83,20 +85,16 @@ def from_shipped(paper: str, experiment: str, profile: str, n_images: int, model
     return None
 
 
-def find_start_weights(paper: str, experiment: str, profile: str, n_images: int, run_dir: Path,
-                       models_dir: Path | None = None, allow_shipped: bool = True) -> StartWeights:
-    """The selected weights of `experiment`'s run (checkpoint in `run_dir`, else a shipped model in
-    `models_dir`, default the recognizer's), or a FerError naming the run to train first."""
+def find_selected_weights(paper: str, experiment: str, profile: str, n_images: int, run_dir: Path,
+                          models_dir: Path | None = None) -> StartWeights | None:
+    """The selected weights of `experiment`'s completed run: its checkpoint in `run_dir`, else a shipped
+    model in `models_dir` (default: the recognizer's) whose sidecar names it; None where neither is here."""
     found = from_checkpoint(experiment, run_dir)
-    if found is None and allow_shipped:
+    if found is None:
         if models_dir is None:
             from ..recognizer.classifiers import MODELS_DIR
             models_dir = MODELS_DIR
         found = from_shipped(paper, experiment, profile, n_images, models_dir)
-    if found is None:
-        raise FerError(f"this run starts from the weights of {paper}'s {experiment} run under the {profile} profile, "
-                       f"and none completed is in {run_dir} or shipped: train it first with "
-                       f"`python -m fer_lib train {paper} {experiment} --profile {profile}`")
     return found
 
 

@@ -29,6 +29,7 @@ from ..errors import FerError
 from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
 from ..evaluate.record import ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
+from ..train.config import STOP_COMPLETED
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
@@ -141,11 +142,12 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
     path = models_dir / REFERENCE_MODEL.name
     shipped = ModelInfo.read(path).source
-    epochs = max(record.epochs.run_per_seed)
-    if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped.get("epochs", 0) > epochs):
-        raise FerError(f"the shipped reference model came from a run of {shipped.get('epochs')} epochs on "
-                       f"{shipped.get('n_images')} images; this run has {epochs} on {record.n_images}. Nothing was "
-                       "written; pass replace=True to ship it anyway")
+    epochs, total = max(record.epochs.run_per_seed), record.total_epochs
+    shipped_total = shipped.get("epochs_total", shipped.get("epochs", 0))
+    if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped_total > total):
+        raise FerError(f"the shipped reference model was trained {shipped_total} epochs in all on "
+                       f"{shipped.get('n_images')} images; this run's network has {total} on {record.n_images}. Nothing "
+                       "was written; pass replace=True to ship it anyway")
     copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
     copy.set_weights(model.get_weights())
     agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
@@ -153,7 +155,8 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
         copy.save(tmp)
     source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
               "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
-              "best_epoch": record.epochs.best_epoch_per_seed[0],
+              "best_epoch": record.epochs.best_epoch_per_seed[0], "epochs_total": total,
+              "started_from": record.started_from[0] if record.started_from else None,
               "trained_under": record.backends[0] if record.backends else None,
               "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
     ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
@@ -269,7 +272,11 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         f"- FER2013 (ICML 2013 challenge), {record.split_sizes.get('train')} Training images; the epoch chosen on "
         f"PublicTest ({record.split_sizes.get('val')}); tested once on PrivateTest ({record.split_sizes.get('test')}).",
         f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
-        f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
+        + ("" if not record.started_from else
+           f"from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
+           f"{record.started_from[0]['best_epoch']} (a run of {record.started_from[0]['epochs']} epochs; "
+           f"{record.total_epochs} epochs in all) ")
+        + f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
         f"{record.train_seconds_total / 60:.0f} minutes on {segment.get('device', '?')} "
         f"({segment.get('backend', '?')}, commit {segment.get('git_commit', '?')}); profile `{record.profile}`.",
         "",
@@ -284,7 +291,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         side = "inside" if ci[0] <= published.value <= ci[1] else ("above" if published.value > ci[1] else "below")
         lines.append(f"- The recipe's source reports {published.value:.1%} ({published.where}), {side} this run's "
                      f"95% CI: {100 * (pooled['accuracy'] - published.value):+.1f} points. This network is narrower and trained "
-                     f"{max(record.epochs.run_per_seed)} epochs; how theirs differs is in "
+                     f"{record.total_epochs} epochs; how theirs differs is in "
                      f"`fer_lib/papers/{record.paper}/claims.json`.")
     lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
     if comparison is not None:
@@ -314,6 +321,23 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         "The model's weights derive from it: use them for research, and check the terms before any other use.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def not_chosen_note(selection: pd.DataFrame, recipe: str) -> str:
+    """What the comparison says of a recipe `select_recipe` did not choose, from its row of `selection`."""
+    row = selection.set_index("recipe").loc[recipe]
+    why = ("stopped by its budget at " + str(row["epochs run / planned"]).replace("/", " of ") + " epochs, so it ranks "
+           "below every completed run" if not row["completed"] else "lower PublicTest accuracy")
+    return (f"its run's own test predictions; the same network, not chosen: PublicTest {row[PUBLIC_TEST_ACCURACY]:.1%} at its "
+            f"selected epoch, {why}")
+
+
+def _start_description(record: ExperimentRecord) -> str:
+    """Where the record's first run started: random weights, or a warm restart's source run and epoch."""
+    if not record.started_from:
+        return "random weights"
+    start = record.started_from[0]
+    return f"{start['experiment']} epoch {start['best_epoch']} (a run of {start['epochs']} epochs)"
 
 
 def _dropout(record: ExperimentRecord) -> float:
@@ -365,9 +389,11 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
     """Choose among the report folders of `folders` (experiment name -> folder, in order of preference on
     a tie) the one whose selected epochs reached the highest PublicTest accuracy, averaged over its seeds
     (a run that kept no best epoch counts its last); a run that did not train (`runner._did_train`) ranks
-    below every run that did. Only each run's validation history is read, never a test score. The table
-    (recipe, regularisation, epochs, selected epoch, PublicTest accuracy, chosen) is written to
-    `out`/selection.csv and .md when given."""
+    below every run that did, and one stopped short of its planned epochs (by its budget) below every run
+    that completed them: its schedule did not anneal, its number is a lower bound, and its weights may
+    live only in a cache that is gone. Only each run's validation history is read, never a test score.
+    The table (recipe, regularisation, learning rate, starting weights, epochs, selected epoch, PublicTest
+    accuracy, chosen) is written to `out`/selection.csv and .md when given."""
     rows = []
     for name, folder in folders.items():
         record = ExperimentRecord.read(folder)
@@ -377,19 +403,22 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
             at_selected.append(float(history["val_accuracy"].loc[best] if best is not None
                                      else history["val_accuracy"].iloc[-1]))
         rows.append({"recipe": name, "weight decay": record.train_config.get("weight_decay"),
-                     "dropout": _dropout(record), "trained": record.trained,
+                     "dropout": _dropout(record), "learning rate": record.learning_rate,
+                     "starts from": _start_description(record), "trained": record.trained,
+                     "completed": all(reason == STOP_COMPLETED for reason in record.epochs.stop_reasons),
                      "epochs run / planned": " / ".join(f"{r}/{record.epochs.planned}" for r in record.epochs.run_per_seed),
                      "selected epoch": " / ".join(str(b) for b in record.epochs.best_epoch_per_seed),
                      PUBLIC_TEST_ACCURACY: round(float(np.mean(at_selected)), 4)})
     if not rows:
         raise FerError("no recipe to choose from: pass at least one report folder")
     table = pd.DataFrame(rows)
-    ranks = list(zip(table["trained"], table[PUBLIC_TEST_ACCURACY]))
+    ranks = list(zip(table["trained"], table["completed"], table[PUBLIC_TEST_ACCURACY]))
     chosen = str(table["recipe"].iloc[ranks.index(max(ranks))])
     table["chosen"] = table["recipe"] == chosen
     if out is not None:
         rule = ("The recipe shipped is the one whose PublicTest-selected epoch reached the highest PublicTest "
-                "accuracy (mean over seeds; a run that did not train ranks last; a tie goes to the first listed). "
+                "accuracy (mean over seeds; a run that did not train ranks last, and one stopped by its budget before "
+                "its planned epochs below every run that completed them; a tie goes to the first listed). "
                 "No test score is read.")
         with atomic_folder(Path(out)) as tmp:
             table.to_csv(tmp / "selection.csv", index=False)

@@ -1,0 +1,84 @@
+"""Warm restarts: where a run's starting weights come from, what is refused, and what the record says."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from fer_lib.errors import FerError
+from fer_lib.evaluate import warm_start
+from fer_lib.models import build_model
+
+
+def _narrow(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return build_model("reference_cnn", width=4)
+
+
+def _same_weights(a: keras.Model, b: keras.Model) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+
+
+def _checkpoint(run_dir, model, stop_reason="completed all planned epochs", epochs=3, best=2):
+    run_dir.mkdir(parents=True)
+    model.save_weights(run_dir / warm_start.CHECKPOINT_WEIGHTS)
+    (run_dir / "state.json").write_text(json.dumps({"stop_reason": stop_reason, "epochs_done": epochs,
+                                                    "best_epoch": best}))
+    return run_dir
+
+
+def test_the_source_runs_checkpoint_is_used_only_when_it_completed(tmp_path):
+    source = _narrow(0)
+    start = warm_start.from_checkpoint("fer2013_standard", _checkpoint(tmp_path / "done", source))
+    assert (start.where, start.epochs, start.best_epoch) == ("checkpoint", 3, 2) and len(start.sha256) == 64
+    fresh = _narrow(1)
+    assert not _same_weights(fresh, source)
+    assert _same_weights(warm_start.load_start_weights(fresh, start), source)
+    # a run its budget stopped has not annealed: it is no starting point
+    assert warm_start.from_checkpoint("x", _checkpoint(tmp_path / "cut", source, "stopped by wall-clock budget")) is None
+    assert warm_start.from_checkpoint("x", tmp_path / "absent") is None
+
+
+def test_a_shipped_model_is_used_only_when_its_sidecar_names_the_complete_source_run(tmp_path):
+    source = _narrow(0)
+    source.save(tmp_path / "model.keras")
+    sidecar = {"paper": "reference", "experiment": "fer2013_standard", "profile": "cpu", "n_images": 100,
+               "epochs": 100, "epochs_planned": 100, "best_epoch": 74}
+    (tmp_path / "model.json").write_text(json.dumps({"source": sidecar}))
+    start = warm_start.from_shipped("reference", "fer2013_standard", "cpu", 100, tmp_path)
+    assert (start.where, start.epochs, start.best_epoch) == ("shipped model", 100, 74)
+    assert _same_weights(warm_start.load_start_weights(_narrow(1), start), source)
+    for wrong in [("reference", "fer2013_light_reg", "cpu", 100), ("reference", "fer2013_standard", "paper", 100),
+                  ("reference", "fer2013_standard", "cpu", 99)]:
+        assert warm_start.from_shipped(*wrong, tmp_path) is None
+    (tmp_path / "model.json").write_text(json.dumps({"source": {**sidecar, "epochs": 69}}))  # budget-stopped
+    assert warm_start.from_shipped("reference", "fer2013_standard", "cpu", 100, tmp_path) is None
+    with pytest.raises(FerError, match="not the source run's network"):
+        warm_start.load_start_weights(keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                                                        keras.layers.Dense(7)]), start)
+
+
+def test_a_restart_without_its_source_run_names_the_run_to_train_first(isolated_cache):
+    from fer_lib.evaluate.runner import start_weights
+    from fer_lib.papers import get_experiments
+
+    restart = get_experiments("reference", "fer2013_restart")[0]
+    assert restart.start_from == "fer2013_standard"
+    with pytest.raises(FerError, match="python -m fer_lib train reference fer2013_standard --profile smoke"):
+        start_weights(restart, "smoke", 0, 123)
+    assert start_weights(get_experiments("reference", "fer2013_standard")[0], "smoke", 0, 123) is None
+
+
+def test_the_record_counts_the_source_runs_epochs_with_its_own():
+    from conftest import make_record
+    from fer_lib.evaluate.record import EpochsRecord, ExperimentRecord
+
+    epochs = EpochsRecord(planned=40, run_per_seed=[40], best_epoch_per_seed=[31],
+                          stop_reasons=["completed all planned epochs"], train_seconds_per_seed=[1.0])
+    plain = make_record(epochs=epochs)
+    assert plain.total_epochs == 40 and "started_from" not in plain.to_dict()
+    restart = make_record(epochs=epochs, started_from=[{"experiment": "fer2013_standard", "where": "checkpoint",
+                                                        "path": "p", "sha256": "0" * 64, "epochs": 100,
+                                                        "best_epoch": 74}])
+    assert restart.total_epochs == 140
+    assert ExperimentRecord.from_dict(json.loads(json.dumps(restart.to_dict()))).started_from == restart.started_from
