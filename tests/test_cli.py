@@ -80,6 +80,13 @@ def test_every_manifest_entry_has_a_make_target():
         assert f"--paper {entry['paper']}" in out.stdout
 
 
+def test_the_manifest_counts_every_recipe_the_reference_notebook_trains_as_its_compute():
+    from fer_lib.papers.reference.experiments import FER2013_RECIPES
+
+    entry = next(e for e in cli.manifest() if e["paper"] == "reference_model")
+    assert [f"reference/{name}" for name in FER2013_RECIPES] == [r for r in entry["runs"] if "fer2013" in r]
+
+
 def test_train_names_the_valid_papers_experiments_and_seeds():
     out = run_cli("train", "nobody2099")
     assert out.returncode == 2 and "leakage_study" in out.stderr and "yousaf2024" in out.stderr
