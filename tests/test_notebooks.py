@@ -30,6 +30,15 @@ def smoke_reports(tmp_path_factory, data_root):
 ABDULKADIR_SUBSET = {"experiments": "sequential_paper,vgg19_paper,hybrid_cv_training", "studies": "vgg19_input_size"}
 
 
+def test_every_notebook_gives_each_cell_an_id():
+    # nbformat 4.5 requires cell ids; a missing one is a warning today and an error in future nbformat versions
+    from fer_lib.config import REPO_ROOT
+
+    for entry in cli.manifest():
+        cells = json.loads((REPO_ROOT / entry["notebook"]).read_text())["cells"]
+        assert all(cell.get("id") for cell in cells), f"{entry['notebook']}: run nbformat's normalize() on it"
+
+
 def test_every_notebook_runs_and_writes_its_html(smoke_reports):
     root, written = smoke_reports
     papers = [e["paper"] for e in cli.manifest()]

@@ -274,7 +274,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
         + ("" if not record.started_from else
            f"from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
-           f"{record.started_from[0]['best_epoch']} (a run of {record.started_from[0]['epochs']} epochs; "
+           f"{record.started_from[0]['best_epoch']} (of a {record.started_from[0]['epochs']}-epoch run; "
            f"{record.total_epochs} epochs in all) ")
         + f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
         f"{record.train_seconds_total / 60:.0f} minutes on {segment.get('device', '?')} "
@@ -337,7 +337,7 @@ def _start_description(record: ExperimentRecord) -> str:
     if not record.started_from:
         return "random weights"
     start = record.started_from[0]
-    return f"{start['experiment']} epoch {start['best_epoch']} (a run of {start['epochs']} epochs)"
+    return f"{start['experiment']} epoch {start['best_epoch']} of a {start['epochs']}-epoch run"
 
 
 def _dropout(record: ExperimentRecord) -> float:
