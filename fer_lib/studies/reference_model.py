@@ -277,7 +277,8 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
            f"{record.started_from[0]['best_epoch']} (of a {record.started_from[0]['epochs']}-epoch run; "
            f"{record.total_epochs} epochs in all) ")
         + f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
-        f"{record.train_seconds_total / 60:.0f} minutes on {segment.get('device', '?')} "
+        f"{record.train_seconds_total / 60:.0f} minutes{' for these epochs' if record.started_from else ''} on "
+        f"{segment.get('device', '?')} "
         f"({segment.get('backend', '?')}, commit {segment.get('git_commit', '?')}); profile `{record.profile}`.",
         "",
         "## Accuracy",
