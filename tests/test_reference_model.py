@@ -155,7 +155,14 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     keras.utils.set_random_seed(0)
     model = build_model(record.model, **record.model_options)
     faces = fer2013.images[fer2013.split == "PrivateTest"][:64]
-    path = ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    # the committed choice between recipes, which the refreshed card below quotes where it picked this run
+    from fer_lib.studies.reference_model import SELECTION_FOLDER
+    selection_csv = folder.parent / SELECTION_FOLDER / "selection.csv"
+    selection = pd.read_csv(selection_csv) if selection_csv.exists() else None
+    if selection is not None and "fer2013_standard" not in set(selection.loc[selection["chosen"], "recipe"]):
+        selection = None
+    path = ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
+                                selection=selection)
 
     info = ModelInfo.read(path)
     assert info.class_names == tuple(metrics["primary"]["class_names"]) and len(info.class_names) == 7
@@ -177,11 +184,13 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     assert refreshed.split("## Beside")[0] == card.split("## Known limits")[0]  # the same run, the same numbers
     assert refreshed.split("## Known limits")[1] == card.split("## Known limits")[1]
     assert "## Beside other models" in refreshed and "reference, ten-crop" in refreshed
+    comparison = json.loads((folder.parent / "model_comparison" / "comparison.json").read_text())
+    assert comparison["description"].split("; minus_first:")[0] + "." in refreshed  # the machine that measured speeds
     assert "Recipe `fer2013_standard`: weight decay 0.0005, dropout 0.4." in refreshed
 
     # the card quotes the PublicTest choice between recipes only where that choice picked the shipped run
     import shutil
-    from fer_lib.studies.reference_model import PUBLIC_TEST_ACCURACY, SELECTION_FOLDER
+    from fer_lib.studies.reference_model import PUBLIC_TEST_ACCURACY
     root = tmp_path / "reports"
     shutil.copytree(folder, root / "cpu" / "reference" / "fer2013_standard")
     for chosen, quoted in [("fer2013_standard", True), ("fer2013_light_reg", False)]:
@@ -197,6 +206,14 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     with pytest.raises(FerError, match="pass replace=True"):
         ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
     assert path.stat().st_mtime_ns == before
+
+    record.n_images += 1  # shipping the weights already shipped leaves the saved file's bytes alone; new weights replace it
+    saved = path.read_bytes()
+    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    assert path.read_bytes() == saved
+    model.set_weights([w * 1.01 for w in model.get_weights()])
+    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    assert path.read_bytes() != saved
 
 
 def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop="completed all planned epochs",

@@ -129,7 +129,8 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
 
 def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
                          faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
-                         replace: bool = False, selection: pd.DataFrame | None = None) -> Path:
+                         replace: bool = False, selection: pd.DataFrame | None = None,
+                         comparison_description: str | None = None) -> Path:
     """Save the trained reference model for the recognizer, with its sidecar and model card (see the
     module's notes). The float32 copy is checked against the run on its test `faces`: the share of
     faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
@@ -151,8 +152,9 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
     copy.set_weights(model.get_weights())
     agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
-    with atomic_path(path) as tmp:
-        copy.save(tmp)
+    if not _holds_weights(path, copy):  # re-saving the same weights would only churn the committed file's bytes
+        with atomic_path(path) as tmp:
+            copy.save(tmp)
     source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
               "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
               "best_epoch": record.epochs.best_epoch_per_seed[0], "epochs_total": total,
@@ -163,8 +165,19 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement(), selection))
+                                                         label_agreement(), selection, comparison_description))
     return path
+
+
+def _holds_weights(path: Path, model) -> bool:
+    """Whether the model saved at `path` has exactly `model`'s weights."""
+    import keras
+
+    if not path.exists():
+        return False
+    saved = keras.models.load_model(path, compile=False).get_weights()
+    return len(saved) == len(model.weights) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(saved, model.get_weights()))
 
 
 def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path | str | None = None) -> Path:
@@ -189,6 +202,8 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     record, metrics = ExperimentRecord.read(folder), json.loads((folder / "metrics.json").read_text())
     comparison_csv = root / source["profile"] / source["paper"] / "model_comparison" / "comparison.csv"
     comparison = pd.read_csv(comparison_csv) if comparison_csv.exists() else None
+    comparison_json = comparison_csv.with_suffix(".json")
+    description = json.loads(comparison_json.read_text()).get("description") if comparison_json.exists() else None
     n_params = keras.models.load_model(path, compile=False).count_params()
     card = models_dir / "MODEL_CARD.md"
     selection_csv = root / source["profile"] / source["paper"] / SELECTION_FOLDER / "selection.csv"
@@ -196,7 +211,7 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
         selection = None  # a later choice the shipped model did not come from
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
-                                label_agreement(root), selection))
+                                label_agreement(root), selection, description))
     return card
 
 
@@ -234,10 +249,12 @@ def _published_accuracy(record: ExperimentRecord):
 
 
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
-               agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None) -> str:
+               agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
+               comparison_description: str | None = None) -> str:
     """The reference model's card, every number from the run's record, metrics and comparison, and
-    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out) and `selection`
-    (`select_recipe`'s table; None: the model was shipped without a choice between recipes)."""
+    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out), `selection`
+    (`select_recipe`'s table; None: the model was shipped without a choice between recipes) and
+    `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it)."""
     pooled = metrics["pooled_over_seeds"]
     class_names = metrics["primary"]["class_names"]
     rarest = min(pooled["per_class"], key=lambda c: pooled["per_class"][c]["support"])
@@ -298,6 +315,8 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
     if comparison is not None:
         shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
         lines += ["## Beside other models, on the same PrivateTest images", ""]
+        if comparison_description:
+            lines += [comparison_description.split("; minus_first:")[0] + ".", ""]  # minus_first is explained below
         if "minus_first_points" in shown.columns:
             lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
                       "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
