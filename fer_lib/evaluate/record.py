@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import FerError
 from ..files import write_json
+from ..train.config import STOP_COMPLETED
 
 RECORD_FILE = "experiment.json"
 
@@ -132,6 +133,11 @@ class ExperimentRecord:
         """The most epochs any seed's network trained, counting a warm restart's source run."""
         before = max((int(s["epochs"]) for s in self.started_from), default=0) if self.started_from else 0
         return before + max(self.epochs.run_per_seed)
+
+    @property
+    def completed(self) -> bool:
+        """Whether every run trained all its planned epochs (none stopped by its budget or a collapse)."""
+        return all(reason == STOP_COMPLETED for reason in self.epochs.stop_reasons)
 
     @property
     def partial_data(self) -> list[str]:

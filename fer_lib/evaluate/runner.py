@@ -38,7 +38,7 @@ from ..files import atomic_folder, writable_dir, write_json
 from ..models import build_model
 from .. import provenance
 from ..reporting import figures, pages, tables
-from ..train import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig, TrainResult, fit, predict_proba
+from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
 from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
@@ -371,8 +371,7 @@ def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, report
     record = ExperimentRecord.read(folder)
     seeds = check_seeds(spec.seeds) if prof.multi_seed else check_seeds(spec.seeds)[:1]
     wanted = RunStrength(n_images, tuple(seeds), budget_seconds(spec, prof, budget_minutes), spec.planned_epochs(prof))
-    complete = all(reason == STOP_COMPLETED for reason in record.epochs.stop_reasons)
-    return folder if record.trained and complete and not record.strength.shortfalls(wanted) else None
+    return folder if record.trained and record.completed and not record.strength.shortfalls(wanted) else None
 
 
 def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, strength: RunStrength,

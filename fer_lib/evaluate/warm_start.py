@@ -30,6 +30,9 @@ from ..errors import FerError
 from ..train import STOP_COMPLETED
 
 CHECKPOINT_WEIGHTS = "best.weights.h5"
+# `StartWeights.where`
+FROM_CHECKPOINT = "checkpoint"
+FROM_SHIPPED_MODEL = "shipped model"
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class StartWeights:
     """The weights a warm-restarted run starts from and the run that trained them."""
 
     experiment: str
-    where: str  # "checkpoint" or "shipped model"
+    where: str  # FROM_CHECKPOINT or FROM_SHIPPED_MODEL
     path: str
     sha256: str
     epochs: int  # the epochs the source run trained
@@ -64,7 +67,7 @@ def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
     state = json.loads(state_file.read_text())
     if state.get("stop_reason") != STOP_COMPLETED:
         return None
-    return StartWeights(experiment, "checkpoint", str(weights), _sha256(weights), int(state["epochs_done"]),
+    return StartWeights(experiment, FROM_CHECKPOINT, str(weights), _sha256(weights), int(state["epochs_done"]),
                         state.get("best_epoch"))
 
 
@@ -80,7 +83,7 @@ def from_shipped(paper: str, experiment: str, profile: str, n_images: int, model
             continue
         if ((source.get("paper"), source.get("experiment"), source.get("profile"), source.get("n_images"))
                 == (paper, experiment, profile, n_images) and source.get("epochs") == source.get("epochs_planned")):
-            return StartWeights(experiment, "shipped model", str(model_path), _sha256(model_path), int(source["epochs"]),
+            return StartWeights(experiment, FROM_SHIPPED_MODEL, str(model_path), _sha256(model_path), int(source["epochs"]),
                                 source.get("best_epoch"))
     return None
 
@@ -100,7 +103,7 @@ def find_selected_weights(paper: str, experiment: str, profile: str, n_images: i
 
 def load_start_weights(model: keras.Model, start: StartWeights) -> keras.Model:
     """`model` (built afresh, any dtype policy) with `start`'s weights; returns it."""
-    if start.where == "checkpoint":
+    if start.where == FROM_CHECKPOINT:
         model.load_weights(start.path)
         return model
     source = keras.models.load_model(start.path, compile=False)

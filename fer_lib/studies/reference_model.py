@@ -29,7 +29,6 @@ from ..errors import FerError
 from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
 from ..evaluate.record import ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
-from ..train.config import STOP_COMPLETED
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
@@ -62,14 +61,24 @@ class Entry:
     what: str
 
 
+# how `compare_models` appends its note on the minus_first columns to the caller's description
+MINUS_FIRST_NOTE = "; minus_first: "
+
+
+def measurement_description(description: str) -> str:
+    """The caller's part of a saved comparison description (images, profile, the machine that measured the
+    speeds), without the note on minus_first that `compare_models` appended."""
+    return description.split(MINUS_FIRST_NOTE)[0]
+
+
 def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, class_names: tuple[str, ...],
                    duplicate_free: np.ndarray | None, folder: Path | str, description: str) -> pd.DataFrame:
     """Score every entry on the same test images and write the comparison folder: one predictions
     file per entry, `comparison.csv`, `.md` and `.json`. Returns the table."""
     rows = []
     first_correct = None
-    description = (f"{description}; minus_first: each model's accuracy minus the first row's ({entries[0].name}), in "
-                   "points, with a paired bootstrap 95% CI over the same test images") if entries else description
+    description = (f"{description}{MINUS_FIRST_NOTE}each model's accuracy minus the first row's ({entries[0].name}), "
+                   "in points, with a paired bootstrap 95% CI over the same test images") if entries else description
     with atomic_folder(Path(folder)) as tmp:
         for i, entry in enumerate(entries):
             if entry.proba.shape != (len(y_true), len(class_names)):
@@ -113,7 +122,7 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
 
     folder = Path(folder)
     saved = json.loads((folder / "comparison.json").read_text())
-    description = saved["description"].split("; minus_first:")[0]
+    description = measurement_description(saved["description"])
     entries, y_true, ids, duplicate_free, class_names = [], None, None, None, None
     for row in saved["rows"]:
         with np.load(folder / row["predictions"]) as z:
@@ -316,7 +325,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
         lines += ["## Beside other models, on the same PrivateTest images", ""]
         if comparison_description:
-            lines += [comparison_description.split("; minus_first:")[0] + ".", ""]  # minus_first is explained below
+            lines += [measurement_description(comparison_description) + ".", ""]  # minus_first is explained below
         if "minus_first_points" in shown.columns:
             lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
                       "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
@@ -425,7 +434,7 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
         rows.append({"recipe": name, "weight decay": record.train_config.get("weight_decay"),
                      "dropout": _dropout(record), "learning rate": record.learning_rate,
                      "starts from": _start_description(record), "trained": record.trained,
-                     "completed": all(reason == STOP_COMPLETED for reason in record.epochs.stop_reasons),
+                     "completed": record.completed,
                      "epochs run / planned": " / ".join(f"{r}/{record.epochs.planned}" for r in record.epochs.run_per_seed),
                      "selected epoch": " / ".join(str(b) for b in record.epochs.best_epoch_per_seed),
                      PUBLIC_TEST_ACCURACY: round(float(np.mean(at_selected)), 4)})
