@@ -24,8 +24,8 @@ def notebook_manifest() -> list[dict]:
 
     `paper` names the notebook and its reports folder; the optional `runs` lists the run folders
     (`<paper>/<experiment>`) it trains outside that folder, so their compute is counted as that notebook's
-    (the reference model's notebook trains `reference/fer2013_standard`, `reference/fer2013_light_reg` and
-    `reference/fer2013_restart`)."""
+    (the reference model's notebook trains `reference/fer2013_standard`, `reference/fer2013_light_reg`,
+    `reference/fer2013_restart` and `reference/fer2013_restart2`)."""
     import json
 
     return json.loads(NOTEBOOK_MANIFEST.read_text())

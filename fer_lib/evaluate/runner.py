@@ -270,6 +270,8 @@ def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int) 
         raise FerError(f"{spec.paper}'s {spec.name} starts from the weights of its {source.name} run under the "
                        f"{profile} profile, and no completed one is in the cache or shipped: train it first with "
                        f"`python -m fer_lib train {spec.paper} {source.name} --profile {profile}`")
+    if source.start_from is not None:  # a chain of warm restarts: the epochs of every cycle before count
+        found = replace(found, epochs=found.epochs + start_weights(source, profile, unit, n_images).epochs)
     return found
 
 
