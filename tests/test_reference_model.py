@@ -303,3 +303,34 @@ def test_a_finished_full_strength_report_is_read_instead_of_trained_again(tmp_pa
         _recipe_report(other / "cpu" / "reference" / "fer2013_standard", spec.name, test_accuracy=0.67,
                        public_test=0.655, best_epoch=40, **over)
         assert finished_report(spec, "cpu", 35887, reports_root=other) is None
+
+
+def test_the_snapshot_ensemble_is_left_out_with_the_reason_where_a_member_is_missing(tmp_path, isolated_cache):
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.reference.experiments import SNAPSHOT_CHAIN
+    from fer_lib.studies.reference_model import snapshot_ensemble_entries
+
+    chain = [get_experiments("reference", name)[0] for name in SNAPSHOT_CHAIN]
+    ids = np.array([f"PrivateTest/{i}" for i in range(6)])
+    faces = np.zeros((6, 48, 48), np.uint8)
+    folders = {}
+    for k, name in enumerate(SNAPSHOT_CHAIN):
+        folders[name] = _recipe_report(tmp_path / name, name, test_accuracy=0.67, public_test=0.66, best_epoch=30,
+                                       stop="stopped by wall-clock budget" if k == 1 else "completed all planned epochs")
+        np.savez(tmp_path / name / "predictions_seed0.npz", ids=ids if k < 2 else ids[::-1], proba=np.full((6, 7), 1 / 7))
+
+    def left_out(which):
+        rows, why = snapshot_ensemble_entries(chain, which, "cpu", 35887, ids, faces, 800.0, tmp_path / "no_models")
+        assert rows == [] and why.startswith("snapshot ensemble of fer2013_standard, fer2013_restart, fer2013_restart2: ")
+        return why
+
+    assert left_out({name: f for name, f in folders.items() if name != "fer2013_standard"}).endswith(
+        "fer2013_standard has no report")
+    assert left_out(folders).endswith("fer2013_restart did not complete its planned epochs")
+    folders["fer2013_restart"] = _recipe_report(tmp_path / "again", "fer2013_restart", test_accuracy=0.67,
+                                                public_test=0.66, best_epoch=30)
+    np.savez(tmp_path / "again" / "predictions_seed0.npz", ids=ids, proba=np.full((6, 7), 1 / 7))
+    assert left_out(folders).endswith("fer2013_restart2 was tested on other images")
+    np.savez(tmp_path / "fer2013_restart2" / "predictions_seed0.npz", ids=ids, proba=np.full((6, 7), 1 / 7))
+    # every report is here, but no run's selected weights are (an empty cache, no shipped model)
+    assert "selected weights of fer2013_standard's reported run are not here" in left_out(folders)

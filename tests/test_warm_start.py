@@ -67,6 +67,20 @@ def test_a_restart_without_its_source_run_names_the_run_to_train_first(isolated_
     with pytest.raises(FerError, match="python -m fer_lib train reference fer2013_standard --profile smoke"):
         start_weights(restart, "smoke", 0, 123)
     assert start_weights(get_experiments("reference", "fer2013_standard")[0], "smoke", 0, 123) is None
+    second = get_experiments("reference", "fer2013_restart2")[0]
+    with pytest.raises(FerError, match="python -m fer_lib train reference fer2013_restart --profile smoke"):
+        start_weights(second, "smoke", 0, 123)
+
+
+def test_the_snapshot_chain_is_a_chain_of_warm_restarts_among_the_recipes():
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.reference.experiments import FER2013_RECIPES, SNAPSHOT_CHAIN
+
+    chain = [get_experiments("reference", name)[0] for name in SNAPSHOT_CHAIN]
+    assert set(SNAPSHOT_CHAIN) <= set(FER2013_RECIPES) and chain[0].start_from is None
+    assert [spec.start_from for spec in chain[1:]] == list(SNAPSHOT_CHAIN[:-1])
+    # a restart comes after the run it starts from, so the notebook trains them in order
+    assert all(FER2013_RECIPES.index(spec.start_from) < FER2013_RECIPES.index(spec.name) for spec in chain[1:])
 
 
 def test_the_record_counts_the_source_runs_epochs_with_its_own():

@@ -43,7 +43,7 @@ class StartWeights:
     where: str  # FROM_CHECKPOINT or FROM_SHIPPED_MODEL
     path: str
     sha256: str
-    epochs: int  # the epochs the source run trained
+    epochs: int  # the epochs the source run trained, with those of the runs it started from (a chain of restarts)
     best_epoch: int | None  # its selected epoch, whose weights these are
 
     def as_record(self) -> dict:

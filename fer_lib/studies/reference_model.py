@@ -300,8 +300,8 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
         + ("" if not record.started_from else
            f"from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
-           f"{record.started_from[0]['best_epoch']} (of a {record.started_from[0]['epochs']}-epoch run; "
-           f"{record.total_epochs} epochs in all) ")
+           f"{record.started_from[0]['best_epoch']} ({record.started_from[0]['epochs']} epochs trained before this run; "
+           f"{record.total_epochs} in all) ")
         + f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
         f"{record.train_seconds_total / 60:.0f} minutes{' for these epochs' if record.started_from else ''} on "
         f"{segment.get('device', '?')} "
@@ -366,7 +366,7 @@ def _start_description(record: ExperimentRecord) -> str:
     if not record.started_from:
         return "random weights"
     start = record.started_from[0]
-    return f"{start['experiment']} epoch {start['best_epoch']} of a {start['epochs']}-epoch run"
+    return f"{start['experiment']} epoch {start['best_epoch']} ({start['epochs']} epoch{'' if start['epochs'] == 1 else 's'} trained before)"
 
 
 def _dropout(record: ExperimentRecord) -> float:
@@ -401,6 +401,59 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
                              f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
                              f"seed {record.seeds[0]} ({predictions.parent.relative_to(Path(reports_root))})"))
     return entries, notes
+
+
+# ---------------------------------------------------------------------------------------------
+# The snapshot ensemble of the warm-restart chain: reported beside, never shipped
+
+def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: str, n_images: int, ids: np.ndarray,
+                              faces: np.ndarray, speed: float | None, models_dir: Path | str | None = None
+                              ) -> tuple[list[Entry], str | None]:
+    """Two comparison rows for the snapshot ensemble (Huang et al. 2017) of a chain of warm restarts
+    (`chain`: the ExperimentSpecs, each starting from the one before): the mean of its members' class
+    probabilities on the centre crop (their runs' own saved test predictions, so recomputable from the
+    reports) and on ten crops (each member's selected weights, in float32). `speed` is one network's
+    images per second, divided here by the work the rows do. It is reported to show what the cpu
+    profile's compute reaches at several times the recognizer's cost, not chosen among and not shipped.
+    Returns the rows and, where any member's completed report, saved predictions on these `ids` or
+    weights are missing, no rows and why."""
+    from ..evaluate.runner import selected_weights
+    from ..evaluate.warm_start import load_start_weights
+    from ..models import build_model
+    from ..recognizer.classifiers import KerasClassifier, ModelInfo
+
+    names = [spec.name for spec in chain]
+    saved, records, networks = [], [], []
+    for spec in chain:  # every report first: no network is loaded for an ensemble that cannot be made
+        folder = folders.get(spec.name)
+        if folder is None or not (Path(folder) / "experiment.json").exists():
+            return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} has no report"
+        record = ExperimentRecord.read(folder)
+        if not record.completed:
+            return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} did not complete its planned epochs"
+        with np.load(Path(folder) / f"predictions_{record.unit}{record.seeds[0]}.npz") as z:
+            if not np.array_equal(z["ids"], np.asarray(ids).astype(str)):
+                return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} was tested on other images"
+            saved.append(z["proba"])
+        records.append(record)
+    for spec, record in zip(chain, records):
+        weights = selected_weights(spec, profile, n_images, record.seeds[0], models_dir)
+        if weights is None or weights.best_epoch != record.epochs.best_epoch_per_seed[0]:
+            return [], (f"snapshot ensemble of {', '.join(names)}: the selected weights of {spec.name}'s reported run are "
+                        "not here (neither in the cache nor shipped)")
+        network = build_model(spec.model, faces.shape[1:] + (1,), saved[-1].shape[1], **spec.model_options)
+        networks.append(load_start_weights(network, weights))
+    classes = tuple(str(c) for c in range(saved[0].shape[1]))  # the probabilities need no names
+    ten_crop = np.mean([ten_crop_proba(KerasClassifier(network, ModelInfo(classes)).predict, faces)
+                        for network in networks], axis=0)
+    k, members = len(chain), ", ".join(names)
+    why = (f"reported, not a candidate to ship: the recognizer runs one network, and {k} would do {k} times its "
+           "classification work")
+    return [Entry(f"snapshot ensemble ({k} networks), centre crop", np.mean(saved, axis=0),
+                  None if speed is None else speed / k,
+                  f"the mean of {members}'s own test predictions, each run's PublicTest-selected weights; {why}"),
+            Entry(f"snapshot ensemble ({k} networks), ten-crop", ten_crop, None if speed is None else speed / (10 * k),
+                  f"the same networks in float32, ten crops each, all averaged ({10 * k} times the work); {why}")], None
 
 
 # ---------------------------------------------------------------------------------------------

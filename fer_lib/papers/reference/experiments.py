@@ -60,6 +60,9 @@ RESTART_CPU_EPOCHS = 40
 # the FER2013 recipes the reference model's notebook chooses between on PublicTest (first wins a tie); a
 # warm restart comes after the run it starts from
 FER2013_RECIPES = ("fer2013_standard", "fer2013_light_reg", "fer2013_restart", "fer2013_restart2")
+# the chain of warm restarts, each from the one before, whose selected weights are the snapshots of the snapshot
+# ensemble the notebook reports beside the shipped model (never shipped: it multiplies the recognizer's work)
+SNAPSHOT_CHAIN = ("fer2013_standard", "fer2013_restart", "fer2013_restart2")
 
 EXPERIMENTS = [
     ExperimentSpec(
