@@ -332,5 +332,9 @@ def test_the_snapshot_ensemble_is_left_out_with_the_reason_where_a_member_is_mis
     np.savez(tmp_path / "again" / "predictions_seed0.npz", ids=ids, proba=np.full((6, 7), 1 / 7))
     assert left_out(folders).endswith("fer2013_restart2 was tested on other images")
     np.savez(tmp_path / "fer2013_restart2" / "predictions_seed0.npz", ids=ids, proba=np.full((6, 7), 1 / 7))
-    # every report is here, but no run's selected weights are (an empty cache, no shipped model)
-    assert "selected weights of fer2013_standard's reported run are not here" in left_out(folders)
+    # every report is here, but no run's selected weights are (an empty cache, no shipped model): the centre-crop
+    # row needs only the saved predictions, the ten-crop row is left out
+    rows, why = snapshot_ensemble_entries(chain, folders, "cpu", 35887, ids, faces, 800.0, tmp_path / "no_models")
+    assert [row.name for row in rows] == ["snapshot ensemble (3 networks), centre crop"] and rows[0].images_per_second == 800 / 3
+    assert why == ("the snapshot ensemble's ten-crop row: the selected weights of fer2013_standard's reported run are not "
+                   "here (neither in the cache nor shipped)")

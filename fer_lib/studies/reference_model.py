@@ -409,51 +409,52 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
 def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: str, n_images: int, ids: np.ndarray,
                               faces: np.ndarray, speed: float | None, models_dir: Path | str | None = None
                               ) -> tuple[list[Entry], str | None]:
-    """Two comparison rows for the snapshot ensemble (Huang et al. 2017) of a chain of warm restarts
-    (`chain`: the ExperimentSpecs, each starting from the one before): the mean of its members' class
-    probabilities on the centre crop (their runs' own saved test predictions, so recomputable from the
-    reports) and on ten crops (each member's selected weights, in float32). `speed` is one network's
-    images per second, divided here by the work the rows do. It is reported to show what the cpu
-    profile's compute reaches at several times the recognizer's cost, not chosen among and not shipped.
-    Returns the rows and, where any member's completed report, saved predictions on these `ids` or
-    weights are missing, no rows and why."""
+    """Comparison rows for the snapshot ensemble (Huang et al. 2017) of a chain of warm restarts (`chain`:
+    the ExperimentSpecs, each starting from the one before): the mean of its members' class probabilities
+    on the centre crop, from their runs' own saved test predictions (so it needs only the reports), and on
+    ten crops, from each member's selected weights in float32. `speed` is one network's images per
+    second, divided here by the work each row does. It shows what the profile's training reaches at
+    several times the recognizer's cost; it is not chosen among and not shipped. Returns the rows and,
+    where a member's completed report or saved predictions on these `ids` are missing (no rows), or
+    its weights are (the centre-crop row alone), why."""
     from ..evaluate.runner import selected_weights
     from ..evaluate.warm_start import load_start_weights
     from ..models import build_model
     from ..recognizer.classifiers import KerasClassifier, ModelInfo
 
-    names = [spec.name for spec in chain]
-    saved, records, networks = [], [], []
-    for spec in chain:  # every report first: no network is loaded for an ensemble that cannot be made
+    k, members = len(chain), ", ".join(spec.name for spec in chain)
+    saved, records = [], []
+    for spec in chain:
         folder = folders.get(spec.name)
         if folder is None or not (Path(folder) / "experiment.json").exists():
-            return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} has no report"
+            return [], f"snapshot ensemble of {members}: {spec.name} has no report"
         record = ExperimentRecord.read(folder)
         if not record.completed:
-            return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} did not complete its planned epochs"
+            return [], f"snapshot ensemble of {members}: {spec.name} did not complete its planned epochs"
         with np.load(Path(folder) / f"predictions_{record.unit}{record.seeds[0]}.npz") as z:
             if not np.array_equal(z["ids"], np.asarray(ids).astype(str)):
-                return [], f"snapshot ensemble of {', '.join(names)}: {spec.name} was tested on other images"
+                return [], f"snapshot ensemble of {members}: {spec.name} was tested on other images"
             saved.append(z["proba"])
         records.append(record)
+    why = (f"reported, not a candidate to ship: the recognizer runs one network, and {k} would do {k} times its "
+           "classification work")
+    rows = [Entry(f"snapshot ensemble ({k} networks), centre crop", np.mean(saved, axis=0),
+                  None if speed is None else speed / k,
+                  f"the mean of {members}'s own test predictions, each run's PublicTest-selected weights; {why}")]
+    networks = []
     for spec, record in zip(chain, records):
         weights = selected_weights(spec, profile, n_images, record.seeds[0], models_dir)
         if weights is None or weights.best_epoch != record.epochs.best_epoch_per_seed[0]:
-            return [], (f"snapshot ensemble of {', '.join(names)}: the selected weights of {spec.name}'s reported run are "
-                        "not here (neither in the cache nor shipped)")
-        network = build_model(spec.model, faces.shape[1:] + (1,), saved[-1].shape[1], **spec.model_options)
+            return rows, (f"the snapshot ensemble's ten-crop row: the selected weights of {spec.name}'s reported run are "
+                          "not here (neither in the cache nor shipped)")
+        network = build_model(spec.model, faces.shape[1:] + (1,), saved[0].shape[1], **spec.model_options)
         networks.append(load_start_weights(network, weights))
     classes = tuple(str(c) for c in range(saved[0].shape[1]))  # the probabilities need no names
     ten_crop = np.mean([ten_crop_proba(KerasClassifier(network, ModelInfo(classes)).predict, faces)
                         for network in networks], axis=0)
-    k, members = len(chain), ", ".join(names)
-    why = (f"reported, not a candidate to ship: the recognizer runs one network, and {k} would do {k} times its "
-           "classification work")
-    return [Entry(f"snapshot ensemble ({k} networks), centre crop", np.mean(saved, axis=0),
-                  None if speed is None else speed / k,
-                  f"the mean of {members}'s own test predictions, each run's PublicTest-selected weights; {why}"),
-            Entry(f"snapshot ensemble ({k} networks), ten-crop", ten_crop, None if speed is None else speed / (10 * k),
-                  f"the same networks in float32, ten crops each, all averaged ({10 * k} times the work); {why}")], None
+    rows.append(Entry(f"snapshot ensemble ({k} networks), ten-crop", ten_crop, None if speed is None else speed / (10 * k),
+                      f"the same networks in float32, ten crops each, all averaged ({10 * k} times the work); {why}"))
+    return rows, None
 
 
 # ---------------------------------------------------------------------------------------------
