@@ -298,11 +298,12 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         f"- FER2013 (ICML 2013 challenge), {record.split_sizes.get('train')} Training images; the epoch chosen on "
         f"PublicTest ({record.split_sizes.get('val')}); tested once on PrivateTest ({record.split_sizes.get('test')}).",
         f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
+        f"({record.epochs.stop_reasons[0]})"
         + ("" if not record.started_from else
-           f"from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
-           f"{record.started_from[0]['best_epoch']} ({record.started_from[0]['epochs']} epochs trained before this run; "
-           f"{record.total_epochs} in all) ")
-        + f"({record.epochs.stop_reasons[0]}), best epoch {record.epochs.best_epoch_per_seed[0]}, "
+           f" from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
+           f"{record.started_from[0]['best_epoch']}, after {record.started_from[0]['epochs']} epochs of the runs before it "
+           f"({record.total_epochs} in all)")
+        + f"; best epoch {record.epochs.best_epoch_per_seed[0]}, "
         f"{record.train_seconds_total / 60:.0f} minutes{' for these epochs' if record.started_from else ''} on "
         f"{segment.get('device', '?')} "
         f"({segment.get('backend', '?')}, commit {segment.get('git_commit', '?')}); profile `{record.profile}`.",
