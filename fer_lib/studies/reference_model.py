@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import FerError
 from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
-from ..evaluate.record import ExperimentRecord, official_split_runs
+from ..evaluate.record import RECORD_FILE, ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
@@ -427,7 +427,7 @@ def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: st
     saved, records = [], []
     for spec in chain:
         folder = folders.get(spec.name)
-        if folder is None or not (Path(folder) / "experiment.json").exists():
+        if folder is None or not (Path(folder) / RECORD_FILE).exists():
             return [], f"snapshot ensemble of {members}: {spec.name} has no report"
         record = ExperimentRecord.read(folder)
         if not record.completed:

@@ -26,7 +26,7 @@ cores, where this takes about an hour; its report counts the source run's epochs
 length and peak were fixed before it trained, not chosen on any score.
 `fer2013_restart2` is a third cycle, identical to the second, from `fer2013_restart`'s selected weights:
 the cycles of SGDR, whose selected weights are also the snapshots of a snapshot ensemble (Huang et al.
-2017, `studies.reference_model.snapshot_ensemble`). It was added, with its cycle fixed as the second's,
+2017, `studies.reference_model.snapshot_ensemble_entries`). It was added, with its cycle fixed as the second's,
 because the second cycle still ended underfitted (80.0% on the unaugmented Training images), not from
 any test score.
 Ten-crop test-time augmentation (the centre, four corners, each mirrored) is scored beside the
