@@ -180,6 +180,13 @@ def test_the_experiment_record_round_trips_and_old_records_read_back_unchanged(t
     assert ExperimentRecord.read(tmp_path / "experiment.json").backends is None
 
 
+
+def test_a_records_files_are_named_by_its_kind_of_run():
+    assert make_record(seeds=[3, 4]).unit_file("predictions") == "predictions_seed3.npz"
+    folds = make_record(unit="fold", seeds=[1, 2, 3])
+    assert folds.unit_file("history", 2, "csv") == "history_fold2.csv"
+    assert folds.unit_file("predictions") == "predictions_fold1.npz"
+
 def test_a_truncated_or_incomplete_record_is_a_clear_error(tmp_path):
     (tmp_path / "experiment.json").write_text('{"paper": "yousaf20')
     with pytest.raises(FerError, match="cannot read the experiment record .*re-run its experiment"):

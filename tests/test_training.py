@@ -289,3 +289,20 @@ def test_a_paper_rate_reported_untrained_under_the_same_settings_is_not_retraine
         changed = dict(record, **{key: value})
         (folder / "experiment.json").write_text(json.dumps(changed))
         assert not reported_untrained(folder, spec, cpu, strength), key
+
+
+def test_the_state_keeps_where_a_run_started_and_an_older_checkpoint_learns_it_on_resume(tmp_path):
+    start = {"experiment": "source", "where": "checkpoint", "path": "p", "sha256": "0" * 64, "epochs": 100,
+             "best_epoch": 7}
+    fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "run", data_fingerprint="start:0", started_from=start)
+    state_file = tmp_path / "run" / "state.json"
+    assert json.loads(state_file.read_text())["started_from"] == start
+    fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "random")
+    assert json.loads((tmp_path / "random" / "state.json").read_text())["started_from"] is None
+    # a checkpoint written before the state kept it: the next call (here a finished run's) records it
+    state = json.loads(state_file.read_text())
+    del state["started_from"]
+    state_file.write_text(json.dumps(state))
+    assert fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "run", data_fingerprint="start:0",
+               started_from=start).resumed_from_epoch == 1
+    assert json.loads(state_file.read_text())["started_from"] == start

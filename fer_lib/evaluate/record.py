@@ -134,6 +134,11 @@ class ExperimentRecord:
         before = max((int(s["epochs"]) for s in self.started_from), default=0) if self.started_from else 0
         return before + max(self.epochs.run_per_seed)
 
+    def unit_file(self, prefix: str, unit: int | None = None, suffix: str = "npz") -> str:
+        """The name of run `unit`'s (default: the first's) file in the experiment's folder, e.g.
+        `predictions_seed0.npz` or `history_fold3.csv`."""
+        return f"{prefix}_{self.unit}{self.seeds[0] if unit is None else unit}.{suffix}"
+
     @property
     def completed(self) -> bool:
         """Whether every run trained all its planned epochs (none stopped by its budget or a collapse)."""
@@ -199,5 +204,5 @@ def official_split_runs(reports_root: Path | str, profile: str, exclude: tuple[s
                 notes.append(f"{paper_dir.name}: no FER2013 run under the official split that trained")
             continue
         record, folder = min(official, key=lambda rf: (rf[0].learning_rate != rf[0].paper_learning_rate, rf[0].experiment))
-        runs.append((record, folder / f"predictions_{record.unit}{record.seeds[0]}.npz"))
+        runs.append((record, folder / record.unit_file("predictions")))
     return runs, notes

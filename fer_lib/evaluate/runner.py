@@ -43,7 +43,7 @@ from . import claims as claims_lib
 from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
-from .record import EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
+from .record import RECORD_FILE, EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
 from .warm_start import StartWeights, find_selected_weights, load_start_weights
 
 
@@ -169,6 +169,7 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
     fingerprint = data_fingerprint(model, model_options, preprocess, split, dataset)
     run = fit(build, (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
               data_fingerprint=fingerprint if start is None else f"{fingerprint}|start:{start.sha256}",
+              started_from=None if start is None else start.as_record(),
               watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})
     if not score_test:
         return SeedRun(config.seed, split, run, np.zeros((0, dataset.num_classes), np.float32), {}, {},
@@ -222,7 +223,7 @@ def trained_rate(spec: ExperimentSpec, profile: str, reports_root: Path | str | 
         return spec.training.learning_rate
     root = Path(reports_root if reports_root is not None else reports_dir())
     if ((unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()
-            or (root / profile / spec.paper / _folder_name(spec, spec.fallback_lr) / "experiment.json").exists()):
+            or (root / profile / spec.paper / _folder_name(spec, spec.fallback_lr) / RECORD_FILE).exists()):
         return spec.fallback_lr
     return spec.training.learning_rate
 
@@ -257,9 +258,12 @@ def selected_weights(spec: ExperimentSpec, profile: str, n_images: int, unit: in
                                  unit_run_dir(spec, profile, spec.training.learning_rate, unit), models_dir)
 
 
-def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int) -> StartWeights | None:
+def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int,
+                  reports_root: Path | str | None = None) -> StartWeights | None:
     """Where run `unit` of a warm-restarted `spec` starts (`selected_weights` of its source); None for a run
-    that starts from random weights; a FerError naming the run to train first where they are not here."""
+    that starts from random weights; a FerError naming the run to train first where they are not here.
+    Its `epochs` count every run of a chain of restarts; `reports_root` (default: the project's reports/)
+    is read only for a source checkpoint older than that count (`_epochs_before`)."""
     if spec.start_from is None:
         return None
     from ..papers import get_experiments
@@ -270,9 +274,26 @@ def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int) 
         raise FerError(f"{spec.paper}'s {spec.name} starts from the weights of its {source.name} run under the "
                        f"{profile} profile, and no completed one is in the cache or shipped: train it first with "
                        f"`python -m fer_lib train {spec.paper} {source.name} --profile {profile}`")
-    if source.start_from is not None:  # a chain of warm restarts: the epochs of every cycle before count
-        found = replace(found, epochs=found.epochs + start_weights(source, profile, unit, n_images).epochs)
+    if source.start_from is not None and not found.counts_earlier_runs:
+        found = replace(found, epochs=found.epochs + _epochs_before(source, profile, unit, n_images, reports_root),
+                        counts_earlier_runs=True)
     return found
+
+
+def _epochs_before(spec: ExperimentSpec, profile: str, unit: int, n_images: int,
+                   reports_root: Path | str | None) -> int:
+    """The epochs trained before warm-restarted `spec`'s run `unit`, for a checkpoint of it that does not
+    say: its own starting weights' count where those are still here, else its committed report's."""
+    try:
+        return start_weights(spec, profile, unit, n_images, reports_root).epochs
+    except FerError as missing:
+        folder = Path(reports_root if reports_root is not None else reports_dir()) / profile / spec.paper / spec.name
+        if not (folder / RECORD_FILE).exists():
+            raise missing
+        record = ExperimentRecord.read(folder)
+        if record.n_images != n_images or not record.started_from or unit not in record.seeds:
+            raise missing
+        return int(record.started_from[record.seeds.index(unit)]["epochs"])
 
 
 def duplicate_free(split: Split, groups: np.ndarray | None) -> np.ndarray | None:
@@ -322,7 +343,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
                            spec.planned_epochs(prof))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
         folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
-        if folder is not None and (folder / "experiment.json").exists():
+        if folder is not None and (folder / RECORD_FILE).exists():
             refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
 
     from ..studies.audit import fer2013_duplicate_groups
@@ -368,7 +389,7 @@ def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, report
     of training again (its checkpoints live in a cache a fresh checkout lacks)."""
     prof = get_profile(profile)
     folder = report_folder(spec, prof.name, reports_root)
-    if not (folder / "experiment.json").exists():
+    if not (folder / RECORD_FILE).exists():
         return None
     record = ExperimentRecord.read(folder)
     seeds = check_seeds(spec.seeds) if prof.multi_seed else check_seeds(spec.seeds)[:1]
@@ -383,7 +404,7 @@ def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, streng
     and epochs). Its checkpoints live in a cache a fresh checkout lacks; the committed report is the
     saved result, so the learning-rate rule goes on to the fallback instead of retraining a rate
     whose outcome is on record. Any difference, and the paper's rate trains again."""
-    if not (folder / "experiment.json").exists():
+    if not (folder / RECORD_FILE).exists():
         return False
     record = ExperimentRecord.read(folder)
     lr = spec.training.learning_rate
@@ -418,7 +439,7 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
     strength = RunStrength(len(dataset), tuple(units), prof.budget_seconds(max(used.values())),
                            spec.planned_epochs(prof))
     folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
-    if (folder / "experiment.json").exists():
+    if (folder / RECORD_FILE).exists():
         refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     started = time.monotonic()
     per_seed = [_train_unit(spec, prof, dataset, u, splits[u], lr, used[u]) for u in units]
@@ -451,7 +472,7 @@ def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path
         shutil.rmtree(checkpoints)
     root = Path(reports_root if reports_root is not None else reports_dir())
     stale = root / profile / spec.paper / _folder_name(spec, spec.fallback_lr)
-    if not (stale / "experiment.json").exists():
+    if not (stale / RECORD_FILE).exists():
         return None
     shutil.rmtree(stale)
     print(f"[{spec.paper}] {spec.name} trained at the paper's rate: removed the fallback report {stale}", flush=True)
@@ -469,10 +490,6 @@ def run_facts(record: ExperimentRecord) -> claims_lib.RunFacts:
         protocol_description=record.protocol_description, epochs_run=tuple(record.epochs.run_per_seed),
         epochs_planned=record.epochs.planned, stopped_by_budget=STOP_BUDGET in record.epochs.stop_reasons,
         collapsed=not record.trained)
-
-
-def _unit_file(record: ExperimentRecord, prefix: str, unit: int, suffix: str = "npz") -> str:
-    return f"{prefix}_{record.unit}{unit}.{suffix}"
 
 
 def _final_logs(histories: dict[int, pd.DataFrame]) -> dict[str, float]:
@@ -496,12 +513,12 @@ def _subset_confusion(path: Path, key: str) -> tuple[np.ndarray, int] | None:
 def _extra_scores(folder: Path, record: ExperimentRecord, names: list[str], holdout: str | None) -> dict:
     """The deduplicated test set's and the holdout part's pooled metrics, where the run saved them."""
     extra = {}
-    dedup = [_subset_confusion(folder / _unit_file(record, "predictions", u), "duplicate_free") for u in record.seeds]
+    dedup = [_subset_confusion(folder / record.unit_file("predictions", u), "duplicate_free") for u in record.seeds]
     if all(d is not None for d in dedup):
         extra["deduplicated_test"] = {
             "description": "the test images with no exact or near duplicate among the run's training images",
             "removed": [removed for _, removed in dedup], **pooled_metrics([cm for cm, _ in dedup], names)}
-    files = [folder / _unit_file(record, "holdout_predictions", u) for u in record.seeds]
+    files = [folder / record.unit_file("holdout_predictions", u) for u in record.seeds]
     if holdout and all(f.exists() for f in files):
         per_run = [metrics_from_predictions(f) for f in files]
         extra["holdout"] = {"description": f"FER2013 {holdout}, which no run trained or selected on",
@@ -519,9 +536,9 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_
     were saved gives its seed-0 training metrics as `saved_train_metrics` and `saved_train_accuracies`.
     Returns the claim rows."""
     units = record.seeds
-    test_metrics = [metrics_from_predictions(folder / _unit_file(record, "predictions", u)) for u in units]
-    histories = {u: pd.read_csv(folder / _unit_file(record, "history", u, "csv")) for u in units}
-    train_files = [folder / _unit_file(record, "train_predictions", u) for u in units]
+    test_metrics = [metrics_from_predictions(folder / record.unit_file("predictions", u)) for u in units]
+    histories = {u: pd.read_csv(folder / record.unit_file("history", u, "csv")) for u in units}
+    train_files = [folder / record.unit_file("train_predictions", u) for u in units]
     train_per_unit = [metrics_from_predictions(f) for f in train_files] if all(f.exists() for f in train_files) else None
     metrics0 = test_metrics[0]
     names = metrics0["class_names"]
@@ -622,14 +639,14 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
     with atomic_folder(folder) as tmp:
         for r in per_seed:
             mask = duplicate_free(r.split, groups)
-            save_predictions(tmp / _unit_file(record, "predictions", r.seed), dataset.labels[r.split.test], r.test_proba,
+            save_predictions(tmp / record.unit_file("predictions", r.seed), dataset.labels[r.split.test], r.test_proba,
                              dataset.ids[r.split.test], dataset.class_names,
                              **({} if mask is None else {"duplicate_free": mask}))
-            r.run.history.to_csv(tmp / _unit_file(record, "history", r.seed, "csv"), index=False)
-            save_labels(tmp / _unit_file(record, "train_predictions", r.seed), dataset.labels[r.split.train], r.train_pred,
+            r.run.history.to_csv(tmp / record.unit_file("history", r.seed, "csv"), index=False)
+            save_labels(tmp / record.unit_file("train_predictions", r.seed), dataset.labels[r.split.train], r.train_pred,
                         dataset.ids[r.split.train], dataset.class_names)
             if held is not None:
-                save_predictions(tmp / _unit_file(record, "holdout_predictions", r.seed), dataset.labels[held],
+                save_predictions(tmp / record.unit_file("holdout_predictions", r.seed), dataset.labels[held],
                                  r.holdout_proba, dataset.ids[held], dataset.class_names)
         rows = _render(tmp, spec, record)
     return ExperimentResult(spec, record.label, lr, folder, first.test_metrics, rows, trained, runs)
@@ -651,7 +668,7 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     if record.unit == "fold":  # records from before they named the whole cross-validation and its pooled size
         record.protocol_description = folds_description(record.protocol, **record.protocol_options)
         record.split_sizes["test_all_folds"] = sum(
-            len(np.load(folder / _unit_file(record, "predictions", u))["y_true"]) for u in record.seeds)
+            len(np.load(folder / record.unit_file("predictions", u))["y_true"]) for u in record.seeds)
     saved = json.loads((folder / "metrics.json").read_text())
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)

@@ -15,19 +15,24 @@ Anything else is an error that says which run to train first (`runner.start_weig
 and the source run's epochs go into the run's identity (a different start never resumes a
 checkpoint) and into its record (`ExperimentRecord.started_from`), so the total training a model
 received is always stated.
+
+A chain of restarts counts every cycle before it. The source's own checkpoint (`state.json`'s
+`started_from`) or sidecar (`epochs_total`) says how many epochs preceded it, so only the direct
+source's weights are needed. A checkpoint written before `state.json` kept that is marked
+`counts_earlier_runs=False`, and `runner.start_weights` finds the earlier epochs elsewhere.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
 
 from ..config import portable_path
 from ..errors import FerError
-from ..train import STOP_COMPLETED
+from ..train import STARTED_FROM, STOP_COMPLETED
 
 CHECKPOINT_WEIGHTS = "best.weights.h5"
 # `StartWeights.where`
@@ -45,10 +50,15 @@ class StartWeights:
     sha256: str
     epochs: int  # the epochs the source run trained, with those of the runs it started from (a chain of restarts)
     best_epoch: int | None  # its selected epoch, whose weights these are
+    # False: the weights' own files do not say what preceded the source run (a checkpoint from before
+    # state.json recorded it), so `epochs` is the source run's alone; never part of the record
+    counts_earlier_runs: bool = field(default=True, compare=False)
 
     def as_record(self) -> dict:
         """The record's copy: the path as reports carry it (`config.portable_path`), no machine's folders."""
-        return {**asdict(self), "path": portable_path(self.path)}
+        record = {**asdict(self), "path": portable_path(self.path)}
+        del record["counts_earlier_runs"]
+        return record
 
 
 def _sha256(path: Path) -> str:
@@ -67,8 +77,10 @@ def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
     state = json.loads(state_file.read_text())
     if state.get("stop_reason") != STOP_COMPLETED:
         return None
-    return StartWeights(experiment, FROM_CHECKPOINT, str(weights), _sha256(weights), int(state["epochs_done"]),
-                        state.get("best_epoch"))
+    started_from = state.get(STARTED_FROM)  # None: a random start
+    return StartWeights(experiment, FROM_CHECKPOINT, str(weights), _sha256(weights),
+                        int(state["epochs_done"]) + (int(started_from["epochs"]) if started_from else 0),
+                        state.get("best_epoch"), counts_earlier_runs=STARTED_FROM in state)
 
 
 def from_shipped(paper: str, experiment: str, profile: str, n_images: int, models_dir: Path) -> StartWeights | None:
@@ -83,8 +95,10 @@ def from_shipped(paper: str, experiment: str, profile: str, n_images: int, model
             continue
         if ((source.get("paper"), source.get("experiment"), source.get("profile"), source.get("n_images"))
                 == (paper, experiment, profile, n_images) and source.get("epochs") == source.get("epochs_planned")):
-            return StartWeights(experiment, FROM_SHIPPED_MODEL, str(model_path), _sha256(model_path), int(source["epochs"]),
-                                source.get("best_epoch"))
+            # `epochs_total` counts the runs a restarted source started from; sidecars before it lack it
+            return StartWeights(experiment, FROM_SHIPPED_MODEL, str(model_path), _sha256(model_path),
+                                int(source.get("epochs_total", source["epochs"])), source.get("best_epoch"),
+                                counts_earlier_runs="epochs_total" in source)
     return None
 
 

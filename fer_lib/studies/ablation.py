@@ -302,16 +302,16 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
     this seed under exactly `config` (rate, epochs planned, budget, seed) on the same test images.
     The experiment's checkpoints live in a cache that a fresh checkout lacks; its report is the saved
     run, so the reference is not trained a second time."""
-    from ..evaluate.record import ExperimentRecord
+    from ..evaluate.record import RECORD_FILE, ExperimentRecord
     from ..evaluate.runner import _folder_name
 
     experiment = spec.reference_experiment()
     folder = Path(reports_root) / profile / spec.paper / _folder_name(experiment, config.learning_rate)
-    predictions = folder / f"predictions_seed{seed}.npz"
-    if not (folder / "experiment.json").exists() or not predictions.exists():
+    if not (folder / RECORD_FILE).exists():
         return None
     record = ExperimentRecord.read(folder)
-    if (seed not in record.seeds or record.profile != profile or record.model_options != experiment.model_options
+    predictions = folder / record.unit_file("predictions", seed)
+    if (not predictions.exists() or seed not in record.seeds or record.profile != profile or record.model_options != experiment.model_options
             or record.train_config != asdict(config)):
         return None
     saved = np.load(predictions, allow_pickle=False)
@@ -321,7 +321,7 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
     i = record.seeds.index(seed)
     arm = next(iter(spec.arms))
     return ArmSeed(arm, seed, *_saved_predictions(saved),
-                   pd.read_csv(folder / f"history_seed{seed}.csv"), record.epochs.run_per_seed[i],
+                   pd.read_csv(folder / record.unit_file("history", seed, "csv")), record.epochs.run_per_seed[i],
                    record.epochs.planned, record.epochs.stop_reasons[i], record.epochs.train_seconds_per_seed[i],
                    config.budget_seconds, (record.backends or [[]])[i])
 

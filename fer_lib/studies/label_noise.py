@@ -256,9 +256,8 @@ def ferplus_benchmark(runs: list[tuple[ExperimentRecord, Path]], fer2013: FaceDa
 
     rows = [{"model": f"the field: {c.where}", "trained on": "FER+", "FER+ test accuracy": c.text()}
             for c in load_claims(ferplus_record.paper) if c.dataset == "ferplus"]
-    seed = ferplus_record.seeds[0]
     entries = [(r, p, "FER2013 labels (7 classes)") for r, p in runs]
-    entries.append((ferplus_record, Path(ferplus_folder) / f"predictions_{ferplus_record.unit}{seed}.npz",
+    entries.append((ferplus_record, Path(ferplus_folder) / ferplus_record.unit_file("predictions"),
                     "FER+ majority labels (8 classes)"))
     for record, predictions, trained_on in entries:
         scores = ferplus_test_scores(predictions, fer2013, labels)

@@ -432,7 +432,7 @@ def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: st
         record = ExperimentRecord.read(folder)
         if not record.completed:
             return [], f"snapshot ensemble of {members}: {spec.name} did not complete its planned epochs"
-        with np.load(Path(folder) / f"predictions_{record.unit}{record.seeds[0]}.npz") as z:
+        with np.load(Path(folder) / record.unit_file("predictions")) as z:
             if not np.array_equal(z["ids"], np.asarray(ids).astype(str)):
                 return [], f"snapshot ensemble of {members}: {spec.name} was tested on other images"
             saved.append(z["proba"])

@@ -8,7 +8,7 @@
 """
 from .config import OPTIMIZERS, STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
-from .loop import TrainResult, fit, predict_proba
+from .loop import STARTED_FROM, TrainResult, fit, predict_proba
 
-__all__ = ["FastPaths", "OPTIMIZERS", "STOP_BUDGET", "STOP_COLLAPSED", "STOP_COMPLETED", "TrainConfig", "TrainResult",
+__all__ = ["FastPaths", "OPTIMIZERS", "STOP_BUDGET", "STOP_COLLAPSED", "STOP_COMPLETED", "STARTED_FROM", "TrainConfig", "TrainResult",
            "dtype_policy", "fit", "predict_proba"]

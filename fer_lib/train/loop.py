@@ -39,6 +39,8 @@ from .fast_paths import FastPaths, dtype_policy
 CHECKPOINT_FORMAT = 2
 # what starts a new provenance segment of a run (each carries the environment it trained under)
 SEGMENT_KEYS = ("backend", "backend_version", "device", "git_commit")
+# the state.json key of a run's starting weights (None: a random start); absent from older checkpoints
+STARTED_FROM = "started_from"
 
 
 @dataclass
@@ -77,7 +79,8 @@ def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=
 def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
         data_fingerprint: str = "", placement: backend.Placement | None = None,
-        fast: FastPaths | None = None, watch: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> TrainResult:
+        fast: FastPaths | None = None, watch: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        started_from: dict | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
@@ -87,6 +90,11 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
 
     `watch` names labelled sets scored after every epoch into the history as `<name>_accuracy`
     (for a study of what selecting on them would do); they never select, stop or change training.
+
+    `started_from` (a warm restart's `warm_start.StartWeights.as_record`, with the epochs of every run
+    before it) is kept in `state.json`, so a later restart from this run counts those epochs from this
+    checkpoint alone, without its source's weights. The caller's `data_fingerprint` must already name
+    the starting weights: they are part of what a checkpoint resumes.
     """
     placement = placement or backend.placement()
     fast = fast or FastPaths.from_env()
@@ -113,6 +121,9 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                                 steps_per_execution=1 if placement.replicas > 1 else settings["steps_per_execution"])
                 _compile(model, config, settings, optimizer=model.optimizer)
             resumed_from = state["epochs_done"]
+            if STARTED_FROM not in state:  # a checkpoint from before the state recorded its start
+                state[STARTED_FROM] = started_from
+                run.save()
             if state["stop_reason"] == STOP_BUDGET:  # a budget stop is not final: a larger budget continues
                 state["stop_reason"] = None
         else:
@@ -128,7 +139,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             resumed_from = 0
             state = {"run_id": run_id, "identity": identity, "epochs_done": 0, "elapsed_seconds": 0.0,
                      "history": [], "best_epoch": None, "best_val_accuracy": None, "stop_reason": None,
-                     "fast_paths": settings, "backends": []}
+                     "fast_paths": settings, "backends": [], STARTED_FROM: started_from}
             run = RunState(run_dir, state)
         shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
         over_budget = config.budget_seconds is not None and run.next_epoch_exceeds(config.budget_seconds)
