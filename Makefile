@@ -49,7 +49,7 @@ reports: $(PY)
 	$(PY) -m fer_lib index
 
 test: $(PY)
-	$(PY) -m pytest -q -rs tests
+	$(PY) -m pytest -q -rs --durations=10 tests
 
 bench: $(PY)
 	$(PY) -m fer_lib.studies.benchmark
