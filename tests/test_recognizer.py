@@ -259,6 +259,14 @@ def test_the_tracking_rule_takes_the_fastest_setting_that_keeps_nearly_all_faces
     assert tracking_choice(rows, tolerance=1.0) == (96, True)  # any loss allowed: the fastest
 
 
+def test_the_committed_thread_probe_chose_the_onnx_classifiers_setting():
+    from fer_lib.config import reports_dir
+    from fer_lib.studies.recognizer_benchmark import spinning_choice, spinning_in_use
+
+    rows = json.loads((reports_dir() / "benchmarks" / "recognizer.json").read_text())["onnx_threads"]
+    assert spinning_choice(rows) is spinning_in_use() is False
+
+
 def test_the_committed_tracking_probe_chose_the_recognizers_setting():
     """The saved benchmark's probe rows, put through the rule, give the window and size limit the
     recognizer uses: change one without the other and this fails."""
@@ -285,6 +293,34 @@ def test_exports_agree_with_the_keras_model_on_real_test_faces(fer2013, tmp_path
         assert agreement["same_top_class"] == 1.0 and agreement["max_abs_difference"] < 1e-4, (fmt, agreement)
         frame = frame_with([cv2.resize(faces[0], (96, 96))], [(100, 100)])
         assert EmotionRecognizer(model=output).predict(frame, boxes=[(100, 100, 96, 96)])[0]["emotions"]
+
+
+def test_onnxruntime_threads_do_not_spin_between_runs_unless_asked_and_the_probe_measures_both(fer2013, tmp_path,
+                                                                                                small_model):
+    from fer_lib.recognizer import export_model, load_classifier
+    from fer_lib.recognizer.classifiers import OnnxClassifier
+    from fer_lib.studies.recognizer_benchmark import build_frames, spinning_probe
+
+    keras_model = load_classifier(small_model)
+    onnx = export_model(keras_model.model, "onnx", tmp_path / "small.onnx", keras_model.info)
+
+    def spinning(classifier):
+        return classifier.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    assert spinning(load_classifier(onnx)) == "0" and spinning(OnnxClassifier(onnx, thread_spinning=True)) == "1"
+    faces = fer2013.images[fer2013.split == "PublicTest"][:8]
+    rows = spinning_probe(onnx, {1: build_frames(faces, 1, n=4)[0]}, seconds=0.2)
+    assert [(row["thread_spinning"], row["in_use"]) for row in rows] == [(True, False), (False, True)]
+    assert all(row["fps"] > 0 for row in rows) and OnnxClassifier.THREAD_SPINNING is False  # the probe changed no class
+
+
+def test_the_thread_rule_takes_the_setting_with_the_fewest_milliseconds_over_both_kinds_of_frame():
+    from fer_lib.studies.recognizer_benchmark import spinning_choice
+
+    def row(n, spinning, fps):
+        return {"faces_per_frame": n, "thread_spinning": spinning, "fps": fps}
+    assert spinning_choice([row(1, True, 70), row(4, True, 35), row(1, False, 110), row(4, False, 50)]) is False
+    # faster on one face but much slower on four: 1000/120 + 1000/20 > 1000/100 + 1000/40
+    assert spinning_choice([row(1, True, 100), row(4, True, 40), row(1, False, 120), row(4, False, 20)]) is True
 
 
 def test_mtcnn_finds_real_faces_and_haar_is_the_default(ck_faces):

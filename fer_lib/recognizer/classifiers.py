@@ -140,14 +140,20 @@ class OnnxClassifier(Classifier):
     """An ONNX export, on onnxruntime's CPU provider (all cores)."""
 
     format = "onnx"
+    # Whether onnxruntime's worker threads spin-wait for work after each run (its default). They then
+    # hold the cores that the Haar search and the frame reader need between two classifications; the
+    # benchmark's thread probe (`recognizer_benchmark.spinning_probe`) chose to switch it off.
+    THREAD_SPINNING = False
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, thread_spinning: bool | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise FerError(f"ONNX models need onnxruntime ({exc}); run `pip install onnxruntime`") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
+        spinning = self.THREAD_SPINNING if thread_spinning is None else thread_spinning
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types

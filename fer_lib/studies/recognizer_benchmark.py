@@ -11,9 +11,11 @@ middle, or four of 120 pixels, one a quadrant), each frame JPEG-encoded in memor
 - classification only, faces per second at batch 1 and 64, for each format;
 - each detector's face-finding rate (a box whose centre falls inside a placed face) and time;
 - the tracking probe: faces found again around their placed boxes, by window width, with and without
-  the Haar size limit (it chose `EmotionRecognizer.TRACK_WINDOW`). A probe chooses a setting, so its
-  frames are built from PublicTest faces (the selection split), never from the PrivateTest faces the
-  measurements above use.
+  the Haar size limit (it chose `EmotionRecognizer.TRACK_WINDOW`);
+- the thread probe: the ONNX pipeline end to end with onnxruntime's worker threads spin-waiting
+  between runs (its default) and without (it chose `OnnxClassifier.THREAD_SPINNING`).
+A probe chooses a setting, so its frames are built from PublicTest faces (the selection split), never
+from the PrivateTest faces the measurements above use.
 Timings depend on the machine and what else runs on it: the results record the CPU, core count and
 load average. They are written to `reports/benchmarks/recognizer.json` and `.md`, which the README
 quotes. Targets on 2 cores: 100 frames per second with one face, 30 with four.
@@ -160,6 +162,39 @@ def tracking_choice(rows: list[dict], tolerance: float = TRACKING_TOLERANCE) -> 
     return int(window), bool(limited)
 
 
+def spinning_in_use() -> bool:
+    """Whether the recognizer's ONNX classifier lets onnxruntime's threads spin-wait between runs."""
+    from ..recognizer.classifiers import OnnxClassifier
+
+    return OnnxClassifier.THREAD_SPINNING
+
+
+def spinning_probe(onnx_path: Path, frames: dict[int, list[bytes]], seconds: float) -> list[dict]:
+    """The probe that chose `OnnxClassifier.THREAD_SPINNING`: end-to-end frames per second of the ONNX
+    pipeline (Haar search every frame, reader thread) with onnxruntime's threads spin-waiting between
+    runs and without, on `frames` ({faces per frame: encoded frames}); `in_use` marks the classifier's
+    setting, and `spinning_choice` applies the rule."""
+    from ..recognizer import EmotionRecognizer, HaarDetector
+    from ..recognizer.classifiers import OnnxClassifier
+
+    rows = []
+    for spinning in (True, False):
+        classifier = OnnxClassifier(onnx_path, thread_spinning=spinning)
+        for n, encoded in frames.items():
+            fps, _ = end_to_end_fps(EmotionRecognizer(model=classifier, detector=HaarDetector()), encoded, seconds)
+            rows.append({"faces_per_frame": n, "thread_spinning": spinning, "fps": round(fps, 1),
+                         "in_use": spinning == spinning_in_use()})
+    return rows
+
+
+def spinning_choice(rows: list[dict]) -> bool:
+    """The thread probe's rule: the setting with the fewest milliseconds per frame, summed over the kinds
+    of frame (one face and four)."""
+    table = pd.DataFrame(rows)
+    table["ms_per_frame"] = 1000 / table["fps"]
+    return bool(table.groupby("thread_spinning")["ms_per_frame"].sum().idxmin())
+
+
 def fer_package_pipeline(model_path: Path):
     """The `fer` package's `detect_emotions` path, rebuilt from its source without its dependencies: its
     Haar settings (scale 1.1, 5 neighbours, faces from 50 pixels, on the full frame), its crop and its
@@ -215,6 +250,9 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
                     for row in tracking_probe(keras_classifier, *build_frames(probe_faces, n, PROBE_FRAMES))]
         choice = tracking_choice(tracking)
         results["tracking"] = [{**row, "rule_choice": (row["window"], row["size_limited"]) == choice} for row in tracking]
+        spinning = spinning_probe(Path(tmp) / "model.onnx", {n: build_frames(probe_faces, n)[0] for n in (1, 4)}, seconds)
+        chosen = spinning_choice(spinning)
+        results["onnx_threads"] = [{**row, "rule_choice": row["thread_spinning"] == chosen} for row in spinning]
         detectors = [("haar (320 wide)", HaarDetector()), ("haar (full frame)", HaarDetector(detect_width=None))]
         try:
             from ..recognizer import MtcnnDetector
@@ -246,6 +284,11 @@ def benchmark_markdown(results: dict) -> str:
              "PublicTest faces): each placed face searched for again in a window around it. The rule: the "
              f"fastest setting within {TRACKING_TOLERANCE:.0%} of the most faces kept on both kinds of frame "
              "(`rule_choice`); `in_use` is the recognizer's setting:", "", tables.markdown_table(pd.DataFrame(results["tracking"]))]
+    if "onnx_threads" in results:  # benchmarks from before the thread probe lack it
+        parts += ["", "ONNX threads (the probe that chose whether onnxruntime's worker threads spin-wait between "
+                  "runs, its default): end to end, Haar search every frame, frames of PublicTest faces. The rule: "
+                  "the fewest milliseconds per frame summed over one face and four (`rule_choice`); `in_use` is "
+                  "the recognizer's setting:", "", tables.markdown_table(pd.DataFrame(results["onnx_threads"]))]
     for key in ("fer_package_left_out", "mtcnn_left_out"):
         if key in results:
             parts += ["", f"Left out: {results[key]}"]
