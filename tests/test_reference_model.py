@@ -337,4 +337,25 @@ def test_the_snapshot_ensemble_is_left_out_with_the_reason_where_a_member_is_mis
     rows, why = snapshot_ensemble_entries(chain, folders, "cpu", 35887, ids, faces, 800.0, tmp_path / "no_models")
     assert [row.name for row in rows] == ["snapshot ensemble (3 networks), centre crop"] and rows[0].images_per_second == 800 / 3
     assert why == ("the snapshot ensemble's ten-crop row: the selected weights of fer2013_standard's reported run are not "
-                   "here (neither in the cache nor shipped)")
+                   "here (neither in the cache nor shipped), and no saved row of the same members is")
+    # the comparison saved by an earlier execution holds the ten-crop row: it is reused only when its centre-crop
+    # row equals this one's, i.e. the members are the same runs
+    from fer_lib.studies.reference_model import Entry, compare_models
+
+    ten_crop = np.random.default_rng(0).dirichlet(np.ones(7), 6).astype(np.float32)
+    y, classes = np.arange(6) % 7, tuple("abcdefg")
+
+    def saved_comparison(centre, name):
+        compare_models([Entry("reference, centre crop", centre, 1.0, ""), Entry(rows[0].name, centre, 1.0, ""),
+                        Entry("snapshot ensemble (3 networks), ten-crop", ten_crop, 1.0, "")],
+                       y, ids, classes, None, tmp_path / name, "saved")
+        return snapshot_ensemble_entries(chain, folders, "cpu", 35887, ids, faces, 800.0, tmp_path / "no_models",
+                                         saved_comparison=tmp_path / name)
+    reused, why = saved_comparison(rows[0].proba, "same")
+    assert why is None and [row.name for row in reused] == [rows[0].name, "snapshot ensemble (3 networks), ten-crop"]
+    assert np.array_equal(reused[1].proba, ten_crop) and reused[1].images_per_second == 800 / 30
+    assert "the probabilities the comparison saved when it last ran them" in reused[1].what
+    other_members = rows[0].proba.copy()
+    other_members[0] = ten_crop[0]  # one member from another run moves the mean
+    reused, why = saved_comparison(other_members, "other")
+    assert len(reused) == 1 and why.endswith("and no saved row of the same members is")

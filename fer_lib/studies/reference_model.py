@@ -408,16 +408,19 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
 # The snapshot ensemble of the warm-restart chain: reported beside, never shipped
 
 def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: str, n_images: int, ids: np.ndarray,
-                              faces: np.ndarray, speed: float | None, models_dir: Path | str | None = None
-                              ) -> tuple[list[Entry], str | None]:
+                              faces: np.ndarray, speed: float | None, models_dir: Path | str | None = None,
+                              saved_comparison: Path | str | None = None) -> tuple[list[Entry], str | None]:
     """Comparison rows for the snapshot ensemble (Huang et al. 2017) of a chain of warm restarts (`chain`:
     the ExperimentSpecs, each starting from the one before): the mean of its members' class probabilities
     on the centre crop, from their runs' own saved test predictions (so it needs only the reports), and on
     ten crops, from each member's selected weights in float32. `speed` is one network's images per
     second, divided here by the work each row does. It shows what the profile's training reaches at
-    several times the recognizer's cost; it is not chosen among and not shipped. Returns the rows and,
-    where a member's completed report or saved predictions on these `ids` are missing (no rows), or
-    its weights are (the centre-crop row alone), why."""
+    several times the recognizer's cost; it is not chosen among and not shipped.
+
+    Where a member's weights are not here, the ten-crop row is taken from `saved_comparison` (the
+    comparison folder the last execution wrote) if it is provably the same members' (`_saved_ten_crop`).
+    Returns the rows and, where a member's completed report or saved predictions on these `ids` are
+    missing (no rows), or its weights and a saved row are (the centre-crop row alone), why."""
     from ..evaluate.runner import selected_weights
     from ..evaluate.warm_start import load_start_weights
     from ..models import build_model
@@ -439,23 +442,48 @@ def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: st
         records.append(record)
     why = (f"reported, not a candidate to ship: the recognizer runs one network, and {k} would do {k} times its "
            "classification work")
-    rows = [Entry(f"snapshot ensemble ({k} networks), centre crop", np.mean(saved, axis=0),
-                  None if speed is None else speed / k,
+    centre_name, ten_crop_name = f"snapshot ensemble ({k} networks), centre crop", f"snapshot ensemble ({k} networks), ten-crop"
+    rows = [Entry(centre_name, np.mean(saved, axis=0), None if speed is None else speed / k,
                   f"the mean of {members}'s own test predictions, each run's PublicTest-selected weights; {why}")]
+    ten_crop_what = f"the same networks in float32, ten crops each, all averaged ({10 * k} times the work)"
     networks = []
     for spec, record in zip(chain, records):
         weights = selected_weights(spec, profile, n_images, record.seeds[0], models_dir)
         if weights is None or weights.best_epoch != record.epochs.best_epoch_per_seed[0]:
-            return rows, (f"the snapshot ensemble's ten-crop row: the selected weights of {spec.name}'s reported run are "
-                          "not here (neither in the cache nor shipped)")
+            reused = _saved_ten_crop(saved_comparison, centre_name, ten_crop_name, rows[0].proba, ids)
+            if reused is None:
+                return rows, (f"the snapshot ensemble's ten-crop row: the selected weights of {spec.name}'s reported run "
+                              "are not here (neither in the cache nor shipped), and no saved row of the same members is")
+            rows.append(Entry(ten_crop_name, reused, None if speed is None else speed / (10 * k),
+                              f"{ten_crop_what}; the probabilities the comparison saved when it last ran them, as "
+                              f"{spec.name}'s weights are not here (the same members: their centre-crop mean equals the "
+                              f"saved one); {why}"))
+            return rows, None
         network = build_model(spec.model, faces.shape[1:] + (1,), saved[0].shape[1], **spec.model_options)
         networks.append(load_start_weights(network, weights))
     classes = tuple(str(c) for c in range(saved[0].shape[1]))  # the probabilities need no names
     ten_crop = np.mean([ten_crop_proba(KerasClassifier(network, ModelInfo(classes)).predict, faces)
                         for network in networks], axis=0)
-    rows.append(Entry(f"snapshot ensemble ({k} networks), ten-crop", ten_crop, None if speed is None else speed / (10 * k),
-                      f"the same networks in float32, ten crops each, all averaged ({10 * k} times the work); {why}"))
+    rows.append(Entry(ten_crop_name, ten_crop, None if speed is None else speed / (10 * k), f"{ten_crop_what}; {why}"))
     return rows, None
+
+
+def _saved_ten_crop(folder: Path | str | None, centre_name: str, ten_crop_name: str, centre: np.ndarray,
+                    ids: np.ndarray) -> np.ndarray | None:
+    """The ten-crop ensemble's probabilities from a saved comparison `folder`, where it holds both ensemble
+    rows on these `ids` and its centre-crop row equals `centre` exactly: that row is the mean of the
+    members' own test predictions, so a member from another run would change it. None otherwise."""
+    import json
+
+    if folder is None or not (Path(folder) / "comparison.json").exists():
+        return None
+    by_name = {row["model"]: row["predictions"] for row in json.loads((Path(folder) / "comparison.json").read_text())["rows"]}
+    if centre_name not in by_name or ten_crop_name not in by_name:
+        return None
+    with np.load(Path(folder) / by_name[centre_name]) as saved_centre, np.load(Path(folder) / by_name[ten_crop_name]) as saved:
+        same = (np.array_equal(saved_centre["ids"], np.asarray(ids).astype(str)) and np.array_equal(saved["ids"], saved_centre["ids"])
+                and np.array_equal(saved_centre["proba"], np.asarray(centre, np.float32)))
+        return saved["proba"] if same else None
 
 
 # ---------------------------------------------------------------------------------------------
