@@ -287,7 +287,7 @@ def _epochs_before(spec: ExperimentSpec, profile: str, unit: int, n_images: int,
     try:
         return start_weights(spec, profile, unit, n_images, reports_root).epochs
     except FerError as missing:
-        folder = Path(reports_root if reports_root is not None else reports_dir()) / profile / spec.paper / spec.name
+        folder = report_folder(spec, profile, reports_root)
         if not (folder / RECORD_FILE).exists():
             raise missing
         record = ExperimentRecord.read(folder)

@@ -33,6 +33,7 @@ from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
 PUBLIC_TEST_ACCURACY = "PublicTest accuracy at it"  # select_recipe's column: at each run's selected epoch
+COMPARISON_FILE = "comparison.json"  # compare_models' record: each row with its predictions file
 SELECTION_FOLDER = "recipe_selection"  # select_recipe's output, beside the paper's experiment folders
 CROP_SHIFT = 4  # (48 - 40) / 2: the reference model's centre crop leaves 4 pixels a side
 
@@ -109,7 +110,7 @@ def compare_models(entries: list[Entry], y_true: np.ndarray, ids: np.ndarray, cl
             rows.append(row)
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "comparison.csv", index=False)
-        write_json(tmp / "comparison.json", {"description": description, "rows": rows, "n": int(len(y_true)),
+        write_json(tmp / COMPARISON_FILE, {"description": description, "rows": rows, "n": int(len(y_true)),
                                              "n_deduplicated": None if duplicate_free is None else int(duplicate_free.sum())})
         write_text(tmp / "comparison.md", f"{description}\n\n{tables.markdown_table(table.drop(columns=['predictions']))}\n")
     return table
@@ -121,7 +122,7 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
     import json
 
     folder = Path(folder)
-    saved = json.loads((folder / "comparison.json").read_text())
+    saved = json.loads((folder / COMPARISON_FILE).read_text())
     description = measurement_description(saved["description"])
     entries, y_true, ids, duplicate_free, class_names = [], None, None, None, None
     for row in saved["rows"]:
@@ -475,9 +476,9 @@ def _saved_ten_crop(folder: Path | str | None, centre_name: str, ten_crop_name: 
     members' own test predictions, so a member from another run would change it. None otherwise."""
     import json
 
-    if folder is None or not (Path(folder) / "comparison.json").exists():
+    if folder is None or not (Path(folder) / COMPARISON_FILE).exists():
         return None
-    by_name = {row["model"]: row["predictions"] for row in json.loads((Path(folder) / "comparison.json").read_text())["rows"]}
+    by_name = {row["model"]: row["predictions"] for row in json.loads((Path(folder) / COMPARISON_FILE).read_text())["rows"]}
     if centre_name not in by_name or ten_crop_name not in by_name:
         return None
     with np.load(Path(folder) / by_name[centre_name]) as saved_centre, np.load(Path(folder) / by_name[ten_crop_name]) as saved:
