@@ -239,6 +239,35 @@ def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop
     return folder
 
 
+def test_shipping_refuses_less_data_a_shorter_run_of_the_same_recipe_and_a_budget_stopped_run():
+    from conftest import make_record
+    from fer_lib.evaluate.record import EpochsRecord
+    from fer_lib.studies.reference_model import _weaker_than_shipped
+
+    # the shipped model: a warm restart, 40 of 40 epochs after 140 of the runs before it
+    shipped = {"paper": "reference", "experiment": "fer2013_restart2", "profile": "cpu", "n_images": 35887,
+               "epochs": 40, "epochs_planned": 40, "epochs_total": 180}
+
+    def run(experiment, epochs, planned=100, n_images=35887, before=0):
+        stop = "completed all planned epochs" if epochs == planned else "stopped by wall-clock budget"
+        return make_record(paper="reference", experiment=experiment, seeds=[0], n_images=n_images,
+                           started_from=[{"epochs": before}] if before else [],
+                           epochs=EpochsRecord(planned=planned, run_per_seed=[epochs], best_epoch_per_seed=[epochs],
+                                               stop_reasons=[stop], train_seconds_per_seed=[60.0]))
+
+    # another recipe chosen on PublicTest replaces it, though trained from scratch with fewer epochs in all
+    assert _weaker_than_shipped(run("fer2013_light_reg", 100), shipped) is None
+    assert _weaker_than_shipped(run("fer2013_light_reg", 100), {}) is None  # nothing shipped yet
+    assert "on 35887 images; this run on 3500" in _weaker_than_shipped(run("fer2013_light_reg", 100, n_images=3500), shipped)
+    assert "this run stopped at 69 of 100" in _weaker_than_shipped(run("fer2013_light_reg", 69), shipped)
+    # the shipped recipe itself: fewer epochs in all is refused, as many is not
+    assert "180 epochs in all; this run of the same recipe has 179" in _weaker_than_shipped(
+        run("fer2013_restart2", 39, planned=40, before=140), shipped)
+    assert _weaker_than_shipped(run("fer2013_restart2", 40, planned=40, before=140), shipped) is None
+    # the same recipe on another profile is another run
+    assert _weaker_than_shipped(run("fer2013_restart2", 40, planned=40), {**shipped, "profile": "paper"}) is None
+
+
 def test_the_recipe_shipped_is_chosen_on_public_test_and_never_on_the_test_score(tmp_path):
     from fer_lib.studies.reference_model import select_recipe
 

@@ -12,8 +12,9 @@ people install and the papers' models, and shipping it to the recognizer with a 
   each entry's predictions are saved, so `rerender_comparison` recomputes the table from them.
 - `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
   `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
-  run's record and the comparison. A model from a run with fewer epochs or on less data than the one
-  shipped is refused unless `replace`. `refresh_model_card` rewrites the card alone from what is
+  run's record and the comparison. A model from less data than the one shipped, from fewer epochs of the
+  same recipe, or from a run its budget stopped where the shipped one completed is refused unless
+  `replace`; another completed recipe, chosen by `select_recipe`, replaces it. `refresh_model_card` rewrites the card alone from what is
   committed, when a report it quotes (the comparison, the data audit's label agreement) is re-run.
 """
 from __future__ import annotations
@@ -154,11 +155,9 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     path = models_dir / REFERENCE_MODEL.name
     shipped = ModelInfo.read(path).source
     epochs, total = max(record.epochs.run_per_seed), record.total_epochs
-    shipped_total = shipped.get("epochs_total", shipped.get("epochs", 0))
-    if shipped and not replace and (shipped.get("n_images", 0) > record.n_images or shipped_total > total):
-        raise FerError(f"the shipped reference model was trained {shipped_total} epochs in all on "
-                       f"{shipped.get('n_images')} images; this run's network has {total} on {record.n_images}. Nothing "
-                       "was written; pass replace=True to ship it anyway")
+    weaker = _weaker_than_shipped(record, shipped)
+    if weaker and not replace:
+        raise FerError(f"{weaker}. Nothing was written; pass replace=True to ship it anyway")
     copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
     copy.set_weights(model.get_weights())
     agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
@@ -177,6 +176,31 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
                                                          label_agreement(), selection, comparison_description))
     return path
+
+
+def _weaker_than_shipped(record: ExperimentRecord, shipped: dict) -> str | None:
+    """Why `record`'s network may not replace the shipped model (its sidecar's `source`), or None.
+
+    Less data is always refused, and so is fewer epochs of the same recipe (an interim or shorter run
+    of the run shipped). Another recipe is compared by `select_recipe`'s rule, which chose it on
+    PublicTest: it replaces the shipped model unless its budget stopped it short of its planned epochs
+    where the shipped run completed them. Epochs are not compared across recipes: a warm restart counts
+    the epochs of the runs before it, so a recipe trained from scratch always has fewer."""
+    if not shipped:
+        return None
+    shipped_total = shipped.get("epochs_total", shipped.get("epochs", 0))
+    shipped_run = f"the shipped reference model ({shipped.get('profile')}/{shipped.get('experiment')}) was trained "
+    if shipped.get("n_images", 0) > record.n_images:
+        return f"{shipped_run}on {shipped.get('n_images')} images; this run on {record.n_images}"
+    same_recipe = (shipped.get("paper"), shipped.get("experiment"), shipped.get("profile")) == (
+        record.paper, record.experiment, record.profile)
+    if same_recipe and shipped_total > record.total_epochs:
+        return f"{shipped_run}{shipped_total} epochs in all; this run of the same recipe has {record.total_epochs}"
+    shipped_completed = shipped.get("epochs", 0) >= shipped.get("epochs_planned", float("inf"))
+    if not same_recipe and shipped_completed and not record.completed:
+        return (f"{shipped_run}all {shipped.get('epochs_planned')} of its planned epochs; this run stopped at "
+                f"{max(record.epochs.run_per_seed)} of {record.epochs.planned}")
+    return None
 
 
 def _holds_weights(path: Path, model) -> bool:
