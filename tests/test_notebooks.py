@@ -140,6 +140,7 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
     for row in comparison["rows"]:
         assert row["accuracy_ci"][0] <= row["accuracy"] <= row["accuracy_ci"][1] and row["images_per_second"] > 0
     assert "Not shipped (profile smoke" in html
+    assert "No target for the smoke profile." in html  # the subset measures no accuracy target
     assert (REFERENCE_MODEL.stat().st_mtime if REFERENCE_MODEL.exists() else None) == shipped_before
 
 

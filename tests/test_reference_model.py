@@ -268,6 +268,25 @@ def test_shipping_refuses_less_data_a_shorter_run_of_the_same_recipe_and_a_budge
     assert _weaker_than_shipped(run("fer2013_restart2", 40, planned=40), {**shipped, "profile": "paper"}) is None
 
 
+def test_the_target_check_reads_the_profile_s_target_and_says_where_the_ci_holds_it():
+    from conftest import make_record
+    from fer_lib.studies.reference_model import CPU_TARGET, target_check
+
+    comparison = pd.DataFrame({"model": ["reference, centre crop", "reference, ten-crop", "fer package 22.5.1"],
+                               "accuracy": [0.6709, 0.6982, 0.71],
+                               "accuracy_ci": [[0.6554, 0.6861], [0.683, 0.713], [0.69, 0.73]]})
+    cpu = target_check(comparison, make_record(paper="reference", profile="cpu"))
+    assert list(cpu["model"]) == ["reference, centre crop", "reference, ten-crop"]  # the model's own rows only
+    assert set(cpu["target"]) == {CPU_TARGET}
+    assert list(cpu["verdict"]) == ["below the target and its 95% CI", "below the target; its 95% CI holds it"]
+    comparison.loc[1, "accuracy"] = CPU_TARGET
+    assert target_check(comparison, make_record(paper="reference", profile="cpu"))["verdict"][1] == "meets the target"
+    paper = target_check(comparison, make_record(paper="reference", profile="paper"))
+    assert set(paper["target"]) == {0.7328} and "Khaireddin and Chen 2021" in paper["target_from"][0]
+    assert set(paper["verdict"]) == {"below the target and its 95% CI"}
+    assert target_check(comparison, make_record(paper="reference", profile="smoke")) is None
+
+
 def test_the_recipe_shipped_is_chosen_on_public_test_and_never_on_the_test_score(tmp_path):
     from fer_lib.studies.reference_model import select_recipe
 

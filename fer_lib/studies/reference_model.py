@@ -37,6 +37,10 @@ PUBLIC_TEST_ACCURACY = "PublicTest accuracy at it"  # select_recipe's column: at
 COMPARISON_FILE = "comparison.json"  # compare_models' record: each row with its predictions file
 SELECTION_FOLDER = "recipe_selection"  # select_recipe's output, beside the paper's experiment folders
 CROP_SHIFT = 4  # (48 - 40) / 2: the reference model's centre crop leaves 4 pixels a side
+# The suite's accuracy target for the `cpu` profile (the reference-model issue: at least 70% on PrivateTest on a
+# 2-core CPU); the `paper` profile's target is the recipe's published accuracy (`papers/reference/claims.json`).
+CPU_TARGET = 0.70
+TARGET_ROWS = ("reference, centre crop", "reference, ten-crop")  # compare_models' rows of the model itself
 
 
 def ten_crop_proba(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, shift: int = CROP_SHIFT,
@@ -271,6 +275,27 @@ def label_agreement(reports_root: Path | str | None = None) -> dict | None:
             return {"profile": profile, "majority": float(row["agreement"]), "images": int(row["majority emotion"]),
                     "plurality": float(row["plurality agreement (README rule)"])}
     return None
+
+
+def target_check(comparison: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame | None:
+    """The reference model's rows of `comparison` (centre crop and ten-crop) against its profile's
+    accuracy target: `CPU_TARGET` for `cpu`, the recipe's published accuracy for `paper`; None for any
+    other profile, whose subset measures no target. A point estimate at or above the target meets it;
+    below it, the verdict says whether the 95% CI still holds the target."""
+    if record.profile == "cpu":
+        target, source = CPU_TARGET, "the suite's cpu target"
+    elif record.profile == "paper" and (claim := _published_accuracy(record)) is not None:
+        target, source = claim.value, claim.where
+    else:
+        return None
+    rows = []
+    for _, row in comparison[comparison["model"].isin(TARGET_ROWS)].iterrows():
+        low, high = row["accuracy_ci"]
+        verdict = ("meets the target" if row["accuracy"] >= target else
+                   "below the target; its 95% CI holds it" if high >= target else "below the target and its 95% CI")
+        rows.append({"model": row["model"], "accuracy": row["accuracy"], "accuracy_ci": row["accuracy_ci"],
+                     "target": target, "target_from": source, "verdict": verdict})
+    return pd.DataFrame(rows)
 
 
 def _published_accuracy(record: ExperimentRecord):
