@@ -15,8 +15,8 @@ the field's figure.
 (github.com/usef-kh/fer: `torch.optim.SGD(..., weight_decay=0.0001)`, `Vgg(drop=0.2)`): weight decay
 1e-4 and dropout 0.2 instead of 5e-4 and 0.4. It was added because the 100-epoch `fer2013_standard`
 run underfits (76.8% on its unaugmented Training images, PublicTest flat at about 65.5% over its last
-30 epochs), not from any test score; `notebooks/reference_model.ipynb` ships whichever of the two
-reaches the higher best-epoch PublicTest accuracy (`studies.reference_model.select_recipe`).
+30 epochs), not from any test score; `notebooks/reference_model.ipynb` ships whichever of `FER2013_RECIPES`
+(below) reaches the highest best-epoch PublicTest accuracy (`studies.reference_model.select_recipe`).
 `fer2013_restart` continues `fer2013_standard` with a second, shorter cosine cycle (a warm restart in the
 manner of SGDR, Loshchilov and Hutter 2017): it starts from the weights of the standard run's selected
 epoch (`evaluate.warm_start`), peaks at half the first cycle's learning rate (0.005, one warm-up epoch)
