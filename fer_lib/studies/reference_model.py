@@ -290,9 +290,8 @@ def target_check(comparison: pd.DataFrame, record: ExperimentRecord) -> pd.DataF
         return None
     rows = []
     for _, row in comparison[comparison["model"].isin(TARGET_ROWS)].iterrows():
-        low, high = row["accuracy_ci"]
-        verdict = ("meets the target" if row["accuracy"] >= target else
-                   "below the target; its 95% CI holds it" if high >= target else "below the target and its 95% CI")
+        verdict = ("meets the target" if row["accuracy"] >= target else "below the target; its 95% CI holds it"
+                   if row["accuracy_ci"][1] >= target else "below the target and its 95% CI")
         rows.append({"model": row["model"], "accuracy": row["accuracy"], "accuracy_ci": row["accuracy_ci"],
                      "target": target, "target_from": source, "verdict": verdict})
     return pd.DataFrame(rows)
