@@ -42,6 +42,39 @@ def _repository_commit(repo_root: Path) -> str:
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
+ALLOW_DIRTY_ENV = "FER_ALLOW_DIRTY"
+
+
+def dirty_tree_allowed() -> bool:
+    """Whether the user said a run may train on uncommitted code ($FER_ALLOW_DIRTY=1)."""
+    return os.environ.get(ALLOW_DIRTY_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_committed(commit: str) -> None:
+    """Refuse to train on uncommitted changes to tracked code (`commit` ends in '+dirty'), unless the user
+    says so: a result must name the code it came from. The record then keeps the diff's hash."""
+    if commit.endswith("+dirty") and not dirty_tree_allowed():
+        from .errors import FerError
+
+        raise FerError(f"the checkout has uncommitted changes to tracked code ({commit}); commit them first so the "
+                       f"run records the code it trained under, or set {ALLOW_DIRTY_ENV}=1 to train anyway (its record "
+                       "then keeps the diff's SHA-256)")
+
+
+@functools.lru_cache(maxsize=None)
+def diff_sha256(repo_root: Path = Path(REPO_ROOT)) -> str | None:
+    """The SHA-256 of the uncommitted diff of tracked code (reports left out), read once per process like
+    the commit; None where there is no repository or no diff."""
+    import hashlib
+
+    try:
+        diff = subprocess.run(["git", "diff", "HEAD", "--", ".", ":!reports"], cwd=repo_root, capture_output=True,
+                              timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return hashlib.sha256(diff).hexdigest() if diff else None
+
+
 def training_environment() -> dict:
     """What a training run records once per segment: packages, Python, platform and CPU."""
     env = environment()

@@ -181,7 +181,8 @@ def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_diffe
     assert table.epochs_run.tolist() == ["1/1", "1/1"]  # smoke caps the reference at 1; the arm follows it
     row = table.iloc[1]
     assert row.diff_ci_low <= row.difference_points <= row.diff_ci_high
-    assert row.effect.startswith(("lower", "higher", "no difference"))
+    # one smoke epoch is too early to call anything an effect of the switch
+    assert row.effect == "not an effect of the switch: 1 epoch trained (fewer than 5, too early to tell)"
     folder = tmp_path / "smoke" / "abdulkadir2025" / "sequential_dense"
     saved = json.loads((folder / "results.json").read_text())
     assert saved["kind"] == "ablation" and saved["runs"][0]["provenance"][0]["git_commit"]
@@ -191,6 +192,31 @@ def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_diffe
     assert {name: (folder / name).read_text() for name in before} == before  # recomputed from what it saved
     with pytest.raises(FerError, match="holds a report from more evidence"):
         run_ablation(replace(spec, seeds=()), "smoke", data_root=data_root, reports_root=tmp_path)
+
+
+def test_a_collapsed_or_barely_trained_arm_is_never_read_as_an_effect():
+    from fer_lib.studies.ablation import ArmSeed, ablation_table
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+
+    def arm(name, proba, epochs):
+        return [ArmSeed(name, 0, np.arange(600).astype(str), y, proba, None, pd.DataFrame(), epochs, 10, "x", 1.0,
+                        None, [])]
+
+    good = np.eye(3)[np.where(rng.random(600) < 0.8, y, (y + 1) % 3)]
+    worse = np.eye(3)[np.where(rng.random(600) < 0.5, y, (y + 1) % 3)]
+    one_class = np.eye(3)[np.zeros(600, int)]
+    arms = {"full": {}, "switched": {"x": 1}, "collapsed": {"x": 2}}
+    table = ablation_table(arms, {"full": arm("full", good, 10), "switched": arm("switched", worse, 10),
+                                  "collapsed": arm("collapsed", one_class, 10)}, ["a", "b", "c"],
+                           {a: 1 for a in arms}).set_index("arm")
+    assert table.loc["switched", "effect"] == "lower (95% CI below zero)"
+    assert table.loc["collapsed", "effect"] == "not an effect of the switch: the arm collapsed to one class"
+    early = ablation_table({"full": {}, "switched": {"x": 1}}, {"full": arm("full", good, 1),
+                                                               "switched": arm("switched", worse, 1)},
+                           ["a", "b", "c"], {"full": 1, "switched": 1}).set_index("arm")
+    assert early.loc["switched", "effect"].startswith("not an effect of the switch: 1 epoch trained")
 
 
 def test_the_papers_ablation_and_input_size_studies_switch_real_options():

@@ -140,6 +140,7 @@ def test_each_run_records_the_commit_it_trained_under_and_a_new_segment_when_it_
     result = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
     segments = result.backends
     assert [(s["from_epoch"], s["git_commit"]) for s in segments] == [(1, "aaaaaaa"), (3, "bbbbbbb+dirty")]
+    assert "diff_sha256" not in segments[0] and "diff_sha256" in segments[1]  # a dirty segment keeps its diff's hash
     assert segments[0]["environment"]["packages"]["keras"] and segments[0]["backend"]
     # a finished run reloaded under yet another commit trains nothing and adds no segment
     monkeypatch.setattr(loop, "git_commit", lambda: "ccccccc")
@@ -306,3 +307,21 @@ def test_the_state_keeps_where_a_run_started_and_an_older_checkpoint_learns_it_o
     assert fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "run", data_fingerprint="start:0",
                started_from=start).resumed_from_epoch == 1
     assert json.loads(state_file.read_text())["started_from"] == start
+
+
+def test_a_run_on_uncommitted_code_refuses_to_start_unless_the_user_says_so(tmp_path, monkeypatch):
+    from fer_lib.train import loop
+
+    monkeypatch.setattr(loop, "git_commit", lambda: "abc1234+dirty")
+    monkeypatch.delenv("FER_ALLOW_DIRTY", raising=False)
+    with pytest.raises(FerError, match=r"uncommitted changes to tracked code \(abc1234\+dirty\); commit them first.*"
+                                       "FER_ALLOW_DIRTY=1"):
+        fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "run")
+    assert not (tmp_path / "run" / "last.keras").exists()  # nothing trained
+    monkeypatch.setenv("FER_ALLOW_DIRTY", "1")
+    result = fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "run")
+    assert result.backends[0]["git_commit"] == "abc1234+dirty"
+    # a clean commit needs no permission
+    monkeypatch.delenv("FER_ALLOW_DIRTY")
+    monkeypatch.setattr(loop, "git_commit", lambda: "abc1234")
+    assert fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "clean").epochs_run == 1

@@ -6,11 +6,20 @@ The verdict rules, in the order they apply (`verdict`):
 2. A claim made under another split protocol than the run's ("random 75:25" against the official
    split): "different protocol", whatever the numbers; like is compared with like only where we ran
    the paper's own protocol.
-3. A model that collapsed to one class at the paper's settings: "not reproduced at the paper's settings".
-4. Otherwise the claim is set against our 95% CI over all seeds (`metrics.SEED_RULE`): inside it,
+3. A run under another setup than the claim's (`Setup`: a paper that fine-tunes ImageNet weights against our
+   run from scratch; a reference figure from a wider network trained longer and tested on ten crops):
+   "different setup: ...", with what the numbers say beside it, never a refutation.
+4. A model that collapsed to one class: "not reproduced at the paper's stated settings" only where the
+   paper states the optimizer and learning rate it ran at (quoted, `Setting.stated`); where they are
+   our reading (`Setting.read`), "collapsed at our reading (...)": that says nothing about the claim.
+5. Otherwise the claim is set against our 95% CI over all seeds (`metrics.SEED_RULE`): inside it,
    "consistent"; below it, "exceeded"; above it, "not reproduced" when every seed completed the
    paper's training, and "not reached within the budget (lower bound, k of n epochs)" when a seed
    was stopped by its wall-clock budget, since more training could still reach it.
+Every setting a verdict rests on is either stated by the paper (with its quote) or read by us (with why):
+`load_settings` gives them per model from the claims file's `settings` (and `settings_by_model`).
+A label set that differs only by a name the paper itself contradicts (yousaf2024's CK+ tables print
+Neutral where its dataset section lists Contempt) is compared as the mislabel it is, and says so.
 Claims the paper captions as training results (`"split": "train"`) are compared with what we measure
 on our training split, and their verdict says so. A claim names the `model` it is about where a
 paper has several; a run is compared with its own model's claims only. Loss claims (a Keras log
@@ -31,7 +40,9 @@ VERDICT_BELOW = "not reproduced: we measure less (claim above our 95% CI)"
 VERDICT_ABOVE = "exceeded: we measure more (claim below our 95% CI)"
 VERDICT_NO_CI = "no CI (a class never predicted): see the difference"
 VERDICT_NO_CLASS = "not comparable: the dataset has no such class"
-VERDICT_COLLAPSED = "not reproduced at the paper's settings: training collapsed to one class"
+VERDICT_COLLAPSED_PREFIX = "not reproduced at the paper's stated settings"
+VERDICT_READING_PREFIX = "collapsed at our reading"
+VERDICT_SETUP_PREFIX = "different setup"
 VERDICT_LOG = "no CI (a Keras log value, our final epoch's): see the difference"
 VERDICT_NO_LOG = "not comparable: the run logged no such value"
 LOG_METRICS = ("loss", "val_loss")
@@ -46,6 +57,23 @@ def verdict_different_protocol(claimed: str, ours: str) -> str:
     return f"different protocol: claimed under {claimed}; measured under {ours}"
 
 
+def verdict_collapsed(settings: dict[str, "Setting"], facts: "RunFacts") -> str:
+    """A run that collapsed to one class: a finding about the paper only where its optimizer and learning
+    rate are stated (quoted); otherwise about our reading of them."""
+    run = f"{facts.optimizer.capitalize()} {facts.learning_rate:g}" if facts.optimizer else f"lr {facts.learning_rate:g}"
+    rate, optimizer = settings.get("learning_rate"), settings.get("optimizer")
+    if rate is not None and rate.stated and (optimizer is None or optimizer.stated):
+        return (f"{VERDICT_COLLAPSED_PREFIX} ({run}: {settings['learning_rate'].stated}): training collapsed to "
+                "one class")
+    return f"{VERDICT_READING_PREFIX} ({run}, not stated by the paper): training collapsed to one class, which " \
+           "says nothing about the claim"
+
+
+def verdict_setup(differences: list[str], then: str) -> str:
+    """A claim made under another setup: what differs, then what the numbers alone would say."""
+    return f"{VERDICT_SETUP_PREFIX}: {'; '.join(differences)} (the numbers alone: {then})"
+
+
 def verdict_label_set(paper_classes: list[str], dataset_classes: list[str]) -> str:
     only_paper = sorted(set(paper_classes) - set(dataset_classes))
     only_ours = sorted(set(dataset_classes) - set(paper_classes))
@@ -58,6 +86,8 @@ VERDICT_CATEGORIES = {  # category: (verdict prefix, colour in the index's figur
     "exceeded": ("exceeded", "tab:blue"),
     "not reproduced": ("not reproduced", "tab:red"),
     "lower bound": ("not reached within the budget", "tab:orange"),
+    "collapsed at our reading": (VERDICT_READING_PREFIX, "tab:olive"),
+    "different setup": (VERDICT_SETUP_PREFIX, "tab:cyan"),
     "different protocol": ("different protocol", "tab:gray"),
     "not comparable": ("not comparable", "tab:purple"),
     "no CI": ("no CI", "tab:gray"),
@@ -81,6 +111,9 @@ class RunFacts:
     epochs_planned: int = 0
     stopped_by_budget: bool = False
     collapsed: bool = False
+    optimizer: str = ""
+    learning_rate: float = float("nan")
+    weights: str | None = None  # the backbone's starting weights (model option `weights`): None from scratch
 
     def matches(self, spec: dict | None) -> bool:
         """Whether the run used the protocol `spec` names (None: the claim's protocol is not recorded)."""
@@ -113,6 +146,67 @@ class Claim:
         if self.metric in LOG_METRICS:
             return f"{self.value:.4f}"
         return f"{self.value:.1%}" if self.metric == "accuracy" else f"{self.value:.2f}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One training setting a verdict rests on: `stated` quotes the paper; `read` says why we chose it."""
+
+    name: str
+    stated: str | None = None
+    read: str | None = None
+    value: object = None
+
+    def __post_init__(self) -> None:
+        if (self.stated is None) == (self.read is None):
+            raise FerError(f"setting {self.name!r} must be either stated (a quote) or read (our reason), not "
+                           f"{'both' if self.stated else 'neither'}")
+
+    def text(self) -> str:
+        return f"stated: {self.stated}" if self.stated else f"our reading, not stated: {self.read}"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A difference between the setup a claim was made under and the run's, which makes the comparison
+    one of different setups: `applies` names when it holds (`"no_imagenet"`: the run starts from scratch;
+    `"always"`), `datasets` the datasets it concerns (empty: every one), `text` what differs."""
+
+    text: str
+    applies: str = "always"
+    datasets: tuple[str, ...] = ()
+
+    def holds(self, dataset: str, facts: "RunFacts") -> bool:
+        if self.datasets and dataset not in self.datasets:
+            return False
+        return self.applies == "always" or (self.applies == "no_imagenet" and facts.weights != "imagenet")
+
+
+def load_settings(paper: str, model: str | None = None) -> dict[str, Setting]:
+    """The settings of `paper`'s runs of `model` a verdict rests on, each stated (quoted) or read."""
+    raw = load_paper(paper)
+    merged = {**raw.get("settings", {}), **raw.get("settings_by_model", {}).get(model or "", {})}
+    return {name: Setting(name, entry.get("stated"), entry.get("read"), entry.get("value"))
+            for name, entry in merged.items()}
+
+
+def load_setups(paper: str, model: str | None = None) -> list[Setup]:
+    """How the claims' setups differ from our runs of `model` (`Setup`); pretrained weights from the settings."""
+    raw = load_paper(paper)
+    setups = [Setup(e["text"], e.get("applies", "always"), tuple(e.get("datasets", ())))
+              for e in raw.get("setup_differences", []) if e.get("model") in (None, model)]
+    pretrained = load_settings(paper, model).get("pretrained")
+    if pretrained is not None and pretrained.value == "imagenet":
+        paper = (f"the paper fine-tunes a pretrained network: {pretrained.stated}" if pretrained.stated
+                 else f"we read the paper as fine-tuning a pretrained network: {pretrained.read}")
+        setups.append(Setup(f"no ImageNet weights ({paper}; our run starts from scratch, as ImageNet weights cannot "
+                            "be downloaded on our machines)", "no_imagenet"))
+    return setups
+
+
+def mislabels(paper: str, dataset: str) -> dict:
+    """A label set the paper contradicts itself on: {"names": {paper's name: the dataset's}, "quotes": [...]}."""
+    return load_paper(paper).get("mislabels", {}).get(dataset, {})
 
 
 def load_paper(paper: str) -> dict:
@@ -174,21 +268,31 @@ def _against_ci(claimed: float | tuple[float, float], ci: tuple[float, float] | 
 
 
 def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None, facts: RunFacts,
-            dataset_classes: list[str], on_train_split: bool = False) -> str:
+            dataset_classes: list[str], on_train_split: bool = False, settings: dict[str, Setting] | None = None,
+            setups: list[Setup] | None = None, mislabel: dict | None = None) -> str:
     """The verdict on `claim` given what we measured (see the module's rules); `on_train_split`: the
-    measurement is the training split's, and the verdict says so."""
+    measurement is the training split's, and the verdict says so. `settings`, `setups` and `mislabel`
+    are the paper's (`load_settings`, `load_setups`, `mislabels`)."""
     if measured is None:
         return VERDICT_NO_LOG if claim.metric in LOG_METRICS else VERDICT_NO_CLASS
-    if claim.metric == "accuracy" and claim.label_set and set(claim.label_set) != set(dataset_classes):
+    renamed = {(mislabel or {}).get("names", {}).get(c, c) for c in claim.label_set or ()}
+    if claim.metric == "accuracy" and claim.label_set and renamed != set(dataset_classes):
         return verdict_label_set(list(claim.label_set), dataset_classes)
     if not facts.matches(claim.protocol_spec):
         return verdict_different_protocol(claim.protocol or claim.protocol_spec["protocol"],
                                           facts.protocol_description or facts.protocol)
+    differences = [s.text for s in setups or [] if s.holds(claim.dataset, facts)]
     if facts.collapsed:
-        return VERDICT_COLLAPSED
-    if claim.metric in LOG_METRICS:
-        return VERDICT_LOG
-    result = _against_ci(claim.range if claim.range is not None else claim.value, ci, facts)
+        result = verdict_collapsed(settings or {}, facts)
+    elif claim.metric in LOG_METRICS:
+        result = VERDICT_LOG
+    else:
+        result = _against_ci(claim.range if claim.range is not None else claim.value, ci, facts)
+    if differences:
+        result = verdict_setup(differences, result)
+    if claim.metric == "accuracy" and claim.label_set and set(claim.label_set) != set(dataset_classes):
+        names = ", ".join(f"{a} for {b}" for a, b in mislabel["names"].items())
+        result += f" (compared with the paper's label set read as a mislabel, {names}: {'; '.join(mislabel['quotes'])})"
     return (TRAIN_SPLIT_PREFIX + result) if on_train_split else result
 
 
@@ -207,7 +311,8 @@ def measured_value(claim: Claim, metrics: dict, logs: dict | None = None) -> tup
 
 
 def compare(claims: list[Claim], metrics: dict, dataset: str, facts: RunFacts, seed_summary: dict | None = None,
-            train_metrics: dict | None = None, logs: dict | None = None) -> list[dict]:
+            train_metrics: dict | None = None, logs: dict | None = None, settings: dict[str, Setting] | None = None,
+            setups: list[Setup] | None = None, mislabel: dict | None = None) -> list[dict]:
     """One row per claim about `dataset`: claimed, measured, 95% CI, difference in points, verdict.
 
     `metrics` are the test split's (pooled over seeds, `metrics.pooled_metrics`); `train_metrics` the
@@ -220,7 +325,7 @@ def compare(claims: list[Claim], metrics: dict, dataset: str, facts: RunFacts, s
         on_train = claim.split == "train" and train_metrics is not None and not is_log
         measured, ci = measured_value(claim, train_metrics if on_train else metrics, logs)
         claimed = claim.range if claim.range is not None else claim.value
-        verdict_text = verdict(claim, measured, ci, facts, classes, on_train)
+        verdict_text = verdict(claim, measured, ci, facts, classes, on_train, settings, setups, mislabel)
         if claim.split == "train" and not on_train and measured is not None and not is_log:
             verdict_text += " (on the test split: no training-split predictions saved)"
         row = {

@@ -20,12 +20,15 @@ report stands and the fallback runs; `replace=True` retrains the paper's rate.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -40,6 +43,7 @@ from .. import provenance
 from ..reporting import figures, pages, tables
 from ..train import STOP_BUDGET, STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from . import claims as claims_lib
+from . import test_looks
 from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
@@ -77,10 +81,23 @@ class ExperimentSpec:
     # another experiment of the same paper whose selected weights each run starts from (a warm restart:
     # `warm_start`); its runs must have completed under the same profile
     start_from: str | None = None
+    # the rule in force that chooses among this experiment's recipes on held-out data (logged with every look
+    # at its test split, `test_looks`); empty where nothing is chosen
+    selection_rule: str = ""
 
     @property
     def kfold(self) -> bool:
         return self.protocol in KFOLD_PROTOCOLS
+
+    def options_for(self, profile: str) -> dict:
+        """The model options a run under `profile` builds with: under `paper`, ImageNet weights where the
+        paper fine-tunes a pretrained network (its claims file's `pretrained` setting, stated or read), so an
+        online user runs the paper's setup; the other profiles train from scratch, as our machines cannot
+        download the weights (the verdicts say "different setup: no ImageNet weights")."""
+        pretrained = claims_lib.load_settings(self.paper, self.model).get("pretrained")
+        if profile == "paper" and pretrained is not None and pretrained.value == "imagenet":
+            return {**self.model_options, "weights": "imagenet"}
+        return dict(self.model_options)
 
     def planned_epochs(self, profile: Profile) -> int:
         """The epochs a run plans under `profile`: the training's, capped by the profile; under the cpu
@@ -240,7 +257,7 @@ def _train_unit(spec: ExperimentSpec, profile: Profile, dataset: FaceDataset, un
                 budget_minutes: float | None) -> SeedRun:
     seed = split.seed if spec.kfold else unit
     config = unit_config(spec, profile, lr, seed, budget_minutes)
-    result = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
+    result = train_and_evaluate(spec.model, spec.options_for(profile.name), dataset, split, config,
                                 unit_run_dir(spec, profile.name, lr, unit), spec.preprocess,
                                 start=start_weights(spec, profile.name, unit, len(dataset)))
     result.seed = unit
@@ -350,6 +367,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     groups = fer2013_duplicate_groups(prepared)
     results = []
     lr = spec.training.learning_rate
+    paper_rate_precision = None  # a fallback changes the rate and nothing else: it keeps the paper rate's precision
     if not replace and prof.fallback and spec.fallback_lr not in (None, lr):
         paper_rate_report = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
         if reported_untrained(paper_rate_report, spec, prof, strength, budget_minutes):
@@ -357,14 +375,18 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
                   f"under these exact settings; going on to the fallback lr {spec.fallback_lr:g} "
                   "(--replace retrains it)", flush=True)
             lr = spec.fallback_lr
+            paper_rate_precision = (ExperimentRecord.read(paper_rate_report).fast_paths or {}).get("precision")
     while True:
         started = time.monotonic()
-        first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, budget_minutes)
-        trained = _did_train(first.run, dataset.labels[first.split.val])
-        per_seed = [first]
-        # A run that did not train is reported from its one seed; the fallback gets the rest.
-        if trained:
-            per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, budget_minutes) for u in units[1:]]
+        with precision_pinned(paper_rate_precision if lr != spec.training.learning_rate else None):
+            first = _train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, budget_minutes)
+            trained = _did_train(first.run, dataset.labels[first.split.val])
+            per_seed = [first]
+            # A run that did not train is reported from its one seed; the fallback gets the rest.
+            if trained:
+                per_seed += [_train_unit(spec, prof, dataset, u, splits[u], lr, budget_minutes) for u in units[1:]]
+        if not trained and lr == spec.training.learning_rate:
+            paper_rate_precision = (first.run.fast_paths or {}).get("precision")
         wall = time.monotonic() - started
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
                                      groups))
@@ -373,6 +395,21 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
+
+
+@contextlib.contextmanager
+def precision_pinned(precision: str | None) -> Iterator[None]:
+    """Train under `precision` (the paper rate's run's, for its fallback) unless FER_PRECISION is set by the
+    user; None: as the machine's default would. Before this, a fallback on another machine could run in
+    another precision (khalid2025: bfloat16 at 1e-3, float32 at 1e-4), changing two things at once."""
+    if precision is None or os.environ.get("FER_PRECISION"):
+        yield
+        return
+    os.environ["FER_PRECISION"] = precision
+    try:
+        yield
+    finally:
+        os.environ.pop("FER_PRECISION", None)
 
 
 def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path:
@@ -409,7 +446,7 @@ def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, streng
     record = ExperimentRecord.read(folder)
     lr = spec.training.learning_rate
     expected = asdict(unit_config(spec, prof, lr, record.train_config.get("seed", -1), budget_minutes))
-    return (not record.trained and record.model == spec.model and record.model_options == spec.model_options
+    return (not record.trained and record.model == spec.model and record.model_options == spec.options_for(prof.name)
             and record.learning_rate == lr and record.train_config == expected
             # a run that did not train is reported from its first seed alone
             and record.strength == replace(strength, seeds=strength.seeds[:1]))
@@ -454,8 +491,14 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
 
 
 def _label(spec: ExperimentSpec, lr: float) -> str:
+    """The experiment's name, and for a fallback rate whose rate it replaced: the paper's stated one (quoted in
+    the claims file's settings) or our reading where the paper states none."""
     paper_lr = spec.training.learning_rate
-    return spec.name if lr == paper_lr else f"{spec.name} (lr {lr:g}: the paper's {paper_lr:g} did not train)"
+    if lr == paper_lr:
+        return spec.name
+    rate = claims_lib.load_settings(spec.paper, spec.model).get("learning_rate")
+    whose = "the paper's stated" if rate is not None and rate.stated else "our reading's (not stated)"
+    return f"{spec.name} (lr {lr:g}: {whose} {paper_lr:g} did not train)"
 
 
 def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path | None:
@@ -489,7 +532,8 @@ def run_facts(record: ExperimentRecord) -> claims_lib.RunFacts:
         protocol=record.protocol, protocol_options=record.protocol_options,
         protocol_description=record.protocol_description, epochs_run=tuple(record.epochs.run_per_seed),
         epochs_planned=record.epochs.planned, stopped_by_budget=STOP_BUDGET in record.epochs.stop_reasons,
-        collapsed=not record.trained)
+        collapsed=not record.trained, optimizer=record.train_config.get("optimizer", ""),
+        learning_rate=record.learning_rate, weights=(record.model_options or {}).get("weights"))
 
 
 def _final_logs(histories: dict[int, pd.DataFrame]) -> dict[str, float]:
@@ -552,7 +596,10 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_
     logs = _final_logs(histories)
     extra = _extra_scores(folder, record, names, spec.holdout)
     claims = [c for c in claims_lib.load_claims(spec.paper) if c.model in (None, spec.model)]
-    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train, logs)
+    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train, logs,
+                              claims_lib.load_settings(spec.paper, spec.model),
+                              claims_lib.load_setups(spec.paper, spec.model),
+                              claims_lib.mislabels(spec.paper, spec.dataset))
     if spec.compare_on_train_split:
         for row, claim in zip(rows, (c for c in claims if c.dataset == spec.dataset)):
             measured, _ = claims_lib.measured_value(claim, pooled_train)
@@ -620,7 +667,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
     record = ExperimentRecord(
         paper=spec.paper, experiment=spec.name, label=_label(spec, lr), title=spec.title, dataset=spec.dataset,
         protocol=spec.protocol, protocol_options=spec.protocol_options, protocol_description=first.split.protocol_description,
-        model=spec.model, model_options=spec.model_options, profile=prof.name, profile_description=prof.description,
+        model=spec.model, model_options=spec.options_for(prof.name), profile=prof.name, profile_description=prof.description,
         learning_rate=lr, paper_learning_rate=spec.training.learning_rate, trained=trained,
         seeds=[r.seed for r in per_seed], split_sizes=_split_sizes(spec, [r.split for r in per_seed]), n_images=len(dataset),
         epochs=EpochsRecord(planned=first.run.epochs_planned, run_per_seed=[r.epochs_run for r in runs],
@@ -649,6 +696,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
                 save_predictions(tmp / record.unit_file("holdout_predictions", r.seed), dataset.labels[held],
                                  r.holdout_proba, dataset.ids[held], dataset.class_names)
         rows = _render(tmp, spec, record)
+    test_looks.log_look(reports_root, json.loads((folder / RECORD_FILE).read_text()), spec.selection_rule)
     return ExperimentResult(spec, record.label, lr, folder, first.test_metrics, rows, trained, runs)
 
 
@@ -665,6 +713,7 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     if Path(record.preprocessing.get("source", "")).is_absolute():  # recorded before paths were portable
         record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
+    record.label = _label(spec, record.learning_rate)  # the label says whose rate failed, as the claims file has it
     if record.unit == "fold":  # records from before they named the whole cross-validation and its pooled size
         record.protocol_description = folds_description(record.protocol, **record.protocol_options)
         record.split_sizes["test_all_folds"] = sum(

@@ -9,7 +9,8 @@ epoch differs: the question is what the same compute buys).
 Each arm's test accuracy pools its seeds (`metrics.SEED_RULE`); the difference from the reference
 is `metrics.accuracy_difference` over the same test images, seed by seed (seeds resampled, then
 images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
-zero, else "no difference detected". On FER2013 the deduplicated PrivateTest is scored beside.
+zero, else "no difference detected"; and never where either arm collapsed to one class or trained fewer
+than `MIN_EPOCHS_FOR_AN_EFFECT` epochs, which the effect column says instead. On FER2013 the deduplicated PrivateTest is scored beside.
 `reference_runs_of` names the paper's experiment that is the reference arm exactly: its
 checkpoints are the reference's, so the model is not trained twice; where they are gone (a fresh
 checkout) and that experiment's report holds the seed's saved predictions and history under the same
@@ -125,6 +126,24 @@ def _slug(arm: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", arm.lower()).strip("_")
 
 
+# An arm (or its reference) trained for fewer epochs than this says nothing yet about its switch: the hybrid's
+# equal-epochs arms at 1 epoch differ by where one epoch happened to land, not by the architecture.
+MIN_EPOCHS_FOR_AN_EFFECT = 5
+
+
+def _not_an_effect(arm: list["ArmSeed"], reference: list["ArmSeed"], k: int) -> str | None:
+    """Why a difference between `arm` and `reference` is not an effect of the switch, or None: either
+    predicted one class on some seed (collapsed), or either trained fewer than `MIN_EPOCHS_FOR_AN_EFFECT`."""
+    for who, runs in (("the arm", arm), ("the reference", reference)):
+        if any(len(np.unique(r.proba.argmax(axis=1))) == 1 for r in runs):
+            return f"not an effect of the switch: {who} collapsed to one class"
+    fewest = min(r.epochs_run for r in arm + reference)
+    if fewest < MIN_EPOCHS_FOR_AN_EFFECT:
+        return (f"not an effect of the switch: {fewest} epoch{'s' if fewest != 1 else ''} trained "
+                f"(fewer than {MIN_EPOCHS_FOR_AN_EFFECT}, too early to tell)")
+    return None
+
+
 def _effect(ci: tuple[float, float]) -> str:
     lo, hi = ci
     if hi < 0:
@@ -188,7 +207,8 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
         if arm != reference:
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
             row.update(difference_points=round(100 * diff["difference"], 1), diff_ci_low=round(100 * diff["ci"][0], 1),
-                       diff_ci_high=round(100 * diff["ci"][1], 1), effect=_effect(diff["ci"]))
+                       diff_ci_high=round(100 * diff["ci"][1], 1),
+                       effect=_not_an_effect(per_seed, runs[reference], k) or _effect(diff["ci"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

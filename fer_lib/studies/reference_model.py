@@ -30,6 +30,7 @@ from ..errors import FerError
 from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
 from ..evaluate.record import RECORD_FILE, ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
+from ..evaluate.test_looks import LOG_FILE, read_log, recipes_tried_after_scores
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
 
@@ -150,6 +151,7 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     module's notes). The float32 copy is checked against the run on its test `faces`: the share of
     faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
     the card. Returns the model's path."""
+    from ..config import reports_dir
     from ..data.preprocessing import PreprocessConfig
     from ..models import build_model
     from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
@@ -178,7 +180,8 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement(), selection, comparison_description))
+                                                         label_agreement(), selection, comparison_description,
+                                                         read_log(reports_dir())))
     return path
 
 
@@ -249,7 +252,7 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
         selection = None  # a later choice the shipped model did not come from
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
-                                label_agreement(root), selection, description))
+                                label_agreement(root), selection, description, read_log(root)))
     return card
 
 
@@ -308,7 +311,7 @@ def _published_accuracy(record: ExperimentRecord):
 
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
-               comparison_description: str | None = None) -> str:
+               comparison_description: str | None = None, looks: list[dict] | None = None) -> str:
     """The reference model's card, every number from the run's record, metrics and comparison, and
     `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out), `selection`
     (`select_recipe`'s table; None: the model was shipped without a choice between recipes) and
@@ -380,6 +383,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
             lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
                       "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
         lines += [tables.markdown_table(shown), ""]
+    lines += test_look_lines(looks or [], record.profile)
     lines += [
         "## Known limits",
         "- FER2013's labels are noisy: one annotator per image"
@@ -400,6 +404,28 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
         "The model's weights derive from it: use them for research, and check the terms before any other use.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def test_look_lines(looks: list[dict], profile: str) -> list[str]:
+    """The card's disclosure of every look at the test set among the FER2013 recipes (`evaluate.test_looks`):
+    how many recipes were first scored after another recipe's PrivateTest score was visible, and the log."""
+    from ..papers.reference.experiments import FER2013_RECIPES
+
+    order = recipes_tried_after_scores(looks, "reference", profile, FER2013_RECIPES)
+    if not order:
+        return []
+    after = [r["recipe"] for r in order if r["test scores visible before"]]
+    mine = [r for r in looks if r["paper"] == "reference" and r["profile"] == profile
+            and r["experiment"].split(" (")[0] in FER2013_RECIPES]
+    table = pd.DataFrame([{k: r[k] for k in ("scored_at", "experiment", "accuracy", "epochs", "recipe_fixed_at",
+                                             "saved_in_commit", "source")} for r in mine])
+    return ["## Every look at the test set", "",
+            f"{len(after)} of the {len(order)} FER2013 recipes were tried after test scores were visible "
+            f"({', '.join(f'`{name}`' for name in after) or 'none'}): each was added after an earlier recipe's PrivateTest "
+            "score had been committed, so its being tried may owe to that score, although the rule that ships a "
+            "model reads PublicTest only. Every PrivateTest score of these recipes, superseded ones included "
+            f"(`reports/{LOG_FILE}`; a recovered row's time is the commit that saved the score):", "",
+            tables.markdown_table(table), ""]
 
 
 def not_chosen_note(selection: pd.DataFrame, recipe: str) -> str:
@@ -446,7 +472,8 @@ def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces
         model = build_model(record.model, (48, 48, 1), proba.shape[1], **record.model_options)
         classes = tuple(str(c) for c in range(proba.shape[1]))  # the speed needs no names
         speed = faces_per_second(KerasClassifier(model, ModelInfo(classes)).predict, faces, seconds=seconds)
-        epochs = f"{max(record.epochs.run_per_seed)} of {record.epochs.planned} epochs"
+        # the epochs of the seed whose predictions these are (the first), not the most any seed ran
+        epochs = f"{record.epochs.run_per_seed[0]} of {record.epochs.planned} epochs"
         entries.append(Entry(f"{record.paper} ({record.model})", proba, speed,
                              f"{record.paper}'s {record.experiment} run at lr {record.learning_rate:g}, {epochs}, "
                              f"seed {record.seeds[0]} ({predictions.parent.relative_to(Path(reports_root))})"))

@@ -29,7 +29,7 @@ import pandas as pd
 from ..data.pipeline import build_augmenter, make_dataset, training_plan
 from ..files import write_text
 from . import backend
-from ..provenance import git_commit, training_environment
+from ..provenance import check_committed, diff_sha256, git_commit, training_environment
 from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState, WatchScores
 from .config import STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
@@ -144,10 +144,12 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
         over_budget = config.budget_seconds is not None and run.next_epoch_exceeds(config.budget_seconds)
         if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
+            check_committed(here["git_commit"])
             last = state["backends"][-1] if state["backends"] else {}
             if any(last.get(key) != here[key] for key in SEGMENT_KEYS):
                 # a new segment whenever the code, backend or device changes: each epoch's provenance
-                state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here,
+                dirty = {"diff_sha256": diff_sha256()} if here["git_commit"].endswith("+dirty") else {}
+                state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here, **dirty,
                                           "environment": training_environment()})
             augmenter = None if config.augment == "none" else augmenter_for(config)
             train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,

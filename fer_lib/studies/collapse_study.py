@@ -1,0 +1,240 @@
+"""Why khalid2025 collapsed on the CPU and trained on the GPU: the same short start under each Keras
+backend and precision, at two seeds, everything else fixed.
+
+The suite's two runs of khalid2025 at our reading (Adam 1e-3, batch-normalization momentum 0.9) disagree:
+under TensorFlow on a 2-core CPU in mixed bfloat16 it sat at chance for seven epochs and was stopped as
+collapsed; under JAX on an H100, also in mixed bfloat16, it reached 54.1% in 21 epochs. The CPU fallback at
+1e-4 then changed the precision too (float32, on another CPU). This study separates the candidates:
+
+- arms: {tensorflow, jax} x {float32, mixed_bfloat16}, each at seeds 0 and 1;
+- everything else is the experiment's own (model, options, optimizer, rate, batch, augmentation, steps per
+  execution), on one fixed random part of the training part of the official split (`lr_probe.probe_split`,
+  no test image), scored every epoch on held-out training images in inference mode;
+- every arm runs in its own process, since Keras chooses its backend at import (`KERAS_BACKEND`), and the
+  precision is set through `FER_PRECISION`. XLA follows each backend's default (TensorFlow on a CPU: off;
+  JAX: every step is an XLA program), as in the runs being explained, and each row records it.
+
+An arm "collapsed" when its last epoch predicts one class for at least `COLLAPSE_SHARE` of the held-out
+images; "trained" when its held-out accuracy beats the majority class's share by `TRAINED_MARGIN`.
+The result is `<reports_root>/<profile>/khalid2025/collapse_study/results.json` (and `.md`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..config import cache_dir, get_profile, reports_dir
+from ..errors import FerError
+
+PAPER, EXPERIMENT = "khalid2025", "fer2013_standard"
+STUDY = "collapse_study"
+BACKENDS = ("tensorflow", "jax")
+PRECISIONS = ("float32", "mixed_bfloat16")
+SEEDS = (0, 1)
+COLLAPSE_SHARE = 0.95
+TRAINED_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class StudySize:
+    """How much of the start each arm runs: `images` training images for `epochs` epochs, scored on
+    `val_images` held-out ones."""
+
+    images: int
+    epochs: int
+    val_images: int
+
+
+# cpu: 200 batches of 32 per epoch, five epochs (1,000 steps, about one full FER2013 epoch, where the CPU run
+# sat at chance and the GPU run had left it); smoke: enough to exercise every path.
+SIZES = {"smoke": StudySize(96, 2, 64), "cpu": StudySize(6400, 5, 2000), "paper": StudySize(6400, 5, 2000)}
+
+
+@dataclass(frozen=True)
+class Arm:
+    backend: str
+    precision: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend}_{self.precision}_seed{self.seed}"
+
+
+def arms(seeds: tuple[int, ...] = SEEDS) -> list[Arm]:
+    return [Arm(b, p, s) for b in BACKENDS for p in PRECISIONS for s in seeds]
+
+
+def study_dir(profile: str, reports_root: Path | str | None = None) -> Path:
+    return Path(reports_root or reports_dir()) / profile / PAPER / STUDY
+
+
+def outcome(val_accuracy: float, top_share: float, majority_share: float) -> str:
+    """'collapsed', 'trained' or 'at chance' for an arm's last epoch (see the module's rules)."""
+    if top_share >= COLLAPSE_SHARE:
+        return "collapsed"
+    return "trained" if val_accuracy >= majority_share + TRAINED_MARGIN else "at chance"
+
+
+# ---------------------------------------------------------------------------------------------
+# One arm, in this process (its backend already chosen by KERAS_BACKEND)
+
+
+def run_arm(arm: Arm, profile: str, data_root: Path | str | None = None) -> dict:
+    """Train `arm` and return its row. The process's Keras backend must be `arm.backend`."""
+    import keras
+
+    if keras.backend.backend() != arm.backend:
+        raise FerError(f"arm {arm.name} needs KERAS_BACKEND={arm.backend}; this process runs {keras.backend.backend()}")
+    os.environ["FER_PRECISION"] = arm.precision
+    from ..data import prepare
+    from ..data.splits import Split
+    from ..evaluate.lr_probe import probe_split
+    from ..evaluate.runner import train_and_evaluate
+    from ..papers import get_experiments
+    from ..train.loop import predict_proba
+
+    size = SIZES[get_profile(profile).name]
+    spec = get_experiments(PAPER, EXPERIMENT)[0]
+    dataset = prepare(spec.dataset, data_root, get_profile(profile).per_class, spec.preprocess).dataset
+    base = probe_split(spec, dataset)
+    rng = np.random.default_rng(0)  # one part for every arm: only backend, precision and seed vary
+    fit_part, held = np.sort(rng.permutation(base.train)[:size.images]), np.sort(rng.permutation(base.val)[:size.val_images])
+    split = Split(STUDY, f"{len(fit_part)} random images of {base.description}, scored on {len(held)} of the "
+                  "held-out ones", 0, fit_part, held, held[:0])
+    config = replace(spec.training, epochs=size.epochs, seed=arm.seed, budget_seconds=None, collapse_patience=None,
+                     restore_best=False)
+    run = train_and_evaluate(spec.model, spec.model_options, dataset, split, config,
+                             cache_dir() / "runs" / profile / PAPER / STUDY / arm.name, spec.preprocess,
+                             score_test=False).run
+    y_val = dataset.labels[held]
+    predicted = predict_proba(run.model, dataset.images[held]).argmax(axis=1)
+    counts = np.bincount(predicted, minlength=dataset.num_classes)
+    majority = float(np.bincount(y_val, minlength=dataset.num_classes).max() / len(y_val))
+    val_accuracy = float((predicted == y_val).mean())
+    top_share = float(counts.max() / len(predicted))
+    return {**asdict(arm), "epochs": size.epochs, "train_images": int(len(fit_part)), "val_images": int(len(held)),
+            "train_accuracy_per_epoch": [round(float(v), 4) for v in run.history["accuracy"]],
+            "val_accuracy_per_epoch": [round(float(v), 4) for v in run.history["val_accuracy"]],
+            "val_accuracy": round(val_accuracy, 4), "classes_predicted": int((counts > 0).sum()),
+            "top_class_share": round(top_share, 4), "majority_share": round(majority, 4),
+            "outcome": outcome(val_accuracy, top_share, majority), "fast_paths": run.fast_paths,
+            "train_seconds": round(run.train_seconds, 1), "provenance": run.backends,
+            "settings": {"model": spec.model, "model_options": spec.model_options,
+                         "optimizer": config.optimizer, "learning_rate": config.learning_rate,
+                         "batch_size": config.batch_size, "augment": config.augment}}
+
+
+# ---------------------------------------------------------------------------------------------
+# The study: one process per arm, then the table
+
+
+def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, reports_root: Path | str | None = None,
+              seeds: tuple[int, ...] = SEEDS, backends: tuple[str, ...] = BACKENDS) -> dict:
+    """Run every arm (each in a fresh process with its backend) and save the table."""
+    prof = get_profile(profile)
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        raise FerError(f"unknown backend(s) {', '.join(unknown)}; the study compares {', '.join(BACKENDS)}")
+    out = study_dir(prof.name, reports_root)
+    rows = []
+    for arm in (a for a in arms(seeds) if a.backend in backends):
+        env = {**os.environ, "KERAS_BACKEND": arm.backend, "FER_PROGRESS": "0"}
+        cmd = [sys.executable, "-m", "fer_lib.studies.collapse_study", "--arm", arm.backend, arm.precision,
+               str(arm.seed), "--profile", prof.name] + (["--data-dir", str(data_root)] if data_root else [])
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise FerError(f"collapse-study arm {arm.name} failed (exit {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    record = {"paper": PAPER, "experiment": EXPERIMENT, "study": STUDY, "profile": prof.name,
+              "size": asdict(SIZES[prof.name]), "rules": {"collapse_share": COLLAPSE_SHARE,
+                                                          "trained_margin": TRAINED_MARGIN},
+              "rows": rows, "finding": finding(rows)}
+    from ..provenance import git_commit
+    record["git_commit"] = git_commit()
+    _write(out, record)
+    return record
+
+
+def finding(rows: list[dict]) -> str:
+    """One sentence on which arms collapsed, from the rows."""
+    by_arm: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        by_arm.setdefault((r["backend"], r["precision"]), []).append(r["outcome"])
+    parts = [f"{b} {p}: {', '.join(f'{o} {outs.count(o)}/{len(outs)}' for o in sorted(set(outs)))}"
+             for (b, p), outs in sorted(by_arm.items())]
+    failing = sorted(k for k, outs in by_arm.items() if all(o != "trained" for o in outs))
+    trained = sorted(k for k, outs in by_arm.items() if all(o == "trained" for o in outs))
+    if failing and trained:
+        cause = ("only " if len(failing) == 1 else "") + "; ".join(f"{b} in {p}" for b, p in failing) + \
+                " failed to train at every seed, while " + "; ".join(f"{b} in {p}" for b, p in trained) + \
+                " trained at every seed"
+    elif failing:
+        cause = "no arm trained at every seed: the failure does not follow the backend or the precision"
+    else:
+        cause = "every arm trained at some seed: the failure does not reproduce in this start"
+    return f"{cause} ({'; '.join(parts)})."
+
+
+def _write(out: Path, record: dict) -> None:
+    from ..files import write_json, write_text
+    from ..reporting.tables import markdown_table
+    import pandas as pd
+
+    write_json(out / "results.json", record)
+    table = pd.DataFrame([{"backend": r["backend"], "precision": r["precision"], "seed": r["seed"],
+                           "XLA": r["fast_paths"]["jit_compile"],
+                           "train accuracy by epoch": " ".join(f"{v:.3f}" for v in r["train_accuracy_per_epoch"]),
+                           "held-out accuracy by epoch": " ".join(f"{v:.3f}" for v in r["val_accuracy_per_epoch"]),
+                           "classes predicted": r["classes_predicted"], "top class share": r["top_class_share"],
+                           "outcome": r["outcome"], "train s": r["train_seconds"],
+                           "device": "; ".join(sorted({seg["device"] for seg in r["provenance"]}))}
+                          for r in record["rows"]])
+    size = record["size"]
+    write_text(out / "results.md", (
+        f"# Why khalid2025 collapsed on the CPU: backend x precision ({record['profile']})\n\n"
+        f"The same start of khalid2025's `{EXPERIMENT}` at our reading of its settings (Adam 1e-3, batch 32, "
+        f"batch-normalization momentum 0.9; not stated by the paper) under each Keras backend and precision: "
+        f"{size['epochs']} epochs of {size['images']} fixed random images of the official split's training part, "
+        f"scored every epoch on {size['val_images']} held-out training images (inference mode; no test image). "
+        f"Collapsed: the last epoch predicts one class for at least {COLLAPSE_SHARE:.0%} of them; trained: "
+        f"its accuracy beats the majority class's share by {TRAINED_MARGIN:.0%}. Code: "
+        f"`fer_lib/studies/collapse_study.py`, commit {record['git_commit']}.\n\n"
+        f"**Finding:** {record['finding']}\n\n{markdown_table(table)}\n"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arm", nargs=3, metavar=("BACKEND", "PRECISION", "SEED"), help="run one arm here, print its row")
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--reports-root")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    args = parser.parse_args(argv)
+    try:
+        if args.arm:
+            backend, precision, seed = args.arm
+            if precision not in PRECISIONS:
+                raise FerError(f"unknown precision {precision!r}; the study compares {', '.join(PRECISIONS)}")
+            row = run_arm(Arm(backend, precision, int(seed)), args.profile, args.data_dir)
+            print(json.dumps(row))
+            return 0
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+        record = run_study(args.profile, data_root=args.data_dir, reports_root=args.reports_root, seeds=seeds)
+        print(record["finding"])
+        return 0
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

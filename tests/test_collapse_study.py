@@ -1,0 +1,46 @@
+"""The khalid2025 collapse study: outcomes, the finding sentence, and one real arm on the smoke subset."""
+from __future__ import annotations
+
+import pytest
+
+from fer_lib.errors import FerError
+from fer_lib.studies import collapse_study as study
+
+
+def test_an_arm_is_collapsed_trained_or_at_chance_by_its_last_epoch():
+    assert study.outcome(0.25, 1.0, 0.25) == "collapsed"
+    assert study.outcome(0.40, 0.5, 0.25) == "trained"
+    assert study.outcome(0.27, 0.6, 0.25) == "at chance"
+
+
+def _row(backend, precision, seed, outcome):
+    return {"backend": backend, "precision": precision, "seed": seed, "outcome": outcome}
+
+
+def test_the_finding_names_the_arms_that_failed_at_every_seed():
+    rows = [_row("tensorflow", "mixed_bfloat16", s, "collapsed") for s in (0, 1)] + \
+           [_row(b, p, s, "trained") for b, p in (("tensorflow", "float32"), ("jax", "float32"), ("jax", "mixed_bfloat16"))
+            for s in (0, 1)]
+    finding = study.finding(rows)
+    assert finding.startswith("only tensorflow in mixed_bfloat16 failed to train at every seed, while")
+    assert "tensorflow mixed_bfloat16: collapsed 2/2" in finding
+    mixed = [_row("tensorflow", "float32", 0, "trained"), _row("tensorflow", "float32", 1, "collapsed"),
+             _row("jax", "float32", 0, "trained"), _row("jax", "float32", 1, "trained")]
+    assert "failure does not follow" not in study.finding(mixed)  # jax trained at every seed, tensorflow not failing at all
+    assert study.finding([_row("jax", "float32", 0, "collapsed")]).startswith("no arm trained at every seed")
+
+
+def test_every_arm_varies_backend_precision_and_seed_only():
+    arms = study.arms()
+    assert len(arms) == 8 and len({a.name for a in arms}) == 8
+    assert {(a.backend, a.precision) for a in arms} == {(b, p) for b in study.BACKENDS for p in study.PRECISIONS}
+
+
+def test_one_arm_trains_in_this_process_and_records_what_it_ran_under(data_root, isolated_cache):
+    row = study.run_arm(study.Arm("tensorflow", "float32", 0), "smoke", data_root)
+    assert row["fast_paths"]["precision"] == "float32" and row["epochs"] == study.SIZES["smoke"].epochs
+    assert len(row["val_accuracy_per_epoch"]) == row["epochs"] and row["outcome"] in ("collapsed", "trained", "at chance")
+    assert row["settings"]["learning_rate"] == 1e-3 and row["settings"]["model_options"] == {"bn_momentum": 0.9}
+    assert row["provenance"][0]["backend"] == "tensorflow"
+    with pytest.raises(FerError, match="needs KERAS_BACKEND=jax"):
+        study.run_arm(study.Arm("jax", "float32", 0), "smoke", data_root)
