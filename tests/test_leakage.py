@@ -55,26 +55,31 @@ def test_grouped_and_random_splits_differ_only_in_duplicates(fer_small, groups):
     assert leakage.leaked(rand.test, rand.train, groups) > 0
 
 
-def test_augment_first_swaps_only_the_order_of_balancing_and_splitting(fer_small, groups):
+def test_augment_first_differs_from_grouped_only_in_where_balancing_copies_come_from(fer_small, groups):
+    from fer_lib.data.pipeline import training_plan
+
     grouped = leakage.grouped_random_split(fer_small, groups, seed=0)
-    first = leakage.augment_first(fer_small, grouped, seed=0)
-    first.split.check_disjoint()
-    # the pool is balanced; the original images stay where `grouped` put them
-    assert len(set(np.bincount(first.pool.labels).tolist())) == 1
-    np.testing.assert_array_equal(first.test_originals, grouped.test)
-    np.testing.assert_array_equal(first.split.train[~first.is_copy[first.split.train]], grouped.train)
-    # about a quarter of the copies are tested, the rest trained on: copies of test images among them
-    assert 0.2 < len(first.test_copies) / first.is_copy.sum() < 0.3
-    assert leakage.leaked(first.test_originals, first.split.train, groups[first.source]) > 0
-    copy = first.test_copies[0]
-    assert not np.array_equal(first.pool.images[copy], fer_small.images[first.source[copy]])  # augmented
+    sources = leakage.augment_first_sources(grouped)
+    # only test images join the copy sources: no validation image, no duplicate grouped kept out of training
+    np.testing.assert_array_equal(sources, np.sort(grouped.test))
+    labels = np.concatenate([fer_small.labels[grouped.train], fer_small.labels[sources]])
+    copy_only = np.concatenate([np.zeros(len(grouped.train), bool), np.ones(len(sources), bool)])
+    flawed, flawed_aug = training_plan(labels, training=True, balance=True, augment="copies", seed=0, copy_only=copy_only)
+    control, control_aug = training_plan(fer_small.labels[grouped.train], training=True, balance=True, augment="copies", seed=0)
+    # the same originals, as many images per epoch and per class, every copy augmented afresh in both
+    assert len(flawed) == len(control) and flawed_aug.sum() == control_aug.sum()
+    np.testing.assert_array_equal(np.sort(flawed[~flawed_aug]), np.arange(len(grouped.train)))
+    np.testing.assert_array_equal(np.bincount(labels[flawed]), np.bincount(fer_small.labels[grouped.train][control]))
+    # test images are never trained on as themselves, only as augmented copies, and some are
+    assert not np.isin(flawed[~flawed_aug], np.arange(len(grouped.train), len(labels))).any()
+    leaked_tests, copies = leakage.augment_first_leaks(fer_small, grouped, seed=0)
+    assert 0 < leaked_tests <= copies == int((flawed[flawed_aug] >= len(grouped.train)).sum())
 
 
 def test_a_balanced_pool_gets_no_copies(fer2013):
     balanced = stratified_subset(fer2013, 10)  # 10 per class and split: nothing to top up
     g = np.arange(len(balanced))
-    first = leakage.augment_first(balanced, leakage.grouped_random_split(balanced, g, seed=1), seed=1)
-    assert len(first.pool) == len(balanced) and not first.is_copy.any()
+    assert leakage.augment_first_leaks(balanced, leakage.grouped_random_split(balanced, g, seed=1), seed=1) == (0, 0)
 
 
 def test_frame_split_of_ckplus_shares_sequences_and_subject_split_does_not(ckplus):
@@ -108,20 +113,56 @@ def test_the_table_reads_each_flaw_from_the_right_arms():
         "clean": [_arm("clean", y, half, np.stack([wrong, most, half]), np.ones(900, bool))],
         "grouped": [_arm("grouped", y, half, np.stack([half, half, half]), np.ones(900, bool))],
         "random": [_arm("random", y, most, np.stack([most, most, most]), np.ones(900, bool))],
-        # augment_first's test set: the same 400 originals (all right) then 100 copies (all right)
-        "augment_first": [_arm("augment_first", np.concatenate([y, copies_y]), np.concatenate([right, copies_y]),
-                               np.stack([np.concatenate([right, copies_y])] * 3), np.ones(900, bool))],
+        # augment_first is scored on grouped's test images (all right here)
+        "augment_first": [_arm("augment_first", y, right, np.stack([right] * 3), np.ones(900, bool))],
         "ckplus_subject": [], "ckplus_frame": [],
     }
     table, baseline, metric = leakage.study_table(
-        runs, [np.arange(100)], [np.arange(400, 500)], {"random": [7], "grouped": [0]}, tuple("abcdefg"))
+        runs, [np.arange(100)], [120], {"random": [7], "grouped": [0], "augment_first": [90]}, tuple("abcdefg"))
     row = {r.flaw: r for r in table.itertuples()}
     assert row["2. random re-split (duplicates straddle train and test)"].difference_points == 25.0
-    assert row["1. balancing copies made before the split, original test images only"].difference_points == 50.0
-    assert row["1. balancing copies made before the split"].flawed_accuracy == 100.0
-    assert "20% of the flawed test set are augmented copies" in row["1. balancing copies made before the split"].note
+    flaw1 = row["1. balancing copies drawn before the split"]
+    assert flaw1.difference_points == 50.0 and flaw1.flawed_accuracy == 100.0 and flaw1.paired
+    assert "90 of them copied into training (120 of the balancing copies)" in flaw1.note
+    assert "1. balancing copies made before the split" not in row  # design 2's rows are superseded
     assert row["3. epoch chosen on the test split"].difference_points == 25.0  # epoch 2 (75%) over the selected 50%
     assert row["4. training-split accuracy reported as accuracy"].difference_points == 50.0
     assert not row["4. training-split accuracy reported as accuracy"].paired
     assert baseline["accuracy"].tolist() == [50.0, 100.0]  # all PrivateTest; its first 100 rows (all right)
     assert metric["macro specificity (Eq. 3's \"recall\")"].iloc[0] > metric["macro recall"].iloc[0]
+
+
+def test_a_study_reads_the_arms_it_saved_and_keeps_earlier_designs(tmp_path):
+    folder = tmp_path / "leakage_study"
+    (folder / "predictions").mkdir(parents=True)
+    y = np.arange(10) % 7
+    runs = []
+    for arm in ("clean", "augment_first"):
+        run = _arm(arm, y, y, np.stack([y] * 3), np.ones(20, bool))
+        run.save(folder / "predictions" / f"{arm}_seed0.npz")
+        runs.append({"arm": arm, "seed": 0, "epochs_run": 3, "epochs_planned": 3, "best_epoch": 3,
+                     "stopped": "completed all planned epochs", "train_seconds": 1.0, "budget_seconds": 60.0,
+                     "train_split_accuracy_selected": 1.0, "train_split_accuracy_last": 1.0, "provenance": []})
+    design2 = {"design": 2, "model": "m", "model_options": {}, "learning_rate": 1e-3, "epochs": 3, "runs": runs,
+               "rows": [{"flaw": "1. balancing copies made before the split, original test images only",
+                         "difference_points": 1.3, "ci_low": -0.3, "ci_high": 2.9}]}
+    budgets = {arm: 60.0 for arm in leakage.ARMS}
+    found = leakage.reusable_runs(folder, design2, "m", {}, 1e-3, 3, budgets)
+    # every arm but the redesigned flaw-1 arm is read back, not retrained
+    assert set(found) == {("clean", 0)} and (found[("clean", 0)].pred_selected == y).all()
+    assert leakage.reusable_runs(folder, design2, "m", {}, 1e-3, 4, budgets) == {}  # other epochs: train again
+    assert leakage.reusable_runs(folder, design2, "m", {}, 1e-3, 3, {**budgets, "clean": 30.0}) == {}
+    assert leakage.reusable_runs(folder, {**design2, "design": 3}, "m", {}, 1e-3, 3, budgets, retrain=("clean",)) \
+        .keys() == {("augment_first", 0)}
+    kept = leakage.superseded_designs(folder, design2)
+    assert "design2_results.json" in kept
+    note = leakage.superseded_notes(kept)[0]
+    assert note.startswith("Design 2's flaw-1 arm differed from its control in more than") and "+1.3 points [-0.3, 2.9]" in note
+
+
+def test_the_committed_study_says_what_its_first_design_found():
+    from fer_lib.config import reports_dir
+
+    folder = reports_dir() / "cpu" / "leakage_study"
+    notes = leakage.superseded_notes(leakage.superseded_designs(folder, None))
+    assert any("found flaw 2 at -1.4 points, flaw 1 at +0.7 and flaw 3 at -0.4" in n for n in notes)

@@ -104,7 +104,7 @@ def test_the_leakage_figure_redraws_from_the_saved_table_with_every_label_whole(
     study = tmp_path / "leakage_study"
     study.mkdir()
     flaws = ["2. random re-split (duplicates straddle train and test)",
-             "1. balancing copies made before the split, original test images only (last epoch)"]
+             "1. balancing copies drawn before the split (last epoch)"]
     pd.DataFrame({"flaw": flaws, "difference_points": [3.1, -0.5], "ci_low": [2.1, -1.6],
                   "ci_high": [4.2, 0.6]}).to_csv(study / "results.csv", index=False)
     (study / "results.json").write_text(json.dumps({"model": "yousaf2024", "profile": "cpu", "seeds": [0, 1, 2]}))

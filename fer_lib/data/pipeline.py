@@ -47,36 +47,44 @@ def build_augmenter(flip: str = "horizontal_and_vertical", rotation_degrees: flo
     return keras.Sequential(steps, name="augmenter")
 
 
-def balanced_indices(labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def balanced_indices(labels: np.ndarray, seed: int = 0,
+                     copy_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices that top every class up to the largest class's count, and which are added copies.
 
     Returns (indices, is_copy): every original index once, then per minority class
-    `max_count - count` indices of that class drawn with replacement.
+    `max_count - count` indices of that class drawn with replacement. `copy_only` marks rows that
+    are never trained on as themselves but may be drawn as a copy's source (the leakage study's
+    flaw 1: balancing copies drawn from the pool before the split, test images included); the counts
+    are the other rows', so the copies per class are as many as without them.
     """
     labels = np.asarray(labels)
+    copy_only = np.zeros(len(labels), bool) if copy_only is None else np.asarray(copy_only, bool)
     rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
+    originals = np.flatnonzero(~copy_only)
+    classes, counts = np.unique(labels[originals], return_counts=True)
     extra = [rng.choice(np.flatnonzero(labels == c), size=counts.max() - n, replace=True)
              for c, n in zip(classes, counts)]
     copies = np.concatenate(extra).astype(np.int64) if extra else np.zeros(0, np.int64)
-    indices = np.concatenate([np.arange(len(labels)), copies])
-    is_copy = np.concatenate([np.zeros(len(labels), bool), np.ones(len(copies), bool)])
+    indices = np.concatenate([originals, copies])
+    is_copy = np.concatenate([np.zeros(len(originals), bool), np.ones(len(copies), bool)])
     return indices, is_copy
 
 
 def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment: str,
-                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int, copy_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which images an epoch holds (indices into `labels`, copies included) and which are augmented.
 
     `augment` is "copies" (only the balancing copies, as the paper), "all" or "none". Evaluation
-    (training=False) is never balanced or augmented.
+    (training=False) is never balanced or augmented. `copy_only`: see `balanced_indices`.
     """
     if augment not in AUGMENT_MODES:
         raise ValueError(f"augment must be one of {', '.join(AUGMENT_MODES)}, got {augment!r}")
     n = len(labels)
     if training and balance:
-        index, is_copy = balanced_indices(labels, seed)
+        index, is_copy = balanced_indices(labels, seed, copy_only)
     else:
+        if copy_only is not None and np.any(copy_only):
+            raise ValueError("copy-only rows need balance=True: they enter an epoch only as balancing copies")
         index, is_copy = np.arange(n), np.zeros(n, bool)
     if not training or augment == "none":
         mask = np.zeros(len(index), bool)
@@ -87,7 +95,7 @@ def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment:
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
                  seed: int = 0, balance: bool = False, augment: str = "copies",
-                 augmenter: keras.Sequential | None = None):
+                 augmenter: keras.Sequential | None = None, copy_only: np.ndarray | None = None):
     """Batches of (float32 pixels in 0-255 with a channel axis, int labels) for `fit` and `predict`.
 
     `training=True` shuffles every epoch; `balance` adds augmented minority copies. Returns a
@@ -95,7 +103,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, tra
     """
     images = np.asarray(images, np.uint8)
     labels = np.asarray(labels, np.int64)
-    index, mask = training_plan(labels, training=training, balance=balance, augment=augment, seed=seed)
+    index, mask = training_plan(labels, training=training, balance=balance, augment=augment, seed=seed,
+                                copy_only=copy_only)
     if mask.any():
         augmenter = augmenter or build_augmenter(seed=seed)
     if keras.backend.backend() == "tensorflow":

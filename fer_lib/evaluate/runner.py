@@ -166,7 +166,7 @@ def data_fingerprint(model: str, model_options: dict, preprocess: PreprocessConf
 def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, split: Split, config: TrainConfig,
                        run_dir: Path, preprocess: PreprocessConfig = PreprocessConfig(),
                        watch: dict[str, np.ndarray] | None = None, score_test: bool = True,
-                       start: StartWeights | None = None) -> SeedRun:
+                       start: StartWeights | None = None, copy_sources: np.ndarray | None = None) -> SeedRun:
     """Train `model` on `split.train` of the (preprocessed) `dataset`, selecting on `split.val`, then
     score it once on `split.test` and on its own training images. The run folder resumes when model,
     data, split and config match. `watch` names index sets of `dataset` scored after every epoch into
@@ -174,7 +174,9 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
     (a probe whose split has no test part): the returned run has no predictions or metrics.
     Where validation and test are one set (`split.val_is_test`, a paper's own protocol) the last
     epoch's weights are evaluated: choosing the best epoch there would choose on the test set.
-    `start` (a warm restart) gives the weights the network starts from instead of a random draw."""
+    `start` (a warm restart) gives the weights the network starts from instead of a random draw. `copy_sources`
+    (indices of `dataset`) may be drawn as balancing copies but are never trained on as themselves (the
+    leakage study's flaw 1, `fit`)."""
     images, y = dataset.images, dataset.labels
     if split.val_is_test:
         config = replace(config, restore_best=False)
@@ -184,7 +186,10 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
         return network if start is None else load_start_weights(network, start)
 
     fingerprint = data_fingerprint(model, model_options, preprocess, split, dataset)
+    if copy_sources is not None:
+        fingerprint += "|copies from:" + hashlib.sha1(np.ascontiguousarray(copy_sources, np.int64).tobytes()).hexdigest()
     run = fit(build, (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
+              copy_sources=None if copy_sources is None else (images[copy_sources], y[copy_sources]),
               data_fingerprint=fingerprint if start is None else f"{fingerprint}|start:{start.sha256}",
               started_from=None if start is None else start.as_record(),
               watch={name: (images[idx], y[idx]) for name, idx in (watch or {}).items()})

@@ -11,14 +11,17 @@ The arms (FER2013 unless named), each trained per seed with the same model, opti
   side (the training images that duplicate a test image are left out), then the clean pipeline.
 - `random` (flaw 2): the same test and validation images; training images drawn at random from the
   rest, with `grouped`'s size and class counts, so duplicates of test images are trained on.
-- `augment_first` (flaw 1): the clean pipeline with only the order of balancing and splitting swapped:
-  the balancing copies (flips, +-45 degree rotations) are made from the whole pool first and fall on
-  either side at random; `grouped`'s originals stay where they are. Its test set holds copies too, whose
-  share is reported; the difference is given on its own test set and on the original images alone.
+- `augment_first` (flaw 1): `grouped` exactly (the same training originals, validation and test images, the
+  same number of balancing copies per class, each flipped and rotated afresh every epoch), except that the
+  balancing copies are drawn from the pool before the split: each class's copies come from its training
+  *and test* originals, so augmented copies of test images are trained on. Scored on `grouped`'s test
+  images (paired). Design 2 differed from `grouped` in more than that (copies of the duplicates `grouped`
+  excludes and of validation images, copies fixed once, more images per epoch, copies in test); its
+  rows are kept in `superseded/`.
 - CK+48 (flaw 5): split by frame (`random_stratified`) against split by subject.
 
 What each flaw row compares:
-1. `augment_first` against `grouped`; 2. `random` against `grouped` (both paired: the same test images);
+1. `augment_first` against `grouped` (paired: the same test images); 2. `random` against `grouped` (both paired: the same test images);
 3. the clean run at the epoch that scores best on PrivateTest (chosen after the fact) against the epoch
    PublicTest chose (paired); 4. the clean model's accuracy on its own unaugmented training split, in
    inference mode, against its test accuracy (different images: unpaired); 5. CK+48 by frame against
@@ -33,12 +36,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
 from ..data import FaceDataset
-from ..data.pipeline import balanced_indices, build_augmenter
+from ..data.pipeline import balanced_indices
 from ..data.splits import (Split, official, random_stratified, shares_group, stratified_holdout,
                            subject_independent)
 from ..errors import FerError
@@ -85,46 +87,22 @@ def random_split_like(dataset: FaceDataset, reference: Split, seed: int = 0) -> 
                  "(duplicates straddle train and test)", seed, train, reference.val, reference.test)
 
 
-@dataclass
-class AugmentFirst:
-    """Flaw 1's data: the pool with its balancing copies appended, the split of it, and for every image
-    of the pool the index of the original it came from."""
-
-    pool: FaceDataset
-    split: Split
-    source: np.ndarray
-    is_copy: np.ndarray
-
-    @property
-    def test_originals(self) -> np.ndarray:
-        return self.split.test[~self.is_copy[self.split.test]]
-
-    @property
-    def test_copies(self) -> np.ndarray:
-        return self.split.test[self.is_copy[self.split.test]]
+def augment_first_sources(reference: Split) -> np.ndarray:
+    """Flaw 1 (design 3): the images that may be drawn as balancing copies besides `reference`'s training
+    originals: its test images, which a pipeline that balances the pool before splitting copies too. Its
+    validation images are not among them, nor the duplicates `grouped` keeps out of training."""
+    return np.sort(reference.test)
 
 
-def augment_first(dataset: FaceDataset, reference: Split, seed: int = 0, test_fraction: float = 0.25) -> AugmentFirst:
-    """Flaw 1: balance the whole pool with flipped and rotated copies first, then split: `reference`'s
-    originals stay where they are and each copy falls in test with probability `test_fraction`, else
-    in train, so augmented copies of test images are trained on (and copies of training images tested)."""
-    index, is_copy = balanced_indices(dataset.labels, seed)
-    augmenter = build_augmenter(seed=seed)
-    copies = dataset.images[index[is_copy]]
-    augmented = np.concatenate([
-        keras.ops.convert_to_numpy(augmenter(copies[i:i + 1024, ..., None].astype("float32"), training=True))[..., 0]
-        for i in range(0, len(copies), 1024)]) if len(copies) else copies
-    pool = dataset.subset(index)
-    pool.images = np.concatenate([dataset.images, np.clip(np.rint(augmented), 0, 255).astype(np.uint8)])
-    pool.ids = np.concatenate([dataset.ids.astype(str), [f"{dataset.ids[j]}#aug{k}" for k, j in enumerate(index[is_copy])]])
-    pool.split = None  # the official split no longer means anything
-    copy_rows = np.flatnonzero(is_copy)
-    to_test = np.random.default_rng(seed + 2000).random(len(copy_rows)) < test_fraction
-    split = Split("augment_before_split", "balanced by augmented copies of the whole pool before the split: "
-                  "copies of test images are trained on", seed,
-                  np.sort(np.concatenate([reference.train, copy_rows[~to_test]])), reference.val,
-                  np.sort(np.concatenate([reference.test, copy_rows[to_test]])))
-    return AugmentFirst(pool, split, index, is_copy)
+def augment_first_leaks(dataset: FaceDataset, reference: Split, seed: int) -> tuple[int, int]:
+    """(test images drawn as the source of at least one training copy, training copies made from test images)
+    for the flaw-1 arm of `seed`: the same draw its training makes (`balanced_indices` with the run's seed)."""
+    sources = augment_first_sources(reference)
+    labels = np.concatenate([dataset.labels[reference.train], dataset.labels[sources]])
+    copy_only = np.concatenate([np.zeros(len(reference.train), bool), np.ones(len(sources), bool)])
+    index, is_copy = balanced_indices(labels, seed, copy_only)
+    from_test = index[is_copy][index[is_copy] >= len(reference.train)]
+    return int(len(np.unique(from_test))), int(len(from_test))
 
 
 def leaked(test: np.ndarray, train: np.ndarray, groups: np.ndarray) -> int:
@@ -180,12 +158,24 @@ class ArmRun:
                             train_correct=self.train_correct)
 
 
-def _train_arm(arm: str, model: str, model_options: dict, dataset: FaceDataset, split: Split, config, run_dir: Path) -> ArmRun:
+    @classmethod
+    def load(cls, path: Path, run: dict) -> "ArmRun":
+        """A saved arm run (`save`'s file and its row of results.json's `runs`), for a study that re-renders
+        or retrains only some arms."""
+        with np.load(path) as z:
+            return cls(run["arm"], run["seed"], z["ids"].astype(str), z["y_true"].astype(np.int64),
+                       z["pred_selected"].astype(np.int64), z["pred_by_epoch"].astype(np.int64), z["train_correct"],
+                       run["train_split_accuracy_last"], run["best_epoch"], run["epochs_run"], run["epochs_planned"],
+                       run["stopped"], run["train_seconds"], run["provenance"])
+
+
+def _train_arm(arm: str, model: str, model_options: dict, dataset: FaceDataset, split: Split, config, run_dir: Path,
+               copy_sources: np.ndarray | None = None) -> ArmRun:
     from ..evaluate.runner import train_and_evaluate
     from ..train.callbacks import watched_predictions
 
     seed_run = train_and_evaluate(model, model_options, dataset, split, config, run_dir,
-                                  watch={"test": split.test, "train": split.train})
+                                  watch={"test": split.test, "train": split.train}, copy_sources=copy_sources)
     run = seed_run.run
     by_epoch = watched_predictions(run_dir, "test")[:run.epochs_run]
     train_last = float(run.history["train_accuracy"].iloc[-1]) if "train_accuracy" in run.history else float("nan")
@@ -215,14 +205,14 @@ def _difference_row(flaw: str, comparison: str, diff: dict, runs_a: list[ArmRun]
             "train_split_accuracy_last_epoch": train_acc(runs_a, "last"), "note": note}
 
 
-def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], copy_rows: list[np.ndarray],
+def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], copies_from_test: list[int],
                 leaks: dict[str, list[int]], class_names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(the flaw table, the clean baseline table, flaw 6's metric table) from every arm's runs, seed by
     seed in the same order.
 
     `dedup_rows[k]`: rows of the clean run's test set (seed k) with no duplicate in Training;
-    `copy_rows[k]`: rows of `augment_first`'s test set that are copies, seed k; `leaks`: per arm, how many
-    test images have a duplicate (or an original) in its training split, per seed."""
+    `copies_from_test[k]`: the flaw-1 arm's training copies made from test images, seed k; `leaks`: per arm,
+    how many test images have a duplicate (or, for flaw 1, a copy) in its training data, per seed."""
     clean, grouped, rand, first = (runs[a] for a in ("clean", "grouped", "random", "augment_first"))
     n_test = lambda rs: "/".join(str(len(r.y_true)) for r in rs[:1])  # noqa: E731
     baseline = []
@@ -235,20 +225,14 @@ def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], cop
                          "ci_low": _pct(pooled["accuracy_ci"][0]), "ci_high": _pct(pooled["accuracy_ci"][1]),
                          "seeds": len(clean), "per_seed": ", ".join(f"{_pct(np.trace(np.array(c)) / np.sum(c))}" for c in cms)})
     rows = []
-    orig = [np.flatnonzero(~np.isin(np.arange(len(r.y_true)), c)) for r, c in zip(first, copy_rows)]
-    share = np.mean([len(c) / len(r.y_true) for r, c in zip(first, copy_rows)])
     for which in ("selected", "last"):
         at = "" if which == "selected" else " (last epoch)"
         rows.append(_difference_row(
-            f"1. balancing copies made before the split{at}", "augment_first (its own test set) vs grouped",
-            accuracy_difference([r.correct(which, o) for r, o in zip(first, orig)], [g.correct(which) for g in grouped],
-                                extra_a=[r.correct(which, c) for r, c in zip(first, copy_rows)]),
-            first, grouped, f"{len(grouped[0].y_true)} + {len(copy_rows[0])} copies",
-            f"{100 * share:.0f}% of the flawed test set are augmented copies"))
-        rows.append(_difference_row(
-            f"1. balancing copies made before the split, original test images only{at}", "augment_first vs grouped",
-            accuracy_difference([r.correct(which, o) for r, o in zip(first, orig)], [g.correct(which) for g in grouped]),
-            first, grouped, n_test(grouped), "the same test images in both arms"))
+            f"1. balancing copies drawn before the split{at}", "augment_first vs grouped",
+            accuracy_difference([r.correct(which) for r in first], [g.correct(which) for g in grouped]),
+            first, grouped, n_test(grouped),
+            f"the same test images; {np.mean(leaks['augment_first']):.0f} of them copied into training "
+            f"({np.mean(copies_from_test):.0f} of the balancing copies), mean over seeds; nothing else differs"))
         rows.append(_difference_row(
             f"2. random re-split (duplicates straddle train and test){at}", "random vs grouped",
             accuracy_difference([r.correct(which) for r in rand], [g.correct(which) for g in grouped]), rand, grouped,
@@ -283,7 +267,7 @@ def study_table(runs: dict[str, list[ArmRun]], dedup_rows: list[np.ndarray], cop
 # ---------------------------------------------------------------------------------------------
 # The study
 
-DESIGN = 2  # 1: one seed, one arm per flaw against the official split (superseded)
+DESIGN = 3  # 1: one seed, one arm per flaw against the official split; 2: flaw 1 differed in more than one thing (both superseded, kept in superseded/)
 ARMS = ("clean", "grouped", "random", "augment_first", "ckplus_subject", "ckplus_frame")
 
 
@@ -311,6 +295,67 @@ def caveats(table: pd.DataFrame, runs: dict[str, list[ArmRun]], model_note: str)
     return lines
 
 
+SUPERSEDED = "superseded"  # earlier designs' results, kept beside the study's own
+
+
+def reusable_runs(folder: Path, saved: dict | None, model: str, model_options: dict, learning_rate: float,
+                  epochs: int, budgets: dict[str, float | None], retrain: tuple[str, ...] = ()) -> dict:
+    """{(arm, seed): ArmRun} for every arm run `saved` (the folder's results.json) holds under the same model,
+    options, rate, epochs and budget, whose arm is unchanged since (the flaw-1 arm changed in design 3, so a
+    design-2 study gives every arm but it) and not named in `retrain`."""
+    if saved is None or saved.get("design") not in (2, DESIGN):
+        return {}
+    if (saved.get("model"), saved.get("model_options"), saved.get("learning_rate"), saved.get("epochs")) != \
+            (model, model_options, learning_rate, epochs):
+        return {}
+    changed = {"augment_first"} if saved["design"] != DESIGN else set()
+    found = {}
+    for run in saved.get("runs", []):
+        path = folder / "predictions" / f"{run['arm']}_seed{run['seed']}.npz"
+        if run["arm"] in changed or run["arm"] in retrain or run.get("budget_seconds") != budgets.get(run["arm"]) \
+                or not path.exists():
+            continue
+        found[(run["arm"], run["seed"])] = ArmRun.load(path, run)
+    return found
+
+
+def superseded_designs(folder: Path, saved: dict | None) -> dict[str, str]:
+    """The files of `superseded/` the study keeps: those already there, and the results of a saved study of an
+    earlier design, which this one replaces."""
+    kept = {p.name: p.read_text() for p in sorted((folder / SUPERSEDED).glob("*"))} if (folder / SUPERSEDED).exists() else {}
+    if saved is not None and saved.get("design") != DESIGN:
+        kept[f"design{saved.get('design', 1)}_results.json"] = json.dumps(saved, indent=1)
+        if (folder / "results.md").exists():
+            kept[f"design{saved.get('design', 1)}_results.md"] = (folder / "results.md").read_text()
+    return kept
+
+
+def superseded_notes(files: dict[str, str]) -> list[str]:
+    """What the earlier designs found, from their saved results, and why each was replaced."""
+    notes = []
+    if "design1_results.json" in files:
+        d1 = json.loads(files["design1_results.json"])
+        base = next(r["measured_accuracy"] for r in d1["rows"] if r["flaw"].startswith("none: clean"))
+        found = {r["flaw"][0]: 100 * (r["measured_accuracy"] - base) for r in d1["rows"] if r["flaw"][:2] in ("1.", "2.", "3.")}
+        notes.append(f"A first design ({d1['model']} with its dropout, the paper's regularised model, one seed, "
+                     f"{d1['budget_minutes_per_run']:g}-minute budgets, each flaw against the official split) found flaw 2 "
+                     f"at {found['2']:+.1f} points, flaw 1 at {found['1']:+.1f} and flaw 3 at {found['3']:+.1f}, without CIs of the "
+                     "differences: that model had not fitted its training split, and flaws 1-3 leak through memorised near "
+                     "copies, so the study was redesigned (design 2: dropout off, three seeds, each arm paired with a "
+                     f"control that differs in one thing). Its results: `{SUPERSEDED}/design1_results.json`.")
+    if "design2_results.json" in files:
+        d2 = json.loads(files["design2_results.json"])
+        row = next(r for r in d2["rows"] if r["flaw"] == "1. balancing copies made before the split, original test images only")
+        notes.append("Design 2's flaw-1 arm differed from its control in more than augmenting before the split: its "
+                     "training set also held copies of the near-duplicates of test images the control excludes (flaw "
+                     "2's mechanism) and of validation images, its copies were fixed once instead of fresh each epoch, "
+                     "and its epochs held more images. It read "
+                     f"{row['difference_points']:+.1f} points [{row['ci_low']}, {row['ci_high']}] on the original test "
+                     "images; design 3 changes only where the balancing copies come from. Its results: "
+                     f"`{SUPERSEDED}/design2_results.json`.")
+    return notes
+
+
 def _study_settings(saved: dict):
     """The `RunStrength` of a saved study of this design."""
     from ..evaluate.record import RunStrength
@@ -320,14 +365,16 @@ def _study_settings(saved: dict):
 def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_options: dict | None = None,
               seeds: tuple[int, ...] | list[int] = (0, 1, 2), learning_rate: float = 3e-4, epochs: int = 30,
               budget_minutes: float = 40.0, ckplus_budget_minutes: float = 4.0, data_root=None,
-              reports_root=None, replace: bool = False) -> pd.DataFrame:
+              reports_root=None, replace: bool = False, retrain: tuple[str, ...] = ()) -> pd.DataFrame:
     """Train every arm for every seed and write `<reports_root>/<profile>/leakage_study/`; return the flaw table.
 
     Every arm trains the registered `model` (default: yousaf2024 without dropout, see `STUDY_MODEL_NOTE`)
     with Adam at `learning_rate`, its paper's batch size, `epochs` epochs and, under the cpu profile, a
     wall-clock budget of `budget_minutes` per FER2013 run (`ckplus_budget_minutes` per CK+48 run).
-    Runs resume from their checkpoints. A study already written from more images, seeds, epochs or
-    budget is not replaced unless `replace`."""
+    Runs resume from their checkpoints, and an arm whose run this study already saved under this design and
+    these settings (its predictions and its row of results.json) is read, not trained again, unless named in
+    `retrain` or `replace` is set (`reusable_runs`). A study already written from more images, seeds, epochs
+    or budget is not replaced unless `replace`."""
     from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
     from ..evaluate.record import RunStrength, refuse_weaker
@@ -355,45 +402,49 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
     fer, ck = fer_prepared.dataset, prepare("ckplus48", data_root, prof.per_class).dataset
     budget = prof.budget_seconds(budget_minutes)
     strength = RunStrength(len(fer), tuple(seeds), budget, prof.epochs(epochs))
-    if (folder / "results.json").exists():
-        saved = json.loads((folder / "results.json").read_text())
-        if saved.get("design") == DESIGN:  # a study of the earlier design is superseded by this one
-            refuse_weaker(folder, strength, _study_settings(saved), replace)
+    saved = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else None
+    if saved is not None and saved.get("design") == DESIGN:  # a study of an earlier design is superseded by this one
+        refuse_weaker(folder, strength, _study_settings(saved), replace)
 
-    def config(seed: int, minutes: float, balanced_already: bool = False) -> TrainConfig:
+    def config(seed: int, minutes: float) -> TrainConfig:
         return TrainConfig(optimizer="adam", learning_rate=learning_rate, batch_size=paper_batch_size(model),
-                           epochs=prof.epochs(epochs), seed=seed, balance=not balanced_already,
-                           augment="none" if balanced_already else "copies", budget_seconds=prof.budget_seconds(minutes))
+                           epochs=prof.epochs(epochs), seed=seed, balance=True, augment="copies",
+                           budget_seconds=prof.budget_seconds(minutes))
 
+    budgets = {arm: prof.budget_seconds(ckplus_budget_minutes) if arm.startswith("ckplus") else budget for arm in ARMS}
+    saved_runs = {} if replace else reusable_runs(folder, saved, model, model_options, learning_rate,
+                                                   prof.epochs(epochs), budgets, retrain)
     groups = fer2013_duplicate_groups(fer_prepared)
     runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
-    dedup_rows, copy_rows, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
+    dedup_rows, copies_from_test, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
     for seed in seeds:
         where = runs_root / f"seed{seed}"
         clean = official(fer, seed)
         grouped = grouped_random_split(fer, groups, seed)
         rand = random_split_like(fer, grouped, seed)
-        first = augment_first(fer, grouped, seed)
-        runs["clean"].append(_train_arm("clean", model, model_options, fer, clean, config(seed, budget_minutes), where / "clean"))
-        runs["grouped"].append(_train_arm("grouped", model, model_options, fer, grouped, config(seed, budget_minutes), where / "grouped"))
-        runs["random"].append(_train_arm("random", model, model_options, fer, rand, config(seed, budget_minutes), where / "random"))
-        runs["augment_first"].append(_train_arm("augment_first", model, model_options, first.pool, first.split,
-                                                config(seed, budget_minutes, balanced_already=True), where / "augment_first"))
         by_subject = subject_independent(ck, seed, test_fraction=0.2, val_fraction=0.2)
         by_frame = random_stratified(ck, seed, test_fraction=0.2, val_fraction=0.2)
-        runs["ckplus_subject"].append(_train_arm("ckplus_subject", model, model_options, ck, by_subject,
-                                                 config(seed, ckplus_budget_minutes), where / "ckplus_subject"))
-        runs["ckplus_frame"].append(_train_arm("ckplus_frame", model, model_options, ck, by_frame,
-                                               config(seed, ckplus_budget_minutes), where / "ckplus_frame"))
+        for arm, data, split, minutes, sources in (
+                ("clean", fer, clean, budget_minutes, None), ("grouped", fer, grouped, budget_minutes, None),
+                ("random", fer, rand, budget_minutes, None),
+                ("augment_first", fer, grouped, budget_minutes, augment_first_sources(grouped)),
+                ("ckplus_subject", ck, by_subject, ckplus_budget_minutes, None),
+                ("ckplus_frame", ck, by_frame, ckplus_budget_minutes, None)):
+            run = saved_runs.get((arm, seed))
+            if run is None:  # not saved from this design and these settings: train it
+                run = _train_arm(arm, model, model_options, data, split, config(seed, minutes), where / arm, sources)
+            runs[arm].append(run)
         dedup_rows.append(np.flatnonzero(~shares_group(clean.test, clean.train, groups)))
-        copy_rows.append(np.flatnonzero(first.is_copy[first.split.test]))
-        for arm, split, arm_groups in (("clean", clean, groups), ("grouped", grouped, groups), ("random", rand, groups),
-                                       ("augment_first", first.split, groups[first.source])):
-            leaks[arm].append(leaked(split.test, split.train, arm_groups))
+        leaked_tests, copies = augment_first_leaks(fer, grouped, seed)
+        copies_from_test.append(copies)
+        for arm, split in (("clean", clean), ("grouped", grouped), ("random", rand)):
+            leaks[arm].append(leaked(split.test, split.train, groups))
+        leaks["augment_first"].append(leaked_tests)
 
-    table, baseline, metric = study_table(runs, dedup_rows, copy_rows, leaks, fer.class_names)
-    notes = caveats(table, runs, model_note)
+    table, baseline, metric = study_table(runs, dedup_rows, copies_from_test, leaks, fer.class_names)
+    superseded = superseded_designs(folder, saved)
+    notes = caveats(table, runs, model_note) + superseded_notes(superseded)
     run_records = [{"arm": arm, "seed": r.seed, "epochs_run": r.epochs_run, "epochs_planned": r.epochs_planned,
                     "best_epoch": r.best_epoch, "stopped": r.stop_reason, "train_seconds": round(r.train_seconds, 1),
                     "budget_seconds": prof.budget_seconds(ckplus_budget_minutes) if arm.startswith("ckplus") else budget,
@@ -402,6 +453,9 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                    for arm, arm_runs in runs.items() for r in arm_runs]
     with atomic_folder(folder) as tmp:
         (tmp / "predictions").mkdir()
+        (tmp / SUPERSEDED).mkdir()
+        for name, content in superseded.items():
+            write_text(tmp / SUPERSEDED / name, content)
         for arm_runs in runs.values():
             for r in arm_runs:
                 r.save(tmp / "predictions" / f"{r.arm}_seed{r.seed}.npz")

@@ -80,7 +80,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, run_dir: Path | str,
         data_fingerprint: str = "", placement: backend.Placement | None = None,
         fast: FastPaths | None = None, watch: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-        started_from: dict | None = None) -> TrainResult:
+        started_from: dict | None = None, copy_sources: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
@@ -95,6 +95,9 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     before it) is kept in `state.json`, so a later restart from this run counts those epochs from this
     checkpoint alone, without its source's weights. The caller's `data_fingerprint` must already name
     the starting weights: they are part of what a checkpoint resumes.
+
+    `copy_sources` (images, labels) may be drawn as balancing copies but are never trained on as themselves
+    (`pipeline.balanced_indices`'s `copy_only`; the leakage study's flaw 1). The caller's fingerprint must name them.
     """
     placement = placement or backend.placement()
     fast = fast or FastPaths.from_env()
@@ -152,7 +155,11 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                 state["backends"].append({"from_epoch": state["epochs_done"] + 1, **here, **dirty,
                                           "environment": training_environment()})
             augmenter = None if config.augment == "none" else augmenter_for(config)
-            train_ds = make_dataset(*train, config.batch_size, training=True, seed=config.seed,
+            images, labels, copy_only = train[0], train[1], None
+            if copy_sources is not None and len(copy_sources[1]):
+                images, labels = np.concatenate([train[0], copy_sources[0]]), np.concatenate([train[1], copy_sources[1]])
+                copy_only = np.concatenate([np.zeros(len(train[1]), bool), np.ones(len(copy_sources[1]), bool)])
+            train_ds = make_dataset(images, labels, config.batch_size, training=True, seed=config.seed, copy_only=copy_only,
                                     balance=config.balance, augment=config.augment, augmenter=augmenter)
             val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
             callbacks = [EpochRecord(run), *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
