@@ -170,7 +170,7 @@ class Setting:
 class Setup:
     """A difference between the setup a claim was made under and the run's, which makes the comparison
     one of different setups: `applies` names when it holds (`"no_imagenet"`: the run starts from scratch;
-    `"always"`), `datasets` the datasets it concerns (empty: every one), `text` what differs."""
+    `"centre_crop"`: a row scored on the centre crop against a ten-crop figure; `"always"`), `datasets` the datasets it concerns (empty: every one), `text` what differs."""
 
     text: str
     applies: str = "always"
@@ -179,7 +179,9 @@ class Setup:
     def holds(self, dataset: str, facts: "RunFacts") -> bool:
         if self.datasets and dataset not in self.datasets:
             return False
-        return self.applies == "always" or (self.applies == "no_imagenet" and facts.weights != "imagenet")
+        # "centre_crop": a row scored on the single centre crop, as every experiment's row is (a ten-crop
+        # comparison row leaves it out)
+        return self.applies in ("always", "centre_crop") or (self.applies == "no_imagenet" and facts.weights != "imagenet")
 
 
 def load_settings(paper: str, model: str | None = None) -> dict[str, Setting]:

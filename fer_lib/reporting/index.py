@@ -18,6 +18,7 @@ import pandas as pd
 from ..config import notebook_manifest
 from ..evaluate.record import ExperimentRecord
 from ..files import visible, write_text
+from .answers import paper_answers
 from .pages import pct, pooled_count
 from .tables import markdown_table
 
@@ -287,10 +288,19 @@ def study_links(folder: Path) -> list[tuple[str, str]]:
 
 VERDICT_RULES = (
     "Verdicts: a claim made under another split protocol says \"different protocol\"; one over another label set "
-    "\"not comparable\"; otherwise the claim is set against our 95% CI over all seeds pooled (seeds resampled, then "
-    "test images), and a claim above it reads \"not reproduced\" only when every seed completed the paper's "
-    "training, else \"not reached within the budget (lower bound, k of n epochs)\". Claims a paper captions as "
-    "training results are compared with our training split. The rules are in `fer_lib/evaluate/claims.py`.")
+    "\"not comparable\" (unless the paper itself shows the label is a misprint, which the verdict quotes); one made "
+    "under another setup (a pretrained network we train from scratch, a wider network tested on ten crops) "
+    "\"different setup\", with what the numbers alone would say beside it. A run that collapsed to one class is "
+    "\"not reproduced at the paper's stated settings\" only where the paper states its optimizer and learning rate "
+    "(quoted), and \"collapsed at our reading\" where they are our choice. Otherwise the claim is set against our "
+    "95% CI over all seeds pooled (seeds resampled, then test images), and a claim above it reads \"not reproduced\" "
+    "only when every seed completed the paper's training, else \"not reached within the budget (lower bound, k of n "
+    "epochs)\". Claims a paper captions as training results are compared with our training split. The rules are in "
+    "`fer_lib/evaluate/claims.py`; every setting is stated (quoted) or read (our reason) in each paper's claims file.")
+ANSWERS_INTRO = (
+    "One row per paper: its headline claim, our closest like-for-like measurement, the verdict, what is left and "
+    "what it would cost, and every quantity the suite measured on that model whose 95% CI holds the claimed number "
+    "(consistency, not proof). The rules: `fer_lib/reporting/answers.py`.")
 
 
 def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] = ("cpu", "paper"),
@@ -312,6 +322,10 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
           "the saved runs; do not edit by hand. Accuracy is on the experiment's test split, all seeds' predictions "
           "pooled, with a 95% CI from a two-level bootstrap (seeds, then test images); 'seeds mean ± sd' is across "
           "training seeds. " + VERDICT_RULES, ""]
+    answers = paper_answers(reports_root, profiles)
+    if len(answers):
+        md += ["## One answer per paper", "", ANSWERS_INTRO, "", markdown_table(answers), "",
+               "## Every experiment", ""]
     if figures:
         md += [f"![{paper}: claims beside our measurements]({path})" for paper, path in figures.items()] + [""]
     if rows:
@@ -362,10 +376,12 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                (folder / "results.md").read_text()]
     write_text(out_dir / "index.md", "\n".join(md) + "\n")
     write_text(out_dir / "status.md", markdown_table(status_table(reports_root, profiles)) + "\n")
+    write_text(out_dir / "answers.md", (ANSWERS_INTRO + "\n\n" + markdown_table(answers) + "\n") if len(answers)
+               else "_No paper's headline claim has a saved run yet: run `make reproduce-all`._\n")
 
     colour = {name: c.removeprefix("tab:") for name, (_, c) in VERDICT_CATEGORIES.items()}
     tint = {"green": "#d9f2d9", "blue": "#d9e6f7", "red": "#f7d9d9", "orange": "#fbe7cc", "gray": "#eeeeee",
-            "purple": "#eadcf2"}
+            "purple": "#eadcf2", "olive": "#ecefd0", "cyan": "#d6f1f4"}
 
     def cell(r: dict, c: str) -> str:
         text = html.escape(str(r[c]))
@@ -400,6 +416,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}th{{background:
 <p>Every claim beside what this suite measured, generated from the saved runs. Accuracy is on each
 experiment's test split, all seeds pooled, with a 95% CI from a two-level bootstrap (seeds, then test images);
 "seeds mean ± sd" is across training seeds. {html.escape(VERDICT_RULES)}</p>
+{"<h2>One answer per paper</h2><p>" + html.escape(ANSWERS_INTRO) + "</p>" + answers.to_html(index=False) if len(answers) else ""}
 {"".join(f"<h2>{html.escape(paper)}</h2><img src='{html.escape(path)}' alt='{html.escape(paper)}: claims beside our measurements'>"
          for paper, path in figures.items())}
 <h2>Every experiment</h2>

@@ -16,6 +16,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
     sources = {
+        "answers": reports_root / "answers.md",
         "status": reports_root / "status.md",
         "results": reports_root / "index.md",
         "benchmarks": reports_root / "benchmarks" / "foundation.md",
@@ -34,7 +35,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
                 start = next((i for i, line in enumerate(lines) if line.startswith(("|", "!["))), len(lines))
                 body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line
                                  for line in lines[start:])
-            if name in ("results", "status"):  # links relative to the README
+            if name in ("results", "status", "answers"):  # links relative to the README
                 body = body.replace("](", "](reports/")
         else:
             how = {"results": "make reproduce-all",
