@@ -69,7 +69,9 @@ class Arm:
 
 
 def arms(seeds: tuple[int, ...] = SEEDS) -> list[Arm]:
-    return [Arm(b, p, s) for b in BACKENDS for p in PRECISIONS for s in seeds]
+    """Every arm, seed by seed: each seed's four backend-precision pairs before the next seed's, so a study
+    stopped part-way has compared all four at its first seed."""
+    return [Arm(b, p, s) for s in seeds for b in BACKENDS for p in PRECISIONS]
 
 
 def study_dir(profile: str, reports_root: Path | str | None = None) -> Path:
@@ -144,8 +146,11 @@ def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, re
     if unknown:
         raise FerError(f"unknown backend(s) {', '.join(unknown)}; the study compares {', '.join(BACKENDS)}")
     out = study_dir(prof.name, reports_root)
+    from ..provenance import git_commit
+
+    planned = [a for a in arms(seeds) if a.backend in backends]
     rows = []
-    for arm in (a for a in arms(seeds) if a.backend in backends):
+    for arm in planned:
         env = {**os.environ, "KERAS_BACKEND": arm.backend, "FER_PROGRESS": "0"}
         cmd = [sys.executable, "-m", "fer_lib.studies.collapse_study", "--arm", arm.backend, arm.precision,
                str(arm.seed), "--profile", prof.name] + (["--data-dir", str(data_root)] if data_root else [])
@@ -154,13 +159,12 @@ def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, re
             raise FerError(f"collapse-study arm {arm.name} failed (exit {done.returncode}): "
                            f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    record = {"paper": PAPER, "experiment": EXPERIMENT, "study": STUDY, "profile": prof.name,
-              "size": asdict(SIZES[prof.name]), "rules": {"collapse_share": COLLAPSE_SHARE,
-                                                          "trained_margin": TRAINED_MARGIN},
-              "rows": rows, "finding": finding(rows)}
-    from ..provenance import git_commit
-    record["git_commit"] = git_commit()
-    _write(out, record)
+        # saved after every arm: a study stopped part-way (a session's end) keeps what it measured, and says so
+        record = {"paper": PAPER, "experiment": EXPERIMENT, "study": STUDY, "profile": prof.name,
+                  "size": asdict(SIZES[prof.name]), "rules": {"collapse_share": COLLAPSE_SHARE,
+                                                              "trained_margin": TRAINED_MARGIN},
+                  "arms_planned": len(planned), "rows": rows, "finding": finding(rows), "git_commit": git_commit()}
+        _write(out, record)
     return record
 
 
@@ -208,7 +212,10 @@ def _write(out: Path, record: dict) -> None:
         f"Collapsed: the last epoch predicts one class for at least {COLLAPSE_SHARE:.0%} of them; trained: "
         f"its accuracy beats the majority class's share by {TRAINED_MARGIN:.0%}. Code: "
         f"`fer_lib/studies/collapse_study.py`, commit {record['git_commit']}.\n\n"
-        f"**Finding:** {record['finding']}\n\n{markdown_table(table)}\n"))
+        + (f"**Part-way: {len(record['rows'])} of {record['arms_planned']} arms run**; the rest run when the study is "
+           f"resumed (`python -m fer_lib.studies.collapse_study --profile {record['profile']}`: finished arms are read "
+           "from their checkpoints).\n\n" if len(record["rows"]) < record.get("arms_planned", 0) else "")
+        + f"**Finding:** {record['finding']}\n\n{markdown_table(table)}\n"))
 
 
 def main(argv: list[str] | None = None) -> int:
