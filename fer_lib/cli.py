@@ -200,6 +200,11 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     for folder in ablations:
         rerender_ablation(folder)
     folders += ablations
+    from .evaluate import lr_probe, option_probe
+    for path in visible(reports_root / profile, "*/lr_probe_*.json"):
+        lr_probe.write_probe_markdown(path)
+    for path in visible(reports_root / profile, "*/option_probe_*.json"):
+        option_probe.write_probe_markdown(path)
     study = reports_root / profile / "leakage_study"
     if (study / "results.json").exists():
         rerender_figure(study)

@@ -75,6 +75,15 @@ def diff_sha256(repo_root: Path = Path(REPO_ROOT)) -> str | None:
     return hashlib.sha256(diff).hexdigest() if diff else None
 
 
+def trained_at_text(segments: list[dict]) -> str:
+    """The commits a run's (or a study's) provenance segments name, each marked where it was uncommitted code:
+    '+dirty' stays on the commit, and the line says what it means."""
+    commits = sorted({seg.get("git_commit") or "not recorded" for seg in segments})
+    dirty = [c for c in commits if c.endswith("+dirty")]
+    return ", ".join(commits) + (f" ({', '.join(dirty)}: trained on uncommitted changes to that commit's code, "
+                                 "so the exact code is not recoverable)" if dirty else "")
+
+
 def training_environment() -> dict:
     """What a training run records once per segment: packages, Python, platform and CPU."""
     env = environment()

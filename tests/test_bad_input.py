@@ -453,3 +453,105 @@ def test_an_audit_of_fewer_images_does_not_replace_the_saved_one(tmp_path):
     with pytest.raises(FerError, match="84 images instead of 35887"):
         audit.write_audit_report(small, None, folder, "cpu")
     assert json.loads((folder / "summary.json").read_text()) == {"images": 35887}
+
+
+# ---------------------------------------------------------------------------------------------
+# The recognizer and the exporter on the command line: every flag and path checked before the model
+# loads, and nothing the user had is changed by a run that fails
+
+
+@pytest.fixture
+def user_files(tmp_path):
+    """A photo, a video file name, a results file and a folder the user already has, with their bytes."""
+    photo = tmp_path / "photo.jpg"
+    _image(photo, np.full((64, 64, 3), 90, np.uint8))
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"source": "earlier run"}\n')
+    keep = tmp_path / "keep.jsonl"
+    keep.write_text('{"source": "kept"}\n')
+    (tmp_path / "video.mp4").write_bytes(b"not really a video")
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file.txt").write_text("x")
+    return tmp_path
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fail the test if a command loads the model before its flags and paths are checked."""
+    from fer_lib.recognizer import classifiers, recognizer
+    monkeypatch.setattr(recognizer.EmotionRecognizer, "__init__",
+                        lambda *a, **k: pytest.fail("the model loaded before the input was checked"))
+    monkeypatch.setattr(classifiers, "load_classifier",
+                        lambda *a, **k: pytest.fail("the model loaded before the input was checked"))
+
+
+PREDICT_CASES = {
+    "output is the input photo": (["photo.jpg", "--output", "photo.jpg"], ["is one of the inputs"]),
+    "unknown format over an existing results file": (["photo.jpg", "--format", "xml", "--output", "results.jsonl"],
+                                                      ["--format must be jsonl or csv", "'xml'"]),
+    "detect-every 0 over an existing results file": (["video.mp4", "--detect-every", "0", "--output", "keep.jsonl"],
+                                                     ["--detect-every must be a whole number of at least 1", "0"]),
+    "detect-every negative": (["video.mp4", "--detect-every", "-3"], ["--detect-every", "-3"]),
+    "max-frames 0": (["video.mp4", "--max-frames", "0"], ["--max-frames must be a whole number of at least 1"]),
+    "max-frames -1": (["video.mp4", "--max-frames", "-1"], ["--max-frames", "-1"]),
+    "webcam -1 (a segfault inside OpenCV before)": (["--webcam", "-1"], ["--webcam must be a whole number of at least 0"]),
+    "output into a missing folder": (["photo.jpg", "--output", "missing/out.jsonl"], ["does not exist; create it first"]),
+    "output onto a folder": (["photo.jpg", "--output", "a_folder"], ["is a folder; name a file"]),
+    "annotate onto a file": (["photo.jpg", "--annotate", "a_file.txt"], ["--annotate a_file.txt is a file"]),
+    "nothing to run on": ([], ["nothing to run on"]),
+    "a path that is not there": (["nope.jpg"], ["nope.jpg does not exist"]),
+}
+
+
+@pytest.mark.parametrize("case", list(PREDICT_CASES))
+def test_bad_predict_input_is_one_line_before_the_model_loads_and_changes_no_file(case, user_files, capsys,
+                                                                                    monkeypatch, no_model_load):
+    argv, needles = PREDICT_CASES[case]
+    monkeypatch.chdir(user_files)
+    before = _tree_digest(user_files)
+    one_line_error(capsys, cli.main(["predict", *argv]), *needles)
+    assert _tree_digest(user_files) == before
+
+
+def test_two_files_of_one_name_never_overwrite_each_others_annotation(tmp_path, capsys, monkeypatch, no_model_load):
+    for sub in ("a", "b"):
+        _image(tmp_path / sub / "face.jpg")
+    monkeypatch.chdir(tmp_path)
+    one_line_error(capsys, cli.main(["predict", "a/face.jpg", "b/face.jpg", "--annotate", "out"]),
+                   "a/face.jpg and b/face.jpg would both be written to")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_keeps_its_relative_paths_under_annotate():
+    from fer_lib.recognizer.command import _annotated_path
+    from fer_lib.recognizer.media import Source
+    a = _annotated_path(Path("out"), Source("image", Path("in/a/face.jpg"), relative=Path("a/face.jpg")), ".png")
+    b = _annotated_path(Path("out"), Source("image", Path("in/b/face.jpg"), relative=Path("b/face.jpg")), ".png")
+    assert (a, b) == (Path("out/a/face_emotions.png"), Path("out/b/face_emotions.png"))
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["--format", "onnx", "--output", "a_folder"], ["--output a_folder is a folder"]),
+    (["--format", "pdf"], ["--format must be one of onnx, tflite", "'pdf'"]),
+    (["--format", "onnx", "--output", "missing/model.onnx"], ["does not exist; create it first"]),
+])
+def test_bad_export_input_is_one_line_before_the_model_loads(argv, needles, user_files, capsys, monkeypatch,
+                                                             no_model_load):
+    monkeypatch.chdir(user_files)
+    before = _tree_digest(user_files)
+    one_line_error(capsys, cli.main(["export", *argv]), *needles)
+    assert _tree_digest(user_files) == before
+
+
+def test_a_run_that_reads_nothing_leaves_an_existing_results_file_as_it_was(user_files, capsys, monkeypatch):
+    (user_files / "broken.jpg").write_text("not an image")
+    (user_files / "broken2.png").write_bytes(b"")
+    monkeypatch.chdir(user_files)
+    before = (user_files / "results.jsonl").read_text()
+    one_line_error(capsys, cli.main(["predict", "broken.jpg", "broken2.png", "--output", "results.jsonl"]),
+                   "nothing could be read", "results.jsonl was left as it was")
+    assert (user_files / "results.jsonl").read_text() == before
+    assert not list(user_files.glob(".tmp-*"))  # no temporary file left behind
+    # a run that reads something replaces it, whole
+    assert cli.main(["predict", "photo.jpg", "--output", "results.jsonl"]) == 0
+    assert '"source": "photo.jpg"' in (user_files / "results.jsonl").read_text()

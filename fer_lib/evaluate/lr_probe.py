@@ -20,7 +20,7 @@ from ..data import prepare
 from ..data.splits import Split, make_split, stratified_holdout
 from ..errors import FerError
 from ..files import writable_dir, write_json, write_text
-from ..provenance import environment
+from ..provenance import environment, trained_at_text
 from ..reporting.tables import markdown_table
 from .runner import ExperimentSpec, train_and_evaluate
 
@@ -80,11 +80,23 @@ def run_probe(spec: ExperimentSpec, profile: str = "smoke", *, candidates: tuple
               "chosen": chosen, "rows": rows, "environment": environment()}
     path = probe_path(spec, prof.name, root)
     write_json(path, record)
+    write_probe_markdown(path)
+    return record
+
+
+def write_probe_markdown(path: Path | str) -> Path:
+    """The saved probe's table (`path`: its .json) as markdown beside it, with the commits it trained under."""
+    path = Path(path)
+    record = json.loads(path.read_text())
+    rows = record["rows"]
     table = pd.DataFrame([{k: r[k] for k in ("learning_rate", "best_val_accuracy", "best_epoch", "epochs", "train_seconds")}
                           for r in rows])
-    write_text(path.with_suffix(".md"), f"# Learning-rate probe: {spec.paper} {spec.name} ({prof.name})\n\n"
-               f"{record['split']}; {record['rule']}. Chosen: **{chosen:g}**.\n\n{markdown_table(table)}\n")
-    return record
+    segments = [seg for r in rows for seg in r.get("backends") or []]
+    out = path.with_suffix(".md")
+    write_text(out, f"# Learning-rate probe: {record['paper']} {record['experiment']} ({record['profile']})\n\n"
+               f"{record['split']}; {record['rule']}. Chosen: **{record['chosen']:g}**. Trained at: "
+               f"{trained_at_text(segments)}.\n\n{markdown_table(table)}\n")
+    return out
 
 
 def saved_choice(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> float | None:

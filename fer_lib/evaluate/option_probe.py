@@ -24,7 +24,7 @@ from ..data.splits import Split
 from ..errors import FerError
 from ..files import writable_dir, write_json, write_text
 from ..models.registry import model_options
-from ..provenance import environment
+from ..provenance import environment, trained_at_text
 from ..reporting.tables import markdown_table
 from .lr_probe import probe_split
 from .runner import ExperimentSpec, train_and_evaluate
@@ -85,10 +85,22 @@ def run_probe(spec: ExperimentSpec, option: str, candidates: tuple, profile: str
               "chosen": chosen, "rows": rows, "environment": environment()}
     path = probe_path(spec, option, prof.name, root)
     write_json(path, record)
-    table = pd.DataFrame([{k: r[k] for k in ("value", "val_accuracy", "train_accuracy", "train_seconds")} for r in rows])
-    write_text(path.with_suffix(".md"), f"# Model-option probe: {spec.paper} {spec.name}, `{option}` ({prof.name})\n\n"
-               f"{record['split']}; {record['rule']}. Chosen: **{chosen}**.\n\n{markdown_table(table)}\n")
+    write_probe_markdown(path)
     return record
+
+
+def write_probe_markdown(path: Path | str) -> Path:
+    """The saved probe's table (`path`: its .json) as markdown beside it, with the commits it trained under."""
+    path = Path(path)
+    record = json.loads(path.read_text())
+    rows = record["rows"]
+    table = pd.DataFrame([{k: r[k] for k in ("value", "val_accuracy", "train_accuracy", "train_seconds")} for r in rows])
+    segments = [seg for r in rows for seg in r.get("backends") or []]
+    out = path.with_suffix(".md")
+    write_text(out, f"# Model-option probe: {record['paper']} {record['experiment']}, `{record['option']}` "
+               f"({record['profile']})\n\n{record['split']}; {record['rule']}. Chosen: **{record['chosen']}**. "
+               f"Trained at: {trained_at_text(segments)}.\n\n{markdown_table(table)}\n")
+    return out
 
 
 def saved_choice(spec: ExperimentSpec, option: str, profile: str, reports_root: Path | str | None = None) -> object:

@@ -9,8 +9,10 @@ that is not there), else 0.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -18,6 +20,7 @@ from typing import IO
 import cv2
 
 from ..errors import FerError
+from ..files import atomic_path
 from ..progress import bar
 from .media import Source, expand_sources, open_video, read_image
 
@@ -47,8 +50,63 @@ class ResultWriter:
 
 
 def _annotated_path(folder: Path, source: Source, suffix: str) -> Path:
-    name = f"webcam{source.webcam}" if source.kind == "webcam" else source.path.stem
-    return folder / f"{name}_emotions{suffix}"
+    if source.kind == "webcam":
+        return folder / f"webcam{source.webcam}_emotions{suffix}"
+    relative = source.relative or Path(source.path.name)
+    return folder / relative.parent / f"{relative.stem}_emotions{suffix}"
+
+
+def _write_image(path: Path, image) -> None:
+    """An annotated image, or a FerError naming the path where OpenCV could not write it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise FerError(f"could not write the annotated image {path}; check that its folder is writable")
+
+
+def check_predict_options(paths: list[str], *, webcam: int | None, fmt: str, output: str | None,
+                          annotate: str | None, detect_every: int, max_frames: int | None) -> list[Source]:
+    """Every flag and path of `predict` checked before a model loads or a file is written: the sources to
+    read, or a FerError naming the bad input and the fix."""
+    if fmt not in ("jsonl", "csv"):
+        raise FerError(f"--format must be jsonl or csv, got {fmt!r}")
+    for flag, value, least in (("--detect-every", detect_every, 1), ("--max-frames", max_frames, 1), ("--webcam", webcam, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise FerError(f"{flag} must be a whole number of at least {least}, got {value!r}")
+    if not paths and webcam is None:
+        raise FerError("nothing to run on: pass image or video files, folders, or --webcam INDEX")
+    sources, skipped = expand_sources(paths)
+    if webcam is not None:
+        sources.append(Source("webcam", webcam=webcam))
+    if not sources:
+        raise FerError(f"no image or video files under {', '.join(paths)} ({len(skipped)} other files skipped)")
+    inputs = {s.path.resolve() for s in sources if s.path is not None}
+    if output is not None:
+        target = Path(output)
+        if target.is_dir():
+            raise FerError(f"--output {output} is a folder; name a file to write the results to")
+        if target.resolve() in inputs:
+            raise FerError(f"--output {output} is one of the inputs; name another file (nothing was written)")
+        if not target.parent.resolve().is_dir():
+            raise FerError(f"--output {output}: its folder {target.parent} does not exist; create it first")
+        if not os.access(target.parent.resolve(), os.W_OK):
+            raise FerError(f"--output {output}: its folder {target.parent} is not writable; choose another place")
+    if annotate is not None:
+        folder = Path(annotate)
+        if folder.exists() and not folder.is_dir():
+            raise FerError(f"--annotate {annotate} is a file; name a folder for the annotated images")
+        existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+        if not os.access(existing.resolve(), os.W_OK):
+            raise FerError(f"--annotate {annotate}: {existing} is not writable; choose another folder")
+        targets: dict[Path, Source] = {}
+        for source in sources:
+            target = _annotated_path(folder, source, ".png" if source.kind == "image" else ".mp4").resolve()
+            if target in targets:
+                raise FerError(f"--annotate: {targets[target].name} and {source.name} would both be written to {target}; "
+                               "pass their folder instead of the files, or annotate them in two runs")
+            if target in inputs:
+                raise FerError(f"--annotate would overwrite the input {target}; choose another folder")
+            targets[target] = source
+    return sources
 
 
 def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | None, detect_every: int,
@@ -67,8 +125,11 @@ def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | No
                 drawn = recognizer.draw(result.frame, result.faces)
                 if out is None:
                     path = _annotated_path(annotate, source, ".mp4")
+                    path.parent.mkdir(parents=True, exist_ok=True)
                     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.fps,
                                           (drawn.shape[1], drawn.shape[0]))
+                    if not out.isOpened():
+                        raise FerError(f"could not write the annotated video {path}; check that its folder is writable")
                 out.write(drawn)
             n += 1
             progress.update()
@@ -84,23 +145,25 @@ def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | No
 def run_predict(paths: list[str], *, webcam: int | None = None, model: str | None = None, detector: str = "haar",
                 fmt: str = "jsonl", output: str | None = None, annotate: str | None = None, detect_every: int = 1,
                 max_frames: int | None = None, stderr: IO[str] = sys.stderr) -> int:
-    """The `predict` command; returns the exit status."""
+    """The `predict` command; returns the exit status. Every flag and path is checked before the model
+    loads; results go to a temporary file beside `output`, moved into place only when something was read,
+    so a run that fails leaves an existing results file as it was."""
     from .recognizer import EmotionRecognizer
 
-    if not paths and webcam is None:
-        raise FerError("nothing to run on: pass image or video files, folders, or --webcam INDEX")
-    sources, skipped = expand_sources(paths)
-    if webcam is not None:
-        sources.append(Source("webcam", webcam=webcam))
-    if not sources:
-        raise FerError(f"no image or video files under {', '.join(paths)} ({len(skipped)} other files skipped)")
+    sources = check_predict_options(paths, webcam=webcam, fmt=fmt, output=output, annotate=annotate,
+                                    detect_every=detect_every, max_frames=max_frames)
+    _, skipped = expand_sources(paths)
     annotate_dir = Path(annotate) if annotate else None
+    recognizer = EmotionRecognizer(model=model, detector=detector)
     if annotate_dir is not None:
         annotate_dir.mkdir(parents=True, exist_ok=True)
-    recognizer = EmotionRecognizer(model=model, detector=detector)
-    stream = open(output, "w", newline="") if output else sys.stdout
     done = 0
-    try:
+    with contextlib.ExitStack() as stack:
+        if output:
+            tmp = stack.enter_context(atomic_path(output))
+            stream = stack.enter_context(open(tmp, "w", newline=""))
+        else:
+            stream = sys.stdout
         writer = ResultWriter(stream, fmt, recognizer.class_names)
         images = [s for s in sources if s.kind == "image"]
         progress = bar(len(images), "images", unit="image") if len(images) > 1 else None
@@ -111,7 +174,7 @@ def run_predict(paths: list[str], *, webcam: int | None = None, model: str | Non
                     faces = recognizer.predict(image)
                     writer.write(source.name, faces)
                     if annotate_dir is not None:
-                        cv2.imwrite(str(_annotated_path(annotate_dir, source, ".png")), recognizer.draw(image, faces))
+                        _write_image(_annotated_path(annotate_dir, source, ".png"), recognizer.draw(image, faces))
                     if progress is not None:
                         progress.update()
                 else:
@@ -123,9 +186,9 @@ def run_predict(paths: list[str], *, webcam: int | None = None, model: str | Non
                 skipped.append((source.name, str(exc)))
         if progress is not None:
             progress.close()
-    finally:
-        if output:
+        if output and not done:
             stream.close()
+            raise FerError(f"nothing could be read ({len(skipped)} skipped); {output} was left as it was")
     for name, why in skipped[:20]:
         print(f"skipped {name}: {why}", file=stderr)
     if skipped:
@@ -138,6 +201,18 @@ def run_export(model: str | None, fmt: str, output: str | None) -> Path:
     from .classifiers import KerasClassifier, load_classifier
     from .export import EXPORT_FORMATS, export_model
 
+    if fmt not in EXPORT_FORMATS:  # checked before the model loads (10-20 s) and before anything is written
+        raise FerError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if output is not None:
+        target = Path(output)
+        if target.is_dir():
+            raise FerError(f"--output {output} is a folder; name the file to write")
+        if model and target.resolve() == Path(model).resolve():
+            raise FerError(f"--output {output} is the model being exported; name another file")
+        if not target.parent.resolve().is_dir():
+            raise FerError(f"--output {output}: its folder {target.parent} does not exist; create it first")
+        if not os.access(target.parent.resolve(), os.W_OK):
+            raise FerError(f"--output {output}: its folder {target.parent} is not writable; choose another place")
     classifier = load_classifier(model)
     if not isinstance(classifier, KerasClassifier):
         raise FerError(f"export takes a Keras model (.keras); {model} is already a {classifier.format} model")

@@ -78,6 +78,9 @@ class Source:
     kind: str  # "image", "video" or "webcam"
     path: Path | None = None
     webcam: int | None = None
+    # where its annotated copy goes under --annotate: its path inside the folder it was found in (a file
+    # named directly: its name), so a/face.jpg and b/face.jpg of one folder never overwrite each other
+    relative: Path | None = None
 
     @property
     def name(self) -> str:
@@ -95,14 +98,15 @@ def expand_sources(paths: list[str | Path]) -> tuple[list[Source], list[tuple[st
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             suffix = file.suffix.lower()
+            relative = file.relative_to(path) if path.is_dir() else Path(file.name)
             if suffix in IMAGE_SUFFIXES:
-                sources.append(Source("image", file))
+                sources.append(Source("image", file, relative=relative))
             elif suffix in VIDEO_SUFFIXES:
-                sources.append(Source("video", file))
+                sources.append(Source("video", file, relative=relative))
             elif path.is_dir():
                 skipped.append((str(file), "not an image or video file"))
             else:
-                sources.append(Source("image", file))  # named directly: try it, and say so if it is not one
+                sources.append(Source("image", file, relative=relative))  # named directly: try it, say so if it is not one
     return sources, skipped
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from ..config import cache_dir, get_profile, reports_dir
 from ..data import PreprocessConfig, prepare
 from ..data.splits import make_split
+from ..provenance import trained_at_text
 from ..errors import FerError
 from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
 from ..evaluate.record import RunStrength, refuse_weaker
@@ -385,8 +386,9 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
                 r.history.to_csv(tmp / "histories" / f"{_slug(r.arm)}_seed{r.seed}.csv", index=False)
         table.to_csv(tmp / "results.csv", index=False)
         write_json(tmp / "results.json", saved)
-        write_text(tmp / "results.md", f"**{spec.title}** ({saved['profile']} profile). {saved['note']}\n\n"
-                   + markdown_table(table) + "\n")
+        segments = [seg for run in saved.get("runs", []) for seg in run.get("provenance") or []]
+        write_text(tmp / "results.md", f"**{spec.title}** ({saved['profile']} profile). {saved['note']} Trained at: "
+                   f"{trained_at_text(segments)}.\n\n" + markdown_table(table) + "\n")
         plot_arms(runs, table, tmp / "ablation.png", title)
         report_page(tmp / "report.html", spec.name, f"{spec.paper}: {spec.title}",
                     f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}"

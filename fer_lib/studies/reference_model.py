@@ -374,6 +374,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
                      f"{record.total_epochs} epochs; how theirs differs is in "
                      f"`fer_lib/papers/{record.paper}/claims.json`.")
     lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
+    lines += test_look_lines(looks or [], record.profile)
     if comparison is not None:
         shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
         lines += ["## Beside other models, on the same PrivateTest images", ""]
@@ -383,7 +384,6 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
             lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
                       "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
         lines += [tables.markdown_table(shown), ""]
-    lines += test_look_lines(looks or [], record.profile)
     lines += [
         "## Known limits",
         "- FER2013's labels are noisy: one annotator per image"
