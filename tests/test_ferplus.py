@@ -186,3 +186,80 @@ def test_the_challenge_csv_joins_by_row(tmp_path, isolated_cache):
 def test_other_datasets_have_no_ferplus_rows(ckplus):
     with pytest.raises(FerError, match="FER\\+ labels join FER2013 in its official layouts"):
         fp.ferplus_labels(ckplus)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad FER+ files: each one a clear error naming the file and the fix, never NaN labels, a silent
+# empty dataset, or one image taking another's labels
+
+
+def _votes_table(rows=None, names=("fer0000000.png", "fer0000001.png", "fer0000002.png", "fer0000003.png")):
+    usage = ["Training", "Training", "PublicTest", "PrivateTest"]
+    rows = rows or [votes(anger=8, neutral=2), votes(happiness=10), votes(NF=10), votes(surprise=9, fear=1)]
+    table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    table.insert(0, "Image name", list(names))
+    table.insert(0, "Usage", usage)
+    return table
+
+
+def _with_cell(row, column, value):
+    table = _votes_table()
+    table.loc[row, column] = value
+    return table
+
+
+BAD_VOTES = {
+    "an empty file": ("", "is empty"),
+    "a header and no rows": (",".join(("Usage", "Image name", *COLUMNS)) + "\n", "a header and no rows"),
+    "a blank vote": (_with_cell(0, "anger", None), "row 0 has a blank vote for anger"),
+    "a negative vote": (_with_cell(1, "happiness", -3), "-3.0 vote for happiness"),
+    "a fractional vote": (_with_cell(3, "surprise", 8.5), "8.5 vote for surprise"),
+    "a huge vote": (_with_cell(0, "neutral", 1e308), "vote for neutral; every vote must be a whole number"),
+    "a word for a vote": (_with_cell(1, "fear", "many"), "blank vote for fear"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_VOTES))
+def test_a_bad_votes_file_is_one_clear_error(case, tmp_path, isolated_cache):
+    rng = np.random.default_rng(0)
+    _write_challenge_csv(tmp_path / "fer2013.csv", rng.integers(0, 255, (4, 48, 48)), [0, 3, 4, 6],
+                         ["Training", "Training", "PublicTest", "PrivateTest"])
+    (tmp_path / "ferplus").mkdir()
+    content, needle = BAD_VOTES[case]
+    path = tmp_path / "ferplus" / fp.VOTES_FILE
+    path.write_text(content) if isinstance(content, str) else content.to_csv(path, index=False)
+    with pytest.raises(FerError) as info:
+        fp.ferplus_labels(d.load_fer2013(tmp_path))
+    assert needle in str(info.value) and fp.VOTES_FILE in str(info.value)
+
+
+def test_votes_given_directly_are_checked_too():
+    for bad in (-1.0, float("nan"), 2.5, float("inf")):
+        with pytest.raises(FerError, match="every vote must be a whole number"):
+            fp.votes_to_targets(np.array([votes(anger=8, neutral=bad)]), "majority")
+
+
+def test_votes_that_label_no_image_are_an_error_not_an_empty_dataset(tmp_path, isolated_cache):
+    rng = np.random.default_rng(0)
+    _write_challenge_csv(tmp_path / "fer2013.csv", rng.integers(0, 255, (4, 48, 48)), [0, 3, 4, 6],
+                         ["Training", "Training", "PublicTest", "PrivateTest"])
+    (tmp_path / "ferplus").mkdir()
+    _votes_table([votes()] * 4).to_csv(tmp_path / "ferplus" / fp.VOTES_FILE, index=False)
+    with pytest.raises(FerError, match="no image of .* has a FER\\+ majority label"):
+        d.load_ferplus(tmp_path)
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda m: m.assign(fer_row=m.fer_row.astype(object).where(m.index != m.index[0], 2.5)), "fer_row '2.5'"),
+    (lambda m: m.assign(fer_row=m.fer_row.astype(object).where(m.index != m.index[0], -4)), "fer_row '-4"),
+    (lambda m: pd.concat([m, m.iloc[[0]]]), "on two lines"),
+    (lambda m: m.assign(fer_row=[m.fer_row.iloc[0]] * 2 + list(m.fer_row.iloc[2:])), "names the FER\\+ row .* on two lines"),
+    (lambda m: m.iloc[:0], "a header and no rows"),
+])
+def test_a_bad_mapping_line_is_one_clear_error(change, needle, small_fer_folder, data_root, isolated_cache):
+    root = small_fer_folder.parent
+    _copy_votes(data_root, root / "ferplus")
+    mapping = _small_mapping(small_fer_folder, data_root).dropna(subset=["fer_row"]).reset_index(drop=True)
+    change(mapping).to_csv(root / "ferplus" / fp.MAPPING_FILE, index=False)
+    with pytest.raises(FerError, match=needle):
+        fp.ferplus_labels(d.load_fer2013(root))

@@ -83,6 +83,7 @@ def votes_to_targets(votes: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarr
     if votes.ndim != 2 or votes.shape[1] != len(VOTE_COLUMNS):
         raise FerError(f"FER+ votes must be an (images, {len(VOTE_COLUMNS)}) array over {VOTE_COLUMNS}, "
                        f"got shape {votes.shape}")
+    check_votes(votes, "FER+ votes")
     targets = np.zeros((len(votes), len(FERPLUS_CLASSES)))
     status = np.empty(len(votes), object)
     for i, row in enumerate(votes):
@@ -185,13 +186,45 @@ class FerPlusLabels:
         return table
 
 
+# No image has more votes in a category than it had annotators (FER+: 10; a few re-labelled rows have 12)
+MAX_VOTES = 100
+
+
+def _read_table(path: Path, **kwargs) -> pd.DataFrame:
+    """A CSV as a table, or a FerError naming the file (empty, or not a CSV)."""
+    try:
+        table = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise FerError(f"{path} is empty; {FERPLUS_HELP}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise FerError(f"{path} cannot be read as a CSV ({str(exc).splitlines()[0]}); {FERPLUS_HELP}") from None
+    if not len(table):
+        raise FerError(f"{path} has a header and no rows; {FERPLUS_HELP}")
+    return table
+
+
+def check_votes(votes: np.ndarray, where: str) -> None:
+    """Every vote a whole number from 0 to `MAX_VOTES`; a FerError naming the first row that is not."""
+    votes = np.asarray(votes, float)
+    bad = ~np.isfinite(votes) | (votes < 0) | (votes > MAX_VOTES) | (votes != np.round(votes))
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        value = votes[row, col]
+        raise FerError(f"{where}: row {row} has {'a blank' if np.isnan(value) else repr(float(value))} vote for "
+                       f"{VOTE_COLUMNS[col]}; every vote must be a whole number from 0 to {MAX_VOTES} (the count of "
+                       f"annotators who chose it): use FER+'s own {VOTES_FILE}")
+
+
 def _read_votes(folder: Path) -> pd.DataFrame:
     path = folder / VOTES_FILE
-    table = pd.read_csv(path)
+    table = _read_table(path)
     missing = [c for c in ("Usage", "Image name", *VOTE_COLUMNS) if c not in table.columns]
     if missing:
         raise FerError(f"{path} lacks columns {missing}; it must be FER+'s {VOTES_FILE} with columns Usage, "
                        f"Image name, {', '.join(VOTE_COLUMNS)}")
+    named = table["Image name"].notna().to_numpy()
+    values = table.loc[named, list(VOTE_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    check_votes(values, str(path))
     return table
 
 
@@ -220,10 +253,23 @@ def _rows_for_folders(dataset: FaceDataset, votes: pd.DataFrame, folder: Path) -
     if not path.is_file():
         raise FerError(f"{path} does not exist: the Kaggle folder layout needs it to know which FER+ row each "
                        f"image is. {FERPLUS_HELP}")
-    mapping = pd.read_csv(path, dtype={"file": str, "usage": str, "ferplus_image": str})
+    mapping = _read_table(path, dtype={"file": str, "usage": str, "ferplus_image": str})
     missing = [c for c in ("file", "usage", "fer_row", "ferplus_image") if c not in mapping.columns]
     if missing:
         raise FerError(f"{path} lacks columns {missing}; expected file, usage, fer_row, ferplus_image, ...")
+    fer_row = pd.to_numeric(mapping["fer_row"], errors="coerce").to_numpy(float)
+    bad = (mapping["fer_row"].notna().to_numpy() & np.isnan(fer_row)) | (fer_row < 0) | (fer_row != np.round(fer_row)) & ~np.isnan(fer_row)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FerError(f"{path}: line {i + 2} has fer_row {str(mapping['fer_row'].iloc[i])!r}; a row of {VOTES_FILE} is a "
+                       "whole number from 0 (or empty: no FER+ row); use the mapping file of this release")
+    for column, what in (("file", "image"), ("fer_row", "FER+ row")):
+        named = mapping[column].dropna()
+        twice = named[named.duplicated()]
+        if len(twice):
+            shown = f"{twice.iloc[0]:g}" if column == "fer_row" else repr(twice.iloc[0])
+            raise FerError(f"{path} names the {what} {shown} on two lines; every image has one line and one "
+                           "FER+ row, so one of them would take the other's labels: use the mapping file of this release")
     key_of = {Path(f).with_suffix("").as_posix(): i for i, f in enumerate(mapping["file"])}
     keys = [f"{_SPLIT_FOLDER.get(s, s)}/{dataset.class_names[label]}/{i}"
             for s, label, i in zip(dataset.split, dataset.labels, dataset.ids)]
@@ -283,6 +329,10 @@ def with_ferplus_labels(dataset: FaceDataset, labels: FerPlusLabels) -> FaceData
     targets' top class and `label_distribution` the targets; excluded images are listed in `excluded`."""
     labels.check_made_for(dataset)
     keep = np.flatnonzero(labels.kept)
+    if not keep.size:
+        counts = pd.Series(labels.status).value_counts().to_dict()
+        raise FerError(f"no image of {dataset.source} has a FER+ {labels.mode} label ({counts}); the votes file holds "
+                       "no usable votes for these images: use FER+'s own files")
     excluded = [(str(i), str(s)) for i, s in zip(dataset.ids, labels.status) if s != KEPT]
     return replace(dataset.subset(keep), name="ferplus", class_names=FERPLUS_CLASSES,
                    labels=labels.majority[keep].astype(np.int64), label_distribution=labels.targets[keep],
