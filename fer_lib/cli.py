@@ -191,9 +191,16 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
     from .studies.leakage import rerender_figure
     from .studies.reference_model import refresh_model_card, rerender_comparison, shipped_model_profile
 
+    from .evaluate.record import ExperimentRecord
+
     get_profile(profile)
     reports_root = Path(reports_root or reports_dir())
     folders = [p.parent for p in visible(reports_root / profile, "*/*/experiment.json")]
+    if not folders and not (reports_root / profile).exists():
+        raise FerError(f"nothing to render: {reports_root / profile} does not exist; run `make reproduce-all "
+                       f"PROFILE={profile}` (or name another --reports-root)")
+    for folder in folders:  # every saved file checked first, so a bad one leaves every report as it was
+        ExperimentRecord.read(folder).check_raw_files(folder)
     for folder in folders:
         rerender(folder)
     ablations = [folder for folder, _ in ablation_folders(reports_root, (profile,))]
@@ -308,8 +315,9 @@ def _reproduce_epilog() -> str:
 
 
 def _parse_seeds(text: str | None) -> list[int] | None:
-    """`--seeds 0,1,2` as a list; a FerError says what a valid value looks like."""
-    if not text:
+    """`--seeds 0,1,2` as a list (None: the flag was not given); a FerError says what a valid value looks like.
+    An empty value is a mistake, not the default seeds."""
+    if text is None:
         return None
     from .evaluate.runner import check_seeds
     try:
@@ -352,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="wall-clock minutes per seed of each experiment under any profile (default: the profile's)")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    ren.add_argument("--reports-root", help="the reports to re-render (default: the project's reports/)")
     pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
     pre.add_argument("paths", nargs="*", help="image files, video files or folders of them")
     pre.add_argument("--webcam", type=int, metavar="INDEX", help="also read this webcam (0: the first)")
@@ -398,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                 params["data_dir"] = str(Path(args.data_dir).resolve())
             if args.replace:
                 params["replace"] = True
-            if args.seeds:
+            if args.seeds is not None:
                 params["seeds"] = _parse_seeds(args.seeds)
             for path in reproduce(args.profile, args.paper, args.reports_root, params):
                 print(f"wrote {path}")
@@ -408,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                               budget_minutes=args.budget_minutes):
                 print(line)
         elif args.command == "render":
-            for folder in render(args.profile):
+            for folder in render(args.profile, args.reports_root):
                 print(f"re-rendered {folder}")
         elif args.command == "predict":
             from .recognizer.command import run_predict

@@ -28,7 +28,15 @@ def notebook_manifest() -> list[dict]:
     `reference/fer2013_restart` and `reference/fer2013_restart2`)."""
     import json
 
-    return json.loads(NOTEBOOK_MANIFEST.read_text())
+    try:
+        manifest = json.loads(NOTEBOOK_MANIFEST.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FerError(f"cannot read the notebook manifest {NOTEBOOK_MANIFEST} ({type(exc).__name__}: {exc}); restore it "
+                       "with `git checkout notebooks/manifest.json`") from None
+    if not isinstance(manifest, list) or not all(isinstance(e, dict) and "paper" in e and "notebook" in e for e in manifest):
+        raise FerError(f"{NOTEBOOK_MANIFEST} is not a list of {{\"paper\", \"notebook\"}} entries; restore it with "
+                       "`git checkout notebooks/manifest.json`")
+    return manifest
 
 
 def data_dir() -> Path:

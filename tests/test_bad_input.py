@@ -555,3 +555,75 @@ def test_a_run_that_reads_nothing_leaves_an_existing_results_file_as_it_was(user
     # a run that reads something replaces it, whole
     assert cli.main(["predict", "photo.jpg", "--output", "results.jsonl"]) == 0
     assert '"source": "photo.jpg"' in (user_files / "results.jsonl").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Render: every saved file checked against its record before anything is rewritten
+
+
+def _copied_reports(tmp_path) -> Path:
+    """A copy of one committed experiment report (three seeds) under a reports root of its own."""
+    source = ROOT / "reports" / "cpu" / "yousaf2024" / "fer2013_official__lr0.0003"
+    root = tmp_path / "reports"
+    shutil.copytree(source, root / "cpu" / "yousaf2024" / source.name)
+    return root
+
+
+def _cut_npz(path: Path) -> None:
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    np.savez_compressed(path, **{k: (v[:100] if v.ndim and len(v) == len(data["y_true"]) else v) for k, v in data.items()})
+
+
+RENDER_BREAKS = {
+    "predictions cut to 100 rows (still a valid npz)": (lambda f: _cut_npz(f / "predictions_seed0.npz"),
+                                                        ["predictions_seed0.npz holds 100 test predictions where the record says 3589"]),
+    "predictions truncated mid-file": (lambda f: (f / "predictions_seed1.npz").write_bytes(
+        (f / "predictions_seed1.npz").read_bytes()[:500]), ["predictions_seed1.npz cannot be read as saved predictions"]),
+    "predictions missing": (lambda f: (f / "predictions_seed2.npz").unlink(), ["predictions_seed2.npz is missing"]),
+    "history missing": (lambda f: (f / "history_seed0.csv").unlink(), ["history_seed0.csv is missing"]),
+    "metrics truncated": (lambda f: (f / "metrics.json").write_text('{"primary'), ["cannot read", "metrics.json"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RENDER_BREAKS))
+def test_render_refuses_a_damaged_saved_file_naming_it_and_rewrites_nothing(case, tmp_path, capsys):
+    root = _copied_reports(tmp_path)
+    folder = root / "cpu" / "yousaf2024" / "fer2013_official__lr0.0003"
+    breaks, needles = RENDER_BREAKS[case]
+    breaks(folder)
+    before = _tree_digest(root)
+    one_line_error(capsys, cli.main(["render", "--profile", "cpu", "--reports-root", str(root)]), *needles)
+    assert _tree_digest(root) == before
+
+
+def test_render_keeps_digests_and_refuses_a_file_changed_since(tmp_path, capsys):
+    from fer_lib.evaluate.record import ExperimentRecord
+    root = _copied_reports(tmp_path)
+    folder = root / "cpu" / "yousaf2024" / "fer2013_official__lr0.0003"
+    assert cli.main(["render", "--profile", "cpu", "--reports-root", str(root)]) == 0
+    record = ExperimentRecord.read(folder)
+    assert set(record.files) >= {"predictions_seed0.npz", "history_seed2.csv"}
+    capsys.readouterr()
+    history = folder / "history_seed1.csv"
+    history.write_text(history.read_text().replace("0.", "0.9", 1))  # still a valid CSV, but not the run's
+    one_line_error(capsys, cli.main(["render", "--profile", "cpu", "--reports-root", str(root)]),
+                   "history_seed1.csv changed since its run wrote it")
+
+
+def test_render_with_nothing_to_render_says_so(tmp_path, capsys):
+    one_line_error(capsys, cli.main(["render", "--profile", "smoke", "--reports-root", str(tmp_path / "none")]),
+                   "nothing to render")
+
+
+def test_an_empty_seeds_value_is_a_mistake_not_the_default_seeds(capsys):
+    one_line_error(capsys, cli.main(["train", "yousaf2024", "--seeds", ""]), "--seeds", "''")
+
+
+def test_a_truncated_manifest_is_one_line(tmp_path, capsys, monkeypatch):
+    from fer_lib import config
+    broken = tmp_path / "manifest.json"
+    broken.write_text('[{"paper": "yousaf2024", "note')
+    monkeypatch.setattr(config, "NOTEBOOK_MANIFEST", broken)
+    one_line_error(capsys, cli.main(["reproduce"]), "cannot read the notebook manifest", "git checkout")
+    one_line_error(capsys, cli.main(["index"]), "cannot read the notebook manifest")

@@ -120,9 +120,11 @@ class ExperimentRecord:
     # per seed, a warm restart's starting weights (`warm_start.StartWeights.as_record`): the source run and
     # its epochs, which the run's own epochs add to
     started_from: list[dict] | None = None
+    # the SHA-256 of every raw file the run saved ({file name: digest}): a re-render refuses a file that changed
+    files: dict[str, str] | None = None
 
     OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores", "inference_latency",
-                "started_from")
+                "started_from", "files")
 
     @property
     def strength(self) -> RunStrength:
@@ -138,6 +140,56 @@ class ExperimentRecord:
         """The name of run `unit`'s (default: the first's) file in the experiment's folder, e.g.
         `predictions_seed0.npz` or `history_fold3.csv`."""
         return f"{prefix}_{self.unit}{self.seeds[0] if unit is None else unit}.{suffix}"
+
+    def raw_files(self, folder: Path | str) -> list[str]:
+        """The names of the raw files the run saved in `folder`, from which everything else is derived:
+        per run its test predictions and history, and where saved its training-split and holdout predictions."""
+        names = []
+        for unit in self.seeds:
+            names += [self.unit_file("predictions", unit), self.unit_file("history", unit, "csv")]
+            names += [n for n in (self.unit_file("train_predictions", unit), self.unit_file("holdout_predictions", unit))
+                      if (Path(folder) / n).exists()]
+        return names
+
+    def check_raw_files(self, folder: Path | str) -> None:
+        """Refuse, naming the file, a raw file that is missing, unreadable, holds another number of test images
+        than the record says, or (where the record keeps their digests) changed since the run wrote it."""
+        import hashlib
+        import zipfile
+
+        import numpy as np
+
+        folder = Path(folder)
+        expected = self.split_sizes.get("test_all_folds") if self.unit == "fold" else self.split_sizes.get("test")
+        counted = 0
+        for name in self.raw_files(folder):
+            path = folder / name
+            if not path.exists():
+                raise FerError(f"{path} is missing; its record names it, so the report cannot be re-rendered: restore it "
+                               "(git checkout) or re-run the experiment")
+            if self.files and name in self.files and hashlib.sha256(path.read_bytes()).hexdigest() != self.files[name]:
+                raise FerError(f"{path} changed since its run wrote it (its SHA-256 differs from the record's); restore "
+                               "it (git checkout) or re-run the experiment: nothing was re-rendered")
+            if name.endswith(".npz"):
+                try:
+                    with np.load(path) as saved:
+                        n = len(saved["y_true"])
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                    raise FerError(f"{path} cannot be read as saved predictions ({type(exc).__name__}); restore it "
+                                   "(git checkout) or re-run the experiment") from None
+                if name.startswith("predictions_"):
+                    counted += n
+                    if self.unit != "fold" and expected is not None and n != expected:
+                        raise FerError(f"{path} holds {n} test predictions where the record says {expected}; restore it "
+                                       "(git checkout) or re-run the experiment: nothing was re-rendered")
+        if self.unit == "fold" and expected is not None and counted != expected:
+            raise FerError(f"the folds' predictions in {folder} hold {counted} test images where the record says "
+                           f"{expected}; restore them or re-run the experiment")
+
+    def file_digests(self, folder: Path | str) -> dict[str, str]:
+        import hashlib
+
+        return {name: hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest() for name in self.raw_files(folder)}
 
     @property
     def completed(self) -> bool:

@@ -700,6 +700,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
             if held is not None:
                 save_predictions(tmp / record.unit_file("holdout_predictions", r.seed), dataset.labels[held],
                                  r.holdout_proba, dataset.ids[held], dataset.class_names)
+        record.files = record.file_digests(tmp)
         rows = _render(tmp, spec, record)
     test_looks.log_look(reports_root, json.loads((folder / RECORD_FILE).read_text()), spec.selection_rule)
     return ExperimentResult(spec, record.label, lr, folder, first.test_metrics, rows, trained, runs)
@@ -715,6 +716,9 @@ def rerender(folder: Path | str) -> ExperimentRecord:
 
     folder = Path(folder)
     record = ExperimentRecord.read(folder)
+    record.check_raw_files(folder)  # a missing, cut or changed file is refused, named, before anything is written
+    if record.files is None:  # a record from before digests were kept: its files, checked above, are the run's
+        record.files = record.file_digests(folder)
     if Path(record.preprocessing.get("source", "")).is_absolute():  # recorded before paths were portable
         record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
@@ -723,7 +727,11 @@ def rerender(folder: Path | str) -> ExperimentRecord:
         record.protocol_description = folds_description(record.protocol, **record.protocol_options)
         record.split_sizes["test_all_folds"] = sum(
             len(np.load(folder / record.unit_file("predictions", u))["y_true"]) for u in record.seeds)
-    saved = json.loads((folder / "metrics.json").read_text())
+    try:
+        saved = json.loads((folder / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FerError(f"cannot read {folder / 'metrics.json'} ({type(exc).__name__}); restore it (git checkout) or "
+                       "re-run the experiment: nothing was re-rendered") from None
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
         _render(tmp, spec, record, saved["primary_on_train_split"],
