@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 import time
 
 import numpy as np
@@ -115,6 +116,16 @@ def test_cache_is_fast_and_invalidated_when_the_source_changes(small_fer_folder,
     src = next((small_fer_folder / "train" / "angry").iterdir())
     shutil.copy(src, src.with_name("Training_00000001.jpg"))
     assert len(d.load_fer2013_folders(small_fer_folder)) == len(first) + 1
+
+
+def test_two_copies_of_one_tree_never_share_a_cache_entry(small_fer_folder, tmp_path, isolated_cache):
+    import subprocess
+    copy = tmp_path / "copy" / "fer2013"
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-a", str(small_fer_folder), str(copy)], check=True)  # same names, sizes and times
+    first, second = d.load_fer2013_folders(small_fer_folder), d.load_fer2013_folders(copy)
+    assert first.source != second.source  # each names its own folder (before: the second reported the first's)
+    assert len(list((isolated_cache / "datasets").glob("*.npz"))) == 2
 
 
 def test_stratified_subset_takes_per_class_per_split(fer2013):

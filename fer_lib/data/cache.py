@@ -1,7 +1,9 @@
 """The decoded-array cache: a dataset decoded once is reloaded from one `.npz` under `FER_CACHE_DIR`.
 
-Keyed by a fingerprint of every source file's path, size and modification time, so the second load
-is near instant and a changed source is re-read.
+Keyed by the data folder's resolved path and a fingerprint of every source file's path under it, size and
+modification time, so the second load is near instant, a changed source is re-read, and two copies of one
+tree (`cp -a`, `rsync -a`, one archive unpacked twice: the same names, sizes and times) never share an entry
+whose `source` would name the other copy.
 """
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from ..config import cache_dir
 from ..files import atomic_path
 from .faces import FaceDataset
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the folder's own path is part of the key
 
 
 def fingerprint(paths: list[Path], root: Path) -> str:
-    digest = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+    digest = hashlib.sha1(f"v{CACHE_VERSION}|{Path(root).resolve()}\n".encode())
     for path in paths:
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
