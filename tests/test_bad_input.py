@@ -627,3 +627,81 @@ def test_a_truncated_manifest_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(config, "NOTEBOOK_MANIFEST", broken)
     one_line_error(capsys, cli.main(["reproduce"]), "cannot read the notebook manifest", "git checkout")
     one_line_error(capsys, cli.main(["index"]), "cannot read the notebook manifest")
+
+
+# ---------------------------------------------------------------------------------------------
+# The recognizer's Python API: what it is given is checked, and it never answers wrongly in silence
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from fer_lib.recognizer import EmotionRecognizer
+    return EmotionRecognizer()
+
+
+GREY = np.full((120, 120), 128, np.uint8)
+API_CASES = {
+    "predict(None)": (lambda r: r.predict(None), "image must be a numpy array of pixels, .* got NoneType"),
+    "predict(a list)": (lambda r: r.predict([[1, 2], [3, 4]]), "got list"),
+    "predict(a path string)": (lambda r: r.predict("photo.jpg"), "got str; read a file first"),
+    "predict on a 0x0 image": (lambda r: r.predict(np.zeros((0, 0), np.uint8)), "has shape \\(0, 0\\)"),
+    "a float image in [0, 1]": (lambda r: r.predict(np.full((64, 64), 0.5)), "float64 pixels; pass uint8"),
+    "a normalised image": (lambda r: r.predict(np.full((64, 64, 3), -0.3, np.float32)), "float32 pixels"),
+    "NaN pixels": (lambda r: r.predict(np.full((64, 64), np.nan)), "float64 pixels"),
+    "a float box": (lambda r: r.predict(GREY, boxes=[(10.5, 10, 40, 40)]), "four whole numbers"),
+    "a three-number box": (lambda r: r.predict(GREY, boxes=[(10, 10, 40)]), "four whole numbers"),
+    "a box outside the image": (lambda r: r.predict(GREY, boxes=[(100, 100, 40, 40)]), "not inside the 120x120"),
+    "boxes as one number": (lambda r: r.predict(GREY, boxes=5), "boxes must be a list"),
+    "predict_video(True)": (lambda r: next(r.predict_video(True)), "a webcam's index"),
+    "predict_video(-1)": (lambda r: next(r.predict_video(-1)), "a webcam's index"),
+    "predict_video of a missing file": (lambda r: next(r.predict_video("missing.mp4")), "does not exist"),
+    "draw with a box of two numbers": (lambda r: r.draw(GREY, [{"box": [1, 2], "emotions": {"happy": 1.0},
+                                                                "top_emotion": "happy"}]), "four whole numbers"),
+    "draw with something not a face": (lambda r: r.draw(GREY, ["happy"]), "draw takes faces as predict returns them"),
+}
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_bad_recognizer_input_is_a_clear_error(case, recognizer):
+    call, message = API_CASES[case]
+    with pytest.raises(FerError, match=message):
+        call(recognizer)
+
+
+def test_the_recognizer_refuses_a_model_that_is_not_one():
+    from fer_lib.recognizer import EmotionRecognizer
+    with pytest.raises(FerError, match="model must be None .* got int 123"):
+        EmotionRecognizer(model=123)
+
+
+def test_a_face_sized_image_is_classified_whole_and_says_so(recognizer, fer2013):
+    face = fer2013.images[fer2013.split == "PrivateTest"][0]  # a FER2013 image: a 48x48 face crop itself
+    faces = recognizer.predict(face)
+    assert len(faces) == 1 and faces[0]["box"] == [0, 0, 48, 48] and faces[0]["detected"] is False
+    assert recognizer.predict(np.zeros((400, 400), np.uint8)) == []  # a large image with no face: none
+
+
+def test_a_model_that_outputs_logits_is_refused_rather_than_printing_negative_probabilities(recognizer):
+    import keras
+    from fer_lib.recognizer import EmotionRecognizer
+    from fer_lib.recognizer.classifiers import KerasClassifier
+    inner = recognizer.classifier.model
+    logits = keras.Model(inner.inputs, keras.layers.Dense(7, name="logits")(inner.layers[-2].output))
+    with pytest.raises(FerError, match="not class probabilities .* no softmax"):
+        EmotionRecognizer(model=KerasClassifier(logits, recognizer.classifier.info)).predict(GREY, boxes=[(10, 10, 60, 60)])
+
+
+def test_boxes_of_a_very_large_image_are_in_its_own_pixels(tmp_path, monkeypatch, capsys, fer2013):
+    import json
+    from fer_lib.recognizer import media
+    big = np.full((6000, 6000), 128, np.uint8)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), big)
+    image, scale = media.read_image_scaled(path)
+    assert max(image.shape[:2]) == media.MAX_SIDE and scale == pytest.approx(6000 / media.MAX_SIDE)
+    from fer_lib.recognizer import recognizer as recognizer_module
+    monkeypatch.setattr(recognizer_module.EmotionRecognizer, "predict", lambda self, img, boxes=None: [
+        {"box": [100, 200, 300, 300], "emotions": {"happy": 1.0}, "top_emotion": "happy"}])
+    assert cli.main(["predict", str(path)]) == 0
+    row = json.loads(capsys.readouterr().out.strip())
+    assert row["faces"][0]["box"] == [round(v * 6000 / media.MAX_SIDE) for v in (100, 200, 300, 300)]

@@ -253,6 +253,11 @@ def load_classifier(model=None) -> Classifier:
                            "notebooks/reference_model.ipynb (make reproduce-reference_model PROFILE=cpu) or pass --model")
         model = REFERENCE_MODEL
     if not isinstance(model, (str, os.PathLike)):
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise FerError(f"model must be None (the reference model), a model file's path, a keras.Model or a "
+                           f"Classifier, got {type(model).__name__} {model!r:.40}")
         return KerasClassifier(model)
     path = Path(model)
     if path.is_dir():

@@ -22,7 +22,7 @@ import cv2
 from ..errors import FerError
 from ..files import atomic_path
 from ..progress import bar
-from .media import Source, expand_sources, open_video, read_image
+from .media import Source, expand_sources, open_video, read_image_scaled
 
 
 class ResultWriter:
@@ -110,7 +110,7 @@ def check_predict_options(paths: list[str], *, webcam: int | None, fmt: str, out
 
 
 def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | None, detect_every: int,
-           max_frames: int | None) -> int:
+           max_frames: int | None, stderr: IO[str] = sys.stderr) -> int:
     total = 0
     if source.kind == "video":  # a file's length, for the progress bar (a webcam is opened once, below)
         capture, _ = open_video(source)
@@ -139,6 +139,9 @@ def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | No
         progress.close()
         if out is not None:
             out.release()
+    if source.kind == "video" and total and n < total and (max_frames is None or n < max_frames):
+        print(f"warning: {source.name}: read {n} of the {total} frames its header states (the file ends early or "
+              "is damaged); results cover those frames", file=stderr)
     return n
 
 
@@ -170,15 +173,17 @@ def run_predict(paths: list[str], *, webcam: int | None = None, model: str | Non
         for source in sources:
             try:
                 if source.kind == "image":
-                    image = read_image(source.path)
+                    image, scale = read_image_scaled(source.path)
                     faces = recognizer.predict(image)
-                    writer.write(source.name, faces)
+                    # boxes in the file's own pixels, where a very large image was searched on a smaller copy
+                    writer.write(source.name, faces if scale == 1.0 else
+                                 [{**f, "box": [round(v * scale) for v in f["box"]]} for f in faces])
                     if annotate_dir is not None:
                         _write_image(_annotated_path(annotate_dir, source, ".png"), recognizer.draw(image, faces))
                     if progress is not None:
                         progress.update()
                 else:
-                    _video(recognizer, source, writer, annotate_dir, detect_every, max_frames)
+                    _video(recognizer, source, writer, annotate_dir, detect_every, max_frames, stderr)
                 done += 1
             except FerError as exc:
                 if len(sources) == 1:

@@ -60,6 +60,12 @@ def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 def read_image(path: Path | str) -> np.ndarray:
     """An image file as 8-bit BGR (see the module's notes); a FerError if it cannot be decoded."""
+    return read_image_scaled(path)[0]
+
+
+def read_image_scaled(path: Path | str) -> tuple[np.ndarray, float]:
+    """`read_image`, and the factor from its pixels back to the file's (1.0 unless it was scaled down to
+    `MAX_SIDE`), so boxes found on it can be given in the file's own coordinates."""
     path = Path(path)
     try:
         raw = np.fromfile(path, dtype=np.uint8)
@@ -68,7 +74,8 @@ def read_image(path: Path | str) -> np.ndarray:
     image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
     if image is None:
         raise FerError(f"{path} is not an image OpenCV can decode (empty, damaged, or another kind of file)")
-    return fit_size(to_bgr8(image, str(path)))
+    fitted = fit_size(to_bgr8(image, str(path)))
+    return fitted, max(image.shape[:2]) / max(fitted.shape[:2])
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ def expand_sources(paths: list[str | Path]) -> tuple[list[Source], list[tuple[st
 def open_video(source: Source) -> tuple[cv2.VideoCapture, float]:
     """An open capture for a video file or webcam and its frame rate (a webcam or a file that states
     none: 30); a FerError if it cannot be opened or yields no frame."""
+    if source.kind != "webcam" and not Path(source.path).is_file():
+        raise FerError(f"video file {source.path} does not exist; pass the path of a video file")
     capture = cv2.VideoCapture(source.webcam if source.kind == "webcam" else str(source.path))
     if not capture.isOpened():
         capture.release()

@@ -53,9 +53,50 @@ class EmotionRecognizer:
     an object with `detect(gray) -> [(x, y, w, h)]`.
     """
 
+    # An image whose longer side is at most this is taken as a face already (a FER2013 image, a crop): where
+    # the detector finds no face in it, the whole image is classified, and the face says so (`detected`).
+    FACE_SIZED = 96
+
     def __init__(self, model=None, detector="haar") -> None:
         self.classifier: Classifier = load_classifier(model)
         self.detector = get_detector(detector)
+
+    # -- what the public methods accept -----------------------------------------------------------
+
+    @staticmethod
+    def check_image(image) -> np.ndarray:
+        """`image` as an array of 8- or 16-bit pixels, or a FerError saying what to pass instead."""
+        if not isinstance(image, np.ndarray):
+            raise FerError(f"image must be a numpy array of pixels, (H, W), (H, W, 3) BGR or (H, W, 4), got "
+                           f"{type(image).__name__}; read a file first (cv2.imread, or `fer-lib predict PATH`)")
+        if image.size == 0 or image.ndim not in (2, 3):
+            raise FerError(f"image has shape {image.shape}; pass a grey (H, W) or colour (H, W, 3|4) image with pixels")
+        if image.dtype.kind == "f":
+            raise FerError(f"image has {image.dtype} pixels; pass uint8 pixels 0-255 (for an image scaled to [0, 1]: "
+                           "(image * 255).round().astype(np.uint8)), so no rule has to guess its range")
+        if image.dtype not in (np.uint8, np.uint16):
+            raise FerError(f"image has pixels of type {image.dtype}; pass uint8 (0-255) or uint16 pixels")
+        return image
+
+    @staticmethod
+    def check_boxes(boxes, shape: tuple[int, ...], inside: bool = True) -> list[Box]:
+        """`boxes` as a list of (x, y, w, h) whole numbers with w, h >= 1 (and, where `inside`, within an image
+        of `shape`)."""
+        if isinstance(boxes, np.ndarray):
+            boxes = boxes.tolist()
+        if not isinstance(boxes, (list, tuple)):
+            raise FerError(f"boxes must be a list of (x, y, w, h) boxes, got {type(boxes).__name__}")
+        checked = []
+        for box in boxes:
+            values = list(box) if isinstance(box, (list, tuple, np.ndarray)) else [box]
+            if len(values) != 4 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) or
+                                           isinstance(v, (float, np.floating)) and float(v).is_integer() for v in values):
+                raise FerError(f"a box must be four whole numbers (x, y, w, h), got {box!r}")
+            x, y, w, h = (int(v) for v in values)
+            if w < 1 or h < 1 or inside and (x < 0 or y < 0 or x + w > shape[1] or y + h > shape[0]):
+                raise FerError(f"box {box!r} is not inside the {shape[1]}x{shape[0]} image with a positive size")
+            checked.append((x, y, w, h))
+        return checked
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -88,13 +129,28 @@ class EmotionRecognizer:
 
     def predict(self, image: np.ndarray, boxes: list[Box] | None = None) -> list[dict]:
         """The faces of `image` with their emotions (see the module's notes); an image with no face
-        gives an empty list. `boxes` skips detection."""
-        gray = self.gray(image)
-        boxes = self.detector.detect(gray) if boxes is None else boxes
-        return self._faces(boxes, self.classify(self.crop(gray, boxes)))
+        gives an empty list, except a face-sized one (`FACE_SIZED`), which is classified whole and marked
+        `"detected": False`. `boxes` skips detection."""
+        gray = self.gray(self.check_image(image))
+        whole = False
+        if boxes is None:
+            boxes = self.detector.detect(gray)
+            if not boxes and max(gray.shape) <= self.FACE_SIZED:
+                boxes, whole = [(0, 0, gray.shape[1], gray.shape[0])], True
+        else:
+            boxes = self.check_boxes(boxes, gray.shape)
+        faces = self._faces(boxes, self.classify(self.crop(gray, boxes)))
+        if whole:
+            faces[0]["detected"] = False  # no face found: the face-sized image itself was classified
+        return faces
 
     def _faces(self, boxes: list[Box], proba: np.ndarray) -> list[dict]:
         names = self.class_names
+        proba = np.asarray(proba, np.float64)
+        if len(proba) and (not np.isfinite(proba).all() or (proba < -1e-6).any()
+                           or not np.allclose(proba.sum(axis=1), 1.0, atol=1e-3)):
+            raise FerError("the model's outputs are not class probabilities (negative, NaN, or rows that do not sum "
+                           "to 1: its last layer has no softmax); pass a model whose output is a softmax")
         return [{"box": [int(v) for v in box],
                  "emotions": {name: round(float(p), 4) for name, p in zip(names, row)},
                  "top_emotion": names[int(np.argmax(row))]}
@@ -103,9 +159,12 @@ class EmotionRecognizer:
     @staticmethod
     def draw(image: np.ndarray, faces: list[dict]) -> np.ndarray:
         """A BGR copy of `image` with each face's box and top emotion (and its probability) drawn."""
-        out = to_bgr8(image).copy()
+        out = to_bgr8(EmotionRecognizer.check_image(image)).copy()
         for face in faces:
-            x, y, w, h = face["box"]
+            if not isinstance(face, dict) or "box" not in face or "top_emotion" not in face or "emotions" not in face:
+                raise FerError(f"draw takes faces as predict returns them ({{'box', 'emotions', 'top_emotion'}}), "
+                               f"got {face!r:.80}")
+            x, y, w, h = EmotionRecognizer.check_boxes([face["box"]], out.shape, inside=False)[0]
             top = face["top_emotion"]
             colour = COLOURS.get(top, (255, 255, 255))
             cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
@@ -155,6 +214,10 @@ class EmotionRecognizer:
     def predict_video(self, video: str | int | Source, detect_every: int = 1) -> Iterator[FrameResult]:
         """`FrameResult`s of a video file, or of a webcam given as its index, frame by frame."""
         if not isinstance(video, Source):
+            if isinstance(video, bool) or not isinstance(video, (int, str, Path)) or isinstance(video, int) and video < 0:
+                raise FerError(f"video must be a video file's path or a webcam's index (0, 1, ...), got {video!r}")
+            if isinstance(video, (str, Path)) and not Path(video).is_file():
+                raise FerError(f"video file {video} does not exist; pass the path of a video file")
             video = Source("webcam", webcam=video) if isinstance(video, int) else Source("video", Path(video))
         capture, fps = open_video(video)
         # frames are decoded on a reader thread, overlapping with detection and classification
