@@ -705,3 +705,22 @@ def test_boxes_of_a_very_large_image_are_in_its_own_pixels(tmp_path, monkeypatch
     assert cli.main(["predict", str(path)]) == 0
     row = json.loads(capsys.readouterr().out.strip())
     assert row["faces"][0]["box"] == [round(v * 6000 / media.MAX_SIDE) for v in (100, 200, 300, 300)]
+
+
+def test_a_budget_stopped_run_never_replaces_a_report_that_completed_its_epochs(tmp_path):
+    from types import SimpleNamespace
+    from fer_lib.evaluate import runner
+    folder = tmp_path / "ckplus48_random80__lr0.0003"
+    folder.mkdir()
+    from fer_lib.evaluate.record import EpochsRecord
+    make_record(n_images=981, seeds=[0, 1, 2], epochs=EpochsRecord(
+        planned=100, run_per_seed=[100] * 3, best_epoch_per_seed=[70, 35, 92],
+        stop_reasons=["completed all planned epochs"] * 3, train_seconds_per_seed=[222.0] * 3)).write(folder)
+    saved = folder.joinpath("experiment.json").read_text()
+    short = [SimpleNamespace(seed=s, run=SimpleNamespace(epochs_run=e, stopped_by_budget=True)) for s, e in ((0, 71), (1, 49))]
+    with pytest.raises(FerError, match="completed all .* planned epochs; this run's budget stopped it short \\(epochs "
+                                       "by seed 0: 71, 1: 49\\).*--budget-minutes"):
+        runner.refuse_fewer_epochs(folder, short)
+    assert folder.joinpath("experiment.json").read_text() == saved
+    done = [SimpleNamespace(seed=0, run=SimpleNamespace(epochs_run=100, stopped_by_budget=False))]
+    runner.refuse_fewer_epochs(folder, done)  # a completed run may replace it

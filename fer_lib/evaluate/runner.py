@@ -393,6 +393,8 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if not trained and lr == spec.training.learning_rate:
             paper_rate_precision = (first.run.fast_paths or {}).get("precision")
         wall = time.monotonic() - started
+        if not replace:
+            refuse_fewer_epochs(reports_root / prof.name / spec.paper / _folder_name(spec, lr), per_seed)
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
                                      groups))
         if trained and lr == spec.training.learning_rate:
@@ -415,6 +417,22 @@ def precision_pinned(precision: str | None) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("FER_PRECISION", None)
+
+
+def refuse_fewer_epochs(folder: Path, per_seed: list[SeedRun]) -> None:
+    """After training: refuse to replace a saved report whose runs completed their planned epochs with runs a
+    budget stopped short of them (a loaded machine trains fewer epochs in the same minutes). The checks before
+    training compare what was planned; this one compares what was trained. The new runs' checkpoints stay in
+    the cache, so a larger budget continues them."""
+    if not (folder / RECORD_FILE).exists():
+        return
+    saved = ExperimentRecord.read(folder)
+    short = [f"{r.seed}: {r.run.epochs_run}" for r in per_seed if r.run.stopped_by_budget]
+    if saved.trained and saved.completed and short:
+        raise FerError(f"{folder} holds runs that completed all {saved.epochs.planned} planned epochs; this run's budget "
+                       f"stopped it short (epochs by seed {', '.join(short)}), so the saved report is kept and nothing "
+                       "was written. Continue it from its checkpoints with a larger --budget-minutes, write elsewhere "
+                       "with --reports-root, or replace on purpose with --replace")
 
 
 def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path:
