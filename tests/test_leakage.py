@@ -166,3 +166,23 @@ def test_the_committed_study_says_what_its_first_design_found():
     folder = reports_dir() / "cpu" / "leakage_study"
     notes = leakage.superseded_notes(leakage.superseded_designs(folder, None))
     assert any("found flaw 2 at -1.4 points, flaw 1 at +0.7 and flaw 3 at -0.4" in n for n in notes)
+
+
+def test_the_headline_says_which_flaws_reach_the_claims_and_which_hold_zero(tmp_path):
+    import pandas as pd
+    pd.DataFrame([{"test set": "PrivateTest (all)", "accuracy": 58.8}]).to_csv(tmp_path / "baseline.csv", index=False)
+    rows = [("1. balancing copies drawn before the split", 58.8, 0.4, -0.8, 1.5),
+            ("2. random re-split (duplicates straddle train and test)", 58.8, 3.2, 2.3, 4.0),
+            ("2. random re-split (duplicates straddle train and test) (last epoch)", 58.8, 40.0, 39.0, 41.0),
+            ("4. training-split accuracy reported as accuracy", 58.8, 39.2, 37.3, 40.9),
+            ("5. CK+48 split by frame instead of by subject", 78.6, 16.8, 7.5, 25.2)]
+    pd.DataFrame(rows, columns=["flaw", "reference_accuracy", "difference_points", "ci_low", "ci_high"]).to_csv(
+        tmp_path / "results.csv", index=False)
+    text = leakage.headline(tmp_path)
+    assert text.startswith("What the tables show: only flaw 4 (training-split accuracy reported as accuracy, +39.2), "
+                           "flaw 5 (CK+48 split by frame instead of by subject, +16.8) reach")
+    assert "24.2 points from the clean baseline's 58.8% to the lowest FER2013 headline claim, khalid2025's 83.0%" in text
+    assert "flaw 1 (balancing copies drawn before the split, +0.4) holds zero" not in text  # plural agreement below
+    assert "flaw 1 (balancing copies drawn before the split, +0.4) hold zero in its 95% CI" in text
+    assert "flaw 2 (random re-split (duplicates straddle train and test), +3.2) inflate by less" in text
+    assert "+40.0" not in text  # last-epoch rows are not headline rows

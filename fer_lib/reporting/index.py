@@ -271,12 +271,26 @@ def study_caveat(saved: dict) -> list[str]:
     none for the current one."""
     from ..studies.leakage import DESIGN
 
-    if saved.get("design", 1) == DESIGN:
+    design = saved.get("design", 1)
+    if design == DESIGN:
         return []
+    if design == 2:
+        return ["SUPERSEDED FLAW-1 ARM: in this table (design 2) the flaw-1 arm differs from its control in more than "
+                "augmenting before the split (it also trains on copies of the near-duplicates of test images the control "
+                "excludes and of validation images, with copies fixed once and more images per epoch), so its rows are "
+                "not flaw 1 alone. Design 3 (`fer_lib/studies/leakage.py`) re-runs that arm alone, reading the others "
+                "from their saved runs, and replaces this table when its three seeds complete.", ""]
     return ["SUPERSEDED DESIGN: this table is from the first design of the study (one seed; flaws 1 and 2 tested on "
             "other images than the baseline, so each row mixes its flaw with a change of test set; the runs stopped "
             "after 12-17 epochs, before fitting their training split, which is why some \"inflations\" are negative). "
             "The redesigned study (`fer_lib/studies/leakage.py`) replaces it when its runs complete.", ""]
+
+
+def study_headline(folder: Path) -> str:
+    """The study's generated one-paragraph reading (`leakage.headline`), where its tables are there."""
+    from ..studies.leakage import headline
+
+    return headline(folder) if (folder / "baseline.csv").exists() and (folder / "results.csv").exists() else ""
 
 
 def study_links(folder: Path) -> list[tuple[str, str]]:
@@ -357,9 +371,9 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                for path in [Path(reports_root, profile, "leakage_study", "results.md")] if path.exists()}
     for path, saved in studies.items():
         md += ["", f"## Leakage study ({path.parent.parent.name} profile)", "", *study_caveat(saved),
-               "How protocol flaws inflate accuracy, each against an arm that differs from it in that one thing: "
-               + ", ".join(f"[{label}]({under(path.parent)}/{name})" for label, name in study_links(path.parent)),
-               "", path.read_text()]
+               "How much each protocol flaw inflates accuracy, each against an arm meant to differ from it in that one "
+               "thing: " + ", ".join(f"[{label}]({under(path.parent)}/{name})" for label, name in study_links(path.parent)),
+               "", study_headline(path.parent), "", path.read_text()]
         signs = path.with_name("paper_signs.md")
         if signs.exists():
             md += ["", "Which of these flaws each paper's text shows signs of (quoted from the paper):", "", signs.read_text()]
@@ -397,6 +411,7 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         folder = p.parent
         parts = [f"<h2>Leakage study ({html.escape(folder.parent.name)} profile)</h2>",
                  *(f"<p><b>{html.escape(line)}</b></p>" for line in study_caveat(saved) if line),
+                 f"<p>{html.escape(study_headline(folder))}</p>",
                  "<p>" + ", ".join(f"<a href='{html.escape(under(folder))}/{name}'>{label}</a>"
                                    for label, name in study_links(folder)) + "</p>"]
         if (folder / "baseline.csv").exists():

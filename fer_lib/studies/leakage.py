@@ -356,6 +356,42 @@ def superseded_notes(files: dict[str, str]) -> list[str]:
     return notes
 
 
+def headline(folder: Path | str) -> str:
+    """What a written study's tables show, in one paragraph generated from them: which flaws inflate by as much
+    as the papers' claims need above the clean baseline, which hold zero in their CIs, and which fall between.
+    The need: the lowest FER2013 headline claim minus the clean baseline's PrivateTest accuracy; for CK+48 (flaw
+    5), yousaf2024's CK+ claim minus the subject-independent arm's accuracy. Selected-epoch rows only."""
+    from ..evaluate.claims import load_claims
+    from .label_noise import fer2013_headline_claims
+
+    folder = Path(folder)
+    table, baseline = pd.read_csv(folder / "results.csv"), pd.read_csv(folder / "baseline.csv")
+    clean = float(baseline.loc[baseline["test set"] == "PrivateTest (all)", "accuracy"].iloc[0])
+    claims = [c for c in fer2013_headline_claims() if c["paper"] != "reference"]  # the papers under review only
+    lowest = min(claims, key=lambda c: c["claimed"])
+    ck_claim = next(c.value for c in load_claims("yousaf2024") if c.id == "table6_ckplus48")
+    rows = table[~table.flaw.str.contains("last epoch")]
+    need_fer = 100 * lowest["claimed"] - clean
+    reach, zero, between = [], [], []
+    for row in rows.itertuples():
+        name = f"flaw {row.flaw.split('.')[0]} ({row.flaw.split('. ', 1)[1].split(',')[0]}, {row.difference_points:+.1f})"
+        need = 100 * ck_claim - row.reference_accuracy if row.flaw.startswith("5.") else need_fer
+        if row.ci_low <= 0 <= row.ci_high:
+            zero.append(name)
+        elif row.difference_points >= need:
+            reach.append(name)
+        else:
+            between.append(name)
+    need_ck = 100 * ck_claim - float(rows.loc[rows.flaw.str.startswith("5."), "reference_accuracy"].iloc[0]) \
+        if rows.flaw.str.startswith("5.").any() else float("nan")
+    return (f"What the tables show: {'only ' if reach else ''}{', '.join(reach) or 'no flaw'} "
+            f"reach{'es' if len(reach) == 1 else ''} the inflation the claims need ({need_fer:.1f} points from the clean "
+            f"baseline's {clean:.1f}% to the lowest FER2013 headline claim, {lowest['paper']}'s {100 * lowest['claimed']:.1f}%; "
+            f"{need_ck:.1f} points for yousaf2024's CK+ claim); {', '.join(zero) or 'no flaw'} hold zero in "
+            f"{'its' if len(zero) == 1 else 'their'} 95% CI; {', '.join(between) or 'none'} inflate by less than the claims "
+            "need. Generated from the tables by `leakage.headline`.")
+
+
 def _study_settings(saved: dict):
     """The `RunStrength` of a saved study of this design."""
     from ..evaluate.record import RunStrength
