@@ -45,6 +45,10 @@ $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(PY)
 reproduce-%:
 	@echo "error: no notebook called '$*'; valid: $(addprefix reproduce-,$(PAPERS))" >&2; exit 2
 
+# any other target (a name with a slash in it never matches the rule above): the same list, not make's "no rule"
+.DEFAULT:
+	@echo "error: no make target '$@'; run 'make help' (notebooks: $(addprefix reproduce-,$(PAPERS)))" >&2; exit 2
+
 reports: $(PY)
 	$(PY) -m fer_lib index
 

@@ -724,3 +724,27 @@ def test_a_budget_stopped_run_never_replaces_a_report_that_completed_its_epochs(
     assert folder.joinpath("experiment.json").read_text() == saved
     done = [SimpleNamespace(seed=0, run=SimpleNamespace(epochs_run=100, stopped_by_budget=False))]
     runner.refuse_fewer_epochs(folder, done)  # a completed run may replace it
+
+
+def test_a_keras_file_that_is_not_a_model_is_called_that_not_missing(tmp_path, capsys, no_model_load, monkeypatch):
+    from fer_lib.recognizer.classifiers import KerasClassifier
+    bad = tmp_path / "model.keras"
+    bad.write_text("garbage")
+    with pytest.raises(FerError, match="exists but is not a Keras model"):
+        KerasClassifier(bad)
+
+
+def test_a_sidecar_with_face_size_0_blames_the_sidecar(tmp_path):
+    import json
+    from fer_lib.recognizer.classifiers import ModelInfo
+    (tmp_path / "m.json").write_text(json.dumps({"class_names": ["a", "b"], "face_size": 0,
+                                                 "preprocess": {"face_crop": False, "equalize": False}}))
+    with pytest.raises(FerError, match="m.json \\(the model's sidecar\\) gives face_size 0 .* fix the sidecar, not the model"):
+        ModelInfo.read(tmp_path / "m.keras")
+
+
+def test_make_with_a_path_for_a_target_lists_the_valid_names():
+    import subprocess
+    out = subprocess.run(["make", "-s", "reproduce-../../etc/passwd"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "no make target 'reproduce-../../etc/passwd'" in out.stderr
+    assert "reproduce-yousaf2024" in out.stderr

@@ -61,6 +61,10 @@ class ModelInfo:
             except (ValueError, KeyError, TypeError) as exc:
                 raise FerError(f"{path} is not a model sidecar the suite wrote ({exc}); remove it or rewrite it with "
                                "fer_lib.recognizer.ModelInfo(...).write(model_path)") from None
+            if not 16 <= info.face_size <= 1024 or not info.class_names:
+                raise FerError(f"{path} (the model's sidecar) gives face_size {info.face_size} and {len(info.class_names)} "
+                               "class names; a face is 16 to 1024 pixels and a model has classes: fix the sidecar, not "
+                               "the model (ModelInfo(...).write)")
         else:
             info = cls()
         if num_classes is not None and num_classes != len(info.class_names):
@@ -120,6 +124,11 @@ class KerasClassifier(Classifier):
         path = None
         if not isinstance(model, keras.Model):
             path = Path(model)
+            import zipfile
+
+            if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):  # keras says "File not found" then
+                raise FerError(f"{path} exists but is not a Keras model (a .keras file is a zip archive; this one is "
+                               "not): pass a .keras file the suite trained or exported")
             try:
                 model = keras.models.load_model(path, compile=False)
             except Exception as exc:  # keras raises ValueError, OSError or zipfile errors for a bad file
