@@ -361,3 +361,23 @@ def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_bl
     assert results["source_model"]["epochs_run"] == source_record["epochs"]["run_per_seed"][0]
     assert results["source_model"]["accuracy"] == pytest.approx(source_record["accuracy"])
     assert f"{100 * source_record['accuracy']:.1f}% on its test split" in results["note"]
+
+
+def test_the_kaggle_resplit_has_the_downloads_counts_and_its_claim_is_compared_like_for_like(fer2013):
+    from fer_lib.data.splits import KAGGLE_VALIDATION_COUNTS, make_split
+    from fer_lib.evaluate import claims
+
+    split = make_split("kaggle_resplit", fer2013, seed=0)
+    counts = dict(zip(fer2013.class_names, np.bincount(fer2013.labels[split.test]).tolist()))
+    assert counts == KAGGLE_VALIDATION_COUNTS and len(split.train) == 28821 and split.val_is_test
+    assert not set(split.train) & set(split.test)
+    other = make_split("kaggle_resplit", fer2013, seed=1)
+    assert not np.array_equal(other.test, split.test)  # seeded: another seed, another draw
+    held = make_split("kaggle_resplit", fer2013, seed=0, validation_is_test=False)
+    np.testing.assert_array_equal(held.test, split.test)
+    assert not set(held.val) & set(held.test) and len(held.train) + len(held.val) == 28821
+    facts = claims.RunFacts("kaggle_resplit", {}, split.protocol_description, (50,), 50, optimizer="adam",
+                            learning_rate=1e-3)
+    rows = claims.compare(claims.load_claims("mahdi2025"), {"accuracy": 0.6, "accuracy_ci": (0.59, 0.61), "per_class": {},
+                                                             "class_names": list(fer2013.class_names)}, "fer2013", facts)
+    assert rows[0]["verdict"] == claims.VERDICT_BELOW

@@ -136,6 +136,42 @@ def train_validation_folders(dataset: FaceDataset, seed: int = 0) -> Split:
                  seed, train, val, val, val_is_test=True)
 
 
+# The Kaggle face-expression-recognition-dataset (jonathanoheix), which mahdi2025's references name: FER2013's
+# images re-split into train/ and validation/ folders. Its validation folder's per-class counts (its train folder
+# holds the rest: train + validation add up to FER2013's class totals exactly, 28,821 + 7,066 = 35,887).
+KAGGLE_VALIDATION_COUNTS = {"angry": 960, "disgust": 111, "fear": 1018, "happy": 1825, "neutral": 1216, "sad": 1139,
+                            "surprise": 797}
+KAGGLE_TRAIN_COUNTS = {"angry": 3993, "disgust": 436, "fear": 4103, "happy": 7164, "neutral": 4982, "sad": 4938,
+                       "surprise": 3205}
+
+
+def kaggle_resplit(dataset: FaceDataset, seed: int = 0, validation_is_test: bool = True) -> Split:
+    """Our reading of mahdi2025's data where the Kaggle download itself is not at hand: a seeded random re-split
+    of all FER2013 images into a train part and a validation part with that download's per-class counts
+    (`KAGGLE_VALIDATION_COUNTS`; on a subset, the same share of each class). As `train_validation_folders`, the
+    validation part both monitors training and is reported (last epoch evaluated); `validation_is_test=False`
+    instead holds a stratified 10% of the train part out for selection and scores the validation part once."""
+    if dataset.name != "fer2013":
+        raise FerError(f"protocol kaggle_resplit re-splits FER2013 to the Kaggle download's counts; {dataset.name} is not FER2013")
+    rng = np.random.default_rng(seed)
+    test = []
+    for c, name in enumerate(dataset.class_names):
+        members = np.flatnonzero(dataset.labels == c)
+        share = KAGGLE_VALIDATION_COUNTS[name] / (KAGGLE_VALIDATION_COUNTS[name] + KAGGLE_TRAIN_COUNTS[name])
+        test.append(rng.permutation(members)[:round(share * len(members))])
+    test = np.sort(np.concatenate(test))
+    rest = np.setdiff1d(np.arange(len(dataset)), test)
+    if _flag("validation_is_test", validation_is_test):
+        return Split("kaggle_resplit", "a seeded random re-split of all FER2013 images to the Kaggle "
+                     "face-expression-recognition-dataset's per-class counts (our reading of mahdi2025's data): its "
+                     "validation part both monitors training and is reported (no untouched test set; last epoch "
+                     "evaluated)", seed, rest, test, test, val_is_test=True)
+    train, val = stratified_holdout(rest, dataset.labels, 0.1, seed + 1)
+    return Split("kaggle_resplit", "a seeded random re-split of all FER2013 images to the Kaggle "
+                 "face-expression-recognition-dataset's per-class counts (our reading of mahdi2025's data), 10% of "
+                 "its train part held out for selection, its validation part tested once", seed, train, val, test)
+
+
 def random_stratified(dataset: FaceDataset, seed: int = 0, test_fraction: float = 0.25,
                       val_fraction: float = 0.2, validation_is_test: bool = False) -> Split:
     """A random split of all images, stratified by class, ignoring any official split or subject.
@@ -220,6 +256,7 @@ def stratified_kfold(dataset: FaceDataset, k: int = 5, seed: int = 0, val_fracti
 PROTOCOLS: dict[str, Callable[..., Split]] = {
     "official": official,
     "train_validation_folders": train_validation_folders,
+    "kaggle_resplit": kaggle_resplit,
     "random_stratified": random_stratified,
     "subject_independent": subject_independent,
 }

@@ -119,7 +119,8 @@ class RunFacts:
         """Whether the run used the protocol `spec` names (None: the claim's protocol is not recorded)."""
         if spec is None:
             return True
-        return spec["protocol"] == self.protocol and all(
+        protocols = spec["protocol"] if isinstance(spec["protocol"], list) else [spec["protocol"]]
+        return self.protocol in protocols and all(
             self.protocol_options.get(k) == v for k, v in spec.items() if k not in ("protocol", "text"))
 
 

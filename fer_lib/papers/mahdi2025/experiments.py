@@ -7,8 +7,9 @@ with precision, recall and F1. What it does not (architecture sizes, optimizer, 
 batch size, epochs, augmentation) is read as in `claims.json`'s reading table: Adam at 1e-3,
 batch 32, 50 epochs, horizontal flips and rotations up to 10 degrees of every training image. Our
 runs use the FER2013 release we have under the standard protocol (fit on Training, select on
-PublicTest, test once on PrivateTest, with the deduplicated PrivateTest beside it); a user with the paper's layout can run the same spec with
-`protocol="train_validation_folders"` (see `data.splits`).
+PublicTest, test once on PrivateTest, with the deduplicated PrivateTest beside it), and, like for like with our
+reading of the paper's data, FER2013 re-split to the Kaggle download's per-class counts (`kaggle_resplit`); a
+user with the download itself can run the same spec with `protocol="train_validation_folders"` (see `data.splits`).
 
 The cpu budget (minutes per seed) is sized for 2 CPU cores: the run is a lower bound there, the
 `paper` profile runs the 50 epochs.
@@ -30,6 +31,15 @@ EXPERIMENTS = [
         name="fer2013_standard", title="Multi-scale residual network with dynamic attention, standard protocol: "
                                        "train on Training, select on PublicTest, test on PrivateTest",
         protocol="official", model=MODEL, cpu_budget_minutes=60, fallback_lr=1e-4, **_common),
+    # The paper's data as read, like for like: FER2013 re-split to the Kaggle download's per-class counts (its
+    # file names are the challenge CSV's rows, and its folders add up to FER2013's class totals), its validation
+    # part monitored and reported as that download's users do. A budget of 6 hours counted across restarts lets
+    # the 50 epochs finish on 2 CPU cores over several sessions (about 6 minutes an epoch).
+    ExperimentSpec(
+        name="fer2013_kaggle_resplit", title="Multi-scale residual network with dynamic attention, FER2013 re-split to "
+                                             "the Kaggle face-expression-recognition-dataset's counts (our reading of "
+                                             "the paper's data): its validation part monitors and is reported",
+        protocol="kaggle_resplit", model=MODEL, cpu_budget_minutes=360, fallback_lr=1e-4, **_common),
 ]
 
 # The attention off, at the epochs the full model reached; the full model's runs are the
