@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from pathlib import Path
 import time
 
 import numpy as np

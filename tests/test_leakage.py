@@ -108,7 +108,6 @@ def test_the_table_reads_each_flaw_from_the_right_arms():
     right, wrong = y.copy(), (y + 1) % 7
     half = np.where(np.arange(400) < 200, right, wrong)  # 50% right
     most = np.where(np.arange(400) < 300, right, wrong)  # 75% right
-    copies_y = rng.integers(0, 7, 100)
     runs = {
         "clean": [_arm("clean", y, half, np.stack([wrong, most, half]), np.ones(900, bool))],
         "grouped": [_arm("grouped", y, half, np.stack([half, half, half]), np.ones(900, bool))],

@@ -13,15 +13,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 
 from ..config import cache_dir, get_profile, reports_dir
 from ..data import prepare
 from ..data.splits import Split, make_split, stratified_holdout
 from ..errors import FerError
-from ..files import writable_dir, write_json, write_text
-from ..provenance import environment, trained_at_text
-from ..reporting.tables import markdown_table
+from ..files import writable_dir, write_json
+from ..provenance import environment
+from ..reporting import tables
 from .runner import ExperimentSpec, train_and_evaluate
 
 CANDIDATES = (1e-3, 3e-4, 1e-4)
@@ -86,17 +85,10 @@ def run_probe(spec: ExperimentSpec, profile: str = "smoke", *, candidates: tuple
 
 def write_probe_markdown(path: Path | str) -> Path:
     """The saved probe's table (`path`: its .json) as markdown beside it, with the commits it trained under."""
-    path = Path(path)
-    record = json.loads(path.read_text())
-    rows = record["rows"]
-    table = pd.DataFrame([{k: r[k] for k in ("learning_rate", "best_val_accuracy", "best_epoch", "epochs", "train_seconds")}
-                          for r in rows])
-    segments = [seg for r in rows for seg in r.get("backends") or []]
-    out = path.with_suffix(".md")
-    write_text(out, f"# Learning-rate probe: {record['paper']} {record['experiment']} ({record['profile']})\n\n"
-               f"{record['split']}; {record['rule']}. Chosen: **{record['chosen']:g}**. Trained at: "
-               f"{trained_at_text(segments)}.\n\n{markdown_table(table)}\n")
-    return out
+    record = json.loads(Path(path).read_text())
+    return tables.write_probe_markdown(
+        path, f"Learning-rate probe: {record['paper']} {record['experiment']} ({record['profile']})",
+        ("learning_rate", "best_val_accuracy", "best_epoch", "epochs", "train_seconds"), f"{record['chosen']:g}")
 
 
 def saved_choice(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> float | None:

@@ -16,16 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..config import cache_dir, get_profile, reports_dir
 from ..data import prepare
 from ..data.splits import Split
 from ..errors import FerError
-from ..files import writable_dir, write_json, write_text
+from ..files import writable_dir, write_json
 from ..models.registry import model_options
-from ..provenance import environment, trained_at_text
-from ..reporting.tables import markdown_table
+from ..provenance import environment
+from ..reporting import tables
 from .lr_probe import probe_split
 from .runner import ExperimentSpec, train_and_evaluate
 
@@ -91,16 +90,10 @@ def run_probe(spec: ExperimentSpec, option: str, candidates: tuple, profile: str
 
 def write_probe_markdown(path: Path | str) -> Path:
     """The saved probe's table (`path`: its .json) as markdown beside it, with the commits it trained under."""
-    path = Path(path)
-    record = json.loads(path.read_text())
-    rows = record["rows"]
-    table = pd.DataFrame([{k: r[k] for k in ("value", "val_accuracy", "train_accuracy", "train_seconds")} for r in rows])
-    segments = [seg for r in rows for seg in r.get("backends") or []]
-    out = path.with_suffix(".md")
-    write_text(out, f"# Model-option probe: {record['paper']} {record['experiment']}, `{record['option']}` "
-               f"({record['profile']})\n\n{record['split']}; {record['rule']}. Chosen: **{record['chosen']}**. "
-               f"Trained at: {trained_at_text(segments)}.\n\n{markdown_table(table)}\n")
-    return out
+    record = json.loads(Path(path).read_text())
+    return tables.write_probe_markdown(
+        path, f"Model-option probe: {record['paper']} {record['experiment']}, `{record['option']}` ({record['profile']})",
+        ("value", "val_accuracy", "train_accuracy", "train_seconds"), str(record["chosen"]))
 
 
 def saved_choice(spec: ExperimentSpec, option: str, profile: str, reports_root: Path | str | None = None) -> object:

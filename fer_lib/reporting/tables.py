@@ -26,3 +26,20 @@ def write_claims_table(rows: list[dict], folder: Path) -> pd.DataFrame:
     df.to_csv(folder / "claims.csv", index=False)
     write_text(folder / "claims.md", markdown_table(df))
     return df
+
+
+def write_probe_markdown(path: Path | str, heading: str, columns: tuple[str, ...], chosen: str) -> Path:
+    """A saved probe's record (`path`: its .json, with `rows`, `split`, `rule`) as markdown beside it: `heading`,
+    the split and rule, the `chosen` value, the commits its runs trained under, and the rows' `columns`."""
+    import json
+
+    from ..provenance import trained_at_text
+
+    path = Path(path)
+    record = json.loads(path.read_text())
+    table = pd.DataFrame([{k: r[k] for k in columns} for r in record["rows"]])
+    segments = [seg for r in record["rows"] for seg in r.get("backends") or []]
+    out = path.with_suffix(".md")
+    write_text(out, f"# {heading}\n\n{record['split']}; {record['rule']}. Chosen: **{chosen}**. Trained at: "
+               f"{trained_at_text(segments)}.\n\n{markdown_table(table)}\n")
+    return out
