@@ -377,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--format", required=True, dest="fmt", help="onnx or tflite")
     exp.add_argument("--output", help="the file to write (default: the model's name with the format's suffix)")
     args = parser.parse_args(argv)
+    interrupted = _InterruptWatch()
     try:
         if args.command == "data":
             for path in download():
@@ -437,9 +438,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: training checkpoints every epoch, so re-run the same command to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    finally:
+        interrupted.restore()
+    if interrupted.seen:  # a Ctrl-C that landed where Python could only print "Exception ignored" and go on
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     return 0
+
+
+INTERRUPTED = "interrupted: training checkpoints every epoch, so re-run the same command to resume"
+
+
+class _InterruptWatch:
+    """Remembers every Ctrl-C while a command runs (in the main thread; elsewhere, or not at all, it does nothing).
+    Python raises KeyboardInterrupt wherever the main thread is; when that is inside a finaliser or a callback it
+    can only print "Exception ignored ..." and carry on, and the command would exit 0 as if it had finished. The
+    flag lets `main` exit 130 all the same."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.seen, self.previous = False, None
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 if __name__ == "__main__":

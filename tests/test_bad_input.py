@@ -748,3 +748,86 @@ def test_make_with_a_path_for_a_target_lists_the_valid_names():
     out = subprocess.run(["make", "-s", "reproduce-../../etc/passwd"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "no make target 'reproduce-../../etc/passwd'" in out.stderr
     assert "reproduce-yousaf2024" in out.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# check-data and load_dataset("ferplus") on bad FER+ files: a named difference or one clear error, never a
+# traceback, NaN labels or an empty dataset
+
+
+def _ferplus_root(tmp_path, data_root) -> Path:
+    """A data folder whose FER2013 is a four-row challenge CSV, with CK+48 and a well-formed FER+ votes file."""
+    import csv
+    root = tmp_path / "data"
+    (root / "fer2013").mkdir(parents=True)
+    usage = ["Training", "Training", "PublicTest", "PrivateTest"]
+    with (root / "fer2013" / "fer2013.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("emotion", "pixels", "Usage"))
+        for label, part in zip((0, 3, 4, 6), usage):
+            writer.writerow((label, " ".join(["128"] * 48 * 48), part))
+    shutil.copytree(data_root / "ckplus", root / "ckplus")
+    (root / "ferplus").mkdir()
+    return root
+
+
+def _votes_csv(root: Path, cells: dict | None = None, text: str | None = None) -> None:
+    from fer_lib.data.ferplus import VOTE_COLUMNS, VOTES_FILE
+    path = root / "ferplus" / VOTES_FILE
+    if text is not None:
+        path.write_text(text)
+        return
+    rows = [[0] * 10 for _ in range(4)]
+    rows[0][4], rows[1][1], rows[2][9], rows[3][2] = 10, 10, 10, 10
+    lines = [",".join(("Usage", "Image name", *VOTE_COLUMNS))]
+    for i, (part, row) in enumerate(zip(["Training", "Training", "PublicTest", "PrivateTest"], rows)):
+        values = [str(v) for v in row]
+        for (r, c), v in (cells or {}).items():
+            if r == i:
+                values[c] = v
+        lines.append(",".join((part, f"fer000000{i}.png", *values)))
+    path.write_text("\n".join(lines) + "\n")
+
+
+FERPLUS_CHECK_CASES = {
+    "an empty votes file": ({"text": ""}, "is empty"),
+    "a header-only votes file": ({"text": "Usage,Image name\n"}, "a header and no rows"),
+    "a blank vote": ({"cells": {(0, 4): ""}}, "blank vote for anger"),
+    "a negative vote": ({"cells": {(1, 1): "-2"}}, "-2.0 vote for happiness"),
+    "a fractional vote": ({"cells": {(3, 2): "9.5"}}, "9.5 vote for surprise"),
+    "a 1e308 vote": ({"cells": {(0, 0): "1e308"}}, "vote for neutral"),
+    "a word for a vote": ({"cells": {(1, 3): "lots"}}, "blank vote for sadness"),
+    "no usable votes at all": ({"cells": {(0, 4): "0", (1, 1): "0", (3, 2): "0"}}, "has a FER+ majority label"),
+}
+
+
+@pytest.mark.parametrize("case", list(FERPLUS_CHECK_CASES))
+def test_check_data_names_a_bad_ferplus_file_as_a_difference(case, tmp_path, data_root, capsys, monkeypatch,
+                                                              isolated_cache):
+    from fer_lib.data import load_dataset
+    root = _ferplus_root(tmp_path, data_root)
+    how, needle = FERPLUS_CHECK_CASES[case]
+    _votes_csv(root, **how)
+    monkeypatch.setenv("FER_DATA_DIR", str(root))
+    assert cli.main(["check-data", "--partial-ok"]) in (0, 2)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out and needle in out.out, out.out[-800:]
+    with pytest.raises(FerError, match=needle.replace("+", "\\+").replace("(", "\\(").replace(")", "\\)")):
+        load_dataset("ferplus", root)
+
+
+def test_a_ctrl_c_that_python_could_only_report_as_ignored_still_exits_130(capsys, monkeypatch):
+    import signal
+
+    def swallowed(*args, **kwargs):
+        # the interrupt lands inside a finaliser: Python prints "Exception ignored" and the command carries on
+        try:
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass
+        return []
+
+    monkeypatch.setattr(cli, "reproduce", swallowed)
+    assert cli.main(["reproduce"]) == 130
+    assert capsys.readouterr().err.strip() == cli.INTERRUPTED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
