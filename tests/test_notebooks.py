@@ -16,6 +16,16 @@ from fer_lib import cli
 from fer_lib.errors import FerError
 
 
+def _shipped_digest() -> str | None:
+    import hashlib
+    from fer_lib.recognizer.classifiers import REFERENCE_MODEL
+    return hashlib.sha256(REFERENCE_MODEL.read_bytes()).hexdigest() if REFERENCE_MODEL.exists() else None
+
+
+# read when this module is imported, before the notebooks run (a smoke execution must never ship a model)
+SHIPPED_BEFORE = _shipped_digest()
+
+
 @pytest.fixture(scope="module")
 def smoke_reports(tmp_path_factory, data_root):
     root = tmp_path_factory.mktemp("reports")
@@ -97,10 +107,8 @@ def test_a_paper_from_its_abstract_opens_with_its_reading_and_writes_experiment_
 
 
 def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(smoke_reports):
-    from fer_lib.recognizer.classifiers import REFERENCE_MODEL
 
     root, _ = smoke_reports
-    shipped_before = REFERENCE_MODEL.stat().st_mtime if REFERENCE_MODEL.exists() else None
     folder = root / "smoke" / "reference"
     assert (folder / "fer2013_standard" / "report.html").exists()
     comparison = json.loads((folder / "model_comparison" / "comparison.json").read_text())
@@ -143,7 +151,7 @@ def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(sm
         assert row["accuracy_ci"][0] <= row["accuracy"] <= row["accuracy_ci"][1] and row["images_per_second"] > 0
     assert "Not shipped (profile smoke" in html
     assert "No target for the smoke profile." in html  # the subset measures no accuracy target
-    assert (REFERENCE_MODEL.stat().st_mtime if REFERENCE_MODEL.exists() else None) == shipped_before
+    assert _shipped_digest() == SHIPPED_BEFORE  # compared with the bytes from before the fixture ran
 
 
 def test_data_audit_writes_flags_and_the_cleaned_accuracy(smoke_reports):
