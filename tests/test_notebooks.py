@@ -107,7 +107,6 @@ def test_a_paper_from_its_abstract_opens_with_its_reading_and_writes_experiment_
 
 
 def test_reference_model_notebook_reports_compares_and_never_ships_from_smoke(smoke_reports):
-
     root, _ = smoke_reports
     folder = root / "smoke" / "reference"
     assert (folder / "fer2013_standard" / "report.html").exists()
