@@ -49,4 +49,11 @@ STUDIES = [
         name="attention_ablation", title="Dynamic attention switched off, at equal epochs",
         model=MODEL, arms={"with dynamic attention": {}, "without dynamic attention": {"dynamic_attention": False}},
         equal="epochs", cpu_budget_minutes=60, reference_runs_of="fer2013_standard", **_common),
+    # the same ablation like for like with our reading of the paper's data, once fer2013_kaggle_resplit has run
+    AblationSpec(
+        name="attention_ablation_kaggle_resplit", title="Dynamic attention switched off, at equal epochs, on FER2013 "
+                                                        "re-split to the Kaggle download's counts",
+        model=MODEL, arms={"with dynamic attention": {}, "without dynamic attention": {"dynamic_attention": False}},
+        equal="epochs", protocol="kaggle_resplit", cpu_budget_minutes=360, reference_runs_of="fer2013_kaggle_resplit",
+        **_common),
 ]
