@@ -44,3 +44,21 @@ def test_one_arm_trains_in_this_process_and_records_what_it_ran_under(data_root,
     assert row["provenance"][0]["backend"] == "tensorflow"
     with pytest.raises(FerError, match="needs KERAS_BACKEND=jax"):
         study.run_arm(study.Arm("jax", "float32", 0), "smoke", data_root)
+
+
+def test_a_collapse_verdict_cites_the_saved_study_and_says_when_it_is_part_way(tmp_path):
+    import json
+    from fer_lib.evaluate import claims
+    from fer_lib.evaluate.runner import collapse_study_note
+
+    path = tmp_path / "collapse_study" / "results.json"
+    assert collapse_study_note(path) == ""
+    path.parent.mkdir()
+    path.write_text(json.dumps({"rows": [{}, {}], "arms_planned": 8, "finding": "only tensorflow in mixed_bfloat16 failed"}))
+    note = collapse_study_note(path)
+    assert note == "the collapse study (collapse_study/results.md) (part-way: 2 of 8 arms) finds: only tensorflow in " \
+                   "mixed_bfloat16 failed"
+    facts = claims.RunFacts("official", {}, "official", (7,), 50, collapsed=True, optimizer="adam", learning_rate=1e-3,
+                            collapse_note=note)
+    verdict = claims.verdict_collapsed(claims.load_settings("khalid2025"), facts)
+    assert verdict.startswith("collapsed at our reading") and verdict.endswith("only tensorflow in mixed_bfloat16 failed")

@@ -66,7 +66,7 @@ def verdict_collapsed(settings: dict[str, "Setting"], facts: "RunFacts") -> str:
         return (f"{VERDICT_COLLAPSED_PREFIX} ({run}: {settings['learning_rate'].stated}): training collapsed to "
                 "one class")
     return f"{VERDICT_READING_PREFIX} ({run}, not stated by the paper): training collapsed to one class, which " \
-           "says nothing about the claim"
+           "says nothing about the claim" + (f"; {facts.collapse_note}" if facts.collapse_note else "")
 
 
 def verdict_setup(differences: list[str], then: str) -> str:
@@ -114,6 +114,8 @@ class RunFacts:
     optimizer: str = ""
     learning_rate: float = float("nan")
     weights: str | None = None  # the backbone's starting weights (model option `weights`): None from scratch
+    # what a saved study of this paper's collapse found (`studies.collapse_study`), cited by a collapse verdict
+    collapse_note: str = ""
 
     def matches(self, spec: dict | None) -> bool:
         """Whether the run used the protocol `spec` names (None: the claim's protocol is not recorded)."""

@@ -559,6 +559,16 @@ def run_facts(record: ExperimentRecord) -> claims_lib.RunFacts:
         learning_rate=record.learning_rate, weights=(record.model_options or {}).get("weights"))
 
 
+def collapse_study_note(path: Path) -> str:
+    """What a saved collapse study beside the report found, for its collapse verdict ('' where there is none)."""
+    if not path.exists():
+        return ""
+    saved = json.loads(path.read_text())
+    done, planned = len(saved.get("rows", [])), saved.get("arms_planned", len(saved.get("rows", [])))
+    part = f" (part-way: {done} of {planned} arms)" if done < planned else ""
+    return f"the collapse study (collapse_study/results.md){part} finds: {saved['finding']}"
+
+
 def _final_logs(histories: dict[int, pd.DataFrame]) -> dict[str, float]:
     """The last epoch's Keras logs (loss, accuracy, val_loss, val_accuracy), averaged over runs."""
     last = pd.DataFrame([h.iloc[-1] for h in histories.values() if len(h)])
@@ -619,7 +629,10 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_
     logs = _final_logs(histories)
     extra = _extra_scores(folder, record, names, spec.holdout)
     claims = [c for c in claims_lib.load_claims(spec.paper) if c.model in (None, spec.model)]
-    rows = claims_lib.compare(claims, pooled, spec.dataset, run_facts(record), summary, pooled_train, logs,
+    facts = run_facts(record)
+    if not record.trained:
+        facts = replace(facts, collapse_note=collapse_study_note(folder.parent / "collapse_study" / "results.json"))
+    rows = claims_lib.compare(claims, pooled, spec.dataset, facts, summary, pooled_train, logs,
                               claims_lib.load_settings(spec.paper, spec.model),
                               claims_lib.load_setups(spec.paper, spec.model),
                               claims_lib.mislabels(spec.paper, spec.dataset))
