@@ -201,6 +201,9 @@ def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
                        f"PROFILE={profile}` (or name another --reports-root)")
     for folder in folders:  # every saved file checked first, so a bad one leaves every report as it was
         ExperimentRecord.read(folder).check_raw_files(folder)
+    from .studies import collapse_study
+    for path in visible(reports_root / profile, f"*/{collapse_study.STUDY}/results.json"):
+        collapse_study.rerender(path.parent)  # before the experiments, whose collapse verdicts cite its finding
     for folder in folders:
         rerender(folder)
     ablations = [folder for folder, _ in ablation_folders(reports_root, (profile,))]

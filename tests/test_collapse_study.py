@@ -23,6 +23,8 @@ def test_the_finding_names_the_arms_that_failed_at_every_seed():
             for s in (0, 1)]
     finding = study.finding(rows)
     assert finding.startswith("only tensorflow in mixed_bfloat16 failed to train at every seed, while")
+    one_seed = study.finding([r for r in rows if r["seed"] == 0])
+    assert "failed to train at seed 0 (one seed so far), while" in one_seed
     assert "tensorflow mixed_bfloat16: collapsed 2/2" in finding
     mixed = [_row("tensorflow", "float32", 0, "trained"), _row("tensorflow", "float32", 1, "collapsed"),
              _row("jax", "float32", 0, "trained"), _row("jax", "float32", 1, "trained")]

@@ -177,15 +177,25 @@ def finding(rows: list[dict]) -> str:
              for (b, p), outs in sorted(by_arm.items())]
     failing = sorted(k for k, outs in by_arm.items() if all(o != "trained" for o in outs))
     trained = sorted(k for k, outs in by_arm.items() if all(o == "trained" for o in outs))
+    seeds = sorted({r["seed"] for r in rows})
+    every = "at every seed" if len(seeds) > 1 else f"at seed {seeds[0]} (one seed so far)"
     if failing and trained:
         cause = ("only " if len(failing) == 1 else "") + "; ".join(f"{b} in {p}" for b, p in failing) + \
-                " failed to train at every seed, while " + "; ".join(f"{b} in {p}" for b, p in trained) + \
-                " trained at every seed"
+                f" failed to train {every}, while " + "; ".join(f"{b} in {p}" for b, p in trained) + f" trained {every}"
     elif failing:
         cause = "no arm trained at every seed: the failure does not follow the backend or the precision"
     else:
         cause = "every arm trained at some seed: the failure does not reproduce in this start"
     return f"{cause} ({'; '.join(parts)})."
+
+
+def rerender(folder: Path | str) -> dict:
+    """Rewrite a saved study's finding and table from its rows (results.json), no training."""
+    folder = Path(folder)
+    record = json.loads((folder / "results.json").read_text())
+    record["finding"] = finding(record["rows"])
+    _write(folder, record)
+    return record
 
 
 def _write(out: Path, record: dict) -> None:
