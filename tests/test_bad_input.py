@@ -828,6 +828,11 @@ def test_a_ctrl_c_that_python_could_only_report_as_ignored_still_exits_130(capsy
         return []
 
     monkeypatch.setattr(cli, "reproduce", swallowed)
-    assert cli.main(["reproduce"]) == 130
-    assert capsys.readouterr().err.strip() == cli.INTERRUPTED
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
+    # a process started in the background (CI) may begin with SIGINT ignored: this test is about Python's default
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert cli.main(["reproduce"]) == 130
+        assert capsys.readouterr().err.strip() == cli.INTERRUPTED
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
+    finally:
+        signal.signal(signal.SIGINT, previous)
