@@ -139,7 +139,7 @@ def test_predict_command_on_a_folder_skips_bad_files_and_counts_them(tmp_path, c
     (["--webcam", "7"], "webcam 7 could not be opened"),
     (["{tmp}/fake.mp4"], "could not be opened as a video"),
     (["{tmp}/face.png", "--model", "{tmp}/notes.txt"], "not a model file the recognizer reads"),
-    (["{tmp}/face.png", "--model", "{tmp}/garbage.keras"], "could not be loaded as a Keras model"),
+    (["{tmp}/face.png", "--model", "{tmp}/garbage.keras"], "exists but is not a Keras model"),
     (["{tmp}/face.png", "--model", "{tmp}/garbage.onnx"], "could not be loaded as an ONNX model"),
     (["{tmp}/face.png", "--detector", "dlib"], "unknown detector 'dlib'"),
 ])

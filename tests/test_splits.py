@@ -59,7 +59,7 @@ def test_stratified_kfold_covers_everything_once(ckplus):
 
 
 def test_bad_protocol_inputs_are_clear(fer2013, ckplus):
-    with pytest.raises(FerError, match="valid protocols are: official, random_stratified, stratified_kfold"):
+    with pytest.raises(FerError, match="valid protocols are: kaggle_resplit, official, random_stratified, stratified_kfold"):
         splits.make_split("random", fer2013)
     with pytest.raises(FerError, match="no subject ids"):
         splits.make_split("subject_independent", fer2013)
