@@ -167,9 +167,6 @@ class ExperimentRecord:
             if not path.exists():
                 raise FerError(f"{path} is missing; its record names it, so the report cannot be re-rendered: restore it "
                                "(git checkout) or re-run the experiment")
-            if self.files and name in self.files and hashlib.sha256(path.read_bytes()).hexdigest() != self.files[name]:
-                raise FerError(f"{path} changed since its run wrote it (its SHA-256 differs from the record's); restore "
-                               "it (git checkout) or re-run the experiment: nothing was re-rendered")
             if name.endswith(".npz"):
                 try:
                     with np.load(path) as saved:
@@ -182,6 +179,10 @@ class ExperimentRecord:
                     if self.unit != "fold" and expected is not None and n != expected:
                         raise FerError(f"{path} holds {n} test predictions where the record says {expected}; restore it "
                                        "(git checkout) or re-run the experiment: nothing was re-rendered")
+            # last, so a cut or unreadable file is named for what is wrong with it
+            if self.files and name in self.files and hashlib.sha256(path.read_bytes()).hexdigest() != self.files[name]:
+                raise FerError(f"{path} changed since its run wrote it (its SHA-256 differs from the record's); restore "
+                               "it (git checkout) or re-run the experiment: nothing was re-rendered")
         if self.unit == "fold" and expected is not None and counted != expected:
             raise FerError(f"the folds' predictions in {folder} hold {counted} test images where the record says "
                            f"{expected}; restore them or re-run the experiment")

@@ -110,7 +110,8 @@ def check_predict_options(paths: list[str], *, webcam: int | None, fmt: str, out
 
 
 def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | None, detect_every: int,
-           max_frames: int | None, stderr: IO[str] = sys.stderr) -> int:
+           max_frames: int | None, stderr: IO[str] | None = None) -> int:
+    stderr = stderr or sys.stderr  # read when called: a default bound at import outlives a replaced sys.stderr
     total = 0
     if source.kind == "video":  # a file's length, for the progress bar (a webcam is opened once, below)
         capture, _ = open_video(source)
@@ -147,12 +148,13 @@ def _video(recognizer, source: Source, writer: ResultWriter, annotate: Path | No
 
 def run_predict(paths: list[str], *, webcam: int | None = None, model: str | None = None, detector: str = "haar",
                 fmt: str = "jsonl", output: str | None = None, annotate: str | None = None, detect_every: int = 1,
-                max_frames: int | None = None, stderr: IO[str] = sys.stderr) -> int:
+                max_frames: int | None = None, stderr: IO[str] | None = None) -> int:
     """The `predict` command; returns the exit status. Every flag and path is checked before the model
     loads; results go to a temporary file beside `output`, moved into place only when something was read,
     so a run that fails leaves an existing results file as it was."""
     from .recognizer import EmotionRecognizer
 
+    stderr = stderr or sys.stderr  # read when called: a default bound at import outlives a replaced sys.stderr
     sources = check_predict_options(paths, webcam=webcam, fmt=fmt, output=output, annotate=annotate,
                                     detect_every=detect_every, max_frames=max_frames)
     _, skipped = expand_sources(paths)
