@@ -63,6 +63,19 @@ def _write_image(path: Path, image) -> None:
         raise FerError(f"could not write the annotated image {path}; check that its folder is writable")
 
 
+def check_output_file(output: str) -> Path:
+    """`--output` as a path a file can be written to (not a folder; its folder there and writable), or a
+    FerError naming it; checked before a model loads or anything is written."""
+    target = Path(output)
+    if target.is_dir():
+        raise FerError(f"--output {output} is a folder; name a file to write")
+    if not target.parent.resolve().is_dir():
+        raise FerError(f"--output {output}: its folder {target.parent} does not exist; create it first")
+    if not os.access(target.parent.resolve(), os.W_OK):
+        raise FerError(f"--output {output}: its folder {target.parent} is not writable; choose another place")
+    return target
+
+
 def check_predict_options(paths: list[str], *, webcam: int | None, fmt: str, output: str | None,
                           annotate: str | None, detect_every: int, max_frames: int | None) -> list[Source]:
     """Every flag and path of `predict` checked before a model loads or a file is written: the sources to
@@ -81,15 +94,8 @@ def check_predict_options(paths: list[str], *, webcam: int | None, fmt: str, out
         raise FerError(f"no image or video files under {', '.join(paths)} ({len(skipped)} other files skipped)")
     inputs = {s.path.resolve() for s in sources if s.path is not None}
     if output is not None:
-        target = Path(output)
-        if target.is_dir():
-            raise FerError(f"--output {output} is a folder; name a file to write the results to")
-        if target.resolve() in inputs:
+        if check_output_file(output).resolve() in inputs:
             raise FerError(f"--output {output} is one of the inputs; name another file (nothing was written)")
-        if not target.parent.resolve().is_dir():
-            raise FerError(f"--output {output}: its folder {target.parent} does not exist; create it first")
-        if not os.access(target.parent.resolve(), os.W_OK):
-            raise FerError(f"--output {output}: its folder {target.parent} is not writable; choose another place")
     if annotate is not None:
         folder = Path(annotate)
         if folder.exists() and not folder.is_dir():
@@ -211,15 +217,9 @@ def run_export(model: str | None, fmt: str, output: str | None) -> Path:
     if fmt not in EXPORT_FORMATS:  # checked before the model loads (10-20 s) and before anything is written
         raise FerError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     if output is not None:
-        target = Path(output)
-        if target.is_dir():
-            raise FerError(f"--output {output} is a folder; name the file to write")
+        target = check_output_file(output)
         if model and target.resolve() == Path(model).resolve():
             raise FerError(f"--output {output} is the model being exported; name another file")
-        if not target.parent.resolve().is_dir():
-            raise FerError(f"--output {output}: its folder {target.parent} does not exist; create it first")
-        if not os.access(target.parent.resolve(), os.W_OK):
-            raise FerError(f"--output {output}: its folder {target.parent} is not writable; choose another place")
     classifier = load_classifier(model)
     if not isinstance(classifier, KerasClassifier):
         raise FerError(f"export takes a Keras model (.keras); {model} is already a {classifier.format} model")
