@@ -251,3 +251,10 @@ def test_a_notebook_runs_from_inside_notebooks_as_jupyter_starts_it(data_root, t
             os.environ["FER_DATA_DIR"] = env_before
     assert summary.exists() and summary.stat().st_mtime >= started
     assert not (root / "notebooks" / "reports").exists() and not (root / "notebooks" / "data").exists()
+
+
+def test_out_of_domain_notebook_scores_the_shipped_model_on_both_sets(smoke_reports):
+    root, _ = smoke_reports
+    saved = json.loads((root / "smoke" / "out_of_domain" / "results.json").read_text())
+    assert {r["set"] for r in saved["rows"] if r["model"] == "shipped model"} == {"ckplus48_report", "ferplus_privatetest"}
+    assert "Out of domain" in (root / "smoke" / "index.md").read_text()

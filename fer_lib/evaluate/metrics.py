@@ -218,3 +218,79 @@ def seed_summary(accuracies: list[float]) -> dict:
     a = np.asarray(accuracies, float)
     return {"n_seeds": len(a), "mean": float(a.mean()) if len(a) else float("nan"),
             "std": float(a.std(ddof=1)) if len(a) > 1 else float("nan")}
+
+
+NO_PREDICTION = -1  # a face the recognizer did not find: counted as wrong, in no class's column
+
+
+def _grouped_confusions(y_true: np.ndarray, y_pred: np.ndarray, k: int, group_index: np.ndarray,
+                        n_groups: int) -> np.ndarray:
+    """Per group, the k x (k + 1) confusion counts (the last column: no prediction), flattened."""
+    column = np.where(y_pred == NO_PREDICTION, k, y_pred)
+    cells = np.zeros((n_groups, k * (k + 1)))
+    np.add.at(cells, (group_index, y_true * (k + 1) + column), 1)
+    return cells
+
+
+def _macro_scores(cm: np.ndarray, classes: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, macro F1 over `classes` and each class's recall, from confusions (..., k, k + 1)."""
+    k = cm.shape[-2]
+    tp = np.diagonal(cm[..., :k], axis1=-2, axis2=-1)
+    true_n, pred_n = cm.sum(axis=-1), cm[..., :k].sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / true_n
+        precision = np.where(pred_n > 0, tp / pred_n, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        accuracy = tp.sum(axis=-1) / cm.sum(axis=(-2, -1))
+    return {"accuracy": accuracy, "macro_f1": f1[..., classes].mean(axis=-1), "recall": recall}
+
+
+def grouped_bootstrap(y_true: np.ndarray, predictions: dict[str, np.ndarray], class_names: tuple[str, ...] | list[str],
+                      groups: np.ndarray | None = None, baseline: str | None = None, n_boot: int = N_BOOTSTRAP,
+                      seed: int = 0) -> dict[str, dict]:
+    """Accuracy, macro F1 and per-class recall of each model's predictions of the same images, with bootstrap
+    95% CIs; and, where `baseline` names one of them, each other model minus it, paired (the same draws).
+
+    `predictions`: model name -> predicted class per image (`NO_PREDICTION` where no face was found: wrong,
+    and in no class's precision). Macro F1 averages the classes `y_true` holds (a class no image has, such as
+    neutral on CK+, is predicted wrongly but has no F1 of its own). `groups`: images drawn together (one
+    subject's frames); each draw resamples groups with replacement, so frames of one person do not count as
+    independent evidence. None: every image its own group."""
+    y_true = np.asarray(y_true, np.int64)
+    k = len(class_names)
+    if y_true.ndim != 1 or not len(y_true) or ((y_true < 0) | (y_true >= k)).any():
+        raise FerError(f"y_true must be a non-empty 1-D array of class indices 0-{k - 1}")
+    for name, pred in predictions.items():
+        pred = np.asarray(pred)
+        if pred.shape != y_true.shape or ((pred < NO_PREDICTION) | (pred >= k)).any():
+            raise FerError(f"the predictions of {name} must be one class index 0-{k - 1} (or {NO_PREDICTION}: no face) "
+                           f"per image, {len(y_true)} of them")
+    if baseline is not None and baseline not in predictions:
+        raise FerError(f"baseline {baseline!r} is not one of the models: {', '.join(predictions)}")
+    group_names = np.arange(len(y_true)) if groups is None else np.asarray(groups)
+    if len(group_names) != len(y_true):
+        raise FerError(f"groups must name one group per image ({len(y_true)}), got {len(group_names)}")
+    _, group_index = np.unique(group_names, return_inverse=True)
+    n_groups = int(group_index.max()) + 1
+    classes = np.flatnonzero(np.bincount(y_true, minlength=k) > 0)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=n_boot)  # how often each group is drawn
+    point, boot = {}, {}
+    for name, pred in predictions.items():
+        cells = _grouped_confusions(y_true, np.asarray(pred, np.int64), k, group_index, n_groups)
+        point[name] = _macro_scores(cells.sum(axis=0).reshape(k, k + 1), classes)
+        boot[name] = _macro_scores((draws @ cells).reshape(n_boot, k, k + 1), classes)
+    results = {}
+    for name in predictions:
+        row = {"n": len(y_true), "groups": n_groups, "classes_scored": [class_names[c] for c in classes],
+               "n_bootstrap": n_boot}
+        for metric in ("accuracy", "macro_f1"):
+            row[metric], row[f"{metric}_ci"] = float(point[name][metric]), _interval(boot[name][metric])
+        row["recall"] = {class_names[c]: float(point[name]["recall"][c]) for c in classes}
+        row["recall_ci"] = {class_names[c]: _interval(boot[name]["recall"][:, c]) for c in classes}
+        if baseline is not None and name != baseline:
+            for metric in ("accuracy", "macro_f1"):
+                row[f"{metric}_minus_{baseline}"] = float(point[name][metric] - point[baseline][metric])
+                row[f"{metric}_minus_{baseline}_ci"] = _interval(boot[name][metric] - boot[baseline][metric])
+        results[name] = row
+    return results

@@ -383,6 +383,11 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
                "profile)", "", f"{saved['description']}. [Full table]({under(folder)}/comparison.md), "
                f"[notebook]({under(folder.parent.parent / 'reference_model')}/notebook.html), "
                "model card: `fer_lib/recognizer/models/MODEL_CARD.md`.", "", markdown_table(table)]
+    out_of_domain = [path for profile in profiles for path in [Path(reports_root, profile, "out_of_domain", "summary.md")]
+                     if path.exists()]
+    for path in out_of_domain:
+        md += ["", f"## Out of domain: faces no model here trained on ({path.parent.parent.name} profile)", "",
+               f"[Full table]({under(path.parent)}/results.md).", "", path.read_text()]
     ablations = ablation_folders(reports_root, profiles)
     for folder, saved in ablations:
         md += ["", f"## {saved['paper']}: {saved['title']} ({saved['profile']} profile)", "",
@@ -444,6 +449,9 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
 {"".join(f"<h2>{html.escape(saved['paper'])}: {html.escape(saved['title'])} ({html.escape(saved['profile'])} profile)</h2>"
          f"<p>{html.escape(saved['note'])} <a href='{html.escape(under(folder))}/report.html'>report</a></p>"
          + pd.read_csv(folder / "results.csv").to_html(index=False, na_rep="") for folder, saved in ablations)}
+{"".join(f"<h2>Out of domain: faces no model here trained on ({html.escape(p.parent.parent.name)} profile)</h2>"
+         f"<p><a href='{html.escape(under(p.parent))}/results.md'>full table</a></p><pre>{html.escape(p.read_text())}</pre>"
+         for p in out_of_domain)}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(under(folder))}/report.html'>"

@@ -11,7 +11,8 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
     """Refresh the README's generated blocks (results table, benchmarks) from the saved reports.
 
     A block is the text between `<!-- BEGIN name -->` and `<!-- END name -->`; its content comes from
-    `reports/status.md` (the status table), `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends,recognizer}.md` (benchmarks).
+    `reports/status.md` (the status table), `reports/index.md` (results) and `reports/benchmarks/{foundation,training,backends,recognizer}.md` (benchmarks) and
+    `reports/cpu/out_of_domain/summary.md` (the out-of-domain benchmark).
     """
     readme, reports_root = Path(readme), Path(reports_root)
     text = readme.read_text()
@@ -23,6 +24,7 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
         "training-benchmark": reports_root / "benchmarks" / "training.md",
         "backends-benchmark": reports_root / "benchmarks" / "backends.md",
         "recognizer-benchmark": reports_root / "benchmarks" / "recognizer.md",
+        "out-of-domain": reports_root / "cpu" / "out_of_domain" / "summary.md",
     }
     for name, source in sources.items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
@@ -39,7 +41,8 @@ def update_readme(readme: Path | str = REPO_ROOT / "README.md", reports_root: Pa
                 body = body.replace("](", "](reports/")
         else:
             how = {"results": "make reproduce-all",
-                   "recognizer-benchmark": "python -m fer_lib.studies.recognizer_benchmark"}.get(name, "make bench")
+                   "recognizer-benchmark": "python -m fer_lib.studies.recognizer_benchmark",
+                   "out-of-domain": "python -m fer_lib.studies.out_of_domain --profile cpu"}.get(name, "make bench")
             body = f"_Not measured yet: run `{how}`._"
         head, rest = text.split(begin, 1)
         text = head + begin + "\n" + body.strip() + "\n" + end + rest.split(end, 1)[1]

