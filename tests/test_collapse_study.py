@@ -58,9 +58,30 @@ def test_a_collapse_verdict_cites_the_saved_study_and_says_when_it_is_part_way(t
     path.parent.mkdir()
     path.write_text(json.dumps({"rows": [{}, {}], "arms_planned": 8, "finding": "only tensorflow in mixed_bfloat16 failed"}))
     note = collapse_study_note(path)
-    assert note == "the collapse study (collapse_study/results.md) (part-way: 2 of 8 arms) finds: only tensorflow in " \
-                   "mixed_bfloat16 failed"
+    assert note == "the collapse study (collapse_study/results.md) (part-way: 2 of 8 arms on one machine) finds: only " \
+                   "tensorflow in mixed_bfloat16 failed"
     facts = claims.RunFacts("official", {}, "official", (7,), 50, collapsed=True, optimizer="adam", learning_rate=1e-3,
                             collapse_note=note)
     verdict = claims.verdict_collapsed(claims.load_settings("khalid2025"), facts)
     assert verdict.startswith("collapsed at our reading") and verdict.endswith("only tensorflow in mixed_bfloat16 failed")
+
+
+def _machine_row(device, backend, precision, seed, outcome):
+    return {**_row(backend, precision, seed, outcome), "provenance": [{"device": device, "git_commit": "abc1234"}],
+            "fast_paths": {"jit_compile": False}, "train_accuracy_per_epoch": [0.2], "val_accuracy_per_epoch": [0.25],
+            "classes_predicted": 1, "top_class_share": 1.0, "train_seconds": 1.0}
+
+
+def test_arms_are_compared_within_a_machine_and_another_machines_rows_stay_apart(tmp_path):
+    emulated, native = "CPU: AMD EPYC, AVX2, no native bfloat16 (2 cores)", "CPU: AMD EPYC, AVX512-BF16 (2 cores)"
+    rows = [_machine_row(emulated, "tensorflow", "mixed_bfloat16", 0, "collapsed"),
+            _machine_row(native, "tensorflow", "mixed_bfloat16", 0, "trained"),
+            _machine_row(native, "tensorflow", "float32", 0, "trained")]
+    record = study.study_record("cpu", rows, 8, "abc1234")
+    by = {m["device"]: m for m in record["by_machine"]}
+    assert by[native]["arms_run"] == 2 and by[emulated]["arms_run"] == 1
+    assert "collapsed" not in by[native]["finding"] and "collapsed 1/1" in by[emulated]["finding"]
+    assert record["finding"].startswith(f"On {native}:")  # the machine with the most arms first
+    study._write(tmp_path, record)
+    text = (tmp_path / "results.md").read_text()
+    assert f"## {native}" in text and f"## {emulated}" in text and "Part-way: 1 of 8 arms run on this machine" in text

@@ -564,8 +564,11 @@ def collapse_study_note(path: Path) -> str:
     if not path.exists():
         return ""
     saved = json.loads(path.read_text())
-    done, planned = len(saved.get("rows", [])), saved.get("arms_planned", len(saved.get("rows", [])))
-    part = f" (part-way: {done} of {planned} arms)" if done < planned else ""
+    # arms are compared within one machine: the study is as far as its furthest machine
+    machines = saved.get("by_machine") or [{"arms_run": len(saved.get("rows", []))}]
+    done = max(m["arms_run"] for m in machines)
+    planned = saved.get("arms_planned", done)
+    part = f" (part-way: {done} of {planned} arms on one machine)" if done < planned else ""
     return f"the collapse study (collapse_study/results.md){part} finds: {saved['finding']}"
 
 

@@ -138,9 +138,20 @@ def run_arm(arm: Arm, profile: str, data_root: Path | str | None = None) -> dict
 # The study: one process per arm, then the table
 
 
+def device_of(row: dict) -> str:
+    """The machine an arm's row trained on (its provenance segments' devices)."""
+    return "; ".join(sorted({seg["device"] for seg in row["provenance"]}))
+
+
 def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, reports_root: Path | str | None = None,
               seeds: tuple[int, ...] = SEEDS, backends: tuple[str, ...] = BACKENDS) -> dict:
-    """Run every arm (each in a fresh process with its backend) and save the table."""
+    """Run every arm not yet saved for this machine (each in a fresh process with its backend) and save the table.
+
+    The arms are compared on one machine: a CPU with native bfloat16 and one that emulates it may differ in
+    exactly the arms in question. Rows saved from other machines stay in the record, each machine's block with
+    its own finding; a study resumed on another machine runs its arms there afresh."""
+    from ..train.backend import device_description
+
     prof = get_profile(profile)
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown:
@@ -148,24 +159,38 @@ def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, re
     out = study_dir(prof.name, reports_root)
     from ..provenance import git_commit
 
+    here = device_description()
+    saved = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    rows = list(saved.get("rows", []))
     planned = [a for a in arms(seeds) if a.backend in backends]
-    rows = []
+    done = {(device_of(r), r["backend"], r["precision"], r["seed"]) for r in rows}
+    record = saved
     for arm in planned:
+        if (here, arm.backend, arm.precision, arm.seed) in done:
+            continue  # saved from this machine already
         env = {**os.environ, "KERAS_BACKEND": arm.backend, "FER_PROGRESS": "0"}
         cmd = [sys.executable, "-m", "fer_lib.studies.collapse_study", "--arm", arm.backend, arm.precision,
                str(arm.seed), "--profile", prof.name] + (["--data-dir", str(data_root)] if data_root else [])
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise FerError(f"collapse-study arm {arm.name} failed (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        done_run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done_run.returncode != 0:
+            raise FerError(f"collapse-study arm {arm.name} failed (exit {done_run.returncode}): "
+                           f"{(done_run.stderr or done_run.stdout).strip().splitlines()[-1:]}")
+        rows.append(json.loads(done_run.stdout.strip().splitlines()[-1]))
         # saved after every arm: a study stopped part-way (a session's end) keeps what it measured, and says so
-        record = {"paper": PAPER, "experiment": EXPERIMENT, "study": STUDY, "profile": prof.name,
-                  "size": asdict(SIZES[prof.name]), "rules": {"collapse_share": COLLAPSE_SHARE,
-                                                              "trained_margin": TRAINED_MARGIN},
-                  "arms_planned": len(planned), "rows": rows, "finding": finding(rows), "git_commit": git_commit()}
+        record = study_record(prof.name, rows, len(planned), git_commit())
         _write(out, record)
     return record
+
+
+def study_record(profile: str, rows: list[dict], arms_planned: int, commit: str) -> dict:
+    """The saved study: every row, and per machine its finding and how many of its arms ran."""
+    machines = sorted({device_of(r) for r in rows})
+    return {"paper": PAPER, "experiment": EXPERIMENT, "study": STUDY, "profile": profile,
+            "size": asdict(SIZES[profile]), "rules": {"collapse_share": COLLAPSE_SHARE, "trained_margin": TRAINED_MARGIN},
+            "arms_planned": arms_planned, "rows": rows,
+            "by_machine": [{"device": m, "arms_run": sum(device_of(r) == m for r in rows),
+                            "finding": finding([r for r in rows if device_of(r) == m])} for m in machines],
+            "finding": finding_by_machine(rows), "git_commit": commit}
 
 
 def finding(rows: list[dict]) -> str:
@@ -189,11 +214,19 @@ def finding(rows: list[dict]) -> str:
     return f"{cause} ({'; '.join(parts)})."
 
 
+def finding_by_machine(rows: list[dict]) -> str:
+    """The finding of each machine's arms, the machine with the most arms first."""
+    machines = sorted({device_of(r) for r in rows}, key=lambda m: -sum(device_of(r) == m for r in rows))
+    if len(machines) <= 1:
+        return finding(rows)
+    return " ".join(f"On {m}: {finding([r for r in rows if device_of(r) == m])}" for m in machines)
+
+
 def rerender(folder: Path | str) -> dict:
     """Rewrite a saved study's finding and table from its rows (results.json), no training."""
     folder = Path(folder)
     record = json.loads((folder / "results.json").read_text())
-    record["finding"] = finding(record["rows"])
+    record = study_record(record["profile"], record["rows"], record["arms_planned"], record["git_commit"])
     _write(folder, record)
     return record
 
@@ -204,15 +237,23 @@ def _write(out: Path, record: dict) -> None:
     import pandas as pd
 
     write_json(out / "results.json", record)
-    table = pd.DataFrame([{"backend": r["backend"], "precision": r["precision"], "seed": r["seed"],
-                           "XLA": r["fast_paths"]["jit_compile"],
-                           "train accuracy by epoch": " ".join(f"{v:.3f}" for v in r["train_accuracy_per_epoch"]),
-                           "held-out accuracy by epoch": " ".join(f"{v:.3f}" for v in r["val_accuracy_per_epoch"]),
-                           "classes predicted": r["classes_predicted"], "top class share": r["top_class_share"],
-                           "outcome": r["outcome"], "train s": r["train_seconds"],
-                           "device": "; ".join(sorted({seg["device"] for seg in r["provenance"]}))}
-                          for r in record["rows"]])
     size = record["size"]
+    blocks = []
+    for machine in record["by_machine"]:
+        table = pd.DataFrame([{"backend": r["backend"], "precision": r["precision"], "seed": r["seed"],
+                               "XLA": r["fast_paths"]["jit_compile"],
+                               "train accuracy by epoch": " ".join(f"{v:.3f}" for v in r["train_accuracy_per_epoch"]),
+                               "held-out accuracy by epoch": " ".join(f"{v:.3f}" for v in r["val_accuracy_per_epoch"]),
+                               "classes predicted": r["classes_predicted"], "top class share": r["top_class_share"],
+                               "outcome": r["outcome"], "train s": r["train_seconds"],
+                               "commit": "; ".join(sorted({seg["git_commit"] for seg in r["provenance"]}))}
+                              for r in record["rows"] if device_of(r) == machine["device"]])
+        part_way = machine["arms_run"] < record["arms_planned"]
+        blocks.append(f"## {machine['device']}\n\n"
+                      + (f"**Part-way: {machine['arms_run']} of {record['arms_planned']} arms run on this machine**; the "
+                         "rest run when the study is resumed on it (`python -m fer_lib.studies.collapse_study --profile "
+                         f"{record['profile']}`: arms saved from this machine are kept).\n\n" if part_way else "")
+                      + f"**Finding on this machine:** {machine['finding']}\n\n{markdown_table(table)}\n")
     write_text(out / "results.md", (
         f"# Why khalid2025 collapsed on the CPU: backend x precision ({record['profile']})\n\n"
         f"The same start of khalid2025's `{EXPERIMENT}` at our reading of its settings (Adam 1e-3, batch 32, "
@@ -221,11 +262,10 @@ def _write(out: Path, record: dict) -> None:
         f"scored every epoch on {size['val_images']} held-out training images (inference mode; no test image). "
         f"Collapsed: the last epoch predicts one class for at least {COLLAPSE_SHARE:.0%} of them; trained: "
         f"its accuracy beats the majority class's share by {TRAINED_MARGIN:.0%}. Code: "
-        f"`fer_lib/studies/collapse_study.py`, commit {record['git_commit']}.\n\n"
-        + (f"**Part-way: {len(record['rows'])} of {record['arms_planned']} arms run**; the rest run when the study is "
-           f"resumed (`python -m fer_lib.studies.collapse_study --profile {record['profile']}`: finished arms are read "
-           "from their checkpoints).\n\n" if len(record["rows"]) < record.get("arms_planned", 0) else "")
-        + f"**Finding:** {record['finding']}\n\n{markdown_table(table)}\n"))
+        f"`fer_lib/studies/collapse_study.py`, commit {record['git_commit']}. Arms are compared within one machine "
+        "(a CPU that emulates bfloat16 and one that has it natively may differ in exactly the arms in question); "
+        "each machine's rows are a block of their own.\n\n"
+        f"**Finding:** {record['finding']}\n\n" + "\n".join(blocks)))
 
 
 def main(argv: list[str] | None = None) -> int:
