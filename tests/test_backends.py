@@ -111,3 +111,37 @@ def test_a_real_smoke_training_learns_and_its_checkpoint_predicts_the_same_under
     assert original.shape == reloaded.shape == (168, 7)
     np.testing.assert_allclose(reloaded, original, atol=CROSS_BACKEND_ATOL)
     assert (reloaded.argmax(1) == original.argmax(1)).all()
+
+
+COMPILE_ONCE = """
+import json, sys
+sys.path.insert(0, "tests")
+from conftest import small_model, tiny_images
+from fer_lib.train import TrainConfig, fit, predict_proba
+from fer_lib.train.compilation import compile_log
+# 300 images in batches of 32 and 300 held out in batches of 256: both end in a partial batch
+train, val = tiny_images(300, seed=0), tiny_images(300, seed=1)
+config = TrainConfig(epochs=2, batch_size=32, learning_rate=3e-3, augment="all", balance=False, flip="horizontal",
+                     rotation_degrees=10.0, seed=0, collapse_patience=None)
+r = fit(lambda: small_model(3), train, val, config, sys.argv[1])
+before = len(compile_log().events)
+proba = predict_proba(r.model, val[0])
+print(json.dumps({"history": r.history.to_dict("records"), "dropped": r.images_dropped_per_epoch,
+                  "compiles_after": len(compile_log().events) - before,
+                  "accuracy": float((proba.argmax(1) == val[1]).mean()), "best_epoch": r.best_epoch}))
+"""
+
+
+def test_a_jax_run_compiles_its_train_and_prediction_steps_once_each(tmp_path):
+    result = json.loads(_python(COMPILE_ONCE, "jax", str(tmp_path / "run"),
+                                env={"FER_CACHE_DIR": str(tmp_path / "cache")}).strip().splitlines()[-1])
+    first, second = result["history"]
+    compiled = first["compiled"].split(", ")
+    assert compiled.count("jit(train_step)") == 1 and compiled.count("jit(predict_step)") == 1, compiled
+    assert second["compilations"] == 0 and result["compiles_after"] == 0  # nothing compiles again
+    assert first["compile_seconds"] > 0
+    assert result["dropped"] == 300 % 32  # the last partial batch of each epoch, said in the result
+    # the validation scored in padded batches is the set's own accuracy (the padding's outputs are dropped)
+    epoch = result["best_epoch"]
+    assert result["history"][epoch - 1]["val_accuracy"] == pytest.approx(result["accuracy"])
+    assert (tmp_path / "cache" / "jax_compilation_cache").is_dir()  # kept for the next process

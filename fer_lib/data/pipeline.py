@@ -24,6 +24,8 @@ import math
 import keras
 import numpy as np
 
+from ..errors import FerError
+
 AUGMENT_MODES = ("copies", "all", "none")
 AUGMENT_CHUNK = 1024
 
@@ -95,11 +97,16 @@ def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment:
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
                  seed: int = 0, balance: bool = False, augment: str = "copies",
-                 augmenter: keras.Sequential | None = None, copy_only: np.ndarray | None = None):
+                 augmenter: keras.Sequential | None = None, copy_only: np.ndarray | None = None,
+                 fixed_shapes: bool = False):
     """Batches of (float32 pixels in 0-255 with a channel axis, int labels) for `fit` and `predict`.
 
     `training=True` shuffles every epoch; `balance` adds augmented minority copies. Returns a
     `tf.data.Dataset` under the TensorFlow backend and an `ArrayBatches` under the others.
+    `fixed_shapes` (JAX, which compiles a step for every batch shape it meets): every batch holds
+    `batch_size` images. Training drops each epoch's last partial batch (a fresh order every epoch, so no
+    image is always the one left out; `dropped_per_epoch` says how many); otherwise the last batch is padded
+    with copies of its last image, and the caller keeps the first `len(images)` outputs.
     """
     images = np.asarray(images, np.uint8)
     labels = np.asarray(labels, np.int64)
@@ -108,8 +115,17 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, tra
     if mask.any():
         augmenter = augmenter or build_augmenter(seed=seed)
     if keras.backend.backend() == "tensorflow":
+        if fixed_shapes:
+            raise FerError("fixed_shapes is for the JAX backend's compiled steps; TensorFlow batches need none")
         return _tf_dataset(images[index], labels[index], mask, batch_size, training, seed, augmenter)
-    return ArrayBatches(images, labels, index, mask, batch_size, shuffle=training, seed=seed, augmenter=augmenter)
+    return ArrayBatches(images, labels, index, mask, batch_size, shuffle=training, seed=seed, augmenter=augmenter,
+                        drop_remainder=fixed_shapes and training and len(index) >= batch_size,
+                        pad_remainder=fixed_shapes and not training)
+
+
+def dropped_per_epoch(n_images: int, batch_size: int, fixed_shapes: bool) -> int:
+    """The images of an epoch of `n_images` (copies included) left out by dropping its last partial batch."""
+    return n_images % batch_size if fixed_shapes and n_images >= batch_size else 0
 
 
 def _tf_dataset(images: np.ndarray, labels: np.ndarray, mask: np.ndarray, batch_size: int, training: bool,
@@ -139,8 +155,9 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, mask: np.ndarray,
                  batch_size: int, *, shuffle: bool, seed: int = 0, augmenter: keras.Sequential | None = None,
-                 **kwargs):
+                 drop_remainder: bool = False, pad_remainder: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.drop_remainder, self.pad_remainder = drop_remainder, pad_remainder
         self.images, self.labels = images, labels
         self.index, self.mask = np.asarray(index), np.asarray(mask, bool)
         self.batch_size, self.shuffle, self.augmenter = batch_size, shuffle, augmenter
@@ -152,7 +169,8 @@ class ArrayBatches(keras.utils.PyDataset):
         self._start_epoch()
 
     def __len__(self) -> int:
-        return math.ceil(len(self.index) / self.batch_size)
+        return (len(self.index) // self.batch_size if self.drop_remainder
+                else math.ceil(len(self.index) / self.batch_size))
 
     def _start_epoch(self) -> None:
         """A fresh order, and fresh augmentation of the flagged images."""
@@ -173,6 +191,8 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         positions = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        if self.pad_remainder and len(positions) < self.batch_size:  # one batch shape: one compiled step
+            positions = np.concatenate([positions, np.repeat(positions[-1:], self.batch_size - len(positions))])
         x = self.images[self.index[positions]][..., None].astype(np.float32)
         rows = self.augmented_row[positions]
         if (rows >= 0).any():

@@ -101,7 +101,7 @@ def run_arm(arm: Arm, profile: str, data_root: Path | str | None = None) -> dict
     from ..evaluate.lr_probe import probe_split
     from ..evaluate.runner import train_and_evaluate
     from ..papers import get_experiments
-    from ..train.loop import predict_proba
+    from ..train.predict import predict_proba
 
     size = SIZES[get_profile(profile).name]
     spec = get_experiments(PAPER, EXPERIMENT)[0]

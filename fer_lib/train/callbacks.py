@@ -1,9 +1,11 @@
 """The callbacks `fit` trains with, each one rule, all sharing one `RunState` (the run's `state.json`).
 
 They run in this order at the end of every epoch:
+0. `HeldOutScores` (under JAX): the validation set's accuracy and loss into the epoch's logs.
 1. `EpochRecord`: appends the epoch to the history, adds its time to the run's elapsed time
    (which counts across restarts), and saves the weights of the best validation epoch.
-   `WatchScores` (when sets are watched) adds their accuracy to the epoch's row.
+   `CompileRecord` (under JAX) adds the epoch's compilations, `WatchScores` (when sets are watched) the
+   watched sets' accuracy, to the epoch's row.
 2. `CollapseStop`: a run whose validation accuracy equals the share of a single class for
    `patience` epochs in a row predicts one class for everything (as Adam at lr 0.01 does here;
    with balanced training that class need not be the majority); it stops and says so.
@@ -24,6 +26,7 @@ import numpy as np
 from ..files import atomic_path, write_json
 from ..progress import bar
 from .config import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
+from .predict import held_out_scores, predict_proba
 
 BUDGET_MARGIN = 1.1  # epochs vary by a few percent on a busy machine: plan for 10% slower than seen
 
@@ -75,6 +78,20 @@ class EpochRecord(keras.callbacks.Callback):
                 self.model.save_weights(tmp)
 
 
+class HeldOutScores(keras.callbacks.Callback):
+    """The validation set's `val_accuracy` and `val_loss`, put into the epoch's logs before the callbacks that
+    read them (first in the list): Keras's own validation, scored by `predict_proba` in batches of one shape."""
+
+    def __init__(self, val: tuple[np.ndarray, np.ndarray]):
+        super().__init__()
+        self.images, self.labels = val
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            scores = held_out_scores(self.model, self.images, self.labels)
+            logs["val_accuracy"], logs["val_loss"] = scores["accuracy"], scores["loss"]
+
+
 class WatchScores(keras.callbacks.Callback):
     """Scores each watched labelled set after every epoch: its accuracy into that epoch's history row
     (`<name>_accuracy`), and every image's predicted class into `watch_<name>.npz` (`pred`: epochs x
@@ -91,8 +108,6 @@ class WatchScores(keras.callbacks.Callback):
                          for name, (_, labels) in watch.items()}
 
     def on_epoch_end(self, epoch, logs=None):
-        from .loop import predict_proba
-
         row = self.run.state["history"][-1]
         for name, (images, labels) in self.watch.items():
             pred = predict_proba(self.model, images).argmax(axis=1).astype(np.int8)

@@ -11,6 +11,11 @@
   validation set and `config.restore_best`, else the last epoch's.
 - Where it trains (one device or data parallelism) comes from `backend.placement()`; how fast
   (precision, XLA, steps per execution) from `FastPaths`. See the callbacks for the stop rules.
+- Under JAX, which compiles a step for every batch shape, every batch has one shape (`predict.fixed_shapes`):
+  each epoch's last partial training batch is dropped (the state says how many images an epoch left out),
+  the validation set is scored by `predict_proba` in padded batches, compiled programs are kept on disk
+  between processes, and each epoch's compilations and their seconds go into its history row
+  (`compilation.py`). A run compiles its training step and its prediction step once each.
 """
 from __future__ import annotations
 
@@ -26,13 +31,17 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..data.pipeline import build_augmenter, make_dataset, training_plan
+from ..config import cache_dir
+from ..data.pipeline import build_augmenter, dropped_per_epoch, make_dataset, training_plan
 from ..files import write_text
 from . import backend
 from ..provenance import check_committed, diff_sha256, git_commit, training_environment
-from .callbacks import BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, RunState, WatchScores
+from .callbacks import (BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, HeldOutScores, RunState,
+                        WatchScores)
+from .compilation import CompileRecord, compile_log, use_persistent_cache
 from .config import STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
+from .predict import fixed_shapes, predict_proba
 
 # 2: models take 0-255 pixels and scale them themselves. Checkpoints of format 1 expected [0, 1]
 # inputs and are not resumed (their run ids differ).
@@ -60,6 +69,8 @@ class TrainResult:
     # provenance segments: [{"from_epoch", "backend", "backend_version", "device", "git_commit", "environment"}]
     backends: list[dict] | None = None
     placement: str = "one device"
+    # images of each epoch left out with its last partial batch (JAX's one batch shape; 0 elsewhere)
+    images_dropped_per_epoch: int = 0
 
     @property
     def stopped_by_budget(self) -> bool:
@@ -159,10 +170,22 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             if copy_sources is not None and len(copy_sources[1]):
                 images, labels = np.concatenate([train[0], copy_sources[0]]), np.concatenate([train[1], copy_sources[1]])
                 copy_only = np.concatenate([np.zeros(len(train[1]), bool), np.ones(len(copy_sources[1]), bool)])
+            fixed = fixed_shapes()
             train_ds = make_dataset(images, labels, config.batch_size, training=True, seed=config.seed, copy_only=copy_only,
-                                    balance=config.balance, augment=config.augment, augmenter=augmenter)
-            val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if val is not None and len(val[1]) else None
-            callbacks = [EpochRecord(run), *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
+                                    balance=config.balance, augment=config.augment, augmenter=augmenter,
+                                    fixed_shapes=fixed)
+            state["images_dropped_per_epoch"] = dropped_per_epoch(len(train_ds.index) if fixed else 0,
+                                                                  config.batch_size, fixed)
+            has_val = val is not None and len(val[1])
+            # under JAX the validation set is scored in padded batches by a callback (one compiled step);
+            # Keras's own validation would compile another step for its last, smaller batch
+            val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if has_val and not fixed else None
+            log = compile_log()
+            if log is not None:
+                use_persistent_cache(cache_dir() / "jax_compilation_cache")
+            callbacks = [*([HeldOutScores(val)] if has_val and fixed else []), EpochRecord(run),
+                         *([CompileRecord(run, log)] if log is not None else []),
+                         *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
                          BudgetStop(run, config), Checkpoint(run, config),
                          EpochProgress(run, config, f"{run_dir.parent.name}/{run_dir.name}")]
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epochs_done"],
@@ -181,6 +204,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
         best_epoch=state["best_epoch"] if restored else None, config=config, resumed_from_epoch=resumed_from,
         fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
+        images_dropped_per_epoch=state.get("images_dropped_per_epoch", 0),
     )
 
 
@@ -194,9 +218,3 @@ def augmenter_for(config: TrainConfig) -> keras.Sequential:
     """The augmentation layers `config` names."""
     return build_augmenter(config.flip, config.rotation_degrees, seed=config.seed, zoom=config.zoom,
                            translate=config.translate, erasing=config.erasing)
-
-
-def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 images (N, H, W)."""
-    batches = make_dataset(images, np.zeros(len(images), np.int64), batch_size, training=False)
-    return np.asarray(model.predict(batches, verbose=0), np.float32)
