@@ -122,6 +122,30 @@ def manifest() -> list[dict]:
     return notebook_manifest()
 
 
+NOTEBOOK_HASH_META = "fer-notebook-source-sha256"
+
+
+def notebook_source_hash(notebook: Path | str) -> str:
+    """The SHA-256 of a notebook file as committed: what its executed HTML says it ran."""
+    import hashlib
+
+    return hashlib.sha256(Path(notebook).read_bytes()).hexdigest()
+
+
+def with_source_hash(html: str, notebook: Path | str) -> str:
+    """The executed notebook's HTML with the hash of the notebook it ran, in a <meta> tag of its head."""
+    meta = f'<meta name="{NOTEBOOK_HASH_META}" content="{notebook_source_hash(notebook)}">'
+    return html.replace("<head>", "<head>\n" + meta, 1) if "<head>" in html else meta + "\n" + html
+
+
+def html_source_hash(html: str) -> str | None:
+    """The notebook hash an executed notebook's HTML carries (None: executed before the suite recorded it)."""
+    import re
+
+    found = re.search(rf'<meta name="{NOTEBOOK_HASH_META}" content="([0-9a-f]{{64}})">', html)
+    return found.group(1) if found else None
+
+
 def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path | str | None = None,
               parameters: dict | None = None) -> list[Path]:
     """Execute each paper's notebook under `profile`, write its HTML beside its reports, rebuild the index."""
@@ -167,7 +191,7 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
                     raise FerError(f"{entry['notebook']}: {exc.evalue}") from None
                 raise
             body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        write_text(out_dir / "notebook.html", body)
+        write_text(out_dir / "notebook.html", with_source_hash(body, REPO_ROOT / entry["notebook"]))
         written.append(out_dir / "notebook.html")
         record_wall_time(reports_root / profile, entry["paper"], time.monotonic() - started, params, commit)
     if profile == "smoke":

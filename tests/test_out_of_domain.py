@@ -101,3 +101,14 @@ def test_a_model_argument_without_a_path_is_one_line(capsys):
     assert main(["--model", "mine"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NAME=PATH" in err and "Traceback" not in err
+
+
+def test_a_saved_benchmark_of_the_same_models_is_not_scored_again(data_root, tmp_path, monkeypatch):
+    from fer_lib.evaluate.test_looks import read_log
+    from fer_lib.studies import out_of_domain as ood
+
+    first = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100)
+    looks = len(read_log(tmp_path))
+    monkeypatch.setattr(ood, "classify", lambda *a, **k: pytest.fail("scored a saved benchmark again"))
+    assert ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100) == first
+    assert len(read_log(tmp_path)) == looks  # no new look at the test sets

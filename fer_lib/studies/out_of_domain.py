@@ -317,13 +317,20 @@ def write_study(folder: Path, record: dict, predictions: dict[str, dict]) -> Non
 
 def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None,
                   reports_root: Path | str | None = None, models: dict[str, str] | None = None,
-                  n_boot: int = 2000) -> dict:
-    """Score every model at hand on every set both ways, save the study and log each look (see the module)."""
+                  n_boot: int = 2000, rescore: bool = False) -> dict:
+    """Score every model at hand on every set both ways, save the study and log each look (see the module).
+    A saved study of the same models (the same bytes) is returned as saved, nothing scored again, unless
+    `rescore`: a test set is looked at once per model."""
     prof = get_profile(profile)
-    commit = git_commit()
-    check_committed(commit)
     root = Path(reports_root or reports_dir())
     found, files, not_scored = contenders(models)
+    saved_path = root / prof.name / STUDY / "results.json"
+    if saved_path.exists() and not rescore:
+        saved = json.loads(saved_path.read_text())
+        if saved.get("models") == files and saved.get("n_bootstrap") == n_boot:
+            return saved
+    commit = git_commit()
+    check_committed(commit)
     not_scored.append("the model comparison's other models (the recipes not chosen, the FER+-trained model, the "
                       "papers' runs): their weights are not committed (only their predictions are); pass a model "
                       "file as NAME=PATH to score one")
