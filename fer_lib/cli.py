@@ -403,6 +403,16 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--model", help="a .keras model (default: the suite's reference model)")
     exp.add_argument("--format", required=True, dest="fmt", help="onnx or tflite")
     exp.add_argument("--output", help="the file to write (default: the model's name with the format's suffix)")
+    cmp = sub.add_parser("campaign", help="run a profile's unfinished experiments several at once until a deadline")
+    cmp.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
+    cmp.add_argument("--minutes", type=float, required=True, help="the deadline, in minutes from now")
+    cmp.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
+    cmp.add_argument("--paper", action="append", help="only this paper (repeatable); default: every paper")
+    cmp.add_argument("--experiments", help="comma-separated experiment names (default: all pending)")
+    cmp.add_argument("--reports-root", help="where the reports go (default: the project's reports/)")
+    cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
+    cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
+    cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
     args = parser.parse_args(argv)
     interrupted = _InterruptWatch()
     try:
@@ -444,6 +454,15 @@ def main(argv: list[str] | None = None) -> int:
                               data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace,
                               budget_minutes=args.budget_minutes):
                 print(line)
+        elif args.command == "campaign":
+            from .studies.campaign import main as campaign_main
+            forwarded = ["--profile", args.profile, "--minutes", str(args.minutes), "--jobs", str(args.jobs)]
+            for flag, value in (("--experiments", args.experiments), ("--reports-root", args.reports_root),
+                                ("--data-dir", args.data_dir), ("--pack-to", args.pack_to)):
+                if value:
+                    forwarded += [flag, value]
+            forwarded += [x for paper in args.paper or [] for x in ("--paper", paper)] + (["--list"] if args.list else [])
+            return campaign_main(forwarded)
         elif args.command == "render":
             for folder in render(args.profile, args.reports_root):
                 print(f"re-rendered {folder}")

@@ -1,0 +1,197 @@
+"""A campaign: the unfinished runs of a profile, several at once on one machine until a deadline, packed for the trip back.
+
+A lent GPU runs one experiment at a time today, while the seeds, folds and ablation arms waiting are independent
+and each leaves most of the device idle. `fer-lib campaign --profile paper --minutes 10 --jobs 4`:
+
+1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
+   cost estimated from its saved report's measured seconds per epoch (on the machine that measured them: a
+   faster device only shortens it) times the epochs still to run; unmeasured ones come last;
+2. runs them, heaviest first, `jobs` at a time, each as its own `fer-lib train` process (its own Keras backend
+   and device memory: JAX's preallocation is shared out, `XLA_PYTHON_CLIENT_MEM_FRACTION`), on joblib's process
+   scheduler, on every machine the suite uses (the GPU one included);
+3. gives each run the wall-clock budget left until the deadline, so it stops between epochs with its checkpoint
+   (a later campaign resumes it), and kills none that overruns by more than `GRACE_SECONDS`;
+4. packs every report folder it touched (record, histories, predictions) into at most `MAX_FILES` files of
+   `MAX_FILE_BYTES` (`pack`), which `unpack` restores on the CPU machine, where the reports are rendered.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..config import get_profile, reports_dir
+from ..errors import FerError
+from ..evaluate.record import RECORD_FILE, ExperimentRecord
+from ..evaluate.runner import report_folder
+from ..papers import get_experiments, papers_with_experiments
+
+MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2**20  # what a device call brings back
+GRACE_SECONDS = 120  # past its budget, a run is finishing an epoch or writing its report: then it is stopped
+
+
+@dataclass(frozen=True)
+class Job:
+    """One experiment to run: its report folder, epochs left over all its seeds, and the estimated seconds."""
+
+    paper: str
+    experiment: str
+    folder: str
+    epochs_left: int
+    estimated_seconds: float | None
+    measured_on: str | None
+
+
+def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | None, str | None]:
+    """(finished, epochs left, seconds per epoch measured, where) from the reports of `spec` (paper or fallback rate)."""
+    prof = get_profile(profile)
+    seeds = len(spec.seeds) if prof.multi_seed else 1
+    planned = spec.planned_epochs(prof) * seeds
+    folders = [report_folder(spec, prof.name, reports_root)]
+    if spec.fallback_lr is not None:
+        folders.append(folders[0].with_name(f"{spec.name}__lr{spec.fallback_lr:g}"))
+    best_left, per_epoch, where = planned, None, None
+    for folder in folders:
+        if not (folder / RECORD_FILE).exists():
+            continue
+        record = ExperimentRecord.read(folder)
+        if record.completed:
+            return True, 0, None, None
+        run = sum(record.epochs.run_per_seed)
+        if run:
+            per_epoch = sum(record.epochs.train_seconds_per_seed) / run
+            where = "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
+        best_left = min(best_left, max(planned - run, 0))
+    return False, best_left, per_epoch, where
+
+
+def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: list[str] | None = None,
+                 experiments: list[str] | None = None) -> list[Job]:
+    """The experiments of `profile` whose reports are missing or incomplete, heaviest estimate first."""
+    root = Path(reports_root or reports_dir())
+    jobs = []
+    for paper in papers or papers_with_experiments():
+        for spec in [s for s in get_experiments(paper) if not experiments or s.name in experiments]:
+            finished, left, per_epoch, where = _state(spec, profile, root)
+            if not finished:
+                jobs.append(Job(paper, spec.name, str(report_folder(spec, get_profile(profile).name, root)), left,
+                                None if per_epoch is None else round(per_epoch * left, 1), where))
+    return sorted(jobs, key=lambda j: (j.estimated_seconds is None, -(j.estimated_seconds or 0)))
+
+
+def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: str, data_dir: str | None) -> dict:
+    """Run one job as a `fer-lib train` process with the budget left until `deadline`."""
+    left = deadline - time.time()
+    if left < 30:
+        return {**asdict(job), "status": "not started: the deadline had come", "seconds": 0.0}
+    env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / jobs:.2f}", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+           "FER_PROGRESS": "0"}
+    cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment, "--profile", profile,
+           "--budget-minutes", f"{left / 60:.2f}", "--reports-root", reports_root]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    started = time.time()
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=left + GRACE_SECONDS)
+        status = "ran" if done.returncode == 0 else f"failed (exit {done.returncode})"
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    except subprocess.TimeoutExpired:
+        status, tail = "stopped at the deadline (its checkpoint resumes it)", []
+    return {**asdict(job), "status": status, "seconds": round(time.time() - started, 1), "tail": tail}
+
+
+def run_campaign(profile: str, minutes: float, jobs: int = 2, *, reports_root: Path | str | None = None,
+                 papers: list[str] | None = None, experiments: list[str] | None = None,
+                 data_dir: Path | str | None = None) -> list[dict]:
+    """Run the pending jobs `jobs` at a time until `minutes` from now (see the module); one result per job."""
+    from joblib import Parallel, delayed
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise FerError(f"--jobs must be a whole number of runs at once, at least 1, got {jobs!r}")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+        raise FerError(f"--minutes must be a positive number of minutes, got {minutes!r}")
+    root = Path(reports_root or reports_dir()).resolve()
+    pending = pending_jobs(profile, root, papers, experiments)
+    deadline = time.time() + 60 * minutes
+    # each run is its own `fer-lib train` process (its own backend and device memory); joblib's workers only
+    # start them and wait, so threads suffice, and feed the next job to whichever worker is free
+    return Parallel(n_jobs=jobs, backend="threading")(
+        delayed(_run_job)(job, profile, deadline, jobs, str(root), str(data_dir) if data_dir else None)
+        for job in pending)
+
+
+def pack(folders: list[Path | str], out: Path | str, root: Path | str, max_files: int = MAX_FILES,
+         max_bytes: int = MAX_FILE_BYTES) -> list[Path]:
+    """The `folders` (paths kept relative to `root`) as an xz tar in at most `max_files` parts of `max_bytes`
+    (`campaign.tar.xz.000`, ...), or a FerError saying how much did not fit, before anything is written."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
+        for folder in folders:
+            tar.add(str(folder), arcname=str(Path(folder).resolve().relative_to(Path(root).resolve())))
+    data = buffer.getvalue()
+    parts = [data[i:i + max_bytes] for i in range(0, len(data), max_bytes)] or [b""]
+    if len(parts) > max_files:
+        raise FerError(f"the campaign's results pack to {len(data) / 2**20:.1f} MiB, more than {max_files} files of "
+                       f"{max_bytes / 2**20:.0f} MiB; pack fewer runs per call")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, part in enumerate(parts):
+        path = out / f"campaign.tar.xz.{i:03d}"
+        path.write_bytes(part)
+        written.append(path)
+    return written
+
+
+def unpack(parts: list[Path | str], root: Path | str) -> list[str]:
+    """Restore what `pack` wrote under `root`; returns the member names."""
+    data = b"".join(Path(p).read_bytes() for p in sorted(parts, key=lambda p: str(p)))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
+        names = tar.getnames()
+        tar.extractall(root, filter="data")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--minutes", type=float, required=True)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--paper", action="append")
+    parser.add_argument("--experiments", help="comma-separated experiment names")
+    parser.add_argument("--reports-root")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--pack-to", help="pack the touched report folders here (at most 8 files of 16 MiB)")
+    parser.add_argument("--list", action="store_true", help="only list the pending jobs and their estimates")
+    args = parser.parse_args(argv)
+    try:
+        experiments = args.experiments.split(",") if args.experiments else None
+        if args.list:
+            for job in pending_jobs(args.profile, args.reports_root, args.paper, experiments):
+                print(json.dumps(asdict(job)))
+            return 0
+        results = run_campaign(args.profile, args.minutes, args.jobs, reports_root=args.reports_root,
+                               papers=args.paper, experiments=experiments, data_dir=args.data_dir)
+        for r in results:
+            print(json.dumps({k: r[k] for k in ("paper", "experiment", "status", "seconds", "estimated_seconds")}))
+        if args.pack_to:
+            touched = [p for r in results for p in sorted(Path(r["folder"]).parent.glob(Path(r["folder"]).name + "*"))
+                       if p.is_dir()]  # the paper-rate folder and its fallback's
+            root = Path(args.reports_root or reports_dir())
+            print("\n".join(str(p) for p in pack(touched, args.pack_to, root)))
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

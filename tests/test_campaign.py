@@ -1,0 +1,50 @@
+"""The campaign: pending runs listed with their estimates, two run at once under smoke, their reports packed into
+at most 8 files of 16 MiB and restored."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_lib.errors import FerError
+from fer_lib.studies import campaign
+
+CKPLUS = ["ckplus48_random80", "ckplus48_subject"]
+
+
+def test_two_smoke_runs_at_once_then_packed_and_restored(data_root, tmp_path):
+    root = tmp_path / "reports"
+    pending = campaign.pending_jobs("smoke", root, ["yousaf2024"], CKPLUS)
+    assert sorted(j.experiment for j in pending) == CKPLUS and all(j.estimated_seconds is None for j in pending)
+    results = campaign.run_campaign("smoke", 10, 2, reports_root=root, papers=["yousaf2024"], experiments=CKPLUS,
+                                    data_dir=data_root)
+    assert [r["status"] for r in results] == ["ran", "ran"], results
+    assert campaign.pending_jobs("smoke", root, ["yousaf2024"], CKPLUS) == []  # finished: nothing left to run
+    folders = [root / "smoke" / "yousaf2024" / name for name in CKPLUS]
+    parts = campaign.pack(folders, tmp_path / "out", root)
+    assert 1 <= len(parts) <= campaign.MAX_FILES and all(p.stat().st_size <= campaign.MAX_FILE_BYTES for p in parts)
+    names = campaign.unpack(parts, tmp_path / "back")
+    record = "smoke/yousaf2024/ckplus48_subject/experiment.json"
+    assert record in names
+    assert json.loads((tmp_path / "back" / record).read_text()) == json.loads((root / record).read_text())
+
+
+def test_a_pack_too_large_for_the_trip_back_is_refused_before_writing(tmp_path):
+    folder = tmp_path / "r" / "run"
+    folder.mkdir(parents=True)
+    (folder / "noise.bin").write_bytes(__import__("os").urandom(300_000))  # does not compress
+    with pytest.raises(FerError, match="more than 2 files"):
+        campaign.pack([folder], tmp_path / "out", tmp_path / "r", max_files=2, max_bytes=100_000)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_job_started_after_the_deadline_is_not_run(tmp_path):
+    job = campaign.Job("yousaf2024", "ckplus48_subject", str(tmp_path), 1, None, None)
+    result = campaign._run_job(job, "smoke", deadline=0.0, jobs=1, reports_root=str(tmp_path), data_dir=None)
+    assert result["status"].startswith("not started")
+
+
+@pytest.mark.parametrize("kwargs, needle", [({"minutes": 0}, "--minutes"), ({"minutes": 1, "jobs": 0}, "--jobs")])
+def test_bad_campaign_settings_are_named(kwargs, needle, tmp_path):
+    with pytest.raises(FerError, match=needle):
+        campaign.run_campaign("smoke", reports_root=tmp_path, **kwargs)
