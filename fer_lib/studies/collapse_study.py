@@ -177,7 +177,8 @@ def run_study(profile: str = "smoke", *, data_root: Path | str | None = None, re
                            f"{(done_run.stderr or done_run.stdout).strip().splitlines()[-1:]}")
         rows.append(json.loads(done_run.stdout.strip().splitlines()[-1]))
         # saved after every arm: a study stopped part-way (a session's end) keeps what it measured, and says so
-        record = study_record(prof.name, rows, len(planned), git_commit())
+        # the study plans every arm, whichever backends run now: a machine without JAX's arms is part-way
+        record = study_record(prof.name, rows, len(arms(seeds)), git_commit())
         _write(out, record)
     return record
 
@@ -275,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--reports-root")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help="comma-separated: run only these backends' arms now (JAX's are slow on some CPUs)")
     args = parser.parse_args(argv)
     try:
         if args.arm:
@@ -285,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row))
             return 0
         seeds = tuple(int(s) for s in args.seeds.split(","))
-        record = run_study(args.profile, data_root=args.data_dir, reports_root=args.reports_root, seeds=seeds)
+        record = run_study(args.profile, data_root=args.data_dir, reports_root=args.reports_root, seeds=seeds,
+                           backends=tuple(b.strip() for b in args.backends.split(",")))
         print(record["finding"])
         return 0
     except FerError as exc:
