@@ -583,6 +583,9 @@ RENDER_BREAKS = {
     "predictions missing": (lambda f: (f / "predictions_seed2.npz").unlink(), ["predictions_seed2.npz is missing"]),
     "history missing": (lambda f: (f / "history_seed0.csv").unlink(), ["history_seed0.csv is missing"]),
     "metrics truncated": (lambda f: (f / "metrics.json").write_text('{"primary'), ["cannot read", "metrics.json"]),
+    "metrics missing": (lambda f: (f / "metrics.json").unlink(), ["metrics.json"]),
+    "history truncated mid-line": (lambda f: (f / "history_seed1.csv").write_text(
+        (f / "history_seed1.csv").read_text()[:200]), ["history_seed1.csv"]),
 }
 
 
@@ -620,13 +623,13 @@ def test_an_empty_seeds_value_is_a_mistake_not_the_default_seeds(capsys):
     one_line_error(capsys, cli.main(["train", "yousaf2024", "--seeds", ""]), "--seeds", "''")
 
 
-def test_a_truncated_manifest_is_one_line(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("command", ["reproduce", "index"])
+def test_a_truncated_manifest_is_one_line(command, tmp_path, capsys, monkeypatch):
     from fer_lib import config
     broken = tmp_path / "manifest.json"
     broken.write_text('[{"paper": "yousaf2024", "note')
     monkeypatch.setattr(config, "NOTEBOOK_MANIFEST", broken)
-    one_line_error(capsys, cli.main(["reproduce"]), "cannot read the notebook manifest", "git checkout")
-    one_line_error(capsys, cli.main(["index"]), "cannot read the notebook manifest")
+    one_line_error(capsys, cli.main([command]), "cannot read the notebook manifest", "git checkout")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -836,3 +839,52 @@ def test_a_ctrl_c_that_python_could_only_report_as_ignored_still_exits_130(capsy
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recognizer on the command line where OpenCV fails quietly: a cut video, an annotation it cannot write
+
+
+def _video(path: Path, frames: int = 20) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    writer.release()
+
+
+def test_a_video_that_ends_early_says_how_much_was_read(tmp_path, capsys):
+    whole = tmp_path / "whole.avi"
+    _video(whole)
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])  # its header still states 20 frames
+    assert cli.main(["predict", str(cut), "--output", str(tmp_path / "out.jsonl")]) == 0
+    err = capsys.readouterr().err
+    read = len((tmp_path / "out.jsonl").read_text().splitlines())
+    assert 0 < read < 20 and f"read {read} of the 20 frames its header states" in err, err
+
+
+@pytest.mark.parametrize("name, make_input", [("photo_emotions.png", lambda p: _image(p / "photo.jpg")),
+                                              ("clip_emotions.mp4", lambda p: _video(p / "clip.avi", 3))])
+def test_an_annotation_opencv_cannot_write_is_an_error_not_silence(name, make_input, tmp_path, capsys):
+    make_input(tmp_path)
+    source = next(p for p in tmp_path.iterdir() if p.is_file())
+    (tmp_path / "out" / name).mkdir(parents=True)  # a folder where the annotated file would go: OpenCV writes nothing
+    one_line_error(capsys, cli.main(["predict", str(source), "--annotate", str(tmp_path / "out")]),
+                   "could not write the annotated", name)
+
+
+def test_check_data_names_an_empty_ferplus_mapping_as_a_difference(small_fer_folder, data_root, capsys, monkeypatch,
+                                                                    isolated_cache):
+    from fer_lib.data.ferplus import MAPPING_FILE, VOTES_FILE
+    root = small_fer_folder.parent
+    shutil.copytree(data_root / "ckplus", root / "ckplus")
+    (root / "ferplus").mkdir()
+    shutil.copy(data_root / "ferplus" / VOTES_FILE, root / "ferplus" / VOTES_FILE)
+    header = (data_root / "ferplus" / MAPPING_FILE).read_text().splitlines()[0]
+    (root / "ferplus" / MAPPING_FILE).write_text(header + "\n")  # the mapping's header and no rows
+    monkeypatch.setenv("FER_DATA_DIR", str(root))
+    assert cli.main(["check-data", "--partial-ok"]) in (0, 2)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out
+    assert "ferplus" in out.out and "differs:" in out.out.split("ferplus", 1)[1], out.out[-800:]

@@ -233,10 +233,10 @@ def test_a_bad_votes_file_is_one_clear_error(case, tmp_path, isolated_cache):
     assert needle in str(info.value) and fp.VOTES_FILE in str(info.value)
 
 
-def test_votes_given_directly_are_checked_too():
-    for bad in (-1.0, float("nan"), 2.5, float("inf")):
-        with pytest.raises(FerError, match="every vote must be a whole number"):
-            fp.votes_to_targets(np.array([votes(anger=8, neutral=bad)]), "majority")
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), 2.5, float("inf")], ids=["negative", "nan", "fractional", "infinite"])
+def test_votes_given_directly_are_checked_too(bad):
+    with pytest.raises(FerError, match="every vote must be a whole number"):
+        fp.votes_to_targets(np.array([votes(anger=8, neutral=bad)]), "majority")
 
 
 def test_votes_that_label_no_image_are_an_error_not_an_empty_dataset(tmp_path, isolated_cache):
