@@ -245,7 +245,7 @@ def trained_rate(spec: ExperimentSpec, profile: str, reports_root: Path | str | 
         return spec.training.learning_rate
     root = Path(reports_root if reports_root is not None else reports_dir())
     if ((unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()
-            or (root / profile / spec.paper / _folder_name(spec, spec.fallback_lr) / RECORD_FILE).exists()):
+            or (root / profile / spec.paper / folder_name(spec, spec.fallback_lr) / RECORD_FILE).exists()):
         return spec.fallback_lr
     return spec.training.learning_rate
 
@@ -364,7 +364,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     strength = RunStrength(len(dataset), tuple(units), budget_seconds(spec, prof, budget_minutes),
                            spec.planned_epochs(prof))
     for lr in (spec.training.learning_rate, spec.fallback_lr):
-        folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr) if lr is not None else None
+        folder = reports_root / prof.name / spec.paper / folder_name(spec, lr) if lr is not None else None
         if folder is not None and (folder / RECORD_FILE).exists():
             refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
 
@@ -374,7 +374,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
     lr = spec.training.learning_rate
     paper_rate_precision = None  # a fallback changes the rate and nothing else: it keeps the paper rate's precision
     if not replace and prof.fallback and spec.fallback_lr not in (None, lr):
-        paper_rate_report = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+        paper_rate_report = reports_root / prof.name / spec.paper / folder_name(spec, lr)
         if reported_untrained(paper_rate_report, spec, prof, strength, budget_minutes):
             print(f"[{spec.paper}] {spec.name}: {paper_rate_report} already reports that lr {lr:g} did not train "
                   f"under these exact settings; going on to the fallback lr {spec.fallback_lr:g} "
@@ -394,7 +394,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
             paper_rate_precision = (first.run.fast_paths or {}).get("precision")
         wall = time.monotonic() - started
         if not replace:
-            refuse_fewer_epochs(reports_root / prof.name / spec.paper / _folder_name(spec, lr), per_seed)
+            refuse_fewer_epochs(reports_root / prof.name / spec.paper / folder_name(spec, lr), per_seed)
         results.append(_write_report(spec, prof, lr, dataset, prepared.summary, per_seed, trained, wall, reports_root,
                                      groups))
         if trained and lr == spec.training.learning_rate:
@@ -435,10 +435,12 @@ def refuse_fewer_epochs(folder: Path, per_seed: list[SeedRun]) -> None:
                        "with --reports-root, or replace on purpose with --replace")
 
 
-def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> Path:
-    """The report folder of `spec` under `profile` at the paper's learning rate (it may not exist yet)."""
+def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None,
+                  lr: float | None = None) -> Path:
+    """The report folder of `spec` under `profile` at `lr` (default: the paper's learning rate); it may not
+    exist yet."""
     root = Path(reports_root) if reports_root is not None else reports_dir()
-    return root / profile / spec.paper / _folder_name(spec, spec.training.learning_rate)
+    return root / profile / spec.paper / folder_name(spec, spec.training.learning_rate if lr is None else lr)
 
 
 def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, reports_root: Path | str | None = None,
@@ -498,7 +500,7 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
         used[unit] = json.loads(state.read_text())["elapsed_seconds"] / 60 / prof.budget_scale
     strength = RunStrength(len(dataset), tuple(units), prof.budget_seconds(max(used.values())),
                            spec.planned_epochs(prof))
-    folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+    folder = reports_root / prof.name / spec.paper / folder_name(spec, lr)
     if (folder / RECORD_FILE).exists():
         refuse_weaker(folder, strength, ExperimentRecord.read(folder).strength, replace)
     started = time.monotonic()
@@ -537,7 +539,7 @@ def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path
     if checkpoints.exists():
         shutil.rmtree(checkpoints)
     root = Path(reports_root if reports_root is not None else reports_dir())
-    stale = root / profile / spec.paper / _folder_name(spec, spec.fallback_lr)
+    stale = root / profile / spec.paper / folder_name(spec, spec.fallback_lr)
     if not (stale / RECORD_FILE).exists():
         return None
     shutil.rmtree(stale)
@@ -545,7 +547,8 @@ def retire_stale_fallback(spec: ExperimentSpec, profile: str, reports_root: Path
     return stale
 
 
-def _folder_name(spec: ExperimentSpec, lr: float) -> str:
+def folder_name(spec: ExperimentSpec, lr: float) -> str:
+    """The name of `spec`'s report folder at `lr`: the experiment's name, with `__lr<rate>` for a fallback rate."""
     return spec.name if lr == spec.training.learning_rate else f"{spec.name}__lr{lr:g}"
 
 
@@ -720,7 +723,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
         unit="fold" if spec.kfold else "seed", holdout=spec.holdout, inference_latency=latency,
         started_from=[r.started_from.as_record() for r in per_seed] if first.started_from is not None else None,
     )
-    folder = reports_root / prof.name / spec.paper / _folder_name(spec, lr)
+    folder = reports_root / prof.name / spec.paper / folder_name(spec, lr)
     held = holdout_index(spec, dataset)
     with atomic_folder(folder) as tmp:
         for r in per_seed:

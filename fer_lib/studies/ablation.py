@@ -324,10 +324,10 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
     The experiment's checkpoints live in a cache that a fresh checkout lacks; its report is the saved
     run, so the reference is not trained a second time."""
     from ..evaluate.record import RECORD_FILE, ExperimentRecord
-    from ..evaluate.runner import _folder_name
+    from ..evaluate.runner import folder_name
 
     experiment = spec.reference_experiment()
-    folder = Path(reports_root) / profile / spec.paper / _folder_name(experiment, config.learning_rate)
+    folder = Path(reports_root) / profile / spec.paper / folder_name(experiment, config.learning_rate)
     if not (folder / RECORD_FILE).exists():
         return None
     record = ExperimentRecord.read(folder)

@@ -55,7 +55,7 @@ def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | N
     planned = spec.planned_epochs(prof) * seeds
     folders = [report_folder(spec, prof.name, reports_root)]
     if spec.fallback_lr is not None:
-        folders.append(folders[0].with_name(f"{spec.name}__lr{spec.fallback_lr:g}"))
+        folders.append(report_folder(spec, prof.name, reports_root, spec.fallback_lr))
     best_left, per_epoch, where = planned, None, None
     for folder in folders:
         if not (folder / RECORD_FILE).exists():

@@ -98,9 +98,9 @@ def source_facts(source: ExperimentSpec, profile: str, lr: float, reports_root: 
     test accuracy (seed 0's run is the one fine-tuned), epochs run and planned, and why it stopped, so
     the fine-tuning is read beside how much the source had learned."""
     from ..evaluate.record import ExperimentRecord
-    from ..evaluate.runner import _folder_name
+    from ..evaluate.runner import folder_name
 
-    folder = Path(reports_root) / profile / source.paper / _folder_name(source, lr)
+    folder = Path(reports_root) / profile / source.paper / folder_name(source, lr)
     if not (folder / "experiment.json").exists():
         return None
     record = ExperimentRecord.read(folder)

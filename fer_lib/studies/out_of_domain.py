@@ -294,7 +294,7 @@ def write_study(folder: Path, record: dict, predictions: dict[str, dict]) -> Non
               f"none of them trained on. Code `fer_lib/studies/out_of_domain.py`, commit {record['git_commit']}; "
               f"{record['device']}.")
     summary = [header, "", *summary_lines(record), "",
-               f"Sets: " + "; ".join(f"{s['name']}: {s['description']} (left out: " +
+               "Sets: " + "; ".join(f"{s['name']}: {s['description']} (left out: " +
                                      (", ".join(f"{k} {v}" for k, v in s["left_out"].items()) or "none") + ")"
                                      for s in record["sets"]), ""]
     with atomic_folder(folder) as tmp:

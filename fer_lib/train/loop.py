@@ -41,7 +41,7 @@ from .callbacks import (BudgetStop, Checkpoint, CollapseStop, EpochProgress, Epo
 from .compilation import CompileRecord, compile_log, use_persistent_cache
 from .config import STOP_BUDGET, TrainConfig
 from .fast_paths import FastPaths, dtype_policy
-from .predict import fixed_shapes, predict_proba
+from .predict import fixed_shapes
 
 # 2: models take 0-255 pixels and scale them themselves. Checkpoints of format 1 expected [0, 1]
 # inputs and are not resumed (their run ids differ).
