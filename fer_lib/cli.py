@@ -353,7 +353,8 @@ def _parse_seeds(text: str | None) -> list[int] | None:
         raise FerError(f"--seeds must be comma-separated distinct non-negative integers, got {text!r}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line: one subcommand per handler in `HANDLERS`."""
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("data", help="download the datasets with Kaggle credentials, or explain the alternatives")
@@ -413,73 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser(argv).parse_args(argv)
     interrupted = _InterruptWatch()
     try:
-        if args.command == "data":
-            for path in download():
-                print(f"downloaded into {path}")
-        elif args.command == "check-data":
-            report = check_data()
-            if args.json:
-                print(json.dumps(report, indent=2))
-            for name, r in report.items():
-                if r.get("absent"):
-                    print(f"{name}: not present (optional: FER+ labels in ferplus/, for the FER+ notebook and audit)")
-                    continue
-                print(f"{name}: {r['images']} images ({r['layout']}), {r['unreadable_skipped']} unreadable skipped"
-                      + "".join(f"\n  unreadable: {path}" for path in r["unreadable"][:10])
-                      + (f"\n  ... and {len(r['unreadable']) - 10} more" if len(r["unreadable"]) > 10 else "")
-                      + "".join(f"\n  differs: {line}" for line in r["differences"]))
-            differing = [name for name, r in report.items() if r["differences"]]
-            if not differing:
-                print("OK: every dataset matches its public release")
-            else:
-                print(f"{'PARTIAL (accepted with --partial-ok)' if args.partial_ok else 'MISMATCH'}: "
-                      f"{', '.join(differing)} differ from the public release (lines above); reports made from this "
-                      "copy are marked partial")
-                return 0 if args.partial_ok else 2
-        elif args.command == "reproduce":
-            params = {} if args.experiments == "all" else {"experiments": args.experiments}
-            if args.data_dir:
-                params["data_dir"] = str(Path(args.data_dir).resolve())
-            if args.replace:
-                params["replace"] = True
-            if args.seeds is not None:
-                params["seeds"] = _parse_seeds(args.seeds)
-            for path in reproduce(args.profile, args.paper, args.reports_root, params):
-                print(f"wrote {path}")
-        elif args.command == "train":
-            for line in train(args.paper, args.names, args.profile, seeds=_parse_seeds(args.seeds),
-                              data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace,
-                              budget_minutes=args.budget_minutes):
-                print(line)
-        elif args.command == "campaign":
-            from .studies.campaign import main as campaign_main
-            forwarded = ["--profile", args.profile, "--minutes", str(args.minutes), "--jobs", str(args.jobs)]
-            for flag, value in (("--experiments", args.experiments), ("--reports-root", args.reports_root),
-                                ("--data-dir", args.data_dir), ("--pack-to", args.pack_to)):
-                if value:
-                    forwarded += [flag, value]
-            forwarded += [x for paper in args.paper or [] for x in ("--paper", paper)] + (["--list"] if args.list else [])
-            return campaign_main(forwarded)
-        elif args.command == "render":
-            for folder in render(args.profile, args.reports_root):
-                print(f"re-rendered {folder}")
-        elif args.command == "predict":
-            from .recognizer.command import run_predict
-            return run_predict(args.paths, webcam=args.webcam, model=args.model, detector=args.detector, fmt=args.fmt,
-                               output=args.output, annotate=args.annotate, detect_every=args.detect_every,
-                               max_frames=args.max_frames)
-        elif args.command == "export":
-            from .recognizer.command import run_export
-            print(f"wrote {run_export(args.model, args.fmt, args.output)}")
-        elif args.command == "index":
-            from .reporting.index import build_index
-            from .reporting.readme import update_readme
-            print(f"wrote {build_index(reports_dir())}")
-            update_readme()
-            print("refreshed the README's generated blocks")
+        code = HANDLERS[args.command](args)
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -491,7 +433,98 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted.seen:  # a Ctrl-C that landed where Python could only print "Exception ignored" and go on
         print(INTERRUPTED, file=sys.stderr)
         return 130
-    return 0
+    return code or 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One handler per command: what it prints and its exit status (None: 0); the work is in the library
+
+
+def _cmd_data(args) -> int | None:
+    for path in download():
+        print(f"downloaded into {path}")
+
+
+def _cmd_check_data(args) -> int | None:
+    report = check_data()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    for name, r in report.items():
+        if r.get("absent"):
+            print(f"{name}: not present (optional: FER+ labels in ferplus/, for the FER+ notebook and audit)")
+            continue
+        print(f"{name}: {r['images']} images ({r['layout']}), {r['unreadable_skipped']} unreadable skipped"
+              + "".join(f"\n  unreadable: {path}" for path in r["unreadable"][:10])
+              + (f"\n  ... and {len(r['unreadable']) - 10} more" if len(r["unreadable"]) > 10 else "")
+              + "".join(f"\n  differs: {line}" for line in r["differences"]))
+    differing = [name for name, r in report.items() if r["differences"]]
+    if not differing:
+        print("OK: every dataset matches its public release")
+        return None
+    print(f"{'PARTIAL (accepted with --partial-ok)' if args.partial_ok else 'MISMATCH'}: "
+          f"{', '.join(differing)} differ from the public release (lines above); reports made from this "
+          "copy are marked partial")
+    return 0 if args.partial_ok else 2
+
+
+def _cmd_reproduce(args) -> int | None:
+    params = {} if args.experiments == "all" else {"experiments": args.experiments}
+    if args.data_dir:
+        params["data_dir"] = str(Path(args.data_dir).resolve())
+    if args.replace:
+        params["replace"] = True
+    if args.seeds is not None:
+        params["seeds"] = _parse_seeds(args.seeds)
+    for path in reproduce(args.profile, args.paper, args.reports_root, params):
+        print(f"wrote {path}")
+
+
+def _cmd_train(args) -> int | None:
+    for line in train(args.paper, args.names, args.profile, seeds=_parse_seeds(args.seeds),
+                      data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace,
+                      budget_minutes=args.budget_minutes):
+        print(line)
+
+
+def _cmd_campaign(args) -> int | None:
+    from .studies.campaign import main as campaign_main
+    forwarded = ["--profile", args.profile, "--minutes", str(args.minutes), "--jobs", str(args.jobs)]
+    for flag, value in (("--experiments", args.experiments), ("--reports-root", args.reports_root),
+                        ("--data-dir", args.data_dir), ("--pack-to", args.pack_to)):
+        if value:
+            forwarded += [flag, value]
+    forwarded += [x for paper in args.paper or [] for x in ("--paper", paper)] + (["--list"] if args.list else [])
+    return campaign_main(forwarded)
+
+
+def _cmd_render(args) -> int | None:
+    for folder in render(args.profile, args.reports_root):
+        print(f"re-rendered {folder}")
+
+
+def _cmd_predict(args) -> int | None:
+    from .recognizer.command import run_predict
+    return run_predict(args.paths, webcam=args.webcam, model=args.model, detector=args.detector, fmt=args.fmt,
+                       output=args.output, annotate=args.annotate, detect_every=args.detect_every,
+                       max_frames=args.max_frames)
+
+
+def _cmd_export(args) -> int | None:
+    from .recognizer.command import run_export
+    print(f"wrote {run_export(args.model, args.fmt, args.output)}")
+
+
+def _cmd_index(args) -> int | None:
+    from .reporting.index import build_index
+    from .reporting.readme import update_readme
+    print(f"wrote {build_index(reports_dir())}")
+    update_readme()
+    print("refreshed the README's generated blocks")
+
+
+HANDLERS = {"data": _cmd_data, "check-data": _cmd_check_data, "reproduce": _cmd_reproduce, "train": _cmd_train,
+            "campaign": _cmd_campaign, "render": _cmd_render, "predict": _cmd_predict, "export": _cmd_export,
+            "index": _cmd_index}
 
 
 INTERRUPTED = "interrupted: training checkpoints every epoch, so re-run the same command to resume"

@@ -29,7 +29,7 @@ def test_unknown_profile_and_paper_list_the_valid_ones():
     out = run_cli("reproduce", "--profile", "gpu")
     assert out.returncode == 2 and "valid profiles are: cpu, paper, smoke" in out.stderr and "Traceback" not in out.stderr
     out = run_cli("reproduce", "--profile", "smoke", "--paper", "nobody2099")
-    assert out.returncode == 2 and "valid papers are: abdulkadir2025, data_audit, ferplus, khalid2025, leakage_study, mahdi2025, reference_model, yousaf2024" in out.stderr
+    assert out.returncode == 2 and "valid papers are: abdulkadir2025, data_audit, ferplus, khalid2025, leakage_study, mahdi2025, out_of_domain, reference_model, yousaf2024" in out.stderr
 
 
 def test_check_data_reports_counts_and_ends_with_one_verdict(data_root):
