@@ -33,12 +33,8 @@ def _tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def committed_reports_unchanged():
-    """Nothing in this file may touch the committed reports."""
-    before = _tree_digest(ROOT / "reports" / "cpu")
-    yield
-    assert _tree_digest(ROOT / "reports" / "cpu") == before
+# nothing in this file may touch the committed reports (conftest's fixture checks them before and after)
+pytestmark = pytest.mark.usefixtures("committed_reports_unchanged")
 
 
 def one_line_error(capsys, code: int, *needles: str) -> str:

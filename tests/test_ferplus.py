@@ -15,6 +15,9 @@ from fer_lib.data import ferplus as fp
 from fer_lib.data.fer2013 import FER2013_CSV_LABELS
 from fer_lib.errors import FerError
 
+# bad FER+ files are rows of the bad-input table: nothing committed may change
+pytestmark = pytest.mark.usefixtures("committed_reports_unchanged")
+
 COLUMNS = fp.VOTE_COLUMNS  # neutral happiness surprise sadness anger disgust fear contempt unknown NF
 
 
