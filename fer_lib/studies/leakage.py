@@ -384,12 +384,19 @@ def headline(folder: Path | str) -> str:
             between.append(name)
     need_ck = 100 * ck_claim - float(rows.loc[rows.flaw.str.startswith("5."), "reference_accuracy"].iloc[0]) \
         if rows.flaw.str.startswith("5.").any() else float("nan")
-    return (f"What the tables show: {'only ' if reach else ''}{', '.join(reach) or 'no flaw'} "
-            f"reach{'es' if len(reach) == 1 else ''} the inflation the claims need ({need_fer:.1f} points from the clean "
+    def listed(names: list[str], none: str) -> str:
+        return none if not names else names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def verb(names: list[str], singular: str, plural: str) -> str:
+        return singular if len(names) == 1 else plural
+
+    return (f"What the tables show: {'only ' if reach else ''}{listed(reach, 'no flaw')} "
+            f"{verb(reach, 'reaches', 'reach')} the inflation the claims need ({need_fer:.1f} points from the clean "
             f"baseline's {clean:.1f}% to the lowest FER2013 headline claim, {lowest['paper']}'s {100 * lowest['claimed']:.1f}%; "
-            f"{need_ck:.1f} points for yousaf2024's CK+ claim); {', '.join(zero) or 'no flaw'} hold zero in "
-            f"{'its' if len(zero) == 1 else 'their'} 95% CI; {', '.join(between) or 'none'} inflate by less than the claims "
-            "need. Generated from the tables by `leakage.headline`.")
+            f"{need_ck:.1f} points for yousaf2024's CK+ claim); {listed(zero, 'no flaw')} "
+            f"{verb(zero, 'holds zero in its 95% CI', 'hold zero in their 95% CIs')}; {listed(between, 'no flaw')} "
+            f"{verb(between, 'inflates', 'inflate')} by less than the claims need. Generated from the tables by "
+            "`leakage.headline`.")
 
 
 def _study_settings(saved: dict):
