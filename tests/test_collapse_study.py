@@ -30,6 +30,12 @@ def test_the_finding_names_the_arms_that_failed_at_every_seed():
              _row("jax", "float32", 0, "trained"), _row("jax", "float32", 1, "trained")]
     assert "failure does not follow" not in study.finding(mixed)  # jax trained at every seed, tensorflow not failing at all
     assert study.finding([_row("jax", "float32", 0, "collapsed")]).startswith("no arm trained at every seed")
+    # an arm that failed at one seed and trained at another is named as such, not called reproduced-nowhere
+    some = study.finding([_row("tensorflow", "float32", s, "trained") for s in (0, 1)]
+                         + [_row("tensorflow", "mixed_bfloat16", 0, "trained"),
+                            _row("tensorflow", "mixed_bfloat16", 1, "at chance")])
+    assert some.startswith("tensorflow in mixed_bfloat16 failed to train at some seeds, not others, while tensorflow "
+                           "in float32 trained at every seed")
 
 
 def test_every_arm_varies_backend_precision_and_seed_only():

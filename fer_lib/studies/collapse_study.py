@@ -195,23 +195,29 @@ def study_record(profile: str, rows: list[dict], arms_planned: int, commit: str)
 
 
 def finding(rows: list[dict]) -> str:
-    """One sentence on which arms collapsed, from the rows."""
+    """One sentence on which arms failed to train (at every seed, or at some seeds only), from the rows."""
     by_arm: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         by_arm.setdefault((r["backend"], r["precision"]), []).append(r["outcome"])
     parts = [f"{b} {p}: {', '.join(f'{o} {outs.count(o)}/{len(outs)}' for o in sorted(set(outs)))}"
              for (b, p), outs in sorted(by_arm.items())]
-    failing = sorted(k for k, outs in by_arm.items() if all(o != "trained" for o in outs))
-    trained = sorted(k for k, outs in by_arm.items() if all(o == "trained" for o in outs))
+    never = sorted(k for k, outs in by_arm.items() if all(o != "trained" for o in outs))
+    always = sorted(k for k, outs in by_arm.items() if all(o == "trained" for o in outs))
+    mixed = sorted(set(by_arm) - set(never) - set(always))
     seeds = sorted({r["seed"] for r in rows})
     every = "at every seed" if len(seeds) > 1 else f"at seed {seeds[0]} (one seed so far)"
-    if failing and trained:
-        cause = ("only " if len(failing) == 1 else "") + "; ".join(f"{b} in {p}" for b, p in failing) + \
-                f" failed to train {every}, while " + "; ".join(f"{b} in {p}" for b, p in trained) + f" trained {every}"
-    elif failing:
+
+    def names(arms: list[tuple[str, str]]) -> str:
+        return "; ".join(f"{b} in {p}" for b, p in arms)
+
+    if never and not always and not mixed:
         cause = "no arm trained at every seed: the failure does not follow the backend or the precision"
+    elif not never and not mixed:
+        cause = "every arm trained at every seed: the failure does not reproduce in this start"
     else:
-        cause = "every arm trained at some seed: the failure does not reproduce in this start"
+        clauses = ([("only " if len(never) == 1 and not mixed else "") + f"{names(never)} failed to train {every}"]
+                   if never else []) + ([f"{names(mixed)} failed to train at some seeds, not others"] if mixed else [])
+        cause = "; ".join(clauses) + (f", while {names(always)} trained {every}" if always else "")
     return f"{cause} ({'; '.join(parts)})."
 
 
