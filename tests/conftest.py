@@ -24,23 +24,25 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+def tree_digest(folder: Path) -> str:
+    """One hash of every file's relative path and bytes under `folder`."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 @pytest.fixture(scope="module")
 def committed_reports_unchanged():
     """For a module of bad-input rows: the committed cpu reports hold the same bytes after its tests as before."""
-    import hashlib
-
-    def digest(folder: Path) -> str:
-        h = hashlib.sha1()
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                h.update(str(path.relative_to(folder)).encode())
-                h.update(path.read_bytes())
-        return h.hexdigest()
-
     folder = Path(__file__).resolve().parent.parent / "reports" / "cpu"
-    before = digest(folder)
+    before = tree_digest(folder)
     yield
-    assert digest(folder) == before
+    assert tree_digest(folder) == before
 
 
 @pytest.fixture(scope="session")

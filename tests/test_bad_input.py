@@ -8,7 +8,6 @@ interruptions (through the command line).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 from pathlib import Path
@@ -17,20 +16,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import make_record
+from conftest import make_record, tree_digest as _tree_digest
 from fer_lib import cli
 from fer_lib.errors import FerError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _tree_digest(folder: Path) -> str:
-    digest = hashlib.sha1()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 # nothing in this file may touch the committed reports (conftest's fixture checks them before and after)
