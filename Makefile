@@ -3,6 +3,7 @@
 VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 PROFILE ?= smoke
+TRAIN   ?= missing
 PAPERS  := $(shell grep -o '"paper": *"[^"]*"' notebooks/manifest.json | cut -d'"' -f4)
 export FER_DATA_DIR ?= data
 
@@ -13,6 +14,7 @@ help:
 	@echo "make data                       download FER2013 and CK+48 with your Kaggle credentials"
 	@echo "make check-data                 load the datasets and check their class counts"
 	@echo "make reproduce-all PROFILE=cpu  execute every notebook (smoke, the default | cpu | paper)"
+	@echo "                 TRAIN=none     train nothing (missing, the default: only runs with no saved report | all | names)"
 	@echo "make reproduce-<paper>          one paper: $(PAPERS)"
 	@echo "make reports                    rebuild reports/index.html and reports/index.md"
 	@echo "make test                       run the test suite (real data from FER_DATA_DIR)"
@@ -36,10 +38,10 @@ check-data: $(PY)
 	$(PY) -m fer_lib check-data
 
 reproduce-all: $(PY)
-	$(PY) -m fer_lib reproduce --profile $(PROFILE)
+	$(PY) -m fer_lib reproduce --profile $(PROFILE) --train $(TRAIN)
 
 $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(PY)
-	$(PY) -m fer_lib reproduce --profile $(PROFILE) --paper $*
+	$(PY) -m fer_lib reproduce --profile $(PROFILE) --train $(TRAIN) --paper $*
 
 # any other reproduce-<name>: say which names exist instead of make's "no rule"
 reproduce-%:

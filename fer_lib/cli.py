@@ -28,6 +28,7 @@ from pathlib import Path
 from .config import (DEFAULT_PROFILE, PROFILES, REPO_ROOT, data_dir, get_profile, is_project_reports, notebook_manifest,
                      reports_dir)
 from .errors import FerError, unknown_name_error
+from .evaluate.train_plan import TrainPlan
 from .progress import progress_enabled
 
 KAGGLE_DATASETS = {"fer2013": ("msambare/fer2013", "fer2013"), "ckplus48": ("shawon10/ckplus", "ckplus")}
@@ -374,6 +375,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rep.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     rep.add_argument("--replace", action="store_true",
                      help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
+    rep.add_argument("--train", default="missing",
+                     help="missing (default: train only runs with no saved report, render the rest from their reports), "
+                          "none, all, or comma-separated names of the experiments and studies to train")
     sub.add_parser("index", help="rebuild reports/index.html and index.md")
     trn = sub.add_parser("train", help="run experiments and studies of one paper (or the leakage study) without a notebook")
     trn.add_argument("paper", help="a paper with experiments, or leakage_study")
@@ -475,6 +479,8 @@ def _cmd_reproduce(args) -> int | None:
         params["replace"] = True
     if args.seeds is not None:
         params["seeds"] = _parse_seeds(args.seeds)
+    TrainPlan.parse(args.train)  # a malformed value stops here, before any notebook starts
+    params["train"] = args.train.strip()
     for path in reproduce(args.profile, args.paper, args.reports_root, params):
         print(f"wrote {path}")
 

@@ -48,6 +48,7 @@ from .latency import single_face_latency
 from .metrics import (SEED_RULE, classification_metrics, metrics_from_predictions, pooled_metrics,
                       recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from .record import RECORD_FILE, EpochsRecord, ExperimentRecord, RunStrength, refuse_weaker
+from .train_plan import TrainPlan
 from .warm_start import StartWeights, find_selected_weights, load_start_weights
 
 
@@ -457,6 +458,35 @@ def finished_report(spec: ExperimentSpec, profile: str, n_images: int, *, report
     seeds = check_seeds(spec.seeds) if prof.multi_seed else check_seeds(spec.seeds)[:1]
     wanted = RunStrength(n_images, tuple(seeds), budget_seconds(spec, prof, budget_minutes), spec.planned_epochs(prof))
     return folder if record.trained and record.completed and not record.strength.shortfalls(wanted) else None
+
+
+def saved_folders(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None) -> list[Path]:
+    """`spec`'s saved report folders under `profile` (the paper's rate, then its fallback), when together they
+    hold everything `run_experiment` would write: the paper's rate trained, or it did not and the fallback's
+    report is there too (or the profile tries no fallback). Otherwise []: the experiment is missing."""
+    prof = get_profile(profile)
+    paper = report_folder(spec, prof.name, reports_root)
+    if not (paper / RECORD_FILE).exists():
+        return []
+    if ExperimentRecord.read(paper).trained or not prof.fallback or spec.fallback_lr in (None, spec.training.learning_rate):
+        return [paper]
+    fallback = report_folder(spec, prof.name, reports_root, spec.fallback_lr)
+    return [paper, fallback] if (fallback / RECORD_FILE).exists() else []
+
+
+def experiment_folders(spec: ExperimentSpec, profile: str, plan: TrainPlan, *, data_root: Path | str | None = None,
+                       reports_root: Path | str | None = None, seeds: list[int] | None = None,
+                       budget_minutes: float | None = None, replace: bool = False) -> list[Path]:
+    """`spec`'s report folders under `profile`: trained now where `plan` says so, else read as saved ([] when
+    the plan trains nothing and no report is saved). Re-executing a notebook whose runs exist trains nothing."""
+    saved = saved_folders(spec, profile, reports_root)
+    if not plan.trains(spec.name, saved=bool(saved)):
+        if not saved:
+            print(f"[{spec.paper}] {spec.name}: no saved {get_profile(profile).name} report, and train={plan.mode!r} "
+                  f"trains nothing (train='missing' or naming {spec.name!r} runs it)", flush=True)
+        return saved
+    return [r.folder for r in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root,
+                                             seeds=seeds, budget_minutes=budget_minutes, replace=replace)]
 
 
 def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, strength: RunStrength,

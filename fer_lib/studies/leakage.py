@@ -46,6 +46,7 @@ from ..data.splits import (Split, official, random_stratified, shares_group, str
 from ..errors import FerError
 from ..files import atomic_path
 from ..evaluate.claims import flaw_signs
+from ..evaluate.train_plan import TrainPlan
 from ..evaluate.metrics import accuracy_difference, classification_metrics, pooled_metrics
 
 STUDY_MODEL_NOTE = (
@@ -408,7 +409,8 @@ def _study_settings(saved: dict):
 def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_options: dict | None = None,
               seeds: tuple[int, ...] | list[int] = (0, 1, 2), learning_rate: float = 3e-4, epochs: int = 30,
               budget_minutes: float = 40.0, ckplus_budget_minutes: float = 4.0, data_root=None,
-              reports_root=None, replace: bool = False, retrain: tuple[str, ...] = ()) -> pd.DataFrame:
+              reports_root=None, replace: bool = False, retrain: tuple[str, ...] = (),
+              train: str | list[str] | None = None) -> pd.DataFrame:
     """Train every arm for every seed and write `<reports_root>/<profile>/leakage_study/`; return the flaw table.
 
     Every arm trains the registered `model` (default: yousaf2024 without dropout, see `STUDY_MODEL_NOTE`)
@@ -416,7 +418,8 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
     wall-clock budget of `budget_minutes` per FER2013 run (`ckplus_budget_minutes` per CK+48 run).
     Runs resume from their checkpoints, and an arm whose run this study already saved under this design and
     these settings (its predictions and its row of results.json) is read, not trained again, unless named in
-    `retrain` or `replace` is set (`reusable_runs`). A study already written from more images, seeds, epochs
+    `retrain` or `replace` is set (`reusable_runs`). `train` is the notebooks' `TrainPlan` over the arms: `"missing"`
+    (the default) as above, `"none"` refuses to train any arm, `"all"` or arm names add to `retrain`. A study already written from more images, seeds, epochs
     or budget is not replaced unless `replace`."""
     from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
@@ -455,8 +458,15 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                            budget_seconds=prof.budget_seconds(minutes))
 
     budgets = {arm: prof.budget_seconds(ckplus_budget_minutes) if arm.startswith("ckplus") else budget for arm in ARMS}
+    plan = TrainPlan.parse(train)
+    plan.check_names(list(ARMS))
+    retrain = tuple(sorted(set(retrain) | plan.names | (set(ARMS) if plan.mode == "all" else set())))
     saved_runs = {} if replace else reusable_runs(folder, saved, model, model_options, learning_rate,
                                                    prof.epochs(epochs), budgets, retrain)
+    unsaved = [f"{arm} seed {seed}" for seed in seeds for arm in ARMS if (arm, seed) not in saved_runs]
+    if plan.mode == "none" and not plan.names and unsaved:
+        raise FerError(f"train='none', but {len(unsaved)} arm runs have no saved result under this design and these "
+                       f"settings ({', '.join(unsaved[:4])}{', ...' if len(unsaved) > 4 else ''}): train='missing' runs them")
     groups = fer2013_duplicate_groups(fer_prepared)
     runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
     dedup_rows, copies_from_test, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
