@@ -99,3 +99,20 @@ def test_reproduce_refuses_a_malformed_train_value_in_one_line(capsys):
     assert cli.main(["reproduce", "--profile", "smoke", "--train", ","]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "give one of 'missing', 'none', 'all'" in err
+
+
+def test_every_notebook_takes_train_and_defines_its_plan_before_using_it():
+    """A static check of the notebooks' sources (the smoke executions run them): `make reproduce-all TRAIN=...`
+    passes one `train` to every notebook, and a notebook that reads its plan parses it first."""
+    import json
+
+    from fer_lib import cli
+
+    for entry in cli.manifest():
+        cells = ["".join(c["source"]) for c in json.loads((REPO_ROOT / entry["notebook"]).read_text())["cells"]
+                 if c["cell_type"] == "code"]
+        parameters = next(c for c in cells if "profile = " in c)
+        assert 'train = "missing"' in parameters, entry["notebook"]
+        uses = [i for i, c in enumerate(cells) if "plan." in c or ", plan," in c]
+        defines = [i for i, c in enumerate(cells) if "plan = TrainPlan.parse(train)" in c]
+        assert not uses or (defines and defines[0] <= uses[0]), entry["notebook"]
