@@ -418,6 +418,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
+    lease = sub.add_parser("lease", help="pack the data and wheels for a GPU lease as parts over calls, and print the calls")
+    lease.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
+    lease.add_argument("--datasets", default="fer2013", help="comma-separated data folders to pack (default fer2013)")
+    lease.add_argument("--wheels", metavar="DIR", help="a folder of the wheels the GPU image lacks (Keras, namex, optree, "
+                                                       "ImageHash, PyWavelets; ../shared/tools/pack-for-gpu downloads them)")
+    lease.add_argument("--minutes", type=float, default=9, help="the campaign's deadline in the last call (default 9)")
+    lease.add_argument("--jobs", type=int, default=4, help="the campaign's runs at once (default 4)")
     return parser
 
 
@@ -503,6 +510,16 @@ def _cmd_campaign(args) -> int | None:
     return campaign_main(forwarded)
 
 
+def _cmd_lease(args) -> int | None:
+    from .studies.lease import final_command, pack_lease
+    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    if not datasets:
+        raise FerError(f"--datasets {args.datasets!r} names no data folder; give e.g. fer2013 or fer2013,ckplus")
+    plan = pack_lease(data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
+                      command=final_command(args.minutes, args.jobs))
+    print(plan.describe())
+
+
 def _cmd_render(args) -> int | None:
     for folder in render(args.profile, args.reports_root):
         print(f"re-rendered {folder}")
@@ -529,7 +546,8 @@ def _cmd_index(args) -> int | None:
 
 
 HANDLERS = {"data": _cmd_data, "check-data": _cmd_check_data, "reproduce": _cmd_reproduce, "train": _cmd_train,
-            "campaign": _cmd_campaign, "render": _cmd_render, "predict": _cmd_predict, "export": _cmd_export,
+            "campaign": _cmd_campaign, "lease": _cmd_lease, "render": _cmd_render, "predict": _cmd_predict,
+            "export": _cmd_export,
             "index": _cmd_index}
 
 

@@ -469,6 +469,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                        f"settings ({', '.join(unsaved[:4])}{', ...' if len(unsaved) > 4 else ''}): train='missing' runs them")
     groups = fer2013_duplicate_groups(fer_prepared)
     runs: dict[str, list[ArmRun]] = {arm: [] for arm in ARMS}
+    trained_now = False
     dedup_rows, copies_from_test, leaks = [], [], {arm: [] for arm in ("clean", "grouped", "random", "augment_first")}
     runs_root = cache_dir() / "runs" / prof.name / "leakage_study"
     for seed in seeds:
@@ -486,6 +487,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
                 ("ckplus_frame", ck, by_frame, ckplus_budget_minutes, None)):
             run = saved_runs.get((arm, seed))
             if run is None:  # not saved from this design and these settings: train it
+                trained_now = True
                 run = _train_arm(arm, model, model_options, data, split, config(seed, minutes), where / arm, sources)
             runs[arm].append(run)
         dedup_rows.append(np.flatnonzero(~shares_group(clean.test, clean.train, groups)))
@@ -528,7 +530,8 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
             "budget_seconds_per_run": budget, "budget_minutes_per_run": budget_minutes if prof.budget_scale else None,
             "n_images": len(fer), "leaks": leaks, "rows": table.to_dict("records"),
             "baseline": baseline.to_dict("records"), "metric": metric.to_dict("records"), "caveats": notes,
-            "runs": run_records, "environment": environment()})
+            # where the study was last trained: a re-execution that only reads its saved runs keeps it
+            "runs": run_records, "environment": environment() if trained_now or not saved else saved["environment"]})
         _plot_study(table, tmp / "leakage.png", f"protocol flaws, {model}, {prof.name} profile, {len(seeds)} seed(s)")
         write_text(tmp / "paper_signs.md", markdown_table(pd.DataFrame(flaw_signs())))
     return table
