@@ -213,9 +213,21 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     saved = path.read_bytes()
     ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
     assert path.read_bytes() == saved
+    # an out-of-domain benchmark of these bytes is quoted in the card shipping writes, as in the refreshed one
+    from fer_lib.studies import out_of_domain
+    ood = tmp_path / "ood_reports" / record.profile / out_of_domain.STUDY
+    ood.mkdir(parents=True)
+    (ood / "summary.md").write_text("Out-of-domain benchmark (stand-in): ahead.")
+    (ood / "results.json").write_text(json.dumps(
+        {"models": {out_of_domain.SHIPPED: {"sha256": out_of_domain.file_sha256(path)}}}))
+    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
+                         reports_root=tmp_path / "ood_reports")
+    assert "Out-of-domain benchmark (stand-in): ahead." in (tmp_path / "MODEL_CARD.md").read_text()
     model.set_weights([w * 1.01 for w in model.get_weights()])
-    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
+                         reports_root=tmp_path / "ood_reports")
     assert path.read_bytes() != saved
+    assert "Not measured under this profile yet" in (tmp_path / "MODEL_CARD.md").read_text()  # new bytes: not quoted
 
 
 def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop="completed all planned epochs",

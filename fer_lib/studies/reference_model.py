@@ -147,7 +147,7 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
 def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
                          faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
                          replace: bool = False, selection: pd.DataFrame | None = None,
-                         comparison_description: str | None = None) -> Path:
+                         comparison_description: str | None = None, reports_root: Path | str | None = None) -> Path:
     """Save the trained reference model for the recognizer, with its sidecar and model card (see the
     module's notes). The float32 copy is checked against the run on its test `faces`: the share of
     faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
@@ -180,9 +180,12 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    # the out-of-domain scores are quoted only where they are of these bytes (`summary_for`), as refresh_model_card does
     write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement(), selection, comparison_description,
-                                                         read_log(reports_dir())))
+                                                         label_agreement(root), selection, comparison_description,
+                                                         read_log(root),
+                                                         summary_for(root / record.profile / OUT_OF_DOMAIN, path)))
     return path
 
 
