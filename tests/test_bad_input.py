@@ -570,8 +570,6 @@ RENDER_BREAKS = {
         (f / "predictions_seed1.npz").read_bytes()[:500]), ["predictions_seed1.npz cannot be read as saved predictions"]),
     "predictions missing": (lambda f: (f / "predictions_seed2.npz").unlink(), ["predictions_seed2.npz is missing"]),
     "history missing": (lambda f: (f / "history_seed0.csv").unlink(), ["history_seed0.csv is missing"]),
-    "metrics truncated": (lambda f: (f / "metrics.json").write_text('{"primary'), ["cannot read", "metrics.json"]),
-    "metrics missing": (lambda f: (f / "metrics.json").unlink(), ["metrics.json"]),
     "history truncated mid-line": (lambda f: (f / "history_seed1.csv").write_text(
         (f / "history_seed1.csv").read_text()[:200]), ["history_seed1.csv"]),
 }
@@ -586,6 +584,17 @@ def test_render_refuses_a_damaged_saved_file_naming_it_and_rewrites_nothing(case
     before = _tree_digest(root)
     one_line_error(capsys, cli.main(["render", "--profile", "cpu", "--reports-root", str(root)]), *needles)
     assert _tree_digest(root) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_render_regenerates_a_damaged_derived_file_from_the_raw_ones(damage, tmp_path):
+    """metrics.json is derived from the saved predictions: render writes it again, the same bytes as before."""
+    root = _copied_reports(tmp_path)
+    metrics = root / "cpu" / "yousaf2024" / "fer2013_official__lr0.0003" / "metrics.json"
+    original = metrics.read_bytes()
+    metrics.write_text('{"primary') if damage == "truncated" else metrics.unlink()
+    assert cli.main(["render", "--profile", "cpu", "--reports-root", str(root)]) == 0
+    assert metrics.read_bytes() == original
 
 
 def test_render_keeps_digests_and_refuses_a_file_changed_since(tmp_path, capsys):

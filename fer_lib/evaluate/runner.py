@@ -640,13 +640,11 @@ def _extra_scores(folder: Path, record: ExperimentRecord, names: list[str], hold
     return extra
 
 
-def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_train_metrics: dict | None = None,
-            saved_train_accuracies: list[float] | None = None) -> list[dict]:
+def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord) -> list[dict]:
     """Write everything derived from a run's saved predictions and histories in `folder`: metrics.json,
     the claims tables, the figures, experiment.json (accuracy, seed summary, headline claim filled
     in here) and report.html. Verdicts rest on all seeds (or folds) pooled (`metrics.SEED_RULE`);
-    the training split's claims on the pooled training-split predictions; a run from before those
-    were saved gives its seed-0 training metrics as `saved_train_metrics` and `saved_train_accuracies`.
+    the training split's claims on the pooled training-split predictions (none where they were not saved).
     Returns the claim rows."""
     units = record.seeds
     test_metrics = [metrics_from_predictions(folder / record.unit_file("predictions", u)) for u in units]
@@ -660,7 +658,7 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord, saved_
         pooled_train = pooled_metrics([np.array(m["confusion_matrix"]) for m in train_per_unit], names)
         train_metrics, train_accuracies = train_per_unit[0], [m["accuracy"] for m in train_per_unit]
     else:
-        pooled_train, train_metrics, train_accuracies = saved_train_metrics, saved_train_metrics, saved_train_accuracies
+        pooled_train, train_metrics, train_accuracies = None, None, [None] * len(units)
     summary = seed_summary([m["accuracy"] for m in test_metrics])
     logs = _final_logs(histories)
     extra = _extra_scores(folder, record, names, spec.holdout)
@@ -775,10 +773,7 @@ def _write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceD
 
 def rerender(folder: Path | str) -> ExperimentRecord:
     """Rewrite a report folder's metrics, claims tables, figures, record and page from its saved
-    predictions and histories, without training (e.g. after a change to the claims or verdicts).
-
-    Runs from before training-split predictions were saved keep the training-split metrics of their
-    saved metrics.json."""
+    predictions and histories, without training (e.g. after a change to the claims or verdicts)."""
     from ..papers import get_experiments
 
     folder = Path(folder)
@@ -794,13 +789,7 @@ def rerender(folder: Path | str) -> ExperimentRecord:
         record.protocol_description = folds_description(record.protocol, **record.protocol_options)
         record.split_sizes["test_all_folds"] = sum(
             len(np.load(folder / record.unit_file("predictions", u))["y_true"]) for u in record.seeds)
-    try:
-        saved = json.loads((folder / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FerError(f"cannot read {folder / 'metrics.json'} ({type(exc).__name__}); restore it (git checkout) or "
-                       "re-run the experiment: nothing was re-rendered") from None
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
-        _render(tmp, spec, record, saved["primary_on_train_split"],
-                [saved["per_seed"][str(u)]["train_split_accuracy"] for u in record.seeds])
+        _render(tmp, spec, record)
     return record

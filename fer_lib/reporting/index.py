@@ -267,23 +267,16 @@ def ablation_folders(reports_root: Path | str, profiles: tuple[str, ...]) -> lis
 
 
 def study_caveat(saved: dict) -> list[str]:
-    """A warning line (and a blank one) for a leakage study (its results.json) of a superseded design;
-    none for the current one."""
+    """A warning line (and a blank one) for a leakage study (its results.json) of a design other than the current
+    one; none for the current one. Earlier designs' tables are kept in the study's `superseded/` folder, each with
+    what it found and why it was replaced."""
     from ..studies.leakage import DESIGN
 
-    design = saved.get("design", 1)
-    if design == DESIGN:
+    if saved["design"] == DESIGN:
         return []
-    if design == 2:
-        return ["SUPERSEDED FLAW-1 ARM: in this table (design 2) the flaw-1 arm differs from its control in more than "
-                "augmenting before the split (it also trains on copies of the near-duplicates of test images the control "
-                "excludes and of validation images, with copies fixed once and more images per epoch), so its rows are "
-                "not flaw 1 alone. Design 3 (`fer_lib/studies/leakage.py`) re-runs that arm alone, reading the others "
-                "from their saved runs, and replaces this table when its three seeds complete.", ""]
-    return ["SUPERSEDED DESIGN: this table is from the first design of the study (one seed; flaws 1 and 2 tested on "
-            "other images than the baseline, so each row mixes its flaw with a change of test set; the runs stopped "
-            "after 12-17 epochs, before fitting their training split, which is why some \"inflations\" are negative). "
-            "The redesigned study (`fer_lib/studies/leakage.py`) replaces it when its runs complete.", ""]
+    return [f"SUPERSEDED DESIGN: this table is from design {saved['design']} of the study; the current design is "
+            f"{DESIGN} (`fer_lib/studies/leakage.py` says what changed), and `fer-lib train leakage_study` replaces it, "
+            "reading every arm the designs share from its saved runs.", ""]
 
 
 def study_headline(folder: Path) -> str:
