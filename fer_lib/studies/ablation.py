@@ -24,7 +24,7 @@ import html
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_dir, get_profile, reports_dir
-from ..data import PreprocessConfig, prepare
+from ..data import prepare
 from ..data.splits import make_split
 from ..provenance import trained_at_text
 from ..errors import FerError
@@ -40,88 +40,10 @@ from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, s
 from ..evaluate.record import RunStrength, refuse_weaker
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
-from ..models.registry import model_options, unknown_options
 from ..reporting.pages import reading_html, report_page
 from ..reporting.tables import markdown_table
+from ..evaluate.study_specs import AblationSpec
 from ..train import TrainConfig
-
-EQUAL = ("epochs", "budget")
-
-
-@dataclass(frozen=True)
-class AblationSpec:
-    """Arms of `model` (name -> model options; the first is the reference) on one protocol."""
-
-    paper: str
-    name: str
-    title: str
-    dataset: str
-    model: str
-    arms: dict[str, dict]
-    training: TrainConfig
-    equal: str = "epochs"
-    protocol: str = "official"
-    protocol_options: dict = field(default_factory=dict)
-    preprocess: PreprocessConfig = PreprocessConfig()
-    cpu_budget_minutes: float = 10.0
-    seeds: tuple[int, ...] = (0,)
-    reference_runs_of: str | None = None  # a paper experiment whose runs are the reference arm's
-
-    def __post_init__(self) -> None:
-        if self.equal not in EQUAL:
-            raise FerError(f"equal must be one of {', '.join(EQUAL)}, got {self.equal!r}")
-        if len(self.arms) < 2:
-            raise FerError(f"an ablation needs a reference arm and at least one other, got {list(self.arms)}")
-
-    def reference_experiment(self):
-        """The experiment named by `reference_runs_of` (None without one), checked to be the reference
-        arm exactly: same model and options, dataset, protocol, training, preprocessing and budget (a
-        FerError says which differs)."""
-        if self.reference_runs_of is None:
-            return None
-        from ..papers import get_experiments
-
-        experiment = get_experiments(self.paper, self.reference_runs_of)[0]
-        mine = dict(model=self.model, model_options=next(iter(self.arms.values())), dataset=self.dataset,
-                    protocol=self.protocol, protocol_options=self.protocol_options, training=self.training,
-                    preprocess=self.preprocess, cpu_budget_minutes=self.cpu_budget_minutes)
-        differ = [k for k, v in mine.items() if getattr(experiment, k) != v]
-        if differ:
-            raise FerError(f"ablation {self.name}: its reference arm is not experiment {self.reference_runs_of} "
-                           f"(they differ in {', '.join(differ)}); make them equal or drop reference_runs_of")
-        return experiment
-
-    def reference_run_dir(self, profile: str, seed: int, reports_root: Path | str | None = None) -> Path | None:
-        """Where the reference arm trains: the checkpoint folder of `reference_runs_of`'s run of `seed`
-        (so one model is not trained twice), or None (the study's own folder). That experiment must be
-        the reference arm exactly: same model and options, dataset, protocol, training, preprocessing
-        and budget (a FerError says which differs)."""
-        experiment = self.reference_experiment()
-        if experiment is None:
-            return None
-        from ..evaluate.runner import unit_run_dir
-
-        return unit_run_dir(experiment, profile, self.learning_rate(profile, reports_root), seed)
-
-    def learning_rate(self, profile: str, reports_root: Path | str | None = None) -> float:
-        """The rate every arm trains at: the training's own, or, where the reference arm is an experiment's
-        runs, the rate at which that experiment trained (its fallback where the paper's did not train),
-        so that the arms differ from the reference in their switch alone."""
-        if self.reference_runs_of is None:
-            return self.training.learning_rate
-        from ..evaluate.runner import trained_rate
-        from ..papers import get_experiments
-
-        return trained_rate(get_experiments(self.paper, self.reference_runs_of)[0], profile, reports_root)
-
-    def check_arms(self) -> None:
-        """Every arm's options are options of the model (a FerError names the bad switch and the valid ones)."""
-        for arm, options in self.arms.items():
-            unknown = unknown_options(self.model, options)
-            if unknown:
-                raise FerError(f"ablation {self.name}: arm {arm!r} switches {', '.join(map(repr, unknown))}, which "
-                               f"{self.model} does not have; its options are: {', '.join(model_options(self.model))}")
-
 
 def _slug(arm: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", arm.lower()).strip("_")

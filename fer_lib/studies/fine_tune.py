@@ -19,57 +19,24 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
 
 from ..config import cache_dir, get_profile, reports_dir
-from ..data import PreprocessConfig, prepare
+from ..data import prepare
 from ..data.splits import make_split
 from ..errors import FerError
 from ..evaluate.metrics import SEED_RULE
 from ..evaluate.record import RunStrength
 from ..files import writable_dir
 from ..models import build_model
-from ..train import TrainConfig, fit, predict_proba
+from ..train import fit, predict_proba
 from ..evaluate.runner import ExperimentSpec, data_fingerprint
+from ..evaluate.study_specs import FINE_TUNED, SCRATCH, FineTuneSpec
 from .ablation import ArmSeed, ablation_table, refuse_weaker_study, run_rows, study_folder, write_study_folder
-
-FINE_TUNED, SCRATCH = "fine-tuned from the pretrained model", "from scratch"
-
-
-@dataclass(frozen=True)
-class FineTuneSpec:
-    """Pretrained on `source_experiment`'s data (a paper experiment name), fine-tuned on `dataset`.
-
-    `freeze` and `top_layers` say, for the built model, which layer is the backbone to freeze and
-    which of its layers are the top blocks to unfreeze (e.g. khalid2025's `models.top_layers`)."""
-
-    paper: str
-    name: str
-    title: str
-    model: str
-    source_experiment: str
-    freeze: Callable[[keras.Model], keras.layers.Layer]
-    top_layers: Callable[[keras.Model], list[keras.layers.Layer]]
-    frozen: TrainConfig
-    top: TrainConfig
-    dataset: str = "ckplus48"
-    protocol: str = "subject_independent"
-    protocol_options: dict = field(default_factory=dict)
-    preprocess: PreprocessConfig = PreprocessConfig(face_crop=False, equalize=False)
-    cpu_budget_minutes: float = 10.0  # per phase (the scratch arm: twice that)
-    seeds: tuple[int, ...] = (0,)
-
-    @property
-    def arms(self) -> dict[str, dict]:
-        return {FINE_TUNED: {"frozen": f"{self.frozen.epochs} epochs at lr {self.frozen.learning_rate:g}",
-                             "top blocks": f"{self.top.epochs} epochs at lr {self.top.learning_rate:g}"},
-                SCRATCH: {"all layers": f"{self.frozen.epochs + self.top.epochs} epochs at lr {self.frozen.learning_rate:g}"}}
-
 
 def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0,
                      reports_root: Path | str | None = None) -> keras.Model:

@@ -27,7 +27,7 @@ run a few epochs and are reported as lower bounds. The `paper` profile runs the 
 """
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
-from ...studies.ablation import AblationSpec
+from ...evaluate.study_specs import AblationSpec
 from ...train import TrainConfig
 from . import PAPER
 

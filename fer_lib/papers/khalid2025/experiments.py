@@ -15,8 +15,8 @@ the run is a lower bound there, the `paper` profile runs the 50 epochs.
 """
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
-from ...studies.ablation import AblationSpec
-from ...studies.fine_tune import FineTuneSpec
+from ...evaluate.study_specs import AblationSpec
+from ...evaluate.study_specs import FineTuneSpec
 from ...train import TrainConfig
 from . import PAPER
 from .models import backbone_layer_name, top_layers

@@ -16,7 +16,7 @@ The cpu budget (minutes per seed) is sized for 2 CPU cores: the run is a lower b
 """
 from ...data import PreprocessConfig
 from ...evaluate.runner import ExperimentSpec
-from ...studies.ablation import AblationSpec
+from ...evaluate.study_specs import AblationSpec
 from ...train import TrainConfig
 from . import PAPER
 
