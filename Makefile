@@ -4,6 +4,8 @@ VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 PROFILE ?= smoke
 TRAIN   ?= missing
+# test processes; one file at a time each (tests/test_notebooks.py, the longest, starts first)
+TEST_WORKERS ?= 2
 PAPERS  := $(shell grep -o '"paper": *"[^"]*"' notebooks/manifest.json | cut -d'"' -f4)
 export FER_DATA_DIR ?= data
 
@@ -55,7 +57,7 @@ reports: $(PY)
 	$(PY) -m fer_lib index
 
 test: $(PY)
-	$(PY) -m pytest -q -rs --durations=10 tests
+	$(PY) -m pytest -q -rs --durations=10 -n $(TEST_WORKERS) --dist loadfile tests
 
 bench: $(PY)
 	$(PY) -m fer_lib.studies.benchmark

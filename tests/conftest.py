@@ -17,6 +17,14 @@ os.environ.setdefault("FER_ALLOW_DIRTY", "1")
 
 DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", "data"))
 
+# The longest file first: `make test` runs files on two processes (pytest-xdist, --dist loadfile), and the
+# notebooks' executions are most of the suite's time, so they start at once beside everything else.
+FIRST = ("test_notebooks.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in FIRST)
+
 
 def _require(path: Path, what: str) -> Path:
     if not path.exists():

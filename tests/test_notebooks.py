@@ -1,9 +1,10 @@
 """Every notebook in the manifest, executed headlessly (papermill) in the smoke profile on real data.
 
-abdulkadir2025's notebook runs a subset that takes every code path once (a paper protocol of each kind,
-a k-fold experiment with a holdout, an ablation): its hybrid's ResNet50 and MobileNetV2 cost about a
-minute each to build and trace on two cores, so all its runs would double CI's time. The other
-experiments use the same runner and are tested in tests/test_abdulkadir2025.py."""
+abdulkadir2025's notebook runs a subset that takes every code path once (a paper protocol, a k-fold experiment
+with a holdout, an ablation at equal budget): its hybrid's ResNet50 and MobileNetV2 cost about a minute each to
+build and trace on two cores, so all its runs would double CI's time. The other experiments use the same runner
+and are tested in tests/test_abdulkadir2025.py; khalid2025's and mahdi2025's notebooks skip what other tests
+cover (SUBSETS)."""
 from __future__ import annotations
 
 import json
@@ -38,10 +39,14 @@ def smoke_reports(tmp_path_factory, data_root):
     return root, written
 
 
-ABDULKADIR_SUBSET = {"experiments": "sequential_paper,vgg19_paper,hybrid_cv_training", "studies": "vgg19_input_size"}
+# VGG19 runs in its input-size study (and its paper experiment in tests/test_abdulkadir2025.py, whose protocol
+# sequential_paper shares)
+ABDULKADIR_SUBSET = {"experiments": "sequential_paper,hybrid_cv_training", "studies": "vgg19_input_size"}
 # mahdi2025's Kaggle re-split runs the same model and ablation as its standard protocol: the smoke execution
 # exercises one of the two (its split has a test of its own, tests/test_attention_papers.py)
-SUBSETS = {"abdulkadir2025": ABDULKADIR_SUBSET,
+# khalid2025's fine-tuning on CK+48 builds and trains its MobileNetV2 three more times: its own test covers it
+# (tests/test_attention_papers.py), and the notebook runs its ablation
+SUBSETS = {"abdulkadir2025": ABDULKADIR_SUBSET, "khalid2025": {"studies": "attention_ablation"},
            "mahdi2025": {"experiments": "fer2013_standard", "studies": "attention_ablation"}}
 
 
@@ -90,7 +95,7 @@ def test_abdulkadir2025_writes_its_experiments_and_study(smoke_reports):
     assert names == set(ABDULKADIR_SUBSET["experiments"].split(","))
     cv = json.loads((folder / "hybrid_cv_training" / "experiment.json").read_text())
     assert cv["unit"] == "fold" and set(cv["extra_scores"]) == {"deduplicated_test", "holdout"}
-    assert json.loads((folder / "vgg19_paper" / "experiment.json").read_text())["epochs"]["best_epoch_per_seed"] == [None]
+    assert json.loads((folder / "sequential_paper" / "experiment.json").read_text())["epochs"]["best_epoch_per_seed"] == [None]
     assert (folder / "vgg19_input_size" / "results.csv").exists()
     index = (root / "smoke" / "index.md").read_text()
     assert index.count("| abdulkadir2025 | [") == len(names) and "VGG19 at 48x48 against" in index
