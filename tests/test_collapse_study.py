@@ -91,3 +91,12 @@ def test_arms_are_compared_within_a_machine_and_another_machines_rows_stay_apart
     study._write(tmp_path, record)
     text = (tmp_path / "results.md").read_text()
     assert f"## {native}" in text and f"## {emulated}" in text and "Part-way: 1 of 8 arms run on this machine" in text
+
+
+def test_the_finding_says_which_trained_arms_ran_one_seed_so_far_and_lists_arms_in_words():
+    rows = [_row("tensorflow", "float32", s, "trained") for s in (0, 1)] + [
+        _row("tensorflow", "mixed_bfloat16", 0, "trained"), _row("tensorflow", "mixed_bfloat16", 1, "at chance"),
+        _row("jax", "float32", 0, "trained"), _row("jax", "mixed_bfloat16", 0, "trained")]
+    assert study.finding(rows).startswith(
+        "tensorflow in mixed_bfloat16 failed to train at some seeds, not others, while tensorflow in float32 trained at "
+        "every seed; jax in float32 and jax in mixed_bfloat16 at seed 0 (one seed so far) (")

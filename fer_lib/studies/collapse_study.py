@@ -208,7 +208,19 @@ def finding(rows: list[dict]) -> str:
     every = "at every seed" if len(seeds) > 1 else f"at seed {seeds[0]} (one seed so far)"
 
     def names(arms: list[tuple[str, str]]) -> str:
-        return "; ".join(f"{b} in {p}" for b, p in arms)
+        labels = [f"{b} in {p}" for b, p in arms]
+        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+    def trained(arms: list[tuple[str, str]]) -> str:
+        """`arms` trained: those run at several seeds at every seed, each run at one seed so far at that seed."""
+        several = [a for a in arms if len(by_arm[a]) > 1] if len(seeds) > 1 else []
+        clauses = [f"{names(several)} trained at every seed"] if several else []
+        by_seed: dict[int, list[tuple[str, str]]] = {}
+        for arm in (a for a in arms if a not in several):
+            by_seed.setdefault(next(r["seed"] for r in rows if (r["backend"], r["precision"]) == arm), []).append(arm)
+        for seed, group in sorted(by_seed.items()):
+            clauses.append(f"{names(group)} {'trained ' if not clauses else ''}at seed {seed} (one seed so far)")
+        return "; ".join(clauses)
 
     if never and not always and not mixed:
         cause = "no arm trained at every seed: the failure does not follow the backend or the precision"
@@ -217,7 +229,7 @@ def finding(rows: list[dict]) -> str:
     else:
         clauses = ([("only " if len(never) == 1 and not mixed else "") + f"{names(never)} failed to train {every}"]
                    if never else []) + ([f"{names(mixed)} failed to train at some seeds, not others"] if mixed else [])
-        cause = "; ".join(clauses) + (f", while {names(always)} trained {every}" if always else "")
+        cause = "; ".join(clauses) + (f", while {trained(always)}" if always else "")
     return f"{cause} ({'; '.join(parts)})."
 
 
