@@ -119,13 +119,14 @@ def _ignore_lease_dir(root: Path) -> None:
             f.write(f"\n/{LEASE_DIR}/\n")
 
 
-def pack_data(data_root: Path, datasets: tuple[str, ...], archive: Path) -> None:
-    """`datasets` (folders of `data_root`) as one xz tar at the strongest preset (FER2013's JPEGs share headers)."""
+def pack_data(data_root: Path, datasets: tuple[str, ...], archive: Path, preset: int = 9 | lzma.PRESET_EXTREME) -> None:
+    """`datasets` (folders of `data_root`) as one xz tar, by default at the strongest preset (FER2013's JPEGs share
+    headers); a faster, weaker `preset` bounds the strongest one's size from above."""
     missing = [name for name in datasets if not (data_root / name).is_dir()]
     if missing:
         raise FerError(f"no {', '.join(missing)} folder in {data_root}: set --data-dir (or FER_DATA_DIR) to the "
                        "data folder")
-    with atomic_path(archive) as tmp, lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as xz, \
+    with atomic_path(archive) as tmp, lzma.open(tmp, "wb", preset=preset) as xz, \
             tarfile.open(fileobj=xz, mode="w|") as tar:
         for name in datasets:
             tar.add(str(data_root / name), arcname=name)
