@@ -482,8 +482,7 @@ def experiment_folders(spec: ExperimentSpec, profile: str, plan: TrainPlan, *, d
     saved = saved_folders(spec, profile, reports_root)
     if not plan.trains(spec.name, saved=bool(saved)):
         if not saved:
-            print(f"[{spec.paper}] {spec.name}: no saved {get_profile(profile).name} report, and train={plan.mode!r} "
-                  f"trains nothing (train='missing' or naming {spec.name!r} runs it)", flush=True)
+            print(plan.not_trained(spec.paper, spec.name, get_profile(profile).name), flush=True)
         return saved
     return [r.folder for r in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root,
                                              seeds=seeds, budget_minutes=budget_minutes, replace=replace)]

@@ -49,6 +49,11 @@ class TrainPlan:
         if unknown:
             raise FerError(f"train names {', '.join(unknown)}, which is not a run here; valid: {', '.join(known)}")
 
+    def not_trained(self, paper: str, name: str, profile: str) -> str:
+        """The line printed for a run that has no saved report and that this plan does not train."""
+        return (f"[{paper}] {name}: no saved {profile} report, and train={self.mode!r} trains nothing "
+                f"(train='missing' or naming {name!r} runs it)")
+
     def describe(self) -> str:
         if self.names:
             return f"trains {', '.join(sorted(self.names))}, and any other run only where no report is saved"

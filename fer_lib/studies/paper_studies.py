@@ -21,13 +21,12 @@ def study_report(study: AblationSpec | FineTuneSpec, profile: str, plan: TrainPl
                  replace: bool = False) -> Path | None:
     """`study`'s report folder under `profile`, trained now where `plan` says so; None when the plan trains
     nothing and no report is saved."""
+    profile = get_profile(profile).name
     saved = study_saved(study, profile, reports_root)
     if plan.trains(study.name, saved=saved):
         run_study = run_fine_tuning if isinstance(study, FineTuneSpec) else run_ablation
         run_study(study, profile, data_root=data_root, reports_root=reports_root, replace_existing=replace)
-        return study_folder(study, get_profile(profile).name, reports_root)
-    if not saved:
-        print(f"[{study.paper}] {study.name}: no saved {get_profile(profile).name} report, and train={plan.mode!r} "
-              f"trains nothing (train='missing' or naming {study.name!r} runs it)", flush=True)
+    elif not saved:
+        print(plan.not_trained(study.paper, study.name, profile), flush=True)
         return None
-    return study_folder(study, get_profile(profile).name, reports_root)
+    return study_folder(study, profile, reports_root)
