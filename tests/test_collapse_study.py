@@ -57,7 +57,7 @@ def test_one_arm_trains_in_this_process_and_records_what_it_ran_under(data_root,
 def test_a_collapse_verdict_cites_the_saved_study_and_says_when_it_is_part_way(tmp_path):
     import json
     from fer_lib.evaluate import claims
-    from fer_lib.evaluate.runner import collapse_study_note
+    from fer_lib.reporting.experiment_report import collapse_study_note
 
     path = tmp_path / "collapse_study" / "results.json"
     assert collapse_study_note(path) == ""
@@ -99,4 +99,4 @@ def test_the_finding_says_which_trained_arms_ran_one_seed_so_far_and_lists_arms_
         _row("jax", "float32", 0, "trained"), _row("jax", "mixed_bfloat16", 0, "trained")]
     assert study.finding(rows).startswith(
         "tensorflow in mixed_bfloat16 failed to train at some seeds, not others, while tensorflow in float32 trained at "
-        "every seed; jax in float32 and jax in mixed_bfloat16 at seed 0 (one seed so far) (")
+        "every seed; jax in float32 and jax in mixed_bfloat16 trained at seed 0 (one seed so far) (")

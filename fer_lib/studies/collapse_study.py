@@ -219,7 +219,7 @@ def finding(rows: list[dict]) -> str:
         for arm in (a for a in arms if a not in several):
             by_seed.setdefault(next(r["seed"] for r in rows if (r["backend"], r["precision"]) == arm), []).append(arm)
         for seed, group in sorted(by_seed.items()):
-            clauses.append(f"{names(group)} {'trained ' if not clauses else ''}at seed {seed} (one seed so far)")
+            clauses.append(f"{names(group)} trained at seed {seed} (one seed so far)")
         return "; ".join(clauses)
 
     if never and not always and not mixed:
