@@ -205,55 +205,11 @@ def reproduce(profile: str, papers: list[str] | None = None, reports_root: Path 
 
 
 def render(profile: str, reports_root: Path | str | None = None) -> list[Path]:
-    """Rewrite every experiment folder and ablation of `profile` from its saved predictions and
-    histories, the leakage study's figure from its saved table, and the model comparison from its
-    saved predictions (and the shipped model's card, where it came from `profile`), then the index."""
-    from .evaluate.runner import rerender
-    from .files import visible
-    from .reporting.index import ablation_folders, build_index
-    from .reporting.readme import update_readme
-    from .studies.ablation import rerender_ablation
-    from .studies.leakage import rerender_figure
-    from .studies.reference_model import refresh_model_card, rerender_comparison, shipped_model_profile
+    """Re-render every report folder of `profile` from its saved raw outputs, then the index and the README
+    (`studies.render.render_tree`: one renderer per kind of folder)."""
+    from .studies.render import render_tree
 
-    from .evaluate.record import ExperimentRecord
-
-    get_profile(profile)
-    reports_root = Path(reports_root or reports_dir())
-    folders = [p.parent for p in visible(reports_root / profile, "*/*/experiment.json")]
-    if not folders and not (reports_root / profile).exists():
-        raise FerError(f"nothing to render: {reports_root / profile} does not exist; run `make reproduce-all "
-                       f"PROFILE={profile}` (or name another --reports-root)")
-    for folder in folders:  # every saved file checked first, so a bad one leaves every report as it was
-        ExperimentRecord.read(folder).check_raw_files(folder)
-    from .studies import collapse_study
-    for path in visible(reports_root / profile, f"*/{collapse_study.STUDY}/results.json"):
-        collapse_study.rerender(path.parent)  # before the experiments, whose collapse verdicts cite its finding
-    for folder in folders:
-        rerender(folder)
-    ablations = [folder for folder, _ in ablation_folders(reports_root, (profile,))]
-    for folder in ablations:
-        rerender_ablation(folder)
-    folders += ablations
-    from .evaluate import lr_probe, option_probe
-    for path in visible(reports_root / profile, "*/lr_probe_*.json"):
-        lr_probe.write_probe_markdown(path)
-    for path in visible(reports_root / profile, "*/option_probe_*.json"):
-        option_probe.write_probe_markdown(path)
-    study = reports_root / profile / "leakage_study"
-    if (study / "results.json").exists():
-        rerender_figure(study)
-        folders.append(study)
-    comparisons = [p.parent for p in visible(reports_root / profile, "*/model_comparison/comparison.json")]
-    for folder in comparisons:
-        rerender_comparison(folder)
-    folders += comparisons
-    if comparisons and is_project_reports(reports_root) and shipped_model_profile() == profile:
-        refresh_model_card()  # the card quotes the comparison
-    build_index(reports_root)
-    if is_project_reports(reports_root):
-        update_readme()
-    return folders
+    return render_tree(profile, reports_root)
 
 
 LEAKAGE_STUDY = "leakage_study"
@@ -297,7 +253,7 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
             table = runner(spec, profile, data_root=data_root, reports_root=reports_root, replace_existing=replace)
             lines.append(f"{paper}/{name}: study of {len(table)} rows")
             continue
-        from .evaluate.runner import run_experiment
+        from .studies.experiment_runs import run_experiment
         for result in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root, seeds=seeds,
                                      replace=replace, budget_minutes=budget_minutes):
             lines.append(f"{paper}/{name} ({result.label}): accuracy {result.metrics['accuracy']:.4f}")
@@ -347,7 +303,7 @@ def _parse_seeds(text: str | None) -> list[int] | None:
     An empty value is a mistake, not the default seeds."""
     if text is None:
         return None
-    from .evaluate.runner import check_seeds
+    from .evaluate.spec import check_seeds
     try:
         return check_seeds([int(s) for s in text.split(",")])
     except (ValueError, FerError):

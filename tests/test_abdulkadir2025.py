@@ -132,7 +132,8 @@ def test_the_last_epoch_is_evaluated_when_validation_is_the_test_set(fer2013, tm
 
 
 def test_a_kfold_experiment_reports_folds_holdout_and_the_deduplicated_test(data_root, tmp_path, monkeypatch):
-    from fer_lib.evaluate.runner import rerender, run_experiment
+    from fer_lib.reporting.experiment_report import rerender
+    from fer_lib.studies.experiment_runs import run_experiment
 
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     spec = replace(get_experiments("abdulkadir2025", "hybrid_cv_training")[0], model="abdulkadir2025_sequential")

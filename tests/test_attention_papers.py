@@ -292,7 +292,7 @@ def test_claims_and_reading_tables():
 
 
 def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp_path, monkeypatch):
-    from fer_lib.evaluate.runner import run_experiment
+    from fer_lib.studies.experiment_runs import run_experiment
     from fer_lib.papers import get_experiments
     from fer_lib.papers.mahdi2025.experiments import STUDIES
     from fer_lib.studies.ablation import run_ablation
@@ -323,7 +323,7 @@ def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp
 def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch):
     """The frozen phase leaves every backbone weight as pretrained; the second phase changes only the
     top blocks (batch normalization kept frozen); the scratch arm shares nothing with the source."""
-    from fer_lib.evaluate.runner import run_experiment
+    from fer_lib.studies.experiment_runs import run_experiment
     from fer_lib.papers import get_experiments
     from fer_lib.papers.khalid2025.experiments import STUDIES
     from fer_lib.papers.khalid2025.models import top_layers

@@ -239,7 +239,7 @@ def _budget(minutes):
 
 
 def _seeds(seeds):
-    from fer_lib.evaluate.runner import check_seeds
+    from fer_lib.evaluate.spec import check_seeds
     return check_seeds(seeds)
 
 
@@ -354,13 +354,14 @@ def test_ctrl_c_is_one_line_that_says_how_to_resume(capsys, monkeypatch):
 def test_an_unwritable_reports_root_is_found_before_training(case, tmp_path, data_root, monkeypatch):
     from fer_lib.evaluate import runner
     from fer_lib.papers import get_experiments
+    from fer_lib.studies.experiment_runs import run_experiment
     blocker = tmp_path / "reports"
     blocker.write_text("not a folder")
     root = blocker if case == "a file" else blocker / "sub"
     monkeypatch.setattr(runner, "prepare", lambda *a, **k: pytest.fail("loaded data before checking the output"))
     with pytest.raises(FerError, match="(reports root .* is a file, not a folder|cannot write into the reports root)"):
-        runner.run_experiment(get_experiments("yousaf2024", "ckplus48_subject")[0], "smoke", data_root=data_root,
-                              reports_root=root)
+        run_experiment(get_experiments("yousaf2024", "ckplus48_subject")[0], "smoke", data_root=data_root,
+                       reports_root=root)
 
 
 def test_a_cache_folder_that_is_a_file_is_a_clear_error(tmp_path, monkeypatch):
@@ -391,8 +392,8 @@ def test_a_leftover_temporary_folder_is_not_a_second_row(tmp_path):
 
 def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isolated_cache):
     """The issue's case: a cpu run on an 84-image copy with one seed against a three-seed report."""
-    from fer_lib.evaluate import runner
     from fer_lib.papers import get_experiments
+    from fer_lib.studies.experiment_runs import run_experiment
     spec = get_experiments("yousaf2024", "ckplus48_random80")[0]
     reports = tmp_path / "reports"
     folder = reports / "cpu" / "yousaf2024" / "ckplus48_random80__lr0.0003"
@@ -406,7 +407,7 @@ def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isol
         for f in sorted(cls.iterdir())[:12]:
             shutil.copy(f, small / cls.name / f.name)
     with pytest.raises(FerError) as info:
-        runner.run_experiment(spec, "cpu", data_root=tmp_path / "data", reports_root=reports, seeds=[0])
+        run_experiment(spec, "cpu", data_root=tmp_path / "data", reports_root=reports, seeds=[0])
     message = str(info.value)
     assert "84 images instead of 981" in message and "seeds [0] instead of [0, 1, 2]" in message
     assert "--reports-root" in message and "--replace" in message and "nothing was trained or written" in message
@@ -709,7 +710,7 @@ def test_boxes_of_a_very_large_image_are_in_its_own_pixels(tmp_path, monkeypatch
 
 def test_a_budget_stopped_run_never_replaces_a_report_that_completed_its_epochs(tmp_path):
     from types import SimpleNamespace
-    from fer_lib.evaluate import runner
+    from fer_lib.evaluate.run_store import refuse_fewer_epochs
     folder = tmp_path / "ckplus48_random80__lr0.0003"
     folder.mkdir()
     from fer_lib.evaluate.record import EpochsRecord
@@ -720,10 +721,10 @@ def test_a_budget_stopped_run_never_replaces_a_report_that_completed_its_epochs(
     short = [SimpleNamespace(seed=s, run=SimpleNamespace(epochs_run=e, stopped_by_budget=True)) for s, e in ((0, 71), (1, 49))]
     with pytest.raises(FerError, match="completed all .* planned epochs; this run's budget stopped it short \\(epochs "
                                        "by seed 0: 71, 1: 49\\).*--budget-minutes"):
-        runner.refuse_fewer_epochs(folder, short)
+        refuse_fewer_epochs(folder, short)
     assert folder.joinpath("experiment.json").read_text() == saved
     done = [SimpleNamespace(seed=0, run=SimpleNamespace(epochs_run=100, stopped_by_budget=False))]
-    runner.refuse_fewer_epochs(folder, done)  # a completed run may replace it
+    refuse_fewer_epochs(folder, done)  # a completed run may replace it
 
 
 def test_a_keras_file_that_is_not_a_model_is_called_that_not_missing(tmp_path, capsys, no_model_load, monkeypatch):

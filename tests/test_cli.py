@@ -111,7 +111,7 @@ def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_p
 
 def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_for_studies():
     from fer_lib.config import get_profile
-    from fer_lib.evaluate.runner import budget_seconds
+    from fer_lib.evaluate.spec import budget_seconds
     from fer_lib.papers import get_experiments
     spec = get_experiments("khalid2025")[0]
     assert budget_seconds(spec, get_profile("paper")) is None  # the paper profile has no budget of its own

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from fer_lib.config import REPO_ROOT
-from fer_lib.evaluate import lr_probe
+from fer_lib.studies import lr_probe
 from fer_lib.errors import FerError
 from fer_lib.papers import get_experiments
 
@@ -42,7 +42,7 @@ def test_every_fallback_is_the_saved_probes_choice():
     """Where a cpu probe is committed, the experiments' fallback learning rate is what it chose."""
     path = lr_probe.probe_path(get_experiments("yousaf2024", "fer2013_official")[0], "cpu", REPO_ROOT / "reports")
     if not path.exists():
-        pytest.skip("no cpu learning-rate probe is committed yet (run fer_lib.evaluate.lr_probe.run_probe)")
+        pytest.skip("no cpu learning-rate probe is committed yet (run fer_lib.studies.lr_probe.run_probe)")
     chosen = json.loads(path.read_text())["chosen"]
     for spec in get_experiments("yousaf2024"):
         assert spec.fallback_lr == pytest.approx(chosen), spec.name

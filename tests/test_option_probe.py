@@ -7,7 +7,7 @@ import pytest
 
 from fer_lib.config import REPO_ROOT
 from fer_lib.errors import FerError
-from fer_lib.evaluate import option_probe
+from fer_lib.studies import option_probe
 from fer_lib.papers import get_experiments
 
 

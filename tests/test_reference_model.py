@@ -234,7 +234,7 @@ def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop
                    planned=100, weight_decay=5e-4, dropout=None, trained=True):
     """A reference-model report folder whose seed-0 history peaks at `public_test` on `best_epoch`."""
     from fer_lib.evaluate.record import EpochsRecord
-    from fer_lib.evaluate.runner import budget_seconds
+    from fer_lib.evaluate.spec import budget_seconds
     from fer_lib.config import get_profile
     from fer_lib.papers import get_experiments
     from conftest import make_record
@@ -351,7 +351,7 @@ def test_a_run_its_budget_stopped_ranks_below_every_completed_run(tmp_path):
 
 
 def test_a_finished_full_strength_report_is_read_instead_of_trained_again(tmp_path):
-    from fer_lib.evaluate.runner import finished_report
+    from fer_lib.evaluate.run_store import finished_report
     from fer_lib.papers import get_experiments
 
     spec = get_experiments("reference", "fer2013_standard")[0]

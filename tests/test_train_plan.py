@@ -10,10 +10,10 @@ import pytest
 
 from fer_lib.config import REPO_ROOT
 from fer_lib.errors import FerError
-from fer_lib.evaluate import runner
+from fer_lib.evaluate.run_store import saved_folders
 from fer_lib.evaluate.train_plan import TrainPlan
 from fer_lib.papers import get_experiments, get_studies
-from fer_lib.studies import paper_studies
+from fer_lib.studies import experiment_runs, paper_studies
 
 CPU = REPO_ROOT / "reports" / "cpu"
 
@@ -42,7 +42,7 @@ def test_a_plan_trains_missing_runs_by_default_every_run_under_all_and_named_run
 def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("trained although the plan reads the saved report")
-    monkeypatch.setattr(runner, "run_experiment", refuse)
+    monkeypatch.setattr(experiment_runs, "run_experiment", refuse)
     monkeypatch.setattr(paper_studies, "run_ablation", refuse)
     monkeypatch.setattr(paper_studies, "run_fine_tuning", refuse)
 
@@ -54,24 +54,24 @@ def _copy(root, *folders):
 
 def test_a_saved_experiment_is_read_and_a_missing_one_is_listed_not_trained(tmp_path, no_training, capsys):
     spec = get_experiments("mahdi2025", "fer2013_standard")[0]
-    assert runner.experiment_folders(spec, "cpu", TrainPlan.parse("none"), reports_root=tmp_path) == []
+    assert experiment_runs.experiment_folders(spec, "cpu", TrainPlan.parse("none"), reports_root=tmp_path) == []
     assert "no saved cpu report, and train='none' trains nothing" in capsys.readouterr().out
     _copy(tmp_path, "mahdi2025/fer2013_standard")  # trained at the paper's rate: no fallback
     for plan in ("missing", "none"):
-        assert runner.experiment_folders(spec, "cpu", TrainPlan.parse(plan), reports_root=tmp_path) == [
+        assert experiment_runs.experiment_folders(spec, "cpu", TrainPlan.parse(plan), reports_root=tmp_path) == [
             tmp_path / "cpu" / "mahdi2025" / "fer2013_standard"]
     with pytest.raises(AssertionError, match="trained although"):  # named, it trains whatever is saved
-        runner.experiment_folders(spec, "cpu", TrainPlan.parse("fer2013_standard"), reports_root=tmp_path)
+        experiment_runs.experiment_folders(spec, "cpu", TrainPlan.parse("fer2013_standard"), reports_root=tmp_path)
 
 
 def test_a_paper_rate_that_did_not_train_is_saved_only_with_its_fallback(tmp_path, no_training):
     spec = get_experiments("khalid2025", "fer2013_standard")[0]
     _copy(tmp_path, "khalid2025/fer2013_standard")
-    assert runner.saved_folders(spec, "cpu", tmp_path) == []  # the fallback is missing: "missing" would train it
+    assert saved_folders(spec, "cpu", tmp_path) == []  # the fallback is missing: "missing" would train it
     with pytest.raises(AssertionError, match="trained although"):
-        runner.experiment_folders(spec, "cpu", TrainPlan(), reports_root=tmp_path)
+        experiment_runs.experiment_folders(spec, "cpu", TrainPlan(), reports_root=tmp_path)
     _copy(tmp_path, "khalid2025/fer2013_standard__lr0.0001")
-    assert [f.name for f in runner.experiment_folders(spec, "cpu", TrainPlan(), reports_root=tmp_path)] == [
+    assert [f.name for f in experiment_runs.experiment_folders(spec, "cpu", TrainPlan(), reports_root=tmp_path)] == [
         "fer2013_standard", "fer2013_standard__lr0.0001"]
 
 

@@ -168,7 +168,7 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     from fer_lib import config
     from fer_lib.errors import FerError
     from fer_lib.evaluate.record import ExperimentRecord
-    from fer_lib.evaluate.runner import report_interim, run_experiment
+    from fer_lib.studies.experiment_runs import report_interim, run_experiment
     from fer_lib.papers import get_experiments
 
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
@@ -195,7 +195,7 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
 
 def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path, isolated_cache):
     """The fallback folder says "the paper's rate did not train"; once it did, that row would be false."""
-    from fer_lib.evaluate.runner import retire_stale_fallback
+    from fer_lib.evaluate.run_store import retire_stale_fallback
     from fer_lib.papers import get_experiments
 
     spec = get_experiments("khalid2025", "fer2013_standard")[0]
@@ -215,7 +215,7 @@ def test_studies_build_on_the_rate_the_experiment_trained_at(tmp_path, isolated_
     ablation's reference arm and the fine-tuning's pretrained model; its checkpoints or, in a fresh
     checkout, its report say so; once the paper's rate trains, both leave and the paper's rate is used
     again."""
-    from fer_lib.evaluate.runner import retire_stale_fallback, trained_rate, unit_run_dir
+    from fer_lib.evaluate.run_store import retire_stale_fallback, trained_rate, unit_run_dir
     from fer_lib.papers import get_experiments, get_studies
 
     spec = get_experiments("khalid2025", "fer2013_standard")[0]
@@ -273,7 +273,8 @@ def test_a_paper_rate_reported_untrained_under_the_same_settings_is_not_retraine
     the result, so the learning-rate rule goes straight to the fallback, unless anything differs."""
     from fer_lib.config import get_profile
     from fer_lib.evaluate.record import RunStrength
-    from fer_lib.evaluate.runner import budget_seconds, reported_untrained
+    from fer_lib.evaluate.spec import budget_seconds
+    from fer_lib.evaluate.run_store import reported_untrained
     from fer_lib.papers import get_experiments
 
     spec = get_experiments("khalid2025", "fer2013_standard")[0]

@@ -86,7 +86,7 @@ def test_a_shipped_model_is_used_only_when_its_sidecar_names_the_complete_source
 
 
 def test_a_restart_without_its_source_run_names_the_run_to_train_first(isolated_cache):
-    from fer_lib.evaluate.runner import start_weights
+    from fer_lib.evaluate.run_store import start_weights
     from fer_lib.papers import get_experiments
 
     restart = get_experiments("reference", "fer2013_restart")[0]
@@ -100,7 +100,7 @@ def test_a_restart_without_its_source_run_names_the_run_to_train_first(isolated_
 
 
 def _restart_checkpoint(started_from):
-    from fer_lib.evaluate.runner import unit_run_dir
+    from fer_lib.evaluate.run_store import unit_run_dir
     from fer_lib.papers import get_experiments
 
     restart = get_experiments("reference", "fer2013_restart")[0]
@@ -109,7 +109,7 @@ def _restart_checkpoint(started_from):
 
 
 def test_a_second_restart_needs_only_its_direct_sources_weights(isolated_cache, tmp_path):
-    from fer_lib.evaluate.runner import start_weights
+    from fer_lib.evaluate.run_store import start_weights
     from fer_lib.papers import get_experiments
 
     second = get_experiments("reference", "fer2013_restart2")[0]
@@ -121,7 +121,7 @@ def test_a_second_restart_needs_only_its_direct_sources_weights(isolated_cache, 
 
 def test_an_older_restart_checkpoint_counts_the_epochs_before_it_from_its_report(isolated_cache, tmp_path):
     from conftest import make_record
-    from fer_lib.evaluate.runner import start_weights
+    from fer_lib.evaluate.run_store import start_weights
     from fer_lib.papers import get_experiments
 
     second = get_experiments("reference", "fer2013_restart2")[0]

@@ -72,7 +72,7 @@ class AblationSpec:
         experiment = self.reference_experiment()
         if experiment is None:
             return None
-        from ..evaluate.runner import unit_run_dir
+        from .run_store import unit_run_dir
 
         return unit_run_dir(experiment, profile, self.learning_rate(profile, reports_root), seed)
 
@@ -82,7 +82,7 @@ class AblationSpec:
         so that the arms differ from the reference in their switch alone."""
         if self.reference_runs_of is None:
             return self.training.learning_rate
-        from ..evaluate.runner import trained_rate
+        from .run_store import trained_rate
         from ..papers import get_experiments
 
         return trained_rate(get_experiments(self.paper, self.reference_runs_of)[0], profile, reports_root)

@@ -11,7 +11,7 @@ training afresh. The weights are found, in this order:
    planned epoch run), the float32 copy the recognizer loads; on a fresh checkout this is the only
    copy of a run that took hours.
 
-Anything else is an error that says which run to train first (`runner.start_weights`). Where they came from, their SHA-256
+Anything else is an error that says which run to train first (`run_store.start_weights`). Where they came from, their SHA-256
 and the source run's epochs go into the run's identity (a different start never resumes a
 checkpoint) and into its record (`ExperimentRecord.started_from`), so the total training a model
 received is always stated.
@@ -19,7 +19,7 @@ received is always stated.
 A chain of restarts counts every cycle before it. The source's own checkpoint (`state.json`'s
 `started_from`) or sidecar (`epochs_total`) says how many epochs preceded it, so only the direct
 source's weights are needed. A checkpoint written before `state.json` kept that is marked
-`counts_earlier_runs=False`, and `runner.start_weights` finds the earlier epochs elsewhere.
+`counts_earlier_runs=False`, and `run_store.start_weights` finds the earlier epochs elsewhere.
 """
 from __future__ import annotations
 

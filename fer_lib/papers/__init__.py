@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import FerError, unknown_name_error
 
 if TYPE_CHECKING:
-    from ..evaluate.runner import ExperimentSpec
+    from ..evaluate.spec import ExperimentSpec
 
 PAPERS_DIR = Path(__file__).parent
 

@@ -106,7 +106,7 @@ def _ten_crop(reports_root: Path, paper: str, profile: str) -> dict | None:
 def _ten_crop_verdict(claim, record: ExperimentRecord, row: dict) -> str:
     """The verdict on `claim` of the ten-crop row, under the run's own facts and the paper's setup."""
     from ..evaluate import claims as claims_lib
-    from ..evaluate.runner import run_facts
+    from .experiment_report import run_facts
 
     return claims_lib.verdict(claim, row["accuracy"], tuple(row["accuracy_ci"]), run_facts(record),
                               list(claim.label_set or []) or [], settings=claims_lib.load_settings(record.paper, record.model),

@@ -38,6 +38,8 @@ from ..provenance import trained_at_text
 from ..errors import FerError
 from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
 from ..evaluate.record import RunStrength, refuse_weaker
+from ..evaluate.runner import duplicate_free, train_and_evaluate
+from ..evaluate.spec import folder_name
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
 from ..reporting.pages import reading_html, report_page
@@ -152,7 +154,6 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
 
     A report already there from more images, seeds, budget or epochs is not replaced unless
     `replace_existing` (a FerError says so before anything trains)."""
-    from ..evaluate.runner import duplicate_free, train_and_evaluate
     from ..provenance import environment
     from .audit import fer2013_duplicate_groups
 
@@ -207,7 +208,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
         "training": asdict(training), "budget_minutes_per_run": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
         "environment": environment(),
-        "runs": run_rows(runs), "note": _note(spec, prof.name, reports_root),
+        "runs": run_rows(runs), "note": _note(spec, prof.name, reports_root), "parameters": params,
     }
     write_study_folder(folder, spec, runs, table, saved, dataset.class_names, ABLATION_META)
     return table
@@ -216,10 +217,16 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
 def rerender_ablation(folder: Path | str) -> pd.DataFrame:
     """Rewrite an ablation's table, figure and page from the predictions, histories and run rows its
     folder saved, without training (e.g. after a change to a metric); returns the table."""
+    return rerender_study(folder, "ablation", ABLATION_META)
+
+
+def rerender_study(folder: Path | str, kind: str, meta: tuple[str, ...]) -> pd.DataFrame:
+    """Rewrite a study of arms (an ablation, a fine-tuning study: `kind`) from the predictions, histories and
+    run rows its folder saved; `meta` names the record's fields its page lists. Returns the table."""
     folder = Path(folder)
     saved = json.loads((folder / "results.json").read_text())
-    if saved.get("kind") != "ablation":
-        raise FerError(f"{folder} holds no ablation report (results.json kind {saved.get('kind')!r})")
+    if saved.get("kind") != kind:
+        raise FerError(f"{folder} holds no {kind} report (results.json kind {saved.get('kind')!r})")
     # the page needs only the study's names, which the folder saved (a study need not be registered)
     spec = SimpleNamespace(paper=saved["paper"], name=saved["name"], title=saved["title"])
     runs: dict[str, list[ArmSeed]] = {arm: [] for arm in saved["arms"]}
@@ -232,9 +239,11 @@ def rerender_ablation(folder: Path | str) -> pd.DataFrame:
                 row["arm"], row["seed"], *_saved_predictions(z),
                 pd.read_csv(folder / "histories" / f"{stem}.csv"), row["epochs_run"], row["epochs_planned"],
                 row["stop_reason"], row["train_seconds"], row["budget_seconds"], row["provenance"]))
-    params = dict(pd.read_csv(folder / "results.csv")[["arm", "parameters"]].itertuples(index=False))
-    table = ablation_table(saved["arms"], runs, class_names, {arm: int(n) for arm, n in params.items()})
-    write_study_folder(folder, spec, runs, table, saved, class_names, ABLATION_META)
+    if "parameters" not in saved:
+        raise FerError(f"{folder / 'results.json'} is from before studies saved each arm's parameter count; "
+                       "re-run the study to rebuild its folder")
+    table = ablation_table(saved["arms"], runs, class_names, saved["parameters"])
+    write_study_folder(folder, spec, runs, table, saved, class_names, meta)
     return table
 
 
@@ -246,7 +255,6 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
     The experiment's checkpoints live in a cache that a fresh checkout lacks; its report is the saved
     run, so the reference is not trained a second time."""
     from ..evaluate.record import RECORD_FILE, ExperimentRecord
-    from ..evaluate.runner import folder_name
 
     experiment = spec.reference_experiment()
     folder = Path(reports_root) / profile / spec.paper / folder_name(experiment, config.learning_rate)

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..config import get_profile, reports_dir
 from ..errors import FerError
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
-from ..evaluate.runner import report_folder
+from ..evaluate.run_store import report_folder
 from ..papers import get_experiments, papers_with_experiments
 
 MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2**20  # what a device call brings back

@@ -98,7 +98,7 @@ def run_arm(arm: Arm, profile: str, data_root: Path | str | None = None) -> dict
     os.environ["FER_PRECISION"] = arm.precision
     from ..data import prepare
     from ..data.splits import Split
-    from ..evaluate.lr_probe import probe_split
+    from .lr_probe import probe_split
     from ..evaluate.runner import train_and_evaluate
     from ..papers import get_experiments
     from ..train.predict import predict_proba

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from ..config import cache_dir, get_profile, reports_dir
 from ..data import prepare
@@ -34,17 +35,23 @@ from ..evaluate.record import RunStrength
 from ..files import writable_dir
 from ..models import build_model
 from ..train import fit, predict_proba
-from ..evaluate.runner import ExperimentSpec, data_fingerprint
+from ..evaluate.run_store import trained_rate, unit_run_dir
+from ..evaluate.runner import data_fingerprint
+from ..evaluate.spec import ExperimentSpec, folder_name
 from ..evaluate.study_specs import FINE_TUNED, SCRATCH, FineTuneSpec
-from .ablation import ArmSeed, ablation_table, refuse_weaker_study, run_rows, study_folder, write_study_folder
+from .ablation import (ArmSeed, ablation_table, refuse_weaker_study, rerender_study, run_rows, study_folder,
+                       write_study_folder)
+
+# the record's fields a fine-tuning study's page lists
+FINE_TUNING_META = ("profile", "protocol_description", "seeds", "frozen", "top", "budget_minutes_per_phase",
+                    "environment", "runs")
+
 
 def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0,
                      reports_root: Path | str | None = None) -> keras.Model:
     """The source experiment's trained model of `seed` under `profile`, as that experiment evaluated it
-    (`reports_root` holds its reports, which say at which rate it trained: `runner.trained_rate`)."""
+    (`reports_root` holds its reports, which say at which rate it trained: `run_store.trained_rate`)."""
     from ..papers import get_experiments
-
-    from ..evaluate.runner import trained_rate, unit_run_dir
 
     source = get_experiments(spec.paper, spec.source_experiment)[0]
     # the model the experiment trained: at its fallback rate where the paper's did not train
@@ -65,7 +72,6 @@ def source_facts(source: ExperimentSpec, profile: str, lr: float, reports_root: 
     test accuracy (seed 0's run is the one fine-tuned), epochs run and planned, and why it stopped, so
     the fine-tuning is read beside how much the source had learned."""
     from ..evaluate.record import ExperimentRecord
-    from ..evaluate.runner import folder_name
 
     folder = Path(reports_root) / profile / source.paper / folder_name(source, lr)
     if not (folder / "experiment.json").exists():
@@ -104,7 +110,6 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
     source = pretrained_model(spec, prof.name, reports_root=reports_root)
-    from ..evaluate.runner import trained_rate
     from ..papers import get_experiments
 
     source_spec = get_experiments(spec.paper, spec.source_experiment)[0]
@@ -188,9 +193,12 @@ def run_fine_tuning(spec: FineTuneSpec, profile: str = "smoke", *, data_root: Pa
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
         "frozen": asdict(spec.frozen), "top": asdict(spec.top), "budget_minutes_per_phase": None if budget is None else budget / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
-        "environment": environment(), "note": note, "runs": run_rows(runs),
+        "environment": environment(), "note": note, "runs": run_rows(runs), "parameters": params,
     }
-    write_study_folder(folder, spec, runs, table, saved, dataset.class_names,
-                       ("profile", "protocol_description", "seeds", "frozen", "top", "budget_minutes_per_phase",
-                        "environment", "runs"))
+    write_study_folder(folder, spec, runs, table, saved, dataset.class_names, FINE_TUNING_META)
     return table
+
+
+def rerender_fine_tuning(folder: Path | str) -> pd.DataFrame:
+    """Rewrite a fine-tuning study's table, figure and page from what its folder saved, without training."""
+    return rerender_study(folder, "fine_tuning", FINE_TUNING_META)

@@ -424,7 +424,7 @@ def run_study(profile: str = "smoke", *, model: str = "yousaf2024", model_option
     from ..config import cache_dir, get_profile, reports_dir
     from ..data import prepare
     from ..evaluate.record import RunStrength, refuse_weaker
-    from ..evaluate.runner import check_seeds
+    from ..evaluate.spec import check_seeds
     from ..files import atomic_folder, writable_dir, write_json, write_text
     from ..models import paper_batch_size
     from ..provenance import environment

@@ -510,7 +510,7 @@ def snapshot_ensemble_entries(chain: list, folders: dict[str, Path], profile: st
     comparison folder the last execution wrote) if it is provably the same members' (`_saved_ten_crop`).
     Returns the rows and, where a member's completed report or saved predictions on these `ids` are
     missing (no rows), or its weights and a saved row are (the centre-crop row alone), why."""
-    from ..evaluate.runner import selected_weights
+    from ..evaluate.run_store import selected_weights
     from ..evaluate.warm_start import load_start_weights
     from ..models import build_model
     from ..recognizer.classifiers import KerasClassifier, ModelInfo
@@ -589,7 +589,7 @@ class RecipeChoice:
 def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> RecipeChoice:
     """Choose among the report folders of `folders` (experiment name -> folder, in order of preference on
     a tie) the one whose selected epochs reached the highest PublicTest accuracy, averaged over its seeds
-    (a run that kept no best epoch counts its last); a run that did not train (`runner._did_train`) ranks
+    (a run that kept no best epoch counts its last); a run that did not train (`runner.did_train`) ranks
     below every run that did, and one stopped short of its planned epochs (by its budget) below every run
     that completed them: its schedule did not anneal, its number is a lower bound, and its weights may
     live only in a cache that is gone. Only each run's validation history is read, never a test score.

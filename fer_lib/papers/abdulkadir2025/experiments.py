@@ -26,7 +26,7 @@ histories show about 4.5 minutes per epoch for VGG19 and 11 for the hybrid. VGG1
 run a few epochs and are reported as lower bounds. The `paper` profile runs the exact epochs.
 """
 from ...data import PreprocessConfig
-from ...evaluate.runner import ExperimentSpec
+from ...evaluate.spec import ExperimentSpec
 from ...evaluate.study_specs import AblationSpec
 from ...train import TrainConfig
 from . import PAPER

@@ -14,7 +14,7 @@ The cpu budget (minutes per seed) is sized for 2 CPU cores, where an epoch takes
 the run is a lower bound there, the `paper` profile runs the 50 epochs.
 """
 from ...data import PreprocessConfig
-from ...evaluate.runner import ExperimentSpec
+from ...evaluate.spec import ExperimentSpec
 from ...evaluate.study_specs import AblationSpec
 from ...evaluate.study_specs import FineTuneSpec
 from ...train import TrainConfig
@@ -26,7 +26,7 @@ TRAINING = TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epoc
 # FER2013's images are already 48x48 face crops: no Haar crop, no equalization (the abstract names none)
 PREPROCESS = PreprocessConfig(face_crop=False, equalize=False)
 MODEL = "khalid2025_attention_cnn"
-# The backbone's batch-normalization momentum, as `evaluate.option_probe` chose it on held-out Training
+# The backbone's batch-normalization momentum, as `studies.option_probe` chose it on held-out Training
 # images (reports/cpu/khalid2025/option_probe_fer2013_standard_bn_momentum.md; a test keeps them equal):
 # with MobileNetV2's own 0.999 the first from-scratch run predicted one class in inference mode.
 OPTIONS = {"bn_momentum": 0.9}

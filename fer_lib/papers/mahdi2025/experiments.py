@@ -15,7 +15,7 @@ The cpu budget (minutes per seed) is sized for 2 CPU cores: the run is a lower b
 `paper` profile runs the 50 epochs.
 """
 from ...data import PreprocessConfig
-from ...evaluate.runner import ExperimentSpec
+from ...evaluate.spec import ExperimentSpec
 from ...evaluate.study_specs import AblationSpec
 from ...train import TrainConfig
 from . import PAPER

@@ -39,7 +39,7 @@ classes, `data.ferplus`) for the FER+ benchmark (`notebooks/ferplus.ipynb`), whe
 from dataclasses import replace
 
 from ...data import PreprocessConfig
-from ...evaluate.runner import ExperimentSpec
+from ...evaluate.spec import ExperimentSpec
 from ...train import TrainConfig
 from . import PAPER
 

@@ -8,7 +8,7 @@ balanced FER2013 epoch takes 60-90 s there in bfloat16, a CK+48 epoch 2-4 s); th
 ceiling, and a seed that stops at it is reported as a lower bound.
 Tables 3-4 are captioned "training results", so every claim is also set beside the training split.
 """
-from ...evaluate.runner import ExperimentSpec
+from ...evaluate.spec import ExperimentSpec
 from ...train import TrainConfig
 from . import PAPER
 

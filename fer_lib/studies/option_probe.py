@@ -26,7 +26,8 @@ from ..models.registry import model_options
 from ..provenance import environment
 from ..reporting import tables
 from .lr_probe import probe_split
-from .runner import ExperimentSpec, train_and_evaluate
+from ..evaluate.spec import ExperimentSpec
+from ..evaluate.runner import train_and_evaluate
 
 PROBE_STEPS = 700  # about one epoch of the probe split of FER2013 Training (22,967 images)
 PROBE_VAL_IMAGES = 2000
@@ -101,5 +102,5 @@ def saved_choice(spec: ExperimentSpec, option: str, profile: str, reports_root: 
     path = probe_path(spec, option, profile, reports_root)
     if not path.exists():
         raise FerError(f"no {profile} probe of {spec.paper} {spec.name}'s {option!r} is saved at {path}; run "
-                       f"fer_lib.evaluate.option_probe.run_probe first")
+                       f"fer_lib.studies.option_probe.run_probe first")
     return json.loads(path.read_text())["chosen"]

@@ -1,6 +1,6 @@
 """The learning-rate probe: how an experiment's fallback learning rate is chosen, as code with its saved result.
 
-When a paper's own learning rate does not train (see `runner`), the experiment is re-run at its
+When a paper's own learning rate does not train (see `studies.experiment_runs`), the experiment is re-run at its
 `fallback_lr`. That value is chosen here, never on a test split: each candidate trains for a few
 epochs on the experiment's training part (seed 0's split) minus a stratified 20% of it, and is
 scored on that 20%. The candidate with the best validation accuracy at its best epoch wins; ties go to
@@ -21,7 +21,8 @@ from ..errors import FerError
 from ..files import writable_dir, write_json
 from ..provenance import environment
 from ..reporting import tables
-from .runner import ExperimentSpec, train_and_evaluate
+from ..evaluate.spec import ExperimentSpec
+from ..evaluate.runner import train_and_evaluate
 
 CANDIDATES = (1e-3, 3e-4, 1e-4)
 PROBE_EPOCHS = 4
