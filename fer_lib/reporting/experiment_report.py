@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from .. import provenance
-from ..config import Profile, portable_path
+from ..config import Profile
 from ..data import FaceDataset
-from ..data.splits import Split, folds_description
+from ..data.splits import Split
 from ..evaluate import claims as claims_lib
 from ..evaluate import test_looks
 from ..evaluate.latency import single_face_latency
@@ -224,16 +224,8 @@ def rerender(folder: Path | str) -> ExperimentRecord:
     folder = Path(folder)
     record = ExperimentRecord.read(folder)
     record.check_raw_files(folder)  # a missing, cut or changed file is refused, named, before anything is written
-    if record.files is None:  # a record from before digests were kept: its files, checked above, are the run's
-        record.files = record.file_digests(folder)
-    if Path(record.preprocessing.get("source", "")).is_absolute():  # recorded before paths were portable
-        record.preprocessing["source"] = portable_path(record.preprocessing["source"])
     spec = get_experiments(record.paper, record.experiment)[0]
-    record.label = experiment_label(spec, record.learning_rate)  # the label says whose rate failed, as the claims file has it
-    if record.unit == "fold":  # records from before they named the whole cross-validation and its pooled size
-        record.protocol_description = folds_description(record.protocol, **record.protocol_options)
-        record.split_sizes["test_all_folds"] = sum(
-            len(np.load(folder / record.unit_file("predictions", u))["y_true"]) for u in record.seeds)
+    record.label = experiment_label(spec, record.learning_rate)  # whose rate failed, as the claims file has it
     with atomic_folder(folder) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
         _render(tmp, spec, record)
