@@ -349,6 +349,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     ren.add_argument("--reports-root", help="the reports to re-render (default: the project's reports/)")
+    shp = sub.add_parser("ship", help="ship a saved reference-model run to the recognizer, with its sidecar and card")
+    shp.add_argument("folder", help="the run's report folder, e.g. reports/cpu/reference/fer2013_standard")
+    shp.add_argument("--models-dir", help="where to ship (default: fer_lib/recognizer/models/, what predict runs)")
+    shp.add_argument("--data-dir", help="FER2013's folder (default: FER_DATA_DIR or ../shared/data)")
+    shp.add_argument("--reports-root", help="the reports the card quotes (default: the project's reports/)")
+    shp.add_argument("--replace", action="store_true",
+                     help="ship although the model shipped rests on more data or epochs (refused otherwise)")
     pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
     pre.add_argument("paths", nargs="*", help="image files, video files or folders of them")
     pre.add_argument("--webcam", type=int, metavar="INDEX", help="also read this webcam (0: the first)")
@@ -481,6 +488,13 @@ def _cmd_render(args) -> int | None:
         print(f"re-rendered {folder}")
 
 
+def _cmd_ship(args) -> int | None:
+    from .studies.shipping import ship_run
+    path = ship_run(args.folder, models_dir=args.models_dir, data_root=args.data_dir, reports_root=args.reports_root,
+                    replace=args.replace)
+    print(f"shipped {path} (card: {path.parent / 'MODEL_CARD.md'})")
+
+
 def _cmd_predict(args) -> int | None:
     from .recognizer.command import run_predict
     return run_predict(args.paths, webcam=args.webcam, model=args.model, detector=args.detector, fmt=args.fmt,
@@ -502,9 +516,8 @@ def _cmd_index(args) -> int | None:
 
 
 HANDLERS = {"data": _cmd_data, "check-data": _cmd_check_data, "reproduce": _cmd_reproduce, "train": _cmd_train,
-            "campaign": _cmd_campaign, "lease": _cmd_lease, "render": _cmd_render, "predict": _cmd_predict,
-            "export": _cmd_export,
-            "index": _cmd_index}
+            "campaign": _cmd_campaign, "lease": _cmd_lease, "render": _cmd_render, "ship": _cmd_ship,
+            "predict": _cmd_predict, "export": _cmd_export, "index": _cmd_index}
 
 
 INTERRUPTED = "interrupted: training checkpoints every epoch, so re-run the same command to resume"

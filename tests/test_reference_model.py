@@ -144,7 +144,8 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     from fer_lib.models import build_model
     from fer_lib.recognizer import load_classifier
     from fer_lib.recognizer.classifiers import ModelInfo
-    from fer_lib.studies.reference_model import label_agreement, refresh_model_card, ship_reference_model
+    from fer_lib.studies.model_card import label_agreement, refresh_model_card
+    from fer_lib.studies.shipping import ship_reference_model
     from fer_lib.train import predict_proba
 
     folder = REPO_ROOT / "reports" / "cpu" / "reference" / "fer2013_standard"
@@ -256,7 +257,7 @@ def _recipe_report(folder, name, *, test_accuracy, public_test, best_epoch, stop
 def test_shipping_refuses_less_data_a_shorter_run_of_the_same_recipe_and_a_budget_stopped_run():
     from conftest import make_record
     from fer_lib.evaluate.record import EpochsRecord
-    from fer_lib.studies.reference_model import _weaker_than_shipped
+    from fer_lib.studies.shipping import _weaker_than_shipped
 
     # the shipped model: a warm restart, 40 of 40 epochs after 140 of the runs before it
     shipped = {"paper": "reference", "experiment": "fer2013_restart2", "profile": "cpu", "n_images": 35887,
@@ -421,3 +422,37 @@ def test_the_snapshot_ensemble_is_left_out_with_the_reason_where_a_member_is_mis
     other_members[0] = ten_crop[0]  # one member from another run moves the mean
     reused, why = saved_comparison(other_members, "other")
     assert len(reused) == 1 and why.endswith("and no saved row of the same members is")
+
+
+def test_ship_ships_a_saved_run_from_its_folder_and_its_checkpoint(tmp_path, data_root, isolated_cache, capsys):
+    """`fer-lib ship FOLDER`: a smoke run's selected weights, checked against its own saved test predictions, with
+    a sidecar naming the run and a card; a folder that is not a reference run, or whose weights are not here, is
+    one line and exit 2, with nothing written."""
+    import shutil
+
+    from fer_lib import cli
+    from fer_lib.papers import get_experiments
+    from fer_lib.recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+    from fer_lib.studies.experiment_runs import run_experiment
+
+    reports, models = tmp_path / "reports", tmp_path / "models"
+    folder = run_experiment(get_experiments("reference", "fer2013_standard")[0], "smoke", data_root=data_root,
+                            reports_root=reports)[0].folder
+    args = ["--models-dir", str(models), "--data-dir", str(data_root), "--reports-root", str(reports)]
+    assert not cli.main(["ship", str(folder), *args])
+    source = ModelInfo.read(models / REFERENCE_MODEL.name).source
+    assert (source["profile"], source["experiment"]) == ("smoke", "fer2013_standard")
+    # the float32 copy against the run's own predictions (a run trained in bfloat16 may differ on near ties)
+    assert 0.9 <= source["same_top_class_as_run"] <= 1.0
+    card = (models / "MODEL_CARD.md").read_text()
+    assert "`fer_lib.studies.model_card.model_card`" in card and "Recipe `fer2013_standard`" in card
+    assert f"the run's top class on {source['same_top_class_as_run']:.2%} of the PrivateTest faces" in card
+    capsys.readouterr()
+    shipped = (models / REFERENCE_MODEL.name).read_bytes()
+    shutil.rmtree(isolated_cache / "runs")  # the checkpoint gone, and the shipped model is in another folder
+    for bad, says in [(tmp_path, "holds no run report"), (folder, "train it with `fer-lib train reference fer2013_standard")]:
+        assert cli.main(["ship", str(bad), "--models-dir", str(tmp_path / "elsewhere"), "--data-dir", str(data_root),
+                         "--reports-root", str(reports)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert says in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "elsewhere").exists() and (models / REFERENCE_MODEL.name).read_bytes() == shipped

@@ -49,7 +49,7 @@ def test_superseded_scores_are_recovered_from_git_history(tmp_path):
 
 def test_the_committed_log_shows_every_reference_recipe_and_the_card_counts_those_tried_after_scores():
     from fer_lib.config import reports_dir
-    from fer_lib.studies.reference_model import test_look_lines
+    from fer_lib.studies.model_card import test_look_lines
 
     rows = test_looks.read_log(reports_dir())
     lines = "\n".join(test_look_lines(rows, "cpu"))

@@ -1,5 +1,5 @@
 """The reference model after training: ten-crop scoring, the side-by-side comparison with the models
-people install and the papers' models, and shipping it to the recognizer with a model card.
+people install and the papers' models, and the choice between its recipes.
 
 - `ten_crop_proba`: Khaireddin and Chen's test-time augmentation (the centre and four corner 40x40
   crops of a 48x48 face, each also mirrored, probabilities averaged). The reference model crops the
@@ -10,12 +10,9 @@ people install and the papers' models, and shipping it to the recognizer with a 
   images per second measured on this machine (`latency.faces_per_second`), and each entry minus the
   first (the reference model's centre crop) in points with a paired bootstrap 95% CI on the same images;
   each entry's predictions are saved, so `rerender_comparison` recomputes the table from them.
-- `ship_reference_model`: the trained weights in a float32 copy of the network, saved in
-  `fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and `MODEL_CARD.md`, generated from the
-  run's record and the comparison. A model from less data than the one shipped, from fewer epochs of the
-  same recipe, or from a run its budget stopped where the shipped one completed is refused unless
-  `replace`; another completed recipe, chosen by `select_recipe`, replaces it. `refresh_model_card` rewrites the card alone from what is
-  committed, when a report it quotes (the comparison, the data audit's label agreement) is re-run.
+- `select_recipe`: the recipe chosen on PublicTest among the suite's FER2013 recipes (no test score read).
+
+Shipping the chosen model is `shipping.py`; its card is `model_card.py`.
 """
 from __future__ import annotations
 
@@ -30,10 +27,8 @@ from ..errors import FerError
 from ..evaluate.metrics import accuracy_difference, classification_metrics, save_predictions
 from ..evaluate.record import RECORD_FILE, ExperimentRecord, official_split_runs
 from ..evaluate.latency import faces_per_second
-from ..evaluate.test_looks import LOG_FILE, read_log, recipes_tried_after_scores
-from ..files import atomic_folder, atomic_path, write_json, write_text
+from ..files import atomic_folder, write_json, write_text
 from ..reporting import tables
-from .out_of_domain import STUDY as OUT_OF_DOMAIN, summary_for
 
 PUBLIC_TEST_ACCURACY = "PublicTest accuracy at it"  # select_recipe's column: at each run's selected epoch
 COMPARISON_FILE = "comparison.json"  # compare_models' record: each row with its predictions file
@@ -144,147 +139,6 @@ def rerender_comparison(folder: Path | str) -> pd.DataFrame:
     return compare_models(entries, y_true, ids, class_names, duplicate_free, folder, description)
 
 
-def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
-                         faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
-                         replace: bool = False, selection: pd.DataFrame | None = None,
-                         comparison_description: str | None = None, reports_root: Path | str | None = None) -> Path:
-    """Save the trained reference model for the recognizer, with its sidecar and model card (see the
-    module's notes). The float32 copy is checked against the run on its test `faces`: the share of
-    faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
-    the card. Returns the model's path."""
-    from ..config import reports_dir
-    from ..data.preprocessing import PreprocessConfig
-    from ..models import build_model
-    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
-    from ..train import predict_proba
-
-    models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
-    path = models_dir / REFERENCE_MODEL.name
-    shipped = ModelInfo.read(path).source
-    epochs, total = max(record.epochs.run_per_seed), record.total_epochs
-    weaker = _weaker_than_shipped(record, shipped)
-    if weaker and not replace:
-        raise FerError(f"{weaker}. Nothing was written; pass replace=True to ship it anyway")
-    copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
-    copy.set_weights(model.get_weights())
-    agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
-    if not _holds_weights(path, copy):  # re-saving the same weights would only churn the committed file's bytes
-        with atomic_path(path) as tmp:
-            copy.save(tmp)
-    source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
-              "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
-              "best_epoch": record.epochs.best_epoch_per_seed[0], "epochs_total": total,
-              "started_from": record.started_from[0] if record.started_from else None,
-              "trained_under": record.backends[0] if record.backends else None,
-              "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
-    ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
-              if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
-              source).write(path)
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    # the out-of-domain scores are quoted only where they are of these bytes (`summary_for`), as refresh_model_card does
-    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement(root), selection, comparison_description,
-                                                         read_log(root),
-                                                         summary_for(root / record.profile / OUT_OF_DOMAIN, path)))
-    return path
-
-
-def _weaker_than_shipped(record: ExperimentRecord, shipped: dict) -> str | None:
-    """Why `record`'s network may not replace the shipped model (its sidecar's `source`), or None.
-
-    Less data is always refused, and so is fewer epochs of the same recipe (an interim or shorter run
-    of the run shipped). Another recipe is compared by `select_recipe`'s rule, which chose it on
-    PublicTest: it replaces the shipped model unless its budget stopped it short of its planned epochs
-    where the shipped run completed them. Epochs are not compared across recipes: a warm restart counts
-    the epochs of the runs before it, so a recipe trained from scratch always has fewer."""
-    if not shipped:
-        return None
-    shipped_total = shipped.get("epochs_total", shipped.get("epochs", 0))
-    shipped_run = f"the shipped reference model ({shipped.get('profile')}/{shipped.get('experiment')}) was trained "
-    if shipped.get("n_images", 0) > record.n_images:
-        return f"{shipped_run}on {shipped.get('n_images')} images; this run on {record.n_images}"
-    same_recipe = (shipped.get("paper"), shipped.get("experiment"), shipped.get("profile")) == (
-        record.paper, record.experiment, record.profile)
-    if same_recipe and shipped_total > record.total_epochs:
-        return f"{shipped_run}{shipped_total} epochs in all; this run of the same recipe has {record.total_epochs}"
-    shipped_completed = shipped.get("epochs", 0) >= shipped.get("epochs_planned", float("inf"))
-    if not same_recipe and shipped_completed and not record.completed:
-        return (f"{shipped_run}all {shipped.get('epochs_planned')} of its planned epochs; this run stopped at "
-                f"{max(record.epochs.run_per_seed)} of {record.epochs.planned}")
-    return None
-
-
-def _holds_weights(path: Path, model) -> bool:
-    """Whether the model saved at `path` has exactly `model`'s weights."""
-    import keras
-
-    if not path.exists():
-        return False
-    saved = keras.models.load_model(path, compile=False).get_weights()
-    return len(saved) == len(model.weights) and all(
-        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(saved, model.get_weights()))
-
-
-def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path | str | None = None) -> Path:
-    """Rewrite the shipped model's `MODEL_CARD.md` from what is committed (the run its sidecar names, that
-    profile's model comparison, the data audit), leaving the weights alone: for when a report the card
-    quotes is re-run. Returns the card's path."""
-    import json
-
-    import keras
-
-    from ..config import reports_dir
-    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
-
-    models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
-    path = models_dir / REFERENCE_MODEL.name
-    source = ModelInfo.read(path).source
-    if not source:
-        raise FerError(f"{path} has no sidecar naming its run; ship a model with "
-                       "notebooks/reference_model.ipynb (profile cpu or paper) first")
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    folder = root / source["profile"] / source["paper"] / source["experiment"]
-    record, metrics = ExperimentRecord.read(folder), json.loads((folder / "metrics.json").read_text())
-    comparison_csv = root / source["profile"] / source["paper"] / "model_comparison" / "comparison.csv"
-    comparison = pd.read_csv(comparison_csv) if comparison_csv.exists() else None
-    comparison_json = comparison_csv.with_suffix(".json")
-    description = json.loads(comparison_json.read_text()).get("description") if comparison_json.exists() else None
-    n_params = keras.models.load_model(path, compile=False).count_params()
-    card = models_dir / "MODEL_CARD.md"
-    selection_csv = root / source["profile"] / source["paper"] / SELECTION_FOLDER / "selection.csv"
-    selection = pd.read_csv(selection_csv) if selection_csv.exists() else None
-    if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
-        selection = None  # a later choice the shipped model did not come from
-    write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
-                                label_agreement(root), selection, description, read_log(root),
-                                summary_for(root / source["profile"] / OUT_OF_DOMAIN, path)))
-    return card
-
-
-def shipped_model_profile(models_dir: Path | str | None = None) -> str | None:
-    """The profile of the run the shipped reference model came from (its sidecar), or None."""
-    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
-
-    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
-    return (ModelInfo.read(path).source or {}).get("profile") if path.exists() else None
-
-
-def label_agreement(reports_root: Path | str | None = None) -> dict | None:
-    """The data audit's FER2013-against-FER+ agreement over all splits (the `all` row of
-    `data_audit/ferplus/agreement_by_split.csv`, from the `paper` or else the `cpu` profile), or None
-    where the audit has not run."""
-    from ..config import reports_dir
-
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    for profile in ("paper", "cpu"):
-        path = root / profile / "data_audit" / "ferplus" / "agreement_by_split.csv"
-        if path.exists():
-            row = pd.read_csv(path).set_index("split").loc["all"]
-            return {"profile": profile, "majority": float(row["agreement"]), "images": int(row["majority emotion"]),
-                    "plurality": float(row["plurality agreement (README rule)"])}
-    return None
-
-
 def target_check(comparison: pd.DataFrame, record: ExperimentRecord) -> pd.DataFrame | None:
     """The reference model's rows of `comparison` (centre crop and ten-crop) against its profile's
     accuracy target: `CPU_TARGET` for `cpu`, the recipe's published accuracy for `paper`; None for any
@@ -292,7 +146,7 @@ def target_check(comparison: pd.DataFrame, record: ExperimentRecord) -> pd.DataF
     below it, the verdict says whether the 95% CI still holds the target."""
     if record.profile == "cpu":
         target, source = CPU_TARGET, "the suite's cpu target"
-    elif record.profile == "paper" and (claim := _published_accuracy(record)) is not None:
+    elif record.profile == "paper" and (claim := published_accuracy(record)) is not None:
         target, source = claim.value, claim.where
     else:
         return None
@@ -305,140 +159,13 @@ def target_check(comparison: pd.DataFrame, record: ExperimentRecord) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _published_accuracy(record: ExperimentRecord):
+def published_accuracy(record: ExperimentRecord):
     """The accuracy the reference recipe's source reports on the run's dataset (the paper's headline
     claim for it, `papers/reference/claims.json`), or None where it reports none."""
     from ..evaluate.claims import load_claims, load_paper
 
     headline = load_paper(record.paper).get("headline", {}).get(record.dataset)
     return next((c for c in load_claims(record.paper) if c.id == headline and c.value is not None), None)
-
-
-def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
-               agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
-               comparison_description: str | None = None, looks: list[dict] | None = None,
-               out_of_domain: str | None = None) -> str:
-    """The reference model's card, every number from the run's record, metrics and comparison, and
-    `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out), `selection`
-    (`select_recipe`'s table; None: the model was shipped without a choice between recipes),
-    `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it) and
-    `out_of_domain` (the out-of-domain benchmark's summary.md of the same profile; None: not measured)."""
-    pooled = metrics["pooled_over_seeds"]
-    class_names = metrics["primary"]["class_names"]
-    rarest = min(pooled["per_class"], key=lambda c: pooled["per_class"][c]["support"])
-    dedup = metrics.get("deduplicated_test")
-    per_class = pd.DataFrame([{"class": c, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
-                               "f1": round(v["f1"], 3), "support": v["support"]}
-                              for c, v in pooled["per_class"].items()])
-    ci = pooled["accuracy_ci"]
-    segment = (record.backends or [[{}]])[0][0] if record.backends else {}
-    lines = [
-        "# Model card: the suite's reference emotion model (`reference_cnn`)",
-        "",
-        "Generated from the run's record by `fer_lib.studies.reference_model.model_card`; do not edit by hand.",
-        "",
-        "## What it is",
-        f"- A VGG-style CNN ({n_params:,} parameters): four stages of two 3x3 conv-BN-ReLU layers and max pooling "
-        "(48-384 filters) on the centre 40x40 of a 48x48 grey face, global average pooling, a 256-unit layer, "
-        f"softmax over {len(class_names)} classes: " + ", ".join(class_names) + ".",
-        "- Input: a 48x48 uint8 grey face, 0-255 (the model scales it); the recognizer crops it from a detected box "
-        "exactly as the training pipeline made its faces.",
-        "- Trained with Khaireddin and Chen's (2021) recipe, narrowed for CPUs: see `fer_lib/papers/reference/`. "
-        f"Recipe `{record.experiment}`: weight decay {record.train_config.get('weight_decay', '?')}, dropout "
-        f"{_dropout(record)}." + ("" if selection is None else
-                                  " Chosen on PublicTest among the suite's FER2013 recipes (accuracy at each run's selected "
-                                  "epoch: " + ", ".join(f"`{name}` {accuracy:.1%}" for name, accuracy
-                                                        in zip(selection["recipe"], selection[PUBLIC_TEST_ACCURACY]))
-                                  + f"; `reports/{record.profile}/{record.paper}/{SELECTION_FOLDER}/`)."),
-        f"- Shipped in float32 (trained under {record.fast_paths.get('precision', 'float32') if record.fast_paths else 'float32'}): "
-        f"the shipped copy gives the run's top class on {agreement:.2%} of the PrivateTest faces.",
-        "",
-        "## Data and protocol",
-        f"- FER2013 (ICML 2013 challenge), {record.split_sizes.get('train')} Training images; the epoch chosen on "
-        f"PublicTest ({record.split_sizes.get('val')}); tested once on PrivateTest ({record.split_sizes.get('test')}).",
-        f"- Trained {max(record.epochs.run_per_seed)} of {record.epochs.planned} planned epochs "
-        f"({record.epochs.stop_reasons[0]})"
-        + ("" if not record.started_from else
-           f" from the weights of `{record.started_from[0]['experiment']}`'s selected epoch "
-           f"{record.started_from[0]['best_epoch']}, after {record.started_from[0]['epochs']} epochs of the runs before it "
-           f"({record.total_epochs} in all)")
-        + f"; best epoch {record.epochs.best_epoch_per_seed[0]}, "
-        f"{record.train_seconds_total / 60:.0f} minutes{' for these epochs' if record.started_from else ''} on "
-        f"{segment.get('device', '?')} "
-        f"({segment.get('backend', '?')}, commit {segment.get('git_commit', '?')}); profile `{record.profile}`.",
-        "",
-        "## Accuracy",
-        f"- PrivateTest: **{pooled['accuracy']:.1%}** (95% CI {ci[0]:.1%}-{ci[1]:.1%}), n = {pooled['n']}.",
-    ]
-    if dedup:
-        lines.append(f"- PrivateTest without the images that duplicate a Training image: {dedup['accuracy']:.1%} "
-                     f"(95% CI {dedup['accuracy_ci'][0]:.1%}-{dedup['accuracy_ci'][1]:.1%}), n = {dedup['n']}.")
-    published = _published_accuracy(record)
-    if published is not None:
-        side = "inside" if ci[0] <= published.value <= ci[1] else ("above" if published.value > ci[1] else "below")
-        lines.append(f"- The recipe's source reports {published.value:.1%} ({published.where}), {side} this run's "
-                     f"95% CI: {100 * (pooled['accuracy'] - published.value):+.1f} points. This network is narrower and trained "
-                     f"{record.total_epochs} epochs; how theirs differs is in "
-                     f"`fer_lib/papers/{record.paper}/claims.json`.")
-    lines += ["", "Per class (PrivateTest):", "", tables.markdown_table(per_class), ""]
-    lines += test_look_lines(looks or [], record.profile)
-    if comparison is not None:
-        shown = comparison.drop(columns=[c for c in comparison.columns if c.startswith("recall_") or c == "predictions"])
-        lines += ["## Beside other models, on the same PrivateTest images", ""]
-        if comparison_description:
-            lines += [measurement_description(comparison_description) + ".", ""]  # minus_first is explained below
-        if "minus_first_points" in shown.columns:
-            lines += [f"`minus_first`: each model's accuracy minus the first row's ({shown['model'].iloc[0]}), in points, "
-                      "with a paired bootstrap 95% CI over the same images; a CI that holds 0 does not show either one better.", ""]
-        lines += [tables.markdown_table(shown), ""]
-    lines += ["## Out of domain", "",
-              "`fer-lib predict` runs this model by default; it stays the default until a candidate fixed beforehand "
-              "(`fer_lib/studies/out_of_domain.py`, `CANDIDATES` and `SELECTION_RULE`) beats it on held-out data.", ""]
-    lines += [out_of_domain.strip(), ""] if out_of_domain else \
-        ["Not measured under this profile yet: `python -m fer_lib.studies.out_of_domain --profile "
-         f"{record.profile}`.", ""]
-    lines += [
-        "## Known limits",
-        "- FER2013's labels are noisy: one annotator per image"
-        + (f"; the FER+ re-annotation's majority of ten annotators equals the FER2013 label on {labels['majority']:.1%} "
-           f"of the {labels['images']:,} images that have one ({labels['plurality']:.1%} by the data README's plurality "
-           f"rule; the suite's `{labels['profile']}` data audit)" if labels else "")
-        + ". Accuracy above about 75% on its test labels is not credible for any model.",
-        "- FER2013's faces were found by web image search: mostly frontal, adult, and not balanced by age, sex or "
-        "skin tone; of other populations only CK+48's posed laboratory faces are measured (Out of domain, above).",
-        f"- 48x48 grey faces, {len(class_names)} classes, frontal faces as OpenCV's cascade finds them. "
-        f"The rarest class, {rarest}, has {pooled['per_class'][rarest]['support']} test images and a recall of "
-        f"{pooled['per_class'][rarest]['recall']:.1%}.",
-        "- An expression is not an emotion: the model labels facial configurations, not what a person feels.",
-        "",
-        "## Licence of the data",
-        "FER2013 was released by Goodfellow et al. for the ICML 2013 Challenges in Representation Learning on "
-        "Kaggle, for research; it carries no open licence, and its images' copyrights stay with their owners. "
-        "The model's weights derive from it: use them for research, and check the terms before any other use.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def test_look_lines(looks: list[dict], profile: str) -> list[str]:
-    """The card's disclosure of every look at the test set among the FER2013 recipes (`evaluate.test_looks`):
-    how many recipes were first scored after another recipe's PrivateTest score was visible, and the log."""
-    from ..papers.reference.experiments import FER2013_RECIPES
-
-    order = recipes_tried_after_scores(looks, "reference", profile, FER2013_RECIPES)
-    if not order:
-        return []
-    after = [r["recipe"] for r in order if r["test scores visible before"]]
-    mine = [r for r in looks if r["paper"] == "reference" and r["profile"] == profile
-            and r["experiment"].split(" (")[0] in FER2013_RECIPES]
-    table = pd.DataFrame([{k: r[k] for k in ("scored_at", "experiment", "accuracy", "epochs", "recipe_fixed_at",
-                                             "saved_in_commit", "source")} for r in mine])
-    return ["## Every look at the test set", "",
-            f"{len(after)} of the {len(order)} FER2013 recipes were tried after test scores were visible "
-            f"({', '.join(f'`{name}`' for name in after) or 'none'}): each was added after an earlier recipe's PrivateTest "
-            "score had been committed, so its being tried may owe to that score, although the rule that ships a "
-            "model reads PublicTest only. Every PrivateTest score of these recipes, superseded ones included "
-            f"(`reports/{LOG_FILE}`; a recovered row's time is the commit that saved the score):", "",
-            tables.markdown_table(table), ""]
 
 
 def not_chosen_note(selection: pd.DataFrame, recipe: str) -> str:
@@ -456,13 +183,6 @@ def _start_description(record: ExperimentRecord) -> str:
         return "random weights"
     start = record.started_from[0]
     return f"{start['experiment']} epoch {start['best_epoch']} ({start['epochs']} epoch{'' if start['epochs'] == 1 else 's'} trained before)"
-
-
-def _dropout(record: ExperimentRecord) -> float:
-    """The dropout rate the record's network was built with: its option, else the builder's default."""
-    from ..models.registry import option_defaults
-
-    return {**option_defaults(record.model), **record.model_options}["dropout"]
 
 
 def paper_entries(reports_root: Path | str, profile: str, ids: np.ndarray, faces: np.ndarray,
@@ -604,7 +324,7 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
             at_selected.append(float(history["val_accuracy"].loc[best] if best is not None
                                      else history["val_accuracy"].iloc[-1]))
         rows.append({"recipe": name, "weight decay": record.train_config.get("weight_decay"),
-                     "dropout": _dropout(record), "learning rate": record.learning_rate,
+                     "dropout": built_dropout(record), "learning rate": record.learning_rate,
                      "starts from": _start_description(record), "trained": record.trained,
                      "completed": record.completed,
                      "epochs run / planned": " / ".join(f"{r}/{record.epochs.planned}" for r in record.epochs.run_per_seed),
@@ -625,3 +345,10 @@ def select_recipe(folders: dict[str, Path], out: Path | str | None = None) -> Re
             table.to_csv(tmp / "selection.csv", index=False)
             write_text(tmp / "selection.md", f"{rule}\n\n{tables.markdown_table(table)}\n")
     return RecipeChoice(chosen, table)
+
+
+def built_dropout(record: ExperimentRecord) -> float:
+    """The dropout rate the record's network was built with: its option, else the builder's default."""
+    from ..models.registry import option_defaults
+
+    return {**option_defaults(record.model), **record.model_options}["dropout"]

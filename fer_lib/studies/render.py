@@ -28,7 +28,8 @@ from . import collapse_study, lr_probe, option_probe
 from .ablation import rerender_ablation
 from .fine_tune import rerender_fine_tuning
 from .leakage import rerender_figure
-from .reference_model import refresh_model_card, rerender_comparison, shipped_model_profile
+from .model_card import refresh_model_card, shipped_model_profile
+from .reference_model import rerender_comparison
 
 COMPARISON = "model_comparison"
 LEAKAGE_STUDY = "leakage_study"

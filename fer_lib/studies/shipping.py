@@ -1,0 +1,149 @@
+"""Shipping the reference model to the recognizer: the trained weights in a float32 copy of the network, saved in
+`fer_lib/recognizer/models/` with its sidecar (`ModelInfo`) and card (`model_card`).
+
+A model from less data than the one shipped, from fewer epochs of the same recipe, or from a run its budget
+stopped where the shipped one completed is refused unless `replace`; another completed recipe, chosen by
+`select_recipe`, replaces it. `ship_run(folder)` ships a saved run from its report folder and its checkpoint
+(`fer-lib ship FOLDER`); the reference notebook ships the recipe it chose with `ship_reference_model`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FerError
+from ..evaluate.record import RECORD_FILE, ExperimentRecord
+from ..evaluate.test_looks import read_log
+from ..files import atomic_path, write_text
+from .model_card import label_agreement, model_card, refresh_model_card
+from .out_of_domain import STUDY as OUT_OF_DOMAIN, summary_for
+
+
+def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
+                         faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
+                         replace: bool = False, selection: pd.DataFrame | None = None,
+                         comparison_description: str | None = None, reports_root: Path | str | None = None) -> Path:
+    """Save the trained reference model for the recognizer, with its sidecar and model card (see the
+    module's notes). The float32 copy is checked against the run on its test `faces`: the share of
+    faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
+    the card. Returns the model's path."""
+    from ..config import reports_dir
+    from ..data.preprocessing import PreprocessConfig
+    from ..models import build_model
+    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
+    from ..train import predict_proba
+
+    models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
+    path = models_dir / REFERENCE_MODEL.name
+    shipped = ModelInfo.read(path).source
+    epochs, total = max(record.epochs.run_per_seed), record.total_epochs
+    weaker = _weaker_than_shipped(record, shipped)
+    if weaker and not replace:
+        raise FerError(f"{weaker}. Nothing was written; pass replace=True to ship it anyway")
+    copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
+    copy.set_weights(model.get_weights())
+    agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
+    if not _holds_weights(path, copy):  # re-saving the same weights would only churn the committed file's bytes
+        with atomic_path(path) as tmp:
+            copy.save(tmp)
+    source = {"paper": record.paper, "experiment": record.experiment, "profile": record.profile,
+              "n_images": record.n_images, "epochs": epochs, "epochs_planned": record.epochs.planned,
+              "best_epoch": record.epochs.best_epoch_per_seed[0], "epochs_total": total,
+              "started_from": record.started_from[0] if record.started_from else None,
+              "trained_under": record.backends[0] if record.backends else None,
+              "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
+    ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
+              if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
+              source).write(path)
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    # the out-of-domain scores are quoted only where they are of these bytes (`summary_for`), as refresh_model_card does
+    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
+                                                         label_agreement(root), selection, comparison_description,
+                                                         read_log(root),
+                                                         summary_for(root / record.profile / OUT_OF_DOMAIN, path)))
+    return path
+
+
+def _weaker_than_shipped(record: ExperimentRecord, shipped: dict) -> str | None:
+    """Why `record`'s network may not replace the shipped model (its sidecar's `source`), or None.
+
+    Less data is always refused, and so is fewer epochs of the same recipe (an interim or shorter run
+    of the run shipped). Another recipe is compared by `select_recipe`'s rule, which chose it on
+    PublicTest: it replaces the shipped model unless its budget stopped it short of its planned epochs
+    where the shipped run completed them. Epochs are not compared across recipes: a warm restart counts
+    the epochs of the runs before it, so a recipe trained from scratch always has fewer."""
+    if not shipped:
+        return None
+    shipped_total = shipped.get("epochs_total", shipped.get("epochs", 0))
+    shipped_run = f"the shipped reference model ({shipped.get('profile')}/{shipped.get('experiment')}) was trained "
+    if shipped.get("n_images", 0) > record.n_images:
+        return f"{shipped_run}on {shipped.get('n_images')} images; this run on {record.n_images}"
+    same_recipe = (shipped.get("paper"), shipped.get("experiment"), shipped.get("profile")) == (
+        record.paper, record.experiment, record.profile)
+    if same_recipe and shipped_total > record.total_epochs:
+        return f"{shipped_run}{shipped_total} epochs in all; this run of the same recipe has {record.total_epochs}"
+    shipped_completed = shipped.get("epochs", 0) >= shipped.get("epochs_planned", float("inf"))
+    if not same_recipe and shipped_completed and not record.completed:
+        return (f"{shipped_run}all {shipped.get('epochs_planned')} of its planned epochs; this run stopped at "
+                f"{max(record.epochs.run_per_seed)} of {record.epochs.planned}")
+    return None
+
+
+def _holds_weights(path: Path, model) -> bool:
+    """Whether the model saved at `path` has exactly `model`'s weights."""
+    import keras
+
+    if not path.exists():
+        return False
+    saved = keras.models.load_model(path, compile=False).get_weights()
+    return len(saved) == len(model.weights) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(saved, model.get_weights()))
+
+
+def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_root: Path | str | None = None,
+             reports_root: Path | str | None = None, replace: bool = False) -> Path:
+    """Ship the reference-model run saved in `folder` (`reports/<profile>/reference/<recipe>`): its selected
+    weights from its checkpoint (or the shipped model where that is this run), checked against the run's own
+    test predictions, then the card refreshed from the committed reports (`refresh_model_card`). Every input is
+    checked before anything is written. Returns the model's path."""
+    from ..config import get_profile, reports_dir
+    from ..data import prepare
+    from ..evaluate.run_store import selected_weights
+    from ..evaluate.warm_start import load_start_weights
+    from ..models import build_model
+    from ..papers import get_experiments
+
+    folder = Path(folder)
+    if not (folder / RECORD_FILE).exists():
+        raise FerError(f"{folder} holds no run report ({RECORD_FILE}); name a reference-model run folder such as "
+                       "reports/cpu/reference/fer2013_standard")
+    record = ExperimentRecord.read(folder)
+    if record.paper != "reference" or record.dataset != "fer2013":
+        raise FerError(f"{folder} is a run of {record.paper} on {record.dataset}; the recognizer ships the reference "
+                       "model trained on FER2013 (a folder under reports/<profile>/reference/)")
+    record.check_raw_files(folder)
+    spec = get_experiments(record.paper, record.experiment)[0]
+    weights = selected_weights(spec, record.profile, record.n_images, record.seeds[0], models_dir)
+    if weights is None:
+        raise FerError(f"{record.experiment}'s {record.profile} run has no checkpoint in the cache and is not the shipped "
+                       f"model, so its weights are not here: train it with `fer-lib train reference {record.experiment} "
+                       f"--profile {record.profile}`")
+    model = load_start_weights(build_model(record.model, **record.model_options), weights)
+    with np.load(folder / record.unit_file("predictions")) as saved:
+        ids, run_proba = saved["ids"], saved["proba"]
+    dataset = prepare(record.dataset, data_root, get_profile(record.profile).per_class, spec.preprocess).dataset
+    position = {name: k for k, name in enumerate(dataset.ids.astype(str))}
+    missing = [name for name in ids.astype(str) if name not in position]
+    if missing:
+        raise FerError(f"{len(missing)} of the run's test images (e.g. {missing[0]}) are not in the data at "
+                       f"{data_root or 'FER_DATA_DIR'}; point --data-dir at the FER2013 copy the run trained on")
+    faces = dataset.images[[position[name] for name in ids.astype(str)]]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    path = ship_reference_model(model, record, metrics, None, faces, run_proba, models_dir, replace,
+                                reports_root=root)
+    refresh_model_card(path.parent, root)  # the card with the comparison and the choice between recipes, as committed
+    return path
