@@ -4,8 +4,8 @@ A run's checkpoints live in the cache (`unit_run_dir`); its report folder in the
 committed). A fresh checkout has the reports and not the cache, so every question "is this run already done?"
 is answered here, from either: a finished report a caller reads instead of training (`finished_report`), the
 folders that together hold an experiment (`saved_folders`), a paper rate on record as not training
-(`reported_untrained`), the rate a study starts from (`trained_rate`), and a warm restart's starting weights
-and the epochs before them (`start_weights`).
+(`reported_untrained`), one run of it a study reads instead of training again (`saved_unit`), the rate a study
+starts from (`trained_rate`), and a warm restart's starting weights and the epochs before them (`start_weights`).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .spec import ExperimentSpec, budget_seconds, check_seeds, folder_name, unit
 from .warm_start import StartWeights, find_selected_weights
 
 if TYPE_CHECKING:  # the runner imports this module
+    from ..train.config import TrainConfig
     from .runner import SeedRun
 
 
@@ -98,6 +99,23 @@ def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, streng
             and record.learning_rate == lr and record.train_config == expected
             # a run that did not train is reported from its first seed alone
             and record.strength == replace(strength, seeds=strength.seeds[:1]))
+
+
+def saved_unit(spec: ExperimentSpec, profile: str, unit: int, config: "TrainConfig",
+               reports_root: Path | str | None = None) -> tuple[Path, ExperimentRecord] | None:
+    """The report folder and record of `spec` under `profile` that hold run `unit` trained under exactly `config`
+    (rate, epochs planned, budget, seed) with the spec's model options, or None: what a study reads instead of
+    training that run a second time (its checkpoints live in a cache a fresh checkout lacks)."""
+    root = Path(reports_root if reports_root is not None else reports_dir())
+    folder = root / profile / spec.paper / folder_name(spec, config.learning_rate)
+    if not (folder / RECORD_FILE).exists():
+        return None
+    record = ExperimentRecord.read(folder)
+    if (unit not in record.seeds or not (folder / record.unit_file("predictions", unit)).exists()
+            or record.profile != profile or record.model_options != spec.model_options
+            or record.train_config != asdict(config)):
+        return None
+    return folder, record
 
 
 def selected_weights(spec: ExperimentSpec, profile: str, n_images: int, unit: int = 0,

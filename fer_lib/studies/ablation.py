@@ -38,8 +38,8 @@ from ..provenance import trained_at_text
 from ..errors import FerError
 from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
 from ..evaluate.record import RunStrength, refuse_weaker
+from ..evaluate.run_store import saved_unit
 from ..evaluate.runner import duplicate_free, train_and_evaluate
-from ..evaluate.spec import folder_name
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
 from ..reporting.pages import reading_html, report_page
@@ -254,17 +254,12 @@ def reference_from_report(spec: AblationSpec, profile: str, seed: int, test_ids:
     this seed under exactly `config` (rate, epochs planned, budget, seed) on the same test images.
     The experiment's checkpoints live in a cache that a fresh checkout lacks; its report is the saved
     run, so the reference is not trained a second time."""
-    from ..evaluate.record import RECORD_FILE, ExperimentRecord
-
     experiment = spec.reference_experiment()
-    folder = Path(reports_root) / profile / spec.paper / folder_name(experiment, config.learning_rate)
-    if not (folder / RECORD_FILE).exists():
+    found = saved_unit(experiment, profile, seed, config, reports_root)
+    if found is None:
         return None
-    record = ExperimentRecord.read(folder)
+    folder, record = found
     predictions = folder / record.unit_file("predictions", seed)
-    if (not predictions.exists() or seed not in record.seeds or record.profile != profile or record.model_options != experiment.model_options
-            or record.train_config != asdict(config)):
-        return None
     saved = np.load(predictions, allow_pickle=False)
     if not np.array_equal(saved["ids"], np.asarray(test_ids).astype(str)):
         raise FerError(f"{folder}: its seed-{seed} test images are not this ablation's; re-run experiment "
