@@ -351,3 +351,22 @@ def test_a_pooled_score_over_seeds_counts_predictions_not_images(tmp_path):
     (folder / "claims.csv").write_text("claim_id,measured\ntable6_fer2013,0.58\n")
     pages.experiment_page(folder)
     assert "n=9147 predictions, 3 seeds pooled" in (folder / "report.html").read_text()
+
+
+def test_the_notebooks_lines_for_a_missing_run_its_macro_averages_and_its_latency():
+    import pandas as pd
+
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.reporting import pages
+
+    assert pages.not_run_yet("mahdi2025", "kaggle_resplit", "cpu") == (
+        "Not run yet under the cpu profile: `fer-lib train mahdi2025 kaggle_resplit --profile cpu` runs it.")
+    folder = REPO_ROOT / "reports" / "cpu" / "yousaf2024" / "ckplus48_subject"
+    if not (folder / "per_class.csv").exists():
+        pytest.skip("yousaf2024's committed cpu report is not here")
+    per_class = pd.read_csv(folder / "per_class.csv")
+    macro = per_class.set_index("class").loc["macro average"]
+    assert pages.macro_average_line(per_class).startswith(f"Macro precision {macro['precision']:.3f}, recall ")
+    line = pages.latency_line({"cpu": "AMD EPYC", "backend": "tensorflow", "median_ms": 2.5, "p90_ms": 3.1,
+                               "faces_per_second": 400.0, "load_average_1min": 1.2})
+    assert "median **2.5 ms**" in line and "400.0 faces/s" in line

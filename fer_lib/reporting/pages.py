@@ -36,6 +36,25 @@ def extra_scores_markdown(record: ExperimentRecord) -> str:
     return "\n".join(lines)
 
 
+def not_run_yet(paper: str, name: str, profile: str) -> str:
+    """What a notebook shows for a run or study with no saved report under `profile`, and the command that runs it."""
+    return f"Not run yet under the {profile} profile: `fer-lib train {paper} {name} --profile {profile}` runs it."
+
+
+def macro_average_line(per_class: pd.DataFrame) -> str:
+    """The macro averages of a report's `per_class.csv`, in one sentence."""
+    macro = per_class.set_index("class").loc["macro average"]
+    return (f"Macro precision {macro['precision']:.3f}, recall {macro['recall TP/(TP+FN)']:.3f}, F1 {macro['F1']:.3f} "
+            "(a class never predicted has no precision and is left out of its mean).")
+
+
+def latency_line(latency: dict) -> str:
+    """A record's single-face inference time (`latency.single_face_latency`), in one sentence."""
+    return (f"One face at a time (batch 1) on {latency['cpu']} ({latency['backend']}): median "
+            f"**{latency['median_ms']} ms**, 90th percentile {latency['p90_ms']} ms, "
+            f"{latency['faces_per_second']} faces/s (load average {latency['load_average_1min']}).")
+
+
 def report_page(path: Path, title: str, heading: str, body_html: str, meta: dict) -> None:
     """Write a small self-contained HTML page: `heading`, then `body_html`, then `meta` as JSON."""
     write_text(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
