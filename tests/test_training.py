@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import small_model, tiny_images
@@ -191,6 +192,17 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     assert record.headline_claim["verdict"].startswith(("not reached within the budget", "collapsed at our reading"))
     with pytest.raises(FerError, match="has no budget"):
         report_interim(spec, "smoke", data_root=data_root, reports_root=reports)
+    # the checkpoint travels with the budget-stopped report: a fresh clone (no cache) with a larger budget
+    # continues the run from the epoch it reached instead of starting over
+    kept = result.folder / "checkpoint_seed0"
+    assert {"state.json", "last.keras"} <= {p.name for p in kept.iterdir()}
+    before = pd.read_csv(result.folder / "history_seed0.csv")
+    shutil.rmtree(tmp_path / "cache")
+    longer = (state["elapsed_seconds"] + 3 * max(h["seconds"] for h in state["history"]) + 5) / 60
+    again = run_experiment(spec, "tiny", data_root=data_root, reports_root=reports, budget_minutes=longer)[0]
+    after = pd.read_csv(again.folder / "history_seed0.csv")
+    assert len(after) > len(before)
+    pd.testing.assert_frame_equal(after.iloc[:len(before)], before)  # the same first epochs: continued, not redone
 
 
 def test_a_fallback_report_leaves_once_the_papers_rate_trains(tmp_path, isolated_cache):

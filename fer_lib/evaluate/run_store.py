@@ -6,6 +6,10 @@ is answered here, from either: a finished report a caller reads instead of train
 folders that together hold an experiment (`saved_folders`), a paper rate on record as not training
 (`reported_untrained`), one run of it a study reads instead of training again (`saved_unit`), the rate a study
 starts from (`trained_rate`), and a warm restart's starting weights and the epochs before them (`start_weights`).
+
+A budget-stopped run's checkpoint travels with its report (`keep_checkpoint`, `restore_checkpoint`): a session
+that ends with the machine it trained on, or a fresh clone, continues the run from the epoch it reached instead
+of from scratch. A run that completes its epochs leaves it out.
 """
 from __future__ import annotations
 
@@ -25,10 +29,46 @@ if TYPE_CHECKING:  # the runner imports this module
     from .runner import SeedRun
 
 
+def unit_name(spec: ExperimentSpec, unit: int) -> str:
+    """One run of `spec` by name: "seed0", or under a k-fold protocol "fold3"."""
+    return f"fold{unit}" if spec.kfold else f"seed{unit}"
+
+
 def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Path:
     """The checkpoint folder of one run of `spec` (a seed, or under a k-fold protocol a fold) at `lr`."""
-    return (cache_dir() / "runs" / profile / spec.paper / spec.name / f"lr{lr:g}"
-            / (f"fold{unit}" if spec.kfold else f"seed{unit}"))
+    return cache_dir() / "runs" / profile / spec.paper / spec.name / f"lr{lr:g}" / unit_name(spec, unit)
+
+
+# what `train.fit` resumes from: the model with its optimizer state, the selected weights and the run's state
+CHECKPOINT_FILES = ("state.json", "last.keras", "best.weights.h5")
+
+
+def kept_checkpoint(folder: Path | str, unit_name: str) -> Path:
+    """Where a report folder keeps the checkpoint of its budget-stopped run `unit_name` (e.g. "seed0")."""
+    return Path(folder) / f"checkpoint_{unit_name}"
+
+
+def keep_checkpoint(run_dir: Path | str, kept: Path | str) -> None:
+    """Copy the checkpoint in `run_dir` (the cache) to `kept`, inside a report folder being written."""
+    kept = Path(kept)
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in CHECKPOINT_FILES:
+        if (Path(run_dir) / name).exists():
+            shutil.copy2(Path(run_dir) / name, kept / name)
+
+
+def restore_checkpoint(kept: Path | str, run_dir: Path | str) -> bool:
+    """Copy a checkpoint kept in a report folder into `run_dir` when the cache holds none there; True when
+    copied. `train.fit` then resumes it only if its configuration and data are the run's own (it checks the
+    run id in state.json and starts afresh otherwise)."""
+    kept, run_dir = Path(kept), Path(run_dir)
+    if (run_dir / "state.json").exists() or not (kept / "state.json").exists() or not (kept / "last.keras").exists():
+        return False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in CHECKPOINT_FILES:
+        if (kept / name).exists():
+            shutil.copy2(kept / name, run_dir / name)
+    return True
 
 
 def report_folder(spec: ExperimentSpec, profile: str, reports_root: Path | str | None = None,

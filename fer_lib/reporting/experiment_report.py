@@ -21,6 +21,7 @@ from ..evaluate.latency import single_face_latency
 from ..evaluate.metrics import (SEED_RULE, metrics_from_predictions, pooled_metrics, recall_beside_specificity,
                                 save_labels, save_predictions, seed_summary)
 from ..evaluate.record import RECORD_FILE, EpochsRecord, ExperimentRecord
+from ..evaluate.run_store import keep_checkpoint, kept_checkpoint
 from ..evaluate.runner import ExperimentResult, SeedRun, duplicate_free, holdout_index
 from ..evaluate.spec import ExperimentSpec, experiment_label, folder_name
 from ..files import atomic_folder, write_json
@@ -212,6 +213,8 @@ def write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDa
             if held is not None:
                 save_predictions(tmp / record.unit_file("holdout_predictions", r.seed), dataset.labels[held],
                                  r.holdout_proba, dataset.ids[held], dataset.class_names)
+            if r.run.stopped_by_budget and r.run.run_dir is not None:  # a later session or clone continues it
+                keep_checkpoint(r.run.run_dir, kept_checkpoint(tmp, f"{record.unit}{r.seed}"))
         record.files = record.file_digests(tmp)
         rows = _render(tmp, spec, record)
     test_looks.log_look(reports_root, json.loads((folder / RECORD_FILE).read_text()), spec.selection_rule)

@@ -25,8 +25,8 @@ from pathlib import Path
 from ..config import get_profile, reports_dir
 from ..errors import FerError
 from ..evaluate.record import RECORD_FILE, ExperimentRecord, RunStrength, refuse_weaker
-from ..evaluate.run_store import (refuse_fewer_epochs, reported_untrained, retire_stale_fallback, saved_folders,
-                                  unit_run_dir)
+from ..evaluate.run_store import (kept_checkpoint, refuse_fewer_epochs, reported_untrained, restore_checkpoint,
+                                  retire_stale_fallback, saved_folders, unit_name, unit_run_dir)
 from ..evaluate.runner import ExperimentResult, did_train, precision_pinned, prepare_units, train_unit
 from ..evaluate.spec import ExperimentSpec, budget_seconds, folder_name
 from ..evaluate.train_plan import TrainPlan
@@ -70,6 +70,7 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
             paper_rate_precision = (ExperimentRecord.read(paper_rate_report).fast_paths or {}).get("precision")
     while True:
         started = time.monotonic()
+        _restore_kept_checkpoints(spec, prof.name, lr, units, reports_root / prof.name / spec.paper / folder_name(spec, lr))
         with precision_pinned(paper_rate_precision if lr != spec.training.learning_rate else None):
             first = train_unit(spec, prof, dataset, units[0], splits[units[0]], lr, budget_minutes)
             trained = did_train(first.run, dataset.labels[first.split.val])
@@ -89,6 +90,15 @@ def run_experiment(spec: ExperimentSpec, profile: str = "smoke", *, data_root: P
         if trained or spec.fallback_lr is None or lr == spec.fallback_lr or not prof.fallback:
             return results
         lr = spec.fallback_lr
+
+
+def _restore_kept_checkpoints(spec: ExperimentSpec, profile: str, lr: float, units: list[int], folder: Path) -> None:
+    """Continue budget-stopped runs whose checkpoints travelled with their report (`run_store.keep_checkpoint`)
+    where this machine's cache has none."""
+    for unit in units:
+        if restore_checkpoint(kept_checkpoint(folder, unit_name(spec, unit)), unit_run_dir(spec, profile, lr, unit)):
+            print(f"[{spec.paper}] {spec.name}: {unit_name(spec, unit)} continues from the checkpoint kept in {folder}",
+                  flush=True)
 
 
 def experiment_folders(spec: ExperimentSpec, profile: str, plan: TrainPlan, *, data_root: Path | str | None = None,

@@ -71,6 +71,7 @@ class TrainResult:
     placement: str = "one device"
     # images of each epoch left out with its last partial batch (JAX's one batch shape; 0 elsewhere)
     images_dropped_per_epoch: int = 0
+    run_dir: Path | None = None  # its checkpoint folder (a budget-stopped run continues from it)
 
     @property
     def stopped_by_budget(self) -> bool:
@@ -204,7 +205,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         stop_reason=state["stop_reason"], train_seconds=state["elapsed_seconds"],
         best_epoch=state["best_epoch"] if restored else None, config=config, resumed_from_epoch=resumed_from,
         fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
-        images_dropped_per_epoch=state.get("images_dropped_per_epoch", 0),
+        images_dropped_per_epoch=state.get("images_dropped_per_epoch", 0), run_dir=run_dir,
     )
 
 
