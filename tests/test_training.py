@@ -338,3 +338,20 @@ def test_a_run_on_uncommitted_code_refuses_to_start_unless_the_user_says_so(tmp_
     monkeypatch.delenv("FER_ALLOW_DIRTY")
     monkeypatch.setattr(loop, "git_commit", lambda: "abc1234")
     assert fit(small_model, TRAIN, VAL, config(epochs=1), tmp_path / "clean").epochs_run == 1
+
+
+def test_a_checkpoint_is_kept_in_its_report_only_when_small_enough(tmp_path):
+    """abdulkadir2025's 30M-parameter hybrid has a 370 MB checkpoint: copying it into the report would bloat git
+    and break a GPU lease's trip back (8 files of 16 MiB), so it stays in the cache."""
+    from fer_lib.evaluate.run_store import CHECKPOINT_FILES, keep_checkpoint, restore_checkpoint
+
+    run_dir = tmp_path / "cache"
+    run_dir.mkdir()
+    for name, size in zip(CHECKPOINT_FILES, (100, 3000, 1000)):
+        (run_dir / name).write_bytes(b"x" * size)
+    assert not keep_checkpoint(run_dir, tmp_path / "big" / "checkpoint_seed0", max_bytes=4099)
+    assert not (tmp_path / "big").exists()
+    assert keep_checkpoint(run_dir, tmp_path / "small" / "checkpoint_seed0", max_bytes=4100)
+    assert sorted(p.name for p in (tmp_path / "small" / "checkpoint_seed0").iterdir()) == sorted(CHECKPOINT_FILES)
+    assert restore_checkpoint(tmp_path / "small" / "checkpoint_seed0", tmp_path / "fresh_cache")
+    assert (tmp_path / "fresh_cache" / "last.keras").read_bytes() == b"x" * 3000

@@ -9,7 +9,9 @@ starts from (`trained_rate`), and a warm restart's starting weights and the epoc
 
 A budget-stopped run's checkpoint travels with its report (`keep_checkpoint`, `restore_checkpoint`): a session
 that ends with the machine it trained on, or a fresh clone, continues the run from the epoch it reached instead
-of from scratch. A run that completes its epochs leaves it out.
+of from scratch. A run that completes its epochs leaves it out, and so does a model whose checkpoint (weights
+and optimizer state) is over `MAX_KEPT_CHECKPOINT_BYTES`: abdulkadir2025's 20-30M-parameter networks would add
+240-370 MB to git and could not come back from a GPU lease (8 files of 16 MiB).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
 
 # what `train.fit` resumes from: the model with its optimizer state, the selected weights and the run's state
 CHECKPOINT_FILES = ("state.json", "last.keras", "best.weights.h5")
+MAX_KEPT_CHECKPOINT_BYTES = 16 * 2**20  # khalid2025's and mahdi2025's are 5-8 MiB
 
 
 def kept_checkpoint(folder: Path | str, unit_name: str) -> Path:
@@ -48,13 +51,17 @@ def kept_checkpoint(folder: Path | str, unit_name: str) -> Path:
     return Path(folder) / f"checkpoint_{unit_name}"
 
 
-def keep_checkpoint(run_dir: Path | str, kept: Path | str) -> None:
-    """Copy the checkpoint in `run_dir` (the cache) to `kept`, inside a report folder being written."""
+def keep_checkpoint(run_dir: Path | str, kept: Path | str, max_bytes: int = MAX_KEPT_CHECKPOINT_BYTES) -> bool:
+    """Copy the checkpoint in `run_dir` (the cache) to `kept`, inside a report folder being written, when its
+    files add up to at most `max_bytes`; returns whether it was kept."""
+    files = [Path(run_dir) / name for name in CHECKPOINT_FILES if (Path(run_dir) / name).exists()]
+    if sum(f.stat().st_size for f in files) > max_bytes:
+        return False
     kept = Path(kept)
     kept.mkdir(parents=True, exist_ok=True)
-    for name in CHECKPOINT_FILES:
-        if (Path(run_dir) / name).exists():
-            shutil.copy2(Path(run_dir) / name, kept / name)
+    for f in files:
+        shutil.copy2(f, kept / f.name)
+    return True
 
 
 def restore_checkpoint(kept: Path | str, run_dir: Path | str) -> bool:

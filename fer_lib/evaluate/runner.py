@@ -20,7 +20,7 @@ from ..config import Profile
 from ..data import FaceDataset, PreprocessConfig, Prepared, prepare
 from ..data.splits import Split, make_folds, make_split, shares_group
 from ..errors import FerError
-from ..models import build_model
+from ..models import build_model, get_model
 from ..train import STOP_COLLAPSED, TrainConfig, TrainResult, fit, predict_proba
 from .metrics import classification_metrics
 from .run_store import start_weights, unit_run_dir
@@ -91,6 +91,7 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
     (indices of `dataset`) may be drawn as balancing copies but are never trained on as themselves (the
     leakage study's flaw 1, `fit`)."""
     images, y = dataset.images, dataset.labels
+    get_model(model)  # imports the builders, registering the custom layers a checkpoint names before `fit` loads it
     if split.val_is_test:
         config = replace(config, restore_best=False)
 

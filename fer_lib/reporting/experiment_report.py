@@ -21,7 +21,7 @@ from ..evaluate.latency import single_face_latency
 from ..evaluate.metrics import (SEED_RULE, metrics_from_predictions, pooled_metrics, recall_beside_specificity,
                                 save_labels, save_predictions, seed_summary)
 from ..evaluate.record import RECORD_FILE, EpochsRecord, ExperimentRecord
-from ..evaluate.run_store import keep_checkpoint, kept_checkpoint
+from ..evaluate.run_store import MAX_KEPT_CHECKPOINT_BYTES, keep_checkpoint, kept_checkpoint
 from ..evaluate.runner import ExperimentResult, SeedRun, duplicate_free, holdout_index
 from ..evaluate.spec import ExperimentSpec, experiment_label, folder_name
 from ..files import atomic_folder, write_json
@@ -214,7 +214,10 @@ def write_report(spec: ExperimentSpec, prof: Profile, lr: float, dataset: FaceDa
                 save_predictions(tmp / record.unit_file("holdout_predictions", r.seed), dataset.labels[held],
                                  r.holdout_proba, dataset.ids[held], dataset.class_names)
             if r.run.stopped_by_budget and r.run.run_dir is not None:  # a later session or clone continues it
-                keep_checkpoint(r.run.run_dir, kept_checkpoint(tmp, f"{record.unit}{r.seed}"))
+                if not keep_checkpoint(r.run.run_dir, kept_checkpoint(tmp, f"{record.unit}{r.seed}")):
+                    print(f"[{spec.paper}] {spec.name}: the checkpoint of {record.unit}{r.seed} is over "
+                          f"{MAX_KEPT_CHECKPOINT_BYTES / 2**20:.0f} MiB and stays in the cache only: a fresh checkout "
+                          "restarts this run", flush=True)
         record.files = record.file_digests(tmp)
         rows = _render(tmp, spec, record)
     test_looks.log_look(reports_root, json.loads((folder / RECORD_FILE).read_text()), spec.selection_rule)

@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run_campaign(args.profile, args.minutes, args.jobs, reports_root=args.reports_root,
                                papers=args.paper, experiments=experiments, data_dir=args.data_dir)
         for r in results:
-            print(json.dumps({k: r[k] for k in ("paper", "experiment", "status", "seconds", "estimated_seconds")}))
+            keys = ("paper", "experiment", "status", "seconds", "estimated_seconds") + (("tail",) if r["status"] != "ran" else ())
+            print(json.dumps({k: r.get(k) for k in keys}))  # a failure's last lines: on a lent GPU they are all one sees
         if args.pack_to:
             touched = [p for r in results for p in sorted(Path(r["folder"]).parent.glob(Path(r["folder"]).name + "*"))
                        if p.is_dir()]  # the paper-rate folder and its fallback's
