@@ -7,6 +7,7 @@ import json
 import pytest
 
 from fer_lib.errors import FerError
+from fer_lib.evaluate import test_looks
 from fer_lib.studies import campaign
 
 CKPLUS = ["ckplus48_random80", "ckplus48_subject"]
@@ -21,12 +22,22 @@ def test_two_smoke_runs_at_once_then_packed_and_restored(data_root, tmp_path):
     assert [r["status"] for r in results] == ["ran", "ran"], results
     assert campaign.pending_jobs("smoke", root, ["yousaf2024"], CKPLUS) == []  # finished: nothing left to run
     folders = [root / "smoke" / "yousaf2024" / name for name in CKPLUS]
-    parts = campaign.pack(folders, tmp_path / "out", root)
+    parts = campaign.pack(folders + [root / test_looks.LOG_FILE], tmp_path / "out", root)
     assert 1 <= len(parts) <= campaign.MAX_FILES and all(p.stat().st_size <= campaign.MAX_FILE_BYTES for p in parts)
-    names = campaign.unpack(parts, tmp_path / "back")
+    back = tmp_path / "back"
+    earlier = {**test_looks.read_log(root)[0], "scored_at": "2026-01-01T00:00:00Z", "experiment": "an earlier run"}
+    test_looks.write_log(back, [earlier])  # the CPU machine's own log
+    names = campaign.unpack(parts, back)
     record = "smoke/yousaf2024/ckplus48_subject/experiment.json"
     assert record in names
-    assert json.loads((tmp_path / "back" / record).read_text()) == json.loads((root / record).read_text())
+    assert json.loads((back / record).read_text()) == json.loads((root / record).read_text())
+    # the device's looks join the local log, marked as such; the local rows stay; unpacking again adds nothing
+    merged = test_looks.read_log(back)
+    assert merged[0] == earlier and len(merged) == 3
+    assert {r["source"] for r in merged[1:]} == {test_looks.SOURCE_DEVICE}
+    assert sorted(r["experiment"] for r in merged[1:]) == sorted(r["experiment"] for r in test_looks.read_log(root))
+    campaign.unpack(parts, back)
+    assert len(test_looks.read_log(back)) == 3
 
 
 def test_a_pack_too_large_for_the_trip_back_is_refused_before_writing(tmp_path):

@@ -32,6 +32,7 @@ COLUMNS = ("scored_at", "source", "paper", "experiment", "profile", "test_split"
            "recipe_fixed_at", "selection_rule", "saved_in_commit")
 SOURCE_LOGGED = "logged when scored"
 SOURCE_GIT = "recovered from git history"
+SOURCE_DEVICE = "logged when scored on a lent device, brought back with its runs"
 
 
 def read_log(reports_root: Path | str) -> list[dict]:
@@ -71,6 +72,20 @@ def log_look(reports_root: Path | str, record: dict, rule: str = "") -> Path:
     """Append the look that just scored `record`'s runs on their test split."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return write_log(reports_root, [*read_log(reports_root), look_row(record, now, SOURCE_LOGGED, rule)])
+
+
+def merge_looks(reports_root: Path | str, rows: list[dict], source: str = SOURCE_DEVICE) -> int:
+    """Add the looks logged on another machine (a GPU lease's log, brought back with its runs) that this log
+    lacks, marked with `source`; returns how many were added."""
+    def key(row: dict) -> tuple:
+        return tuple(row.get(k, "") for k in ("scored_at", "paper", "experiment", "profile", "accuracy", "epochs"))
+
+    here = read_log(reports_root)
+    known = {key(r) for r in here}
+    new = [{**r, "source": source} for r in rows if key(r) not in known]
+    if new:
+        write_log(reports_root, here + new)
+    return len(new)
 
 
 def _git(repo: Path, *args: str) -> str:

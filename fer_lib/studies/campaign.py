@@ -11,11 +11,14 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
    scheduler, on every machine the suite uses (the GPU one included);
 3. gives each run the wall-clock budget left until the deadline, so it stops between epochs with its checkpoint
    (a later campaign resumes it), and kills none that overruns by more than `GRACE_SECONDS`;
-4. packs every report folder it touched (record, histories, predictions) into at most `MAX_FILES` files of
-   `MAX_FILE_BYTES` (`pack`), which `unpack` restores on the CPU machine, where the reports are rendered.
+4. packs every report folder it touched (record, histories, predictions, a budget-stopped run's checkpoint) and
+   the machine's log of test-split looks into at most `MAX_FILES` files of `MAX_FILE_BYTES` (`pack`), which
+   `unpack` restores on the CPU machine, where the reports are rendered: the folders replace their copies, the
+   looks join the local log (`test_looks.merge_looks`: every look is disclosed wherever it happened).
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from ..config import get_profile, reports_dir
 from ..errors import FerError
+from ..evaluate import test_looks
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
 from ..evaluate.run_store import report_folder
 from ..papers import get_experiments, papers_with_experiments
@@ -150,11 +154,16 @@ def pack(folders: list[Path | str], out: Path | str, root: Path | str, max_files
 
 
 def unpack(parts: list[Path | str], root: Path | str) -> list[str]:
-    """Restore what `pack` wrote under `root`; returns the member names."""
+    """Restore what `pack` wrote under `root`, merging a packed log of test-split looks into `root`'s;
+    returns the member names."""
     data = b"".join(Path(p).read_bytes() for p in sorted(parts, key=lambda p: str(p)))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as tar:
         names = tar.getnames()
-        tar.extractall(root, filter="data")
+        folders = [m for m in tar.getmembers() if m.name != test_looks.LOG_FILE]
+        tar.extractall(root, members=folders, filter="data")
+        if test_looks.LOG_FILE in names:
+            log = tar.extractfile(test_looks.LOG_FILE).read().decode()
+            test_looks.merge_looks(root, list(csv.DictReader(io.StringIO(log))))
     return names
 
 
@@ -187,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             touched = [p for r in results for p in sorted(Path(r["folder"]).parent.glob(Path(r["folder"]).name + "*"))
                        if p.is_dir()]  # the paper-rate folder and its fallback's
             root = Path(args.reports_root or reports_dir())
-            print("\n".join(str(p) for p in pack(touched, args.pack_to, root)))
+            looks = [root / test_looks.LOG_FILE] if (root / test_looks.LOG_FILE).exists() else []
+            print("\n".join(str(p) for p in pack(touched + looks, args.pack_to, root)))
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
