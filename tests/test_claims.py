@@ -73,6 +73,19 @@ def test_another_protocol_is_not_a_verdict_on_the_claim():
     assert _rows(_metrics(0.6, (0.58, 0.62)), facts=other)["table6_fer2013"]["verdict"].startswith("different protocol")
 
 
+def test_a_like_for_like_verdict_at_our_reading_of_an_unstated_protocol_says_so():
+    """mahdi2025 states no split; its references name a Kaggle copy of FER2013 that we re-create (kaggle_resplit)."""
+    (claim,) = [c for c in claims.load_claims("mahdi2025") if c.id == "abstract_accuracy"]
+    resplit = claims.RunFacts("kaggle_resplit", {}, "a re-split of FER2013", (50,), 50)
+    text = claims.verdict(claim, 0.61, (0.60, 0.62), resplit, FER_CLASSES)
+    assert text.startswith(claims.VERDICT_BELOW) and claims.verdict_category(text) == "not reproduced"
+    assert "at our reading of a protocol the paper does not state: the Kaggle face-expression-recognition-dataset" in text
+    # the official split is another protocol: no verdict on the claim, and no reading to cite
+    official = claims.RunFacts("official", {}, "FER2013 Training / PublicTest / PrivateTest", (50,), 50)
+    assert claims.verdict(claim, 0.61, (0.60, 0.62), official, FER_CLASSES).startswith("different protocol")
+    assert "reading of a protocol" not in claims.verdict(claim, 0.61, (0.60, 0.62), official, FER_CLASSES)
+
+
 def test_a_collapsed_run_says_whose_setting_failed():
     collapsed = claims.RunFacts("random_stratified", {"test_fraction": 0.25}, epochs_run=(5,), epochs_planned=100,
                                 collapsed=True, optimizer="adam", learning_rate=0.01)

@@ -53,6 +53,10 @@ TRAIN_SPLIT_PREFIX = "on our training split (the paper captions it training resu
 PAPERS_DIR = Path(__file__).resolve().parent.parent / "papers"
 
 
+# protocol_spec keys that describe rather than select: its text, and `read`, what we read an unstated protocol as
+SPEC_TEXT_KEYS = ("protocol", "text", "read")
+
+
 def verdict_lower_bound(epochs_run: int, epochs_planned: int) -> str:
     return f"not reached within the budget (lower bound, {epochs_run} of {epochs_planned} epochs)"
 
@@ -127,7 +131,7 @@ class RunFacts:
             return True
         protocols = spec["protocol"] if isinstance(spec["protocol"], list) else [spec["protocol"]]
         return self.protocol in protocols and all(
-            self.protocol_options.get(k) == v for k, v in spec.items() if k not in ("protocol", "text"))
+            self.protocol_options.get(k) == v for k, v in spec.items() if k not in SPEC_TEXT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,8 @@ def verdict(claim: Claim, measured: float | None, ci: tuple[float, float] | None
         result = _against_ci(claim.range if claim.range is not None else claim.value, ci, facts)
     if differences:
         result = verdict_setup(differences, result)
+    if (claim.protocol_spec or {}).get("read"):  # a like-for-like verdict whose protocol the paper leaves out
+        result += f" (at our reading of a protocol the paper does not state: {claim.protocol_spec['read']})"
     if claim.metric == "accuracy" and claim.label_set and set(claim.label_set) != set(dataset_classes):
         names = ", ".join(f"{a} for {b}" for a, b in mislabel["names"].items())
         result += f" (compared with the paper's label set read as a mislabel, {names}: {'; '.join(mislabel['quotes'])})"
