@@ -381,13 +381,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
-    lease = sub.add_parser("lease", help="pack the data and wheels for a GPU lease as parts over calls, and print the calls")
+    lease = sub.add_parser("lease", help="stage one GPU lease's call: leave out what its runs do not read, pack the "
+                                          "data and wheels, print the call; --restore afterwards")
+    lease.add_argument("--restore", action="store_true", help="put back what the last lease left out of git's index")
+    lease.add_argument("--profile", default="paper", help="the profile the campaign trains (default paper)")
     lease.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     lease.add_argument("--datasets", default="fer2013", help="comma-separated data folders to pack (default fer2013)")
     lease.add_argument("--wheels", metavar="DIR", help="a folder of the wheels the GPU image lacks (Keras, namex, optree, "
                                                        "ImageHash, PyWavelets; ../shared/tools/pack-for-gpu downloads them)")
-    lease.add_argument("--minutes", type=float, default=9, help="the campaign's deadline in the last call (default 9)")
+    lease.add_argument("--minutes", type=float, default=7, help="the campaign's deadline in the call (default 7)")
     lease.add_argument("--jobs", type=int, default=4, help="the campaign's runs at once (default 4)")
+    lease.add_argument("--precision", default="float32", help="FER_PRECISION on the device (default float32)")
+    lease.add_argument("--paper", action="append", help="the campaign's papers (repeatable; default: all)")
+    lease.add_argument("--experiments", help="the campaign's comma-separated experiment names (default: all pending)")
     return parser
 
 
@@ -474,13 +480,23 @@ def _cmd_campaign(args) -> int | None:
 
 
 def _cmd_lease(args) -> int | None:
-    from .studies.lease import final_command, pack_lease
+    from .studies.lease import pack_lease, restore_travel
+    if args.restore:
+        put_back = restore_travel()
+        print(f"put back into git's index: {', '.join(put_back)}" if put_back else "no lease was staged")
+        return 0
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
     if not datasets:
         raise FerError(f"--datasets {args.datasets!r} names no data folder; give e.g. fer2013 or fer2013,ckplus")
-    plan = pack_lease(data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
-                      command=final_command(args.minutes, args.jobs))
-    print(plan.describe())
+    get_profile(args.profile)
+    from .train.fast_paths import PRECISIONS
+    if args.precision not in PRECISIONS:
+        raise FerError(f"--precision {args.precision!r} is not one of {', '.join(PRECISIONS)}")
+    selection = " ".join([f"--paper {p}" for p in args.paper or []] +
+                         ([f"--experiments {args.experiments}"] if args.experiments else []))
+    call = pack_lease(profile=args.profile, data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
+                      minutes=args.minutes, jobs=args.jobs, precision=args.precision, campaign_args=selection)
+    print(call.describe())
 
 
 def _cmd_render(args) -> int | None:
