@@ -51,11 +51,11 @@ def kept_checkpoint(folder: Path | str, unit_name: str) -> Path:
     return Path(folder) / f"checkpoint_{unit_name}"
 
 
-def keep_checkpoint(run_dir: Path | str, kept: Path | str, max_bytes: int = MAX_KEPT_CHECKPOINT_BYTES) -> bool:
+def keep_checkpoint(run_dir: Path | str, kept: Path | str, max_bytes: int | None = None) -> bool:
     """Copy the checkpoint in `run_dir` (the cache) to `kept`, inside a report folder being written, when its
-    files add up to at most `max_bytes`; returns whether it was kept."""
+    files add up to at most `max_bytes` (default `MAX_KEPT_CHECKPOINT_BYTES`); returns whether it was kept."""
     files = [Path(run_dir) / name for name in CHECKPOINT_FILES if (Path(run_dir) / name).exists()]
-    if sum(f.stat().st_size for f in files) > max_bytes:
+    if sum(f.stat().st_size for f in files) > (MAX_KEPT_CHECKPOINT_BYTES if max_bytes is None else max_bytes):
         return False
     kept = Path(kept)
     kept.mkdir(parents=True, exist_ok=True)
