@@ -283,6 +283,29 @@ def test_an_ablation_takes_its_reference_arm_from_the_experiments_saved_report(t
         reference_from_report(ablation, "cpu", 0, ids[::-1], config, reports)
 
 
+def test_a_completed_reference_run_is_read_whatever_budget_it_carried(tmp_path, isolated_cache):
+    """mahdi2025's re-split run completed its 50 epochs on a lent GPU under a 10-minute cap that never stopped it:
+    its ablation (no budget under the paper profile) takes it as the reference arm instead of training it again."""
+    import numpy as np
+
+    from fer_lib.papers import get_studies
+    from fer_lib.studies.ablation import reference_from_report
+
+    ablation = get_studies("mahdi2025", "attention_ablation_kaggle_resplit")[0]
+    source = Path(__file__).parents[1] / "reports" / "paper" / "mahdi2025" / "fer2013_kaggle_resplit"
+    record = json.loads((source / "experiment.json").read_text())
+    assert record["epochs"]["stop_reasons"] == ["completed all planned epochs"]
+    assert record["train_config"]["budget_seconds"] is not None
+    reports = tmp_path / "reports"
+    shutil.copytree(source, reports / "paper" / "mahdi2025" / "fer2013_kaggle_resplit")
+    ids = np.load(source / "predictions_seed0.npz")["ids"]
+    # the re-split's validation part is its test split: no epoch is selected on it (restore_best off)
+    config = replace(ablation.training, seed=0, epochs=50, budget_seconds=None, restore_best=False)
+    run = reference_from_report(ablation, "paper", 0, ids, config, reports)
+    assert run is not None and run.epochs_run == 50
+    assert reference_from_report(ablation, "paper", 0, ids, replace(config, epochs=40), reports) is None
+
+
 def test_a_paper_rate_reported_untrained_under_the_same_settings_is_not_retrained(tmp_path):
     """A fresh checkout has no checkpoints; the committed report that the paper's rate did not train is
     the result, so the learning-rate rule goes straight to the fallback, unless anything differs."""

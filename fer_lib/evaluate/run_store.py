@@ -152,15 +152,19 @@ def saved_unit(spec: ExperimentSpec, profile: str, unit: int, config: "TrainConf
                reports_root: Path | str | None = None) -> tuple[Path, ExperimentRecord] | None:
     """The report folder and record of `spec` under `profile` that hold run `unit` trained under exactly `config`
     (rate, epochs planned, budget, seed) with the spec's model options, or None: what a study reads instead of
-    training that run a second time (its checkpoints live in a cache a fresh checkout lacks)."""
+    training that run a second time (its checkpoints live in a cache a fresh checkout lacks). The budget is
+    compared only where it stopped the run."""
     root = Path(reports_root if reports_root is not None else reports_dir())
     folder = root / profile / spec.paper / folder_name(spec, config.learning_rate)
     if not (folder / RECORD_FILE).exists():
         return None
     record = ExperimentRecord.read(folder)
+    saved, wanted = dict(record.train_config), asdict(config)
+    if record.completed:  # a budget that never stopped the run did not shape it (a lent GPU's runs carry one)
+        saved.pop("budget_seconds", None)
+        wanted.pop("budget_seconds", None)
     if (unit not in record.seeds or not (folder / record.unit_file("predictions", unit)).exists()
-            or record.profile != profile or record.model_options != spec.model_options
-            or record.train_config != asdict(config)):
+            or record.profile != profile or record.model_options != spec.model_options or saved != wanted):
         return None
     return folder, record
 

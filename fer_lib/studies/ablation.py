@@ -178,7 +178,9 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     runs: dict[str, list[ArmSeed]] = {arm: [] for arm in spec.arms}
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
-        config = replace(training, seed=seed, epochs=prof.epochs(training.epochs), budget_seconds=budget)
+        config = replace(training, seed=seed, epochs=prof.epochs(training.epochs), budget_seconds=budget,
+                         # as `train_and_evaluate` runs it, so a saved reference run is recognised as this arm's
+                         restore_best=training.restore_best and not split.val_is_test)
         for i, (arm, options) in enumerate(spec.arms.items()):
             if i and spec.equal == "epochs":
                 # the reference's epochs exactly; the budget only guards against a runaway arm. (An arm
