@@ -59,3 +59,29 @@ def test_a_job_started_after_the_deadline_is_not_run(tmp_path):
 def test_bad_campaign_settings_are_named(kwargs, needle, tmp_path):
     with pytest.raises(FerError, match=needle):
         campaign.run_campaign("smoke", reports_root=tmp_path, **kwargs)
+
+
+def test_an_ablation_is_listed_once_its_reference_completed_and_not_started_past_the_time_left(tmp_path):
+    """mahdi2025's re-split run completed its 50 epochs (committed, from a lent GPU): its ablation at equal epochs is
+    pending, at the reference's measured seconds per epoch; the standard-protocol ablation waits for its reference
+    (34 of 50 epochs). A study has no budget, so one estimated past the deadline is not started."""
+    import shutil
+    import time
+
+    from fer_lib.config import REPO_ROOT
+
+    root = tmp_path / "reports"
+    shutil.copytree(REPO_ROOT / "reports" / "paper" / "mahdi2025", root / "paper" / "mahdi2025")
+    jobs = campaign.pending_jobs("paper", root, ["mahdi2025"])
+    assert {(j.kind, j.experiment) for j in jobs} == {("experiment", "fer2013_standard"),
+                                                       ("study", "attention_ablation_kaggle_resplit")}
+    (study,) = [j for j in jobs if j.kind == "study"]
+    record = json.loads((root / "paper" / "mahdi2025" / "fer2013_kaggle_resplit" / "experiment.json").read_text())
+    assert study.epochs_left == 50 and study.estimated_seconds == pytest.approx(
+        record["epochs"]["train_seconds_per_seed"][0], abs=0.1)  # one more arm of 50 epochs
+    result = campaign._run_job(study, "paper", deadline=time.time() + 100, jobs=1, reports_root=str(root),
+                               data_dir=None)
+    assert result["status"].startswith("not started: estimated") and "no budget" in result["status"]
+    (experiment,) = [j for j in jobs if j.kind == "experiment"]
+    assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == [study]
+    assert experiment.epochs_left == 16

@@ -5,7 +5,10 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
 
 1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
    cost estimated from its saved report's measured seconds per epoch (on the machine that measured them: a
-   faster device only shortens it) times the epochs still to run; unmeasured ones come last;
+   faster device only shortens it) times the epochs still to run; unmeasured ones come last. It lists too the
+   ablations at equal epochs whose reference experiment has completed and whose report is missing: the other
+   arms at the reference's measured seconds per epoch. A study has no budget to stop it between epochs, so one
+   whose estimate is over the time left is not started;
 2. runs them, heaviest first, `jobs` at a time, each as its own `fer-lib train` process (its own Keras backend
    and device memory: JAX's preallocation is shared out, `XLA_PYTHON_CLIENT_MEM_FRACTION`), on joblib's process
    scheduler, on every machine the suite uses (the GPU one included);
@@ -34,7 +37,9 @@ from ..errors import FerError
 from ..evaluate import test_looks
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
 from ..evaluate.run_store import report_folder
-from ..papers import get_experiments, papers_with_experiments
+from ..evaluate.study_specs import AblationSpec
+from ..papers import get_experiments, get_studies, papers_with_experiments
+from .ablation import study_folder
 
 MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2**20  # what a device call brings back
 GRACE_SECONDS = 120  # past its budget, a run is finishing an epoch or writing its report: then it is stopped
@@ -50,6 +55,7 @@ class Job:
     epochs_left: int
     estimated_seconds: float | None
     measured_on: str | None
+    kind: str = "experiment"  # or "study": an ablation, run without a budget
 
 
 def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | None, str | None]:
@@ -86,7 +92,30 @@ def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: l
             if not finished:
                 jobs.append(Job(paper, spec.name, str(report_folder(spec, get_profile(profile).name, root)), left,
                                 None if per_epoch is None else round(per_epoch * left, 1), where))
+        jobs += _pending_studies(paper, profile, root, experiments)
     return sorted(jobs, key=lambda j: (j.estimated_seconds is None, -(j.estimated_seconds or 0)))
+
+
+def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | None) -> list[Job]:
+    """`paper`'s ablations at equal epochs under `profile` with no report yet whose reference experiment has
+    completed (before that, they would train their arms for the epochs of an unfinished run)."""
+    jobs = []
+    for study in get_studies(paper):
+        if (not isinstance(study, AblationSpec) or study.equal != "epochs" or study.reference_runs_of is None
+                or (names and study.name not in names)
+                or (study_folder(study, get_profile(profile).name, root) / "results.json").exists()):
+            continue
+        reference = study.reference_experiment()
+        folder = report_folder(reference, get_profile(profile).name, root)
+        if not (folder / RECORD_FILE).exists() or not ExperimentRecord.read(folder).completed:
+            continue
+        record = ExperimentRecord.read(folder)
+        per_epoch = sum(record.epochs.train_seconds_per_seed) / sum(record.epochs.run_per_seed)
+        epochs = sum(record.epochs.run_per_seed) * (len(study.arms) - 1)
+        where = "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
+        jobs.append(Job(paper, study.name, str(study_folder(study, get_profile(profile).name, root)), epochs,
+                        round(per_epoch * epochs, 1), where, "study"))
+    return jobs
 
 
 def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: str, data_dir: str | None) -> dict:
@@ -94,10 +123,15 @@ def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: s
     left = deadline - time.time()
     if left < 30:
         return {**asdict(job), "status": "not started: the deadline had come", "seconds": 0.0}
+    if job.kind == "study" and (job.estimated_seconds or 0) > left:
+        return {**asdict(job), "seconds": 0.0, "status": f"not started: estimated {job.estimated_seconds:.0f} s, over "
+                f"the {left:.0f} s left (a study has no budget to stop it between epochs)"}
     env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / jobs:.2f}", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
            "FER_PROGRESS": "0"}
     cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment, "--profile", profile,
-           "--budget-minutes", f"{left / 60:.2f}", "--reports-root", reports_root]
+           "--reports-root", reports_root]
+    if job.kind == "experiment":
+        cmd += ["--budget-minutes", f"{left / 60:.2f}"]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     started = time.time()
@@ -194,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({k: r.get(k) for k in keys}))  # a failure's last lines: on a lent GPU they are all one sees
         if args.pack_to:
             touched = [p for r in results for p in sorted(Path(r["folder"]).parent.glob(Path(r["folder"]).name + "*"))
-                       if p.is_dir()]  # the paper-rate folder and its fallback's
+                       if p.is_dir()]  # the paper-rate folder and its fallback's; a study's folder
             root = Path(args.reports_root or reports_dir())
             looks = [root / test_looks.LOG_FILE] if (root / test_looks.LOG_FILE).exists() else []
             print("\n".join(str(p) for p in pack(touched + looks, args.pack_to, root)))
