@@ -128,17 +128,24 @@ print(json.dumps({"backend": keras.backend.backend(), "tf_saved": np.asarray(sav
 """
 
 
-RESUME_IN_A_FRESH_PROCESS = """
-import json, sys
+# imports nothing of the paper's models: a fresh process must find the custom layers registered by the runner
+TRAIN_SMALL_MAHDI2025 = """
 from fer_lib.data import prepare
 from fer_lib.data.splits import official
 from fer_lib.evaluate.runner import train_and_evaluate
 from fer_lib.train import TrainConfig
-ds = prepare("fer2013", sys.argv[2], per_class=4).dataset
-budget = None if sys.argv[3] == "none" else float(sys.argv[3])
-config = TrainConfig(learning_rate=1e-3, batch_size=16, epochs=2, collapse_patience=None, budget_seconds=budget)
-run = train_and_evaluate("mahdi2025_multiscale_attention_net", {"stage_filters": (8, 8, 8), "stem_filters": 8}, ds,
-                         official(ds), config, sys.argv[1]).run
+
+
+def train_small_mahdi2025(run_dir, data_root, budget_seconds):
+    ds = prepare("fer2013", data_root, per_class=4).dataset
+    config = TrainConfig(learning_rate=1e-3, batch_size=16, epochs=2, collapse_patience=None,
+                         budget_seconds=budget_seconds)
+    return train_and_evaluate("mahdi2025_multiscale_attention_net", {"stage_filters": (8, 8, 8), "stem_filters": 8},
+                              ds, official(ds), config, run_dir).run
+"""
+RESUME_IN_A_FRESH_PROCESS = TRAIN_SMALL_MAHDI2025 + """
+import json, sys
+run = train_small_mahdi2025(sys.argv[1], sys.argv[2], None)
 print(json.dumps({"epochs": run.epochs_run, "resumed_from": run.resumed_from_epoch}))
 """
 
@@ -146,15 +153,14 @@ print(json.dumps({"epochs": run.epochs_run, "resumed_from": run.resumed_from_epo
 def test_a_checkpoint_with_custom_layers_resumes_in_a_fresh_process(tmp_path, data_root):
     """`fer-lib train` in a new session loads the last checkpoint before it builds anything: the paper's custom
     layers (mahdi2025's DynamicAttention) must be registered by then (it once failed: "Could not locate class")."""
-    def run(budget_seconds: str) -> dict:
-        out = subprocess.run([sys.executable, "-c", RESUME_IN_A_FRESH_PROCESS, str(tmp_path / "run"), str(data_root),
-                              budget_seconds], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert out.returncode == 0, out.stderr[-3000:]
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    assert run("1") == {"epochs": 1, "resumed_from": 0}  # the budget stops it after its first epoch
-    assert run("none") == {"epochs": 2, "resumed_from": 1}
+    here: dict = {}
+    exec(TRAIN_SMALL_MAHDI2025, here)  # a narrow network on four images a class, two planned epochs
+    first = here["train_small_mahdi2025"](tmp_path / "run", data_root, 1.0)  # the budget stops it after epoch 1
+    assert (first.epochs_run, first.resumed_from_epoch) == (1, 0)
+    out = subprocess.run([sys.executable, "-c", RESUME_IN_A_FRESH_PROCESS, str(tmp_path / "run"), str(data_root)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"epochs": 2, "resumed_from": 1}
 
 
 def test_the_layers_and_both_models_work_under_jax(tmp_path):

@@ -25,11 +25,21 @@ def test_missing_data_folder_is_one_clear_message(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_unknown_profile_and_paper_list_the_valid_ones():
-    out = run_cli("reproduce", "--profile", "gpu")
-    assert out.returncode == 2 and "valid profiles are: cpu, paper, smoke" in out.stderr and "Traceback" not in out.stderr
-    out = run_cli("reproduce", "--profile", "smoke", "--paper", "nobody2099")
-    assert out.returncode == 2 and "valid papers are: abdulkadir2025, data_audit, ferplus, khalid2025, leakage_study, mahdi2025, out_of_domain, reference_model, yousaf2024" in out.stderr
+def main_in_process(capsys, *args) -> tuple[int, str]:
+    """`fer-lib ARGS` in this process: its exit code and stderr (a process per call costs the suite a TensorFlow
+    import each; `run_cli` checks the real exit path)."""
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def test_unknown_profile_and_paper_list_the_valid_ones(capsys):
+    code, err = main_in_process(capsys, "reproduce", "--profile", "gpu")
+    assert code == 2 and "valid profiles are: cpu, paper, smoke" in err and "Traceback" not in err
+    code, err = main_in_process(capsys, "reproduce", "--profile", "smoke", "--paper", "nobody2099")
+    assert code == 2 and "valid papers are: abdulkadir2025, data_audit, ferplus, khalid2025, leakage_study, mahdi2025, out_of_domain, reference_model, yousaf2024" in err
 
 
 def test_check_data_reports_counts_and_ends_with_one_verdict(data_root):
@@ -87,17 +97,16 @@ def test_the_manifest_counts_every_recipe_the_reference_notebook_trains_as_its_c
     assert [f"reference/{name}" for name in FER2013_RECIPES] == [r for r in entry["runs"] if "fer2013" in r]
 
 
-def test_train_names_the_valid_papers_experiments_and_seeds():
-    out = run_cli("train", "nobody2099")
-    assert out.returncode == 2 and "leakage_study" in out.stderr and "yousaf2024" in out.stderr
-    assert "Traceback" not in out.stderr
-    out = run_cli("train", "khalid2025", "fer2013_random75")
-    assert out.returncode == 2 and "unknown khalid2025 experiment or study" in out.stderr
-    assert "fer2013_standard" in out.stderr and "attention_ablation" in out.stderr and "ckplus_fine_tuning" in out.stderr
-    out = run_cli("train", "leakage_study", "clean")
-    assert out.returncode == 2 and "takes no experiment names" in out.stderr
-    out = run_cli("train", "yousaf2024", "--seeds", "0,0")
-    assert out.returncode == 2 and "--seeds must be comma-separated" in out.stderr
+def test_train_names_the_valid_papers_experiments_and_seeds(capsys):
+    code, err = main_in_process(capsys, "train", "nobody2099")
+    assert code == 2 and "leakage_study" in err and "yousaf2024" in err and "Traceback" not in err
+    code, err = main_in_process(capsys, "train", "khalid2025", "fer2013_random75")
+    assert code == 2 and "unknown khalid2025 experiment or study" in err
+    assert "fer2013_standard" in err and "attention_ablation" in err and "ckplus_fine_tuning" in err
+    code, err = main_in_process(capsys, "train", "leakage_study", "clean")
+    assert code == 2 and "takes no experiment names" in err
+    code, err = main_in_process(capsys, "train", "yousaf2024", "--seeds", "0,0")
+    assert code == 2 and "--seeds must be comma-separated" in err and err.strip().count("\n") == 0
 
 
 def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_path, data_root):

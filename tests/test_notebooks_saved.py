@@ -1,8 +1,8 @@
 """Notebooks re-executed from their saved runs, as a user re-runs one whose runs exist: a copy of the committed
-reports, abdulkadir2025's and khalid2025's notebooks under cpu with train="none". Nothing trains and no saved
-result changes; only the notebooks' HTML, the reproduce log and the index's compute table (their execution times)
-are written. (Their smoke executions, which train ResNet50, MobileNetV2 and VGG19 backbones, took six minutes of
-the suite's ten on two cores; the code paths they train are tested in tests/test_abdulkadir2025.py and
+reports, abdulkadir2025's, khalid2025's and mahdi2025's notebooks under cpu with train="none". Nothing trains and no
+saved result changes; only the notebooks' HTML, the reproduce log and the index's compute table (their execution
+times) are written. (Their smoke executions, which train ResNet50, MobileNetV2 and VGG19 backbones, took six
+minutes of the suite's ten on two cores; the code paths they train are tested in tests/test_abdulkadir2025.py and
 tests/test_attention_papers.py.)"""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from fer_lib import cli
 from fer_lib.config import REPO_ROOT
 
-PAPERS = ("abdulkadir2025", "khalid2025")
+PAPERS = ("abdulkadir2025", "khalid2025", "mahdi2025")
 # what a re-execution from saved runs may write: each notebook's HTML, the log of executions, and the index
 # (its compute table gives each notebook's execution time)
 WRITTEN = {*(f"cpu/{paper}/notebook.html" for paper in PAPERS), "cpu/reproduce_log.json", "index.md", "index.html"}
@@ -63,6 +63,7 @@ def test_each_notebook_html_records_its_source_and_shows_its_runs(saved_reports)
     for name in ("sequential_paper", "hybrid_cv_training", "vgg19_input_size"):
         assert name in abdulkadir, name
     assert "VGG19 at 48x48" in abdulkadir  # the input-size study's table, read from its saved runs
-    khalid = (root / "cpu" / "khalid2025" / "notebook.html").read_text()
-    assert khalid.index("what the paper says") < khalid.index("Parameters")  # it opens with its reading
-    assert "Does the attention help on our data?" in khalid
+    for paper in ("khalid2025", "mahdi2025"):  # papers known from their abstracts
+        html = (root / "cpu" / paper / "notebook.html").read_text()
+        assert html.index("what the paper says") < html.index("Parameters")  # it opens with its reading
+        assert "Does the attention help on our data?" in html  # the ablation, read from its saved runs
