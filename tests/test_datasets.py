@@ -136,3 +136,31 @@ def test_stratified_subset_takes_per_class_per_split(fer2013):
 def test_unknown_dataset_name_lists_valid_ones():
     with pytest.raises(FerError, match="valid datasets are: ckplus48, fer2013"):
         d.load_dataset("affectnet")
+
+
+def test_processes_started_together_decode_a_dataset_once(isolated_cache):
+    """Test workers and a campaign's runs start at once and all need FER2013: one builds, the others wait for the
+    lock and load what it wrote (threads hold separate locks here just as processes do)."""
+    import threading
+
+    import numpy as np
+
+    from fer_lib.data.cache import cached
+    from fer_lib.data.faces import FaceDataset
+
+    builds = []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.5)  # decoding takes a while: the others arrive meanwhile
+        return FaceDataset("tiny", np.zeros((3, 48, 48), np.uint8), np.array([0, 1, 2]), ("a", "b", "c"),
+                           np.array(["x", "y", "z"]), "here", "folders")
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cached("together", build))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(results) == 3
+    assert all(list(r.ids) == ["x", "y", "z"] and r.images.shape == (3, 48, 48) for r in results)

@@ -7,10 +7,16 @@ whose `source` would name the other copy.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 
@@ -29,19 +35,42 @@ def fingerprint(paths: list[Path], root: Path) -> str:
     return digest.hexdigest()[:20]
 
 
+@contextlib.contextmanager
+def _one_builder(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path` while a dataset is built: processes started together (test workers, a
+    campaign's runs) decode a dataset once, the others wait and load it. Where `fcntl` is missing (Windows), each
+    builds its own; the atomic write keeps the file whole either way."""
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def cached(key: str, build: Callable[[], FaceDataset]) -> FaceDataset:
-    """Load the dataset cached under `key`, or build and cache it (written atomically)."""
+    """Load the dataset cached under `key`, or build and cache it (written atomically, one builder at a time)."""
     path = cache_dir() / "datasets" / f"{key}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            return FaceDataset(
-                name=meta["name"], images=z["images"], labels=z["labels"],
-                class_names=tuple(meta["class_names"]), ids=z["ids"], source=meta["source"],
-                layout=meta["layout"], split=z["split"] if "split" in z else None,
-                subjects=z["subjects"] if "subjects" in z else None,
-                skipped=[tuple(s) for s in meta["skipped"]],
-            )
+    if not path.exists():
+        with _one_builder(path):
+            if not path.exists():
+                return _build_and_save(path, build)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        return FaceDataset(
+            name=meta["name"], images=z["images"], labels=z["labels"],
+            class_names=tuple(meta["class_names"]), ids=z["ids"], source=meta["source"],
+            layout=meta["layout"], split=z["split"] if "split" in z else None,
+            subjects=z["subjects"] if "subjects" in z else None,
+            skipped=[tuple(s) for s in meta["skipped"]],
+        )
+
+
+def _build_and_save(path: Path, build: Callable[[], FaceDataset]) -> FaceDataset:
     dataset = build()
     meta = {k: getattr(dataset, k) for k in ("name", "class_names", "source", "layout", "skipped")}
     arrays = {"images": dataset.images, "labels": dataset.labels, "ids": dataset.ids}
