@@ -58,6 +58,12 @@ class Job:
     kind: str = "experiment"  # or "study": an ablation, run without a budget
 
 
+def _measured(record: ExperimentRecord) -> tuple[float, str]:
+    """A record's training seconds per epoch, and the devices that measured them."""
+    per_epoch = sum(record.epochs.train_seconds_per_seed) / sum(record.epochs.run_per_seed)
+    return per_epoch, "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
+
+
 def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | None, str | None]:
     """(finished, epochs left, seconds per epoch measured, where) from the reports of `spec` (paper or fallback rate)."""
     prof = get_profile(profile)
@@ -75,8 +81,7 @@ def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | N
             return True, 0, None, None
         run = sum(record.epochs.run_per_seed)
         if run:
-            per_epoch = sum(record.epochs.train_seconds_per_seed) / run
-            where = "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
+            per_epoch, where = _measured(record)
         best_left = min(best_left, max(planned - run, 0))
     return False, best_left, per_epoch, where
 
@@ -99,22 +104,19 @@ def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: l
 def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | None) -> list[Job]:
     """`paper`'s ablations at equal epochs under `profile` with no report yet whose reference experiment has
     completed (before that, they would train their arms for the epochs of an unfinished run)."""
-    jobs = []
+    name, jobs = get_profile(profile).name, []
     for study in get_studies(paper):
         if (not isinstance(study, AblationSpec) or study.equal != "epochs" or study.reference_runs_of is None
-                or (names and study.name not in names)
-                or (study_folder(study, get_profile(profile).name, root) / "results.json").exists()):
+                or (names and study.name not in names) or (study_folder(study, name, root) / "results.json").exists()):
             continue
-        reference = study.reference_experiment()
-        folder = report_folder(reference, get_profile(profile).name, root)
-        if not (folder / RECORD_FILE).exists() or not ExperimentRecord.read(folder).completed:
+        folder = report_folder(study.reference_experiment(), name, root)
+        record = ExperimentRecord.read(folder) if (folder / RECORD_FILE).exists() else None
+        if record is None or not record.completed:
             continue
-        record = ExperimentRecord.read(folder)
-        per_epoch = sum(record.epochs.train_seconds_per_seed) / sum(record.epochs.run_per_seed)
+        per_epoch, where = _measured(record)
         epochs = sum(record.epochs.run_per_seed) * (len(study.arms) - 1)
-        where = "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
-        jobs.append(Job(paper, study.name, str(study_folder(study, get_profile(profile).name, root)), epochs,
-                        round(per_epoch * epochs, 1), where, "study"))
+        jobs.append(Job(paper, study.name, str(study_folder(study, name, root)), epochs, round(per_epoch * epochs, 1),
+                        where, "study"))
     return jobs
 
 

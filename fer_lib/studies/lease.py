@@ -183,13 +183,17 @@ def restore_travel(root: Path | str = REPO_ROOT) -> list[str]:
     return out
 
 
-def pack_data(data_root: Path, datasets: tuple[str, ...], archive: Path, preset: int = 9 | lzma.PRESET_EXTREME) -> None:
-    """`datasets` (folders of `data_root`) as one xz tar, by default at the strongest preset (FER2013's JPEGs share
-    headers); a faster, weaker `preset` bounds the strongest one's size from above."""
+def _check_datasets(data_root: Path, datasets: tuple[str, ...]) -> None:
     missing = [name for name in datasets if not (data_root / name).is_dir()]
     if missing:
         raise FerError(f"no {', '.join(missing)} folder in {data_root}: set --data-dir (or FER_DATA_DIR) to the "
                        "data folder")
+
+
+def pack_data(data_root: Path, datasets: tuple[str, ...], archive: Path, preset: int = 9 | lzma.PRESET_EXTREME) -> None:
+    """`datasets` (folders of `data_root`) as one xz tar, by default at the strongest preset (FER2013's JPEGs share
+    headers); a faster, weaker `preset` bounds the strongest one's size from above."""
+    _check_datasets(data_root, datasets)
     with atomic_path(archive) as tmp, lzma.open(tmp, "wb", preset=preset) as xz, \
             tarfile.open(fileobj=xz, mode="w|") as tar:
         for name in datasets:
@@ -209,10 +213,7 @@ def pack_lease(*, root: Path | str = REPO_ROOT, profile: str = "paper", data_roo
     if wheels is not None and not wheel_files:
         raise FerError(f"no .whl file in {wheels}: ../shared/tools/pack-for-gpu downloads Keras and the packages the "
                        "GPU image lacks into .device/wheels; name a folder holding them")
-    missing = [name for name in datasets if not (data_root / name).is_dir()]
-    if missing:
-        raise FerError(f"no {', '.join(missing)} folder in {data_root}: set --data-dir (or FER_DATA_DIR) to the "
-                       "data folder")
+    _check_datasets(data_root, datasets)  # before anything is staged
     out_dir = root / LEASE_DIR
     _ignore_lease_dir(root)
     out_dir.mkdir(exist_ok=True)
