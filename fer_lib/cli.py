@@ -84,11 +84,11 @@ def check_data(root: Path | None = None) -> dict:
     """Load every dataset under `root`; returns counts and differences, or raises FerError. FER+'s labels
     are optional: absent, they are reported so; present but not joinable to this copy of FER2013 (a partial
     or other copy), that is a difference."""
-    from .data import DATASETS, count_differences, load_dataset
+    from .data import DATA_SOURCES, count_differences, load_dataset
     from .data.ferplus import find_ferplus
 
     report = {}
-    for name in DATASETS:
+    for name in DATA_SOURCES:
         if name == "ferplus":
             absent, problem = False, None
             try:

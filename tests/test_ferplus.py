@@ -266,3 +266,48 @@ def test_a_bad_mapping_line_is_one_clear_error(change, needle, small_fer_folder,
     change(mapping).to_csv(root / "ferplus" / fp.MAPPING_FILE, index=False)
     with pytest.raises(FerError, match=needle):
         fp.ferplus_labels(d.load_fer2013(root))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training on the votes (FER+'s probability mode): issue 50's `ferplus_votes` candidate
+
+
+def test_a_run_fits_the_vote_distributions_and_is_scored_on_their_top_class(data_root, tmp_path, isolated_cache):
+    """targets='distribution': cross-entropy against each image's FER+ distribution (a different run from the same
+    images' top classes), selection and scores on the top class; labels of the wrong kind are one clear error."""
+    from dataclasses import replace
+
+    from fer_lib.data.splits import make_split
+    from fer_lib.evaluate.runner import train_and_evaluate
+    from fer_lib.train import TrainConfig, fit
+
+    dataset = d.prepare("ferplus_votes", data_root, per_class=12).dataset
+    assert dataset.label_distribution.shape == (len(dataset), 8) and dataset.layout.endswith("ferplus-probability")
+    soft = dataset.label_distribution.max(axis=1) < 1
+    assert soft.any()  # split votes: a distribution, not a one-hot label
+    np.testing.assert_array_equal(dataset.labels, dataset.label_distribution.argmax(axis=1))
+    split = make_split("official", dataset, seed=0)
+    config = TrainConfig(learning_rate=1e-3, batch_size=16, epochs=1, collapse_patience=None, targets="distribution",
+                         balance=True, augment="copies")
+    votes_run = train_and_evaluate("yousaf2024", {}, dataset, split, config, tmp_path / "votes")
+    assert votes_run.run.model.loss == "categorical_crossentropy"
+    assert votes_run.test_proba.shape == (len(split.test), 8) and 0 <= votes_run.test_metrics["accuracy"] <= 1
+    labels_run = train_and_evaluate("yousaf2024", {}, dataset, split, replace(config, targets="label"), tmp_path / "labels")
+    assert labels_run.run.model.loss == "sparse_categorical_crossentropy"
+    assert config.identity() != replace(config, targets="label").identity()  # two runs, never resumed as each other
+    assert "targets" not in replace(config, targets="label").identity()  # older checkpoints still resume
+
+    images = dataset.images[split.train]
+    with pytest.raises(FerError, match="targets='distribution' fits one distribution"):
+        fit(lambda: None, (images, dataset.labels[split.train]), None, config, tmp_path / "bad")
+    with pytest.raises(FerError, match="targets='label' fits one integer class"):
+        fit(lambda: None, (images, dataset.label_distribution[split.train]), None, replace(config, targets="label"),
+            tmp_path / "bad")
+    halved = dataset.label_distribution[split.train] / 2
+    with pytest.raises(FerError, match="training target 0 is not a distribution \\(sums to 0.5000"):
+        fit(lambda: None, (images, halved), None, config, tmp_path / "bad")
+    with pytest.raises(FerError, match="has no label distributions"):
+        fer = d.prepare("fer2013", data_root, per_class=4).dataset
+        train_and_evaluate("yousaf2024", {}, fer, make_split("official", fer, seed=0), config, tmp_path / "fer")
+    with pytest.raises(FerError, match="targets must be one of label, distribution, got 'votes'"):
+        TrainConfig(targets="votes")

@@ -156,14 +156,7 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     keras.utils.set_random_seed(0)
     model = build_model(record.model, **record.model_options)
     faces = fer2013.images[fer2013.split == "PrivateTest"][:64]
-    # the committed choice between recipes, which the refreshed card below quotes where it picked this run
-    from fer_lib.studies.reference_model import SELECTION_FOLDER
-    selection_csv = folder.parent / SELECTION_FOLDER / "selection.csv"
-    selection = pd.read_csv(selection_csv) if selection_csv.exists() else None
-    if selection is not None and "fer2013_standard" not in set(selection.loc[selection["chosen"], "recipe"]):
-        selection = None
-    path = ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
-                                selection=selection)
+    path = ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path)
 
     info = ModelInfo.read(path)
     assert info.class_names == tuple(metrics["primary"]["class_names"]) and len(info.class_names) == 7
@@ -180,20 +173,19 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     assert f"{100 * (metrics['pooled_over_seeds']['accuracy'] - 0.7328):+.1f} points" in card
     assert load_classifier(path).predict(faces[:3]).shape == (3, 7)
 
-    (tmp_path / "MODEL_CARD.md").write_text("stale")  # refreshed from the committed run and comparison alone
-    refreshed = refresh_model_card(tmp_path).read_text()
-    assert refreshed.split("## Beside")[0] == card.split("## Out of domain")[0]  # the same run, the same numbers
-    # the committed out-of-domain scores are of the shipped model's bytes, not this stand-in's: not quoted
-    assert "Not measured under this profile yet" in refreshed.split("## Out of domain")[1]
-    assert refreshed.split("## Known limits")[1] == card.split("## Known limits")[1]
-    assert "## Beside other models" in refreshed and "reference, ten-crop" in refreshed
+    # the card comes from the saved reports alone (the run, the comparison, the choice), whoever writes it
+    assert "## Beside other models" in card and "reference, ten-crop" in card
     comparison = json.loads((folder.parent / "model_comparison" / "comparison.json").read_text())
-    assert comparison["description"].split("; minus_first:")[0] + "." in refreshed  # the machine that measured speeds
-    assert "Recipe `fer2013_standard`: weight decay 0.0005, dropout 0.4." in refreshed
+    assert comparison["description"].split("; minus_first:")[0] + "." in card  # the machine that measured speeds
+    assert "Recipe `fer2013_standard`: weight decay 0.0005, dropout 0.4." in card
+    # the committed out-of-domain scores are of the shipped model's bytes, not this stand-in's: not quoted
+    assert "Not measured under this profile yet" in card.split("## Out of domain")[1]
+    (tmp_path / "MODEL_CARD.md").write_text("stale")
+    assert refresh_model_card(tmp_path).read_text() == card  # the card's one writer: the same text
 
     # the card quotes the PublicTest choice between recipes only where that choice picked the shipped run
     import shutil
-    from fer_lib.studies.reference_model import PUBLIC_TEST_ACCURACY
+    from fer_lib.studies.reference_model import PUBLIC_TEST_ACCURACY, SELECTION_FOLDER
     root = tmp_path / "reports"
     shutil.copytree(folder, root / "cpu" / "reference" / "fer2013_standard")
     for chosen, quoted in [("fer2013_standard", True), ("fer2013_light_reg", False)]:
@@ -207,26 +199,28 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     record.n_images -= 1  # a run on less data than the one shipped is refused, and nothing is written
     before = path.stat().st_mtime_ns
     with pytest.raises(FerError, match="pass replace=True"):
-        ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+        ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path)
+    assert path.stat().st_mtime_ns == before
+    record.n_images += 1  # a run whose report is not under the reports named: refused before anything is written
+    with pytest.raises(FerError, match="holds no metrics.json"):
+        ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path, reports_root=tmp_path / "none")
     assert path.stat().st_mtime_ns == before
 
-    record.n_images += 1  # shipping the weights already shipped leaves the saved file's bytes alone; new weights replace it
+    # shipping the weights already shipped leaves the saved file's bytes alone; new weights replace it
     saved = path.read_bytes()
-    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path)
+    ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path)
     assert path.read_bytes() == saved
     # an out-of-domain benchmark of these bytes is quoted in the card shipping writes, as in the refreshed one
     from fer_lib.studies import out_of_domain
-    ood = tmp_path / "ood_reports" / record.profile / out_of_domain.STUDY
+    ood = root / record.profile / out_of_domain.STUDY
     ood.mkdir(parents=True)
     (ood / "summary.md").write_text("Out-of-domain benchmark (stand-in): ahead.")
     (ood / "results.json").write_text(json.dumps(
         {"models": {out_of_domain.SHIPPED: {"sha256": out_of_domain.file_sha256(path)}}}))
-    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
-                         reports_root=tmp_path / "ood_reports")
+    ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path, reports_root=root)
     assert "Out-of-domain benchmark (stand-in): ahead." in (tmp_path / "MODEL_CARD.md").read_text()
     model.set_weights([w * 1.01 for w in model.get_weights()])
-    ship_reference_model(model, record, metrics, None, faces, predict_proba(model, faces), tmp_path,
-                         reports_root=tmp_path / "ood_reports")
+    ship_reference_model(model, record, faces, predict_proba(model, faces), tmp_path, reports_root=root)
     assert path.read_bytes() != saved
     assert "Not measured under this profile yet" in (tmp_path / "MODEL_CARD.md").read_text()  # new bytes: not quoted
 

@@ -49,10 +49,14 @@ def test_superseded_scores_are_recovered_from_git_history(tmp_path):
 
 def test_the_committed_log_shows_every_reference_recipe_and_the_card_counts_those_tried_after_scores():
     from fer_lib.config import reports_dir
-    from fer_lib.studies.model_card import test_look_lines
+    from fer_lib.studies.model_card import test_look_summary
 
     rows = test_looks.read_log(reports_dir())
-    lines = "\n".join(test_look_lines(rows, "cpu"))
-    assert "3 of the 4 FER2013 recipes were tried after test scores were visible" in lines
+    summary = test_look_summary(rows, "cpu")
+    assert (len(summary["after"]), summary["recipes"]) == (3, 4)
+    assert "fer2013_standard | 0.6530 | 50/50" in summary["table"]
+    assert test_look_summary(rows, "paper") is None  # no reference recipe scored under paper
+    assert "3 of the 4 FER2013 recipes were tried after test scores were visible" in (
+        reports_dir().parent / "fer_lib" / "recognizer" / "models" / "MODEL_CARD.md").read_text()
     # the superseded 50-epoch run is still visible
     assert any(r["experiment"] == "fer2013_standard" and r["epochs"] == "50/50" for r in rows)

@@ -176,23 +176,28 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     tiny = config.Profile("tiny", "a small subset with a budget, for this test", per_class=24, max_epochs=None,
                           budget_scale=1.0, multi_seed=False, fallback=False)
     monkeypatch.setitem(config.PROFILES, "tiny", tiny)
-    # this 2.3M-parameter network's checkpoint (37 MB) is over the size a report keeps; the rule is what is tested
+    # yousaf2024's network trains faster here than abdulkadir2025's (14 s against 50): the rule is what is tested.
+    # Its checkpoint is over the size a report keeps; the cap is lifted for this test
     from fer_lib.evaluate import run_store
     monkeypatch.setattr(run_store, "MAX_KEPT_CHECKPOINT_BYTES", 2**30)
-    spec = replace(get_experiments("abdulkadir2025", "sequential_paper")[0], cpu_budget_minutes=0.02)
+    spec = replace(get_experiments("yousaf2024", "fer2013_official")[0], cpu_budget_minutes=0.02)
     reports = tmp_path / "reports"
     with pytest.raises(FerError, match="no checkpoint at"):
         report_interim(spec, "tiny", data_root=data_root, reports_root=reports)
     first = run_experiment(spec, "tiny", data_root=data_root, reports_root=reports)[0]
-    state_file = tmp_path / "cache" / "runs" / "tiny" / "abdulkadir2025" / "sequential_paper" / "lr0.001" / "seed0" / "state.json"
+    state_file = (tmp_path / "cache" / "runs" / "tiny" / "yousaf2024" / "fer2013_official"
+                  / f"lr{spec.training.learning_rate:g}" / "seed0" / "state.json")
     state = json.loads(state_file.read_text())
     shutil.rmtree(first.folder)  # as if the process had ended before writing its report
     result = report_interim(spec, "tiny", data_root=data_root, reports_root=reports)
     record = ExperimentRecord.read(result.folder)
     assert json.loads(state_file.read_text())["epochs_done"] == state["epochs_done"] == record.epochs.run_per_seed[0]
     assert record.epochs.stop_reasons == ["stopped by wall-clock budget"] and record.inference_latency["median_ms"] > 0
-    # a lower bound (or, where one epoch of this subset learned nothing, a collapse), never "we measure less"
-    assert record.headline_claim["verdict"].startswith(("not reached within the budget", "collapsed at our reading"))
+    # a lower bound (or, where one epoch of this subset learned nothing, a collapse; this headline claim is under
+    # another protocol), never "we measure less"
+    verdict = record.headline_claim["verdict"]
+    assert verdict.startswith(("not reached within the budget", "collapsed at our reading", "different protocol"))
+    assert "we measure less" not in verdict
     with pytest.raises(FerError, match="has no budget"):
         report_interim(spec, "smoke", data_root=data_root, reports_root=reports)
     # the checkpoint travels with the budget-stopped report: a fresh clone (no cache) with a larger budget

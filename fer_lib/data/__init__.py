@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -31,14 +32,17 @@ from .ferplus import FERPLUS_CLASSES, ferplus_labels, load_ferplus, with_ferplus
 from .preprocessing import PreprocessConfig, preprocess_images
 
 DATASETS: dict[str, Callable[..., FaceDataset]] = {"fer2013": load_fer2013, "ckplus48": load_ckplus48,
-                                                   "ferplus": load_ferplus}
+                                                   "ferplus": load_ferplus,
+                                                   "ferplus_votes": partial(load_ferplus, mode="probability")}
+# the datasets whose files a user downloads: `ferplus_votes` reads the same files as `ferplus` another way
+DATA_SOURCES = ("fer2013", "ckplus48", "ferplus")
 
 NO_FACE_POLICY = "full frame kept (the images are already face crops)"
 
 
 def load_dataset(name: str, source: Path | str | None = None, use_cache: bool = True) -> FaceDataset:
-    """Load a dataset by name (`fer2013`, `ckplus48`, or `ferplus`: FER2013's images with FER+ majority
-    labels) from `source` or the data folder."""
+    """Load a dataset by name (`fer2013`, `ckplus48`, `ferplus`: FER2013's images with FER+ majority labels, or
+    `ferplus_votes`: with FER+'s vote distributions, its paper's probability mode) from `source` or the data folder."""
     if name not in DATASETS:
         raise unknown_name_error("dataset", name, list(DATASETS))
     return DATASETS[name](source, use_cache=use_cache)
@@ -80,7 +84,7 @@ def prepare(name: str, data_root: Path | str | None = None, per_class: int | Non
 
 
 __all__ = [
-    "CKPLUS_CLASSES", "DATASETS", "FER2013_CLASSES", "FERPLUS_CLASSES", "ferplus_labels", "load_ferplus",
+    "CKPLUS_CLASSES", "DATASETS", "DATA_SOURCES", "FER2013_CLASSES", "FERPLUS_CLASSES", "ferplus_labels", "load_ferplus",
     "with_ferplus_labels", "FER2013_SPLITS", "LAYOUT_HELP", "FaceDataset",
     "PreprocessConfig", "Prepared", "count_differences", "find_ckplus48", "find_fer2013", "load_ckplus48", "load_dataset",
     "load_fer2013", "load_fer2013_csv", "load_fer2013_folders", "prepare", "preprocess_images", "sequence_ids",

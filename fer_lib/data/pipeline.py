@@ -81,6 +81,7 @@ def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment:
     """
     if augment not in AUGMENT_MODES:
         raise ValueError(f"augment must be one of {', '.join(AUGMENT_MODES)}, got {augment!r}")
+    labels = top_class(labels)
     n = len(labels)
     if training and balance:
         index, is_copy = balanced_indices(labels, seed, copy_only)
@@ -95,11 +96,19 @@ def training_plan(labels: np.ndarray, *, training: bool, balance: bool, augment:
     return index, mask
 
 
+def top_class(labels: np.ndarray) -> np.ndarray:
+    """Integer classes: `labels` themselves, or each row's most likely class where they are distributions (n, classes),
+    which is what class balancing counts."""
+    labels = np.asarray(labels)
+    return labels.argmax(axis=1) if labels.ndim == 2 else labels
+
+
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
                  seed: int = 0, balance: bool = False, augment: str = "copies",
                  augmenter: keras.Sequential | None = None, copy_only: np.ndarray | None = None,
                  fixed_shapes: bool = False):
-    """Batches of (float32 pixels in 0-255 with a channel axis, int labels) for `fit` and `predict`.
+    """Batches of (float32 pixels in 0-255 with a channel axis, labels) for `fit` and `predict`: int classes, or
+    float32 distributions over the classes where `labels` is (n, classes) (a run fitted to FER+'s votes).
 
     `training=True` shuffles every epoch; `balance` adds augmented minority copies. Returns a
     `tf.data.Dataset` under the TensorFlow backend and an `ArrayBatches` under the others.
@@ -109,7 +118,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, tra
     with copies of its last image, and the caller keeps the first `len(images)` outputs.
     """
     images = np.asarray(images, np.uint8)
-    labels = np.asarray(labels, np.int64)
+    labels = np.asarray(labels, np.float32 if np.ndim(labels) == 2 else np.int64)
     index, mask = training_plan(labels, training=training, balance=balance, augment=augment, seed=seed,
                                 copy_only=copy_only)
     if mask.any():

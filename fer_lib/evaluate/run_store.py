@@ -26,6 +26,8 @@ from .record import RECORD_FILE, ExperimentRecord, RunStrength
 from .spec import ExperimentSpec, budget_seconds, check_seeds, folder_name, unit_config
 from .warm_start import StartWeights, find_selected_weights
 
+from ..train.config import with_later_defaults
+
 if TYPE_CHECKING:  # the runner imports this module
     from ..train.config import TrainConfig
     from .runner import SeedRun
@@ -143,7 +145,7 @@ def reported_untrained(folder: Path, spec: ExperimentSpec, prof: Profile, streng
     lr = spec.training.learning_rate
     expected = asdict(unit_config(spec, prof, lr, record.train_config.get("seed", -1), budget_minutes))
     return (not record.trained and record.model == spec.model and record.model_options == spec.options_for(prof.name)
-            and record.learning_rate == lr and record.train_config == expected
+            and record.learning_rate == lr and with_later_defaults(record.train_config) == expected
             # a run that did not train is reported from its first seed alone
             and record.strength == replace(strength, seeds=strength.seeds[:1]))
 
@@ -159,7 +161,7 @@ def saved_unit(spec: ExperimentSpec, profile: str, unit: int, config: "TrainConf
     if not (folder / RECORD_FILE).exists():
         return None
     record = ExperimentRecord.read(folder)
-    saved, wanted = dict(record.train_config), asdict(config)
+    saved, wanted = with_later_defaults(record.train_config), asdict(config)
     if record.completed:  # a budget that never stopped the run did not shape it (a lent GPU's runs carry one)
         saved.pop("budget_seconds", None)
         wanted.pop("budget_seconds", None)

@@ -100,9 +100,16 @@ def train_and_evaluate(model: str, model_options: dict, dataset: FaceDataset, sp
         return network if start is None else load_start_weights(network, start)
 
     fingerprint = data_fingerprint(model, model_options, preprocess, split, dataset)
+    fit_to = y[split.train]
+    if config.targets == "distribution":  # FER+'s votes: fitted to each image's distribution, scored on its top class
+        if dataset.label_distribution is None:
+            raise FerError(f"{dataset.name} ({dataset.layout}) has no label distributions; targets='distribution' "
+                           "needs one per image, such as FER+'s votes (dataset 'ferplus_votes')")
+        fit_to = dataset.label_distribution[split.train].astype(np.float32)
+        fingerprint += "|distributions:" + hashlib.sha1(np.ascontiguousarray(fit_to).tobytes()).hexdigest()
     if copy_sources is not None:
         fingerprint += "|copies from:" + hashlib.sha1(np.ascontiguousarray(copy_sources, np.int64).tobytes()).hexdigest()
-    run = fit(build, (images[split.train], y[split.train]), (images[split.val], y[split.val]), config, run_dir,
+    run = fit(build, (images[split.train], fit_to), (images[split.val], y[split.val]), config, run_dir,
               copy_sources=None if copy_sources is None else (images[copy_sources], y[copy_sources]),
               data_fingerprint=fingerprint if start is None else f"{fingerprint}|start:{start.sha256}",
               started_from=None if start is None else start.as_record(),

@@ -12,24 +12,21 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..errors import FerError
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
-from ..evaluate.test_looks import read_log
-from ..files import atomic_path, write_text
-from .model_card import label_agreement, model_card, refresh_model_card
-from .out_of_domain import STUDY as OUT_OF_DOMAIN, summary_for
+from ..files import atomic_path
+from .model_card import refresh_model_card
 
 
-def ship_reference_model(model, record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None,
-                         faces: np.ndarray, run_proba: np.ndarray, models_dir: Path | str | None = None,
-                         replace: bool = False, selection: pd.DataFrame | None = None,
-                         comparison_description: str | None = None, reports_root: Path | str | None = None) -> Path:
-    """Save the trained reference model for the recognizer, with its sidecar and model card (see the
-    module's notes). The float32 copy is checked against the run on its test `faces`: the share of
-    faces with the run's top class (`run_proba`: the run's probabilities) goes into the sidecar and
-    the card. Returns the model's path."""
+def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run_proba: np.ndarray,
+                         models_dir: Path | str | None = None, replace: bool = False,
+                         reports_root: Path | str | None = None) -> Path:
+    """Save the trained reference model for the recognizer with its sidecar, then its card (see the module's
+    notes). `record` is a run saved under `reports_root` (default reports/): the card is written from the saved
+    reports alone, by `refresh_model_card`, its only writer. The float32 copy is checked against the run on its
+    test `faces`: the share of faces with the run's top class (`run_proba`: the run's probabilities) goes into
+    the sidecar and the card. Returns the model's path."""
     from ..config import reports_dir
     from ..data.preprocessing import PreprocessConfig
     from ..models import build_model
@@ -38,6 +35,12 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
 
     models_dir = Path(models_dir) if models_dir is not None else MODELS_DIR
     path = models_dir / REFERENCE_MODEL.name
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    folder = root / record.profile / record.paper / record.experiment
+    if not (folder / "metrics.json").exists():
+        raise FerError(f"{folder} holds no metrics.json: the card is written from the run's saved report, so ship a "
+                       f"run saved under {root} (or pass the reports folder that holds it)")
+    metrics = json.loads((folder / "metrics.json").read_text())
     shipped = ModelInfo.read(path).source
     epochs, total = max(record.epochs.run_per_seed), record.total_epochs
     weaker = _weaker_than_shipped(record, shipped)
@@ -58,12 +61,7 @@ def ship_reference_model(model, record: ExperimentRecord, metrics: dict, compari
     ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    # the out-of-domain scores are quoted only where they are of these bytes (`summary_for`), as refresh_model_card does
-    write_text(models_dir / "MODEL_CARD.md", model_card(record, metrics, comparison, copy.count_params(), agreement,
-                                                         label_agreement(root), selection, comparison_description,
-                                                         read_log(root),
-                                                         summary_for(root / record.profile / OUT_OF_DOMAIN, path)))
+    refresh_model_card(models_dir, root)
     return path
 
 
@@ -107,9 +105,9 @@ def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_r
              reports_root: Path | str | None = None, replace: bool = False) -> Path:
     """Ship the reference-model run saved in `folder` (`reports/<profile>/reference/<recipe>`): its selected
     weights from its checkpoint (or the shipped model where that is this run), checked against the run's own
-    test predictions, then the card refreshed from the committed reports (`refresh_model_card`). Every input is
-    checked before anything is written. Returns the model's path."""
-    from ..config import get_profile, reports_dir
+    test predictions, then the card written from the saved reports (`reports_root`, default the folder's own).
+    Every input is checked before anything is written. Returns the model's path."""
+    from ..config import get_profile
     from ..data import prepare
     from ..evaluate.run_store import selected_weights
     from ..evaluate.warm_start import load_start_weights
@@ -141,9 +139,6 @@ def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_r
         raise FerError(f"{len(missing)} of the run's test images (e.g. {missing[0]}) are not in the data at "
                        f"{data_root or 'FER_DATA_DIR'}; point --data-dir at the FER2013 copy the run trained on")
     faces = dataset.images[[position[name] for name in ids.astype(str)]]
-    metrics = json.loads((folder / "metrics.json").read_text())
-    root = Path(reports_root) if reports_root is not None else reports_dir()
-    path = ship_reference_model(model, record, metrics, None, faces, run_proba, models_dir, replace,
-                                reports_root=root)
-    refresh_model_card(path.parent, root)  # the card with the comparison and the choice between recipes, as committed
-    return path
+    # the card is written from the run's saved report and its neighbours: by default the folder's own reports root
+    return ship_reference_model(model, record, faces, run_proba, models_dir, replace,
+                                reports_root=reports_root if reports_root is not None else folder.parents[2])

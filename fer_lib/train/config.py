@@ -14,7 +14,19 @@ FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
 SCHEDULES = ("constant", "cosine")
 # added after the first runs were checkpointed: in a run's identity only when not at their default
 LATER_FIELDS = ("flip", "rotation_degrees", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs",
-                "zoom", "translate", "erasing")
+                "zoom", "translate", "erasing", "targets")
+# what a model is fitted to: one class per image (sparse cross-entropy), or a distribution over the classes per
+# image (cross-entropy against it: FER+'s annotator votes, its paper's "probability" mode)
+TARGETS = ("label", "distribution")
+
+
+
+def with_later_defaults(saved: dict) -> dict:
+    """A saved run's training settings (`asdict(TrainConfig)` as a record holds them) with every setting added since
+    it was saved at its default: what it trained under, comparable with `asdict` of a config today."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    return {**{key: defaults[key] for key in LATER_FIELDS}, **saved}
+
 
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
@@ -37,6 +49,9 @@ class TrainConfig:
     `collapse_patience` stops a run whose predictions have been one class for that many epochs.
     `restore_best`: evaluate the best validation epoch's weights (else the last epoch's, as a paper
     that reports its final epoch, or whose validation set is its test set, did).
+    `targets` "label" fits one class per image; "distribution" fits each training image's distribution over the
+    classes (the dataset's `label_distribution`: FER+'s votes), by cross-entropy against it. Selection and every
+    score still read one class per image.
     """
 
     optimizer: str = "adam"
@@ -60,6 +75,7 @@ class TrainConfig:
     zoom: float = 0.0
     translate: float = 0.0
     erasing: float = 0.0
+    targets: str = "label"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -89,6 +105,8 @@ class TrainConfig:
                 or not 0 <= self.warmup_epochs < self.epochs:
             raise FerError(f"warmup_epochs must be a whole number of epochs below epochs ({self.epochs}), "
                            f"got {self.warmup_epochs!r}")
+        if self.targets not in TARGETS:
+            raise FerError(f"targets must be one of {', '.join(TARGETS)}, got {self.targets!r}")
         if self.budget_seconds is not None and not (self.budget_seconds > 0):
             raise FerError(f"budget_seconds must be positive (or None for no budget), got {self.budget_seconds!r}")
 

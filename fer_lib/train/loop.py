@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_dir
+from ..errors import FerError
 from ..data.pipeline import build_augmenter, dropped_per_epoch, make_dataset, training_plan
 from ..files import write_text
 from . import backend
@@ -81,7 +82,8 @@ class TrainResult:
 def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=None, steps_per_epoch: int = 1) -> None:
     model.compile(
         optimizer=optimizer or config.optimizer_instance(steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
+        # "accuracy" follows the loss: the top class against the integer label, or against the distribution's top class
+        loss="categorical_crossentropy" if config.targets == "distribution" else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=settings["jit_compile"],
         steps_per_execution=settings["steps_per_execution"],
@@ -94,6 +96,9 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         fast: FastPaths | None = None, watch: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
         started_from: dict | None = None, copy_sources: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
     """Compile and fit `build()` on uint8 `train` images, selecting on `val`, checkpointing in `run_dir`.
+
+    `train` is (images, labels): integer classes, or under `config.targets == "distribution"` one distribution
+    over the classes per image (n, classes); `val`, `watch` and `copy_sources` always hold integer classes.
 
     A run folder whose `state.json` has the same configuration and data fingerprint is resumed;
     one with a different configuration is started afresh. A finished run is not trained again.
@@ -111,6 +116,10 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     `copy_sources` (images, labels) may be drawn as balancing copies but are never trained on as themselves
     (`pipeline.balanced_indices`'s `copy_only`; the leakage study's flaw 1). The caller's fingerprint must name them.
     """
+    check_targets(train[1], config)
+    if copy_sources is not None and config.targets == "distribution":
+        raise FerError("copy_sources (the leakage study's flaw 1) take integer labels; they cannot be drawn into a run "
+                       "fitted to label distributions")
     placement = placement or backend.placement()
     fast = fast or FastPaths.from_env()
     run_dir = Path(run_dir)
@@ -180,7 +189,10 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             has_val = val is not None and len(val[1])
             # under JAX the validation set is scored in padded batches by a callback (one compiled step);
             # Keras's own validation would compile another step for its last, smaller batch
-            val_ds = make_dataset(*val, max(config.batch_size, 256), training=False) if has_val and not fixed else None
+            val_labels = val[1] if not has_val or config.targets == "label" else \
+                np.eye(labels.shape[1], dtype=np.float32)[val[1]]  # the loss's kind of target: one-hot distributions
+            val_ds = make_dataset(val[0], val_labels, max(config.batch_size, 256), training=False) \
+                if has_val and not fixed else None
             log = compile_log()
             if log is not None:
                 use_persistent_cache(cache_dir() / "jax_compilation_cache")
@@ -207,6 +219,24 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
         fast_paths=state["fast_paths"], backends=state["backends"], placement=placement.description,
         images_dropped_per_epoch=state.get("images_dropped_per_epoch", 0), run_dir=run_dir,
     )
+
+
+def check_targets(labels: np.ndarray, config: TrainConfig) -> None:
+    """That `labels` are what `config.targets` fits: integer classes (n,), or distributions (n, classes) whose rows
+    are non-negative and sum to 1."""
+    labels = np.asarray(labels)
+    if config.targets == "label" and labels.ndim != 1:
+        raise FerError(f"targets='label' fits one integer class per image; got labels of shape {labels.shape} "
+                       "(distributions need targets='distribution')")
+    if config.targets == "distribution":
+        if labels.ndim != 2 or not len(labels):
+            raise FerError(f"targets='distribution' fits one distribution over the classes per image, an (images, "
+                           f"classes) array; got shape {labels.shape}")
+        sums = labels.sum(axis=1)
+        if (labels < 0).any() or not np.allclose(sums, 1.0, atol=1e-4):
+            row = int(np.flatnonzero((labels < 0).any(axis=1) | ~np.isclose(sums, 1.0, atol=1e-4))[0])
+            raise FerError(f"training target {row} is not a distribution (sums to {sums[row]:.4f}, least value "
+                           f"{labels[row].min():.4f}): each row must be non-negative and sum to 1")
 
 
 def steps_per_epoch(labels: np.ndarray, config: TrainConfig) -> int:
