@@ -54,7 +54,7 @@ def test_the_committed_log_shows_every_reference_recipe_and_the_card_counts_thos
     rows = test_looks.read_log(reports_dir())
     summary = test_look_summary(rows, "cpu")
     assert (len(summary["after"]), summary["recipes"]) == (3, 4)
-    assert "fer2013_standard | 0.6530 | 50/50" in summary["table"]
+    assert "fer2013_standard | 0.6528 | 50/50" in summary["table"]  # the superseded 50-epoch run, still shown
     assert test_look_summary(rows, "paper") is None  # no reference recipe scored under paper
     assert "3 of the 4 FER2013 recipes were tried after test scores were visible" in (
         reports_dir().parent / "fer_lib" / "recognizer" / "models" / "MODEL_CARD.md").read_text()
