@@ -67,3 +67,26 @@ def test_every_epoch_draws_fresh_augmentation_and_a_fresh_order():
     as_set = lambda x: {img.tobytes() for img in x[..., 0]}  # noqa: E731
     originals = as_set(images.astype(np.float32)[..., None])
     assert originals <= as_set(first) and originals <= as_set(second)
+
+
+def test_the_strong_augment_candidate_shears_and_changes_light_and_sharpness_within_range(fer2013):
+    """Issue 50's `strong_augment` recipe: its augmenter holds every layer its settings name, keeps 0-255 pixels
+    and changes real faces; a setting out of range is one clear error."""
+    import pytest
+
+    from fer_lib.errors import FerError
+    from fer_lib.papers.reference.experiments import LIGHT_REG_TRAINING, STRONG_AUGMENT_TRAINING
+    from fer_lib.train import TrainConfig
+    from fer_lib.train.loop import augmenter_for
+
+    names = [layer.name for layer in augmenter_for(STRONG_AUGMENT_TRAINING).layers]
+    assert names == ["random_flip", "random_rotation", "random_zoom", "random_translation", "random_shear",
+                     "random_brightness", "random_contrast", "random_gaussian_blur", "random_erasing"]
+    assert "random_shear" not in [layer.name for layer in augmenter_for(LIGHT_REG_TRAINING).layers]
+    faces = fer2013.images[:64][..., None].astype(np.float32)
+    out = keras.ops.convert_to_numpy(augmenter_for(STRONG_AUGMENT_TRAINING)(faces, training=True))
+    assert out.shape == faces.shape and out.min() >= 0 and out.max() <= 255.001
+    assert np.abs(out - faces).mean(axis=(1, 2, 3)).min() > 0  # every face changed
+    assert STRONG_AUGMENT_TRAINING.identity() != LIGHT_REG_TRAINING.identity()
+    with pytest.raises(FerError, match="shear must be a number in \\[0, 1\\), got 1.5"):
+        TrainConfig(shear=1.5)

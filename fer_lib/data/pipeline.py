@@ -32,10 +32,13 @@ AUGMENT_CHUNK = 1024
 
 def build_augmenter(flip: str = "horizontal_and_vertical", rotation_degrees: float = 45.0,
                     seed: int | None = None, *, zoom: float = 0.0, translate: float = 0.0,
-                    erasing: float = 0.0) -> keras.Sequential:
+                    erasing: float = 0.0, shear: float = 0.0, brightness: float = 0.0, contrast: float = 0.0,
+                    blur: float = 0.0) -> keras.Sequential:
     """Random flips and a rotation in [-rotation_degrees, rotation_degrees], as Keras layers; where
-    non-zero, a zoom and a shift of up to `zoom` and `translate` of the image, and with probability
-    `erasing` one random rectangle (2-33% of the image) filled with noise."""
+    non-zero, a zoom and a shift of up to `zoom` and `translate` of the image, a shear of up to `shear`,
+    brightness and contrast changed by up to `brightness` (of the 0-255 range) and `contrast`, a 3x3 Gaussian blur
+    of strength up to `blur`, and with probability `erasing` one random rectangle (2-33% of the image) filled with
+    noise (last, so the noise is not blurred or shifted)."""
     steps = [keras.layers.RandomFlip(flip, seed=seed, name="random_flip"),
              keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="reflect", seed=seed,
                                          name="random_rotation")]
@@ -44,6 +47,15 @@ def build_augmenter(flip: str = "horizontal_and_vertical", rotation_degrees: flo
     if translate:
         steps.append(keras.layers.RandomTranslation(translate, translate, fill_mode="reflect", seed=seed,
                                                     name="random_translation"))
+    if shear:
+        steps.append(keras.layers.RandomShear(shear, shear, fill_mode="reflect", seed=seed, name="random_shear"))
+    if brightness:
+        steps.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed, name="random_brightness"))
+    if contrast:
+        steps.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed, name="random_contrast"))
+    if blur:
+        steps.append(keras.layers.RandomGaussianBlur(blur, kernel_size=3, value_range=(0, 255), seed=seed,
+                                                     name="random_gaussian_blur"))
     if erasing:
         steps.append(keras.layers.RandomErasing(erasing, value_range=(0, 255), seed=seed, name="random_erasing"))
     return keras.Sequential(steps, name="augmenter")

@@ -14,7 +14,7 @@ FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
 SCHEDULES = ("constant", "cosine")
 # added after the first runs were checkpointed: in a run's identity only when not at their default
 LATER_FIELDS = ("flip", "rotation_degrees", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs",
-                "zoom", "translate", "erasing", "targets")
+                "zoom", "translate", "erasing", "targets", "brightness", "contrast", "shear", "blur")
 # what a model is fitted to: one class per image (sparse cross-entropy), or a distribution over the classes per
 # image (cross-entropy against it: FER+'s annotator votes, its paper's "probability" mode)
 TARGETS = ("label", "distribution")
@@ -49,6 +49,9 @@ class TrainConfig:
     `collapse_patience` stops a run whose predictions have been one class for that many epochs.
     `restore_best`: evaluate the best validation epoch's weights (else the last epoch's, as a paper
     that reports its final epoch, or whose validation set is its test set, did).
+    `brightness`, `contrast` (fractions of the 0-255 range and of the image's contrast), `shear` (a fraction of the
+    image) and `blur` (the strength of a 3x3 Gaussian blur, 0-1) add photometric and geometric augmentation where
+    non-zero (issue 50's `strong_augment` candidate).
     `targets` "label" fits one class per image; "distribution" fits each training image's distribution over the
     classes (the dataset's `label_distribution`: FER+'s votes), by cross-entropy against it. Selection and every
     score still read one class per image.
@@ -76,6 +79,10 @@ class TrainConfig:
     translate: float = 0.0
     erasing: float = 0.0
     targets: str = "label"
+    brightness: float = 0.0
+    contrast: float = 0.0
+    shear: float = 0.0
+    blur: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -91,7 +98,7 @@ class TrainConfig:
         if isinstance(self.rotation_degrees, bool) or not isinstance(self.rotation_degrees, (int, float)) \
                 or not 0 <= self.rotation_degrees <= 180:
             raise FerError(f"rotation_degrees must be a number of degrees in [0, 180], got {self.rotation_degrees!r}")
-        for name in ("momentum", "weight_decay", "zoom", "translate", "erasing"):
+        for name in ("momentum", "weight_decay", "zoom", "translate", "erasing", "brightness", "contrast", "shear", "blur"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise FerError(f"{name} must be a number in [0, 1), got {value!r}")

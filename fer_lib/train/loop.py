@@ -248,4 +248,5 @@ def steps_per_epoch(labels: np.ndarray, config: TrainConfig) -> int:
 def augmenter_for(config: TrainConfig) -> keras.Sequential:
     """The augmentation layers `config` names."""
     return build_augmenter(config.flip, config.rotation_degrees, seed=config.seed, zoom=config.zoom,
-                           translate=config.translate, erasing=config.erasing)
+                           translate=config.translate, erasing=config.erasing, shear=config.shear,
+                           brightness=config.brightness, contrast=config.contrast, blur=config.blur)
