@@ -221,8 +221,9 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
     """Run `names` (experiments or studies of `paper`; default: its experiments) under `profile` and
     write their report folders as the notebooks do; return one summary line per result. `paper` may
     be "leakage_study" (no names), the study of protocol flaws. Runs resume from their checkpoints.
-    `budget_minutes` caps each seed of an experiment under any profile (a GPU lent for minutes): a run
-    it stops is reported as a lower bound and continues from its checkpoint under a larger budget."""
+    `budget_minutes` caps each seed of an experiment, and each run of an ablation, under any profile (a GPU lent
+    for minutes, a CPU session): a run it stops is reported as a lower bound and continues from its checkpoint
+    under a larger budget."""
     from .papers import get_experiments, get_studies, papers_with_experiments
 
     get_profile(profile)
@@ -245,12 +246,17 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
     for name in names or [s.name for s in experiments]:
         spec = by_name[name]
         if spec in studies:
-            if budget_minutes is not None:
-                raise FerError(f"--budget-minutes caps experiments, not the study {name!r}; leave it out for studies")
             from .studies.fine_tune import FineTuneSpec, run_fine_tuning
             from .studies.ablation import run_ablation
-            runner = run_fine_tuning if isinstance(spec, FineTuneSpec) else run_ablation
-            table = runner(spec, profile, data_root=data_root, reports_root=reports_root, replace_existing=replace)
+            if isinstance(spec, FineTuneSpec):
+                if budget_minutes is not None:
+                    raise FerError(f"--budget-minutes caps experiments and ablations, not the fine-tuning study "
+                                   f"{name!r}; leave it out for it")
+                table = run_fine_tuning(spec, profile, data_root=data_root, reports_root=reports_root,
+                                        replace_existing=replace)
+            else:
+                table = run_ablation(spec, profile, data_root=data_root, reports_root=reports_root,
+                                     replace_existing=replace, budget_minutes=budget_minutes)
             lines.append(f"{paper}/{name}: study of {len(table)} rows")
             continue
         from .studies.experiment_runs import run_experiment
@@ -345,7 +351,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     trn.add_argument("--replace", action="store_true",
                      help="replace reports made from more images, seeds, budget or epochs (refused otherwise)")
     trn.add_argument("--budget-minutes", type=float, metavar="M",
-                     help="wall-clock minutes per seed of each experiment under any profile (default: the profile's)")
+                     help="wall-clock minutes per seed of each experiment, and per run of each ablation, "
+                          "counted across restarts, under any profile (default: the profile's)")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     ren.add_argument("--reports-root", help="the reports to re-render (default: the project's reports/)")

@@ -355,6 +355,49 @@ def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp
                      reports_root=tmp_path / "reports")
 
 
+def test_a_budget_stopped_ablation_arm_keeps_its_checkpoint_and_a_fresh_checkout_continues_it(data_root, tmp_path,
+                                                                                            monkeypatch):
+    """`budget_minutes` caps the arm (not the reference, which is the experiment's run): the arm stopped short of
+    the reference's epochs is not compared yet, its look is logged and its checkpoint kept with the report (a
+    re-render keeps it); from an empty cache a larger budget continues it to the reference's epochs."""
+    from fer_lib import config
+    from fer_lib.evaluate import test_looks
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.mahdi2025.experiments import STUDIES
+    from fer_lib.studies.ablation import rerender_ablation, run_ablation
+    from fer_lib.studies.experiment_runs import run_experiment
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(config.PROFILES, "smoke", replace(config.PROFILES["smoke"], max_epochs=2))
+    small = {"stage_filters": (8, 16, 16), "stem_filters": 8}
+    spec = replace(get_experiments("mahdi2025", "fer2013_standard")[0], model_options=small)
+    study = replace(STUDIES[0], arms={"with dynamic attention": small,
+                                      "without dynamic attention": {**small, "dynamic_attention": False}})
+    monkeypatch.setattr("fer_lib.papers.mahdi2025.experiments.EXPERIMENTS", [spec])
+    reports = tmp_path / "reports"
+    run_experiment(spec, "smoke", data_root=data_root, reports_root=reports)
+    stopped = run_ablation(study, "smoke", data_root=data_root, reports_root=reports, budget_minutes=1e-4)
+    folder = reports / "smoke" / "mahdi2025" / "attention_ablation"
+    kept = folder / "checkpoint_without_dynamic_attention_seed0"
+    assert list(stopped["epochs_run"]) == ["2/2", "1/2"]
+    assert stopped.loc[1, "effect"].startswith("not yet comparable: the arm trained 1 of the reference's 2 epochs")
+    assert (kept / "state.json").exists() and (kept / "last.keras").exists()
+    looks = [r for r in test_looks.read_log(reports) if r["experiment"].startswith("attention_ablation")]
+    assert [(r["experiment"], r["epochs"]) for r in looks] == [("attention_ablation: without dynamic attention", "1/2")]
+    rerender_ablation(folder)
+    assert (kept / "state.json").exists()  # a re-render keeps what continues the run
+
+    shutil.rmtree(tmp_path / "cache" / "runs")  # a fresh checkout: only the reports travel
+    first_epoch = (folder / "histories" / "without_dynamic_attention_seed0.csv").read_text().splitlines()[1]
+    done = run_ablation(study, "smoke", data_root=data_root, reports_root=reports, budget_minutes=30)
+    assert list(done["epochs_run"]) == ["2/2", "2/2"] and not done.loc[1, "effect"].startswith("not yet")
+    history = (folder / "histories" / "without_dynamic_attention_seed0.csv").read_text().splitlines()
+    assert len(history) == 3 and history[1] == first_epoch  # continued, not trained afresh
+    assert not kept.exists()
+    with pytest.raises(FerError, match="weaker|fewer|replace"):
+        run_ablation(study, "smoke", data_root=data_root, reports_root=reports, budget_minutes=1e-4)
+
+
 def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch):
     """The frozen phase leaves every backbone weight as pretrained; the second phase changes only the
     top blocks (batch normalization kept frozen); the scratch arm shares nothing with the source."""

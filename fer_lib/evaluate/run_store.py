@@ -48,9 +48,12 @@ CHECKPOINT_FILES = ("state.json", "last.keras", "best.weights.h5")
 MAX_KEPT_CHECKPOINT_BYTES = 16 * 2**20  # khalid2025's and mahdi2025's are 5-8 MiB
 
 
+CHECKPOINT_PREFIX = "checkpoint_"
+
+
 def kept_checkpoint(folder: Path | str, unit_name: str) -> Path:
     """Where a report folder keeps the checkpoint of its budget-stopped run `unit_name` (e.g. "seed0")."""
-    return Path(folder) / f"checkpoint_{unit_name}"
+    return Path(folder) / f"{CHECKPOINT_PREFIX}{unit_name}"
 
 
 def keep_checkpoint(run_dir: Path | str, kept: Path | str, max_bytes: int | None = None) -> bool:

@@ -31,14 +31,16 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ..config import cache_dir, get_profile, reports_dir
+from ..config import budget_minutes_in_seconds, cache_dir, get_profile, reports_dir
 from ..data import prepare
 from ..data.splits import make_split
 from ..provenance import trained_at_text
 from ..errors import FerError
+from ..evaluate import test_looks
 from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
 from ..evaluate.record import RunStrength, refuse_weaker
-from ..evaluate.run_store import saved_unit
+from ..evaluate.run_store import (CHECKPOINT_PREFIX, MAX_KEPT_CHECKPOINT_BYTES, keep_checkpoint, kept_checkpoint,
+                                  restore_checkpoint, saved_unit)
 from ..evaluate.runner import duplicate_free, train_and_evaluate
 from ..files import atomic_folder, writable_dir, write_json, write_text
 from ..models import build_model
@@ -56,9 +58,15 @@ def _slug(arm: str) -> str:
 MIN_EPOCHS_FOR_AN_EFFECT = 5
 
 
-def _not_an_effect(arm: list["ArmSeed"], reference: list["ArmSeed"], k: int) -> str | None:
+def _not_an_effect(arm: list["ArmSeed"], reference: list["ArmSeed"], k: int, equal: str | None = None) -> str | None:
     """Why a difference between `arm` and `reference` is not an effect of the switch, or None: either
-    predicted one class on some seed (collapsed), or either trained fewer than `MIN_EPOCHS_FOR_AN_EFFECT`."""
+    predicted one class on some seed (collapsed), or either trained fewer than `MIN_EPOCHS_FOR_AN_EFFECT`, or
+    (at equal epochs) the arm's budget stopped it before the reference's epochs."""
+    if equal == "epochs":
+        for a, r in zip(arm, reference):
+            if a.epochs_run < r.epochs_run:
+                return (f"not yet comparable: the arm trained {a.epochs_run} of the reference's {r.epochs_run} epochs "
+                        f"(seed {a.seed}, {a.stop_reason}; its kept checkpoint continues it)")
     for who, runs in (("the arm", arm), ("the reference", reference)):
         if any(len(np.unique(r.proba.argmax(axis=1))) == 1 for r in runs):
             return f"not an effect of the switch: {who} collapsed to one class"
@@ -107,10 +115,11 @@ class ArmSeed:
 
 
 def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_names: list[str],
-                   params: dict[str, int]) -> pd.DataFrame:
+                   params: dict[str, int], equal: str | None = None) -> pd.DataFrame:
     """One row per arm (`arms`: name -> what differs; the first is the reference): pooled accuracy with
     CI, macro F1, the classes each seed's model predicts, the deduplicated test's accuracy, epochs,
-    time, and the paired difference from the reference arm with its CI and what it shows."""
+    time, and the paired difference from the reference arm with its CI and what it shows (`equal`, the study's
+    `AblationSpec.equal`: at "epochs" an arm its budget stopped short of the reference's epochs is not yet compared)."""
     reference = next(iter(arms))
     k = len(class_names)
     rows = []
@@ -133,7 +142,7 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
             row.update(difference_points=round(100 * diff["difference"], 1), diff_ci_low=round(100 * diff["ci"][0], 1),
                        diff_ci_high=round(100 * diff["ci"][1], 1),
-                       effect=_not_an_effect(per_seed, runs[reference], k) or _effect(diff["ci"]))
+                       effect=_not_an_effect(per_seed, runs[reference], k, equal) or _effect(diff["ci"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -149,11 +158,16 @@ def study_folder(spec: AblationSpec, profile: str, reports_root: Path | str | No
 
 
 def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path | str | None = None,
-                 reports_root: Path | str | None = None, replace_existing: bool = False) -> pd.DataFrame:
+                 reports_root: Path | str | None = None, replace_existing: bool = False,
+                 budget_minutes: float | None = None) -> pd.DataFrame:
     """Train every arm of `spec` under `profile` and write its report folder; returns the table.
 
     A report already there from more images, seeds, budget or epochs is not replaced unless
-    `replace_existing` (a FerError says so before anything trains)."""
+    `replace_existing` (a FerError says so before anything trains). `budget_minutes` caps each run this call
+    trains, counted across restarts, under any profile (the `paper` profile sets none), except a reference arm that
+    is an experiment's runs (the experiment's own budget stands); a run it stops keeps its checkpoint in the report
+    folder (`checkpoint_<arm>_seed<n>/`, as an experiment's report does), and a later call, on this machine or a
+    fresh checkout, continues it under a larger budget."""
     from ..provenance import environment
     from .audit import fer2013_duplicate_groups
 
@@ -165,9 +179,16 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
     training = replace(spec.training, learning_rate=spec.learning_rate(prof.name, reports_root))
     folder = study_folder(spec, prof.name, reports_root)
     budget = prof.budget_seconds(spec.cpu_budget_minutes)
+    capped = None if budget_minutes is None else budget_minutes_in_seconds(budget_minutes)
+    if capped is not None and spec.equal == "budget" and spec.reference_runs_of:
+        raise FerError(f"ablation {spec.name} gives its arms equal budgets and its reference arm is experiment "
+                       f"{spec.reference_runs_of}'s runs: --budget-minutes would make them unequal; leave it out")
+    if capped is not None and not spec.reference_runs_of:
+        budget = capped  # the reference arm is the study's own: capped as every arm
     prepared = prepare(spec.dataset, data_root, prof.per_class, spec.preprocess)
     dataset = prepared.dataset
-    strength = RunStrength(len(dataset), tuple(seeds), budget, prof.epochs(spec.training.epochs))
+    per_run = capped if capped is not None else budget
+    strength = RunStrength(len(dataset), tuple(seeds), per_run, prof.epochs(spec.training.epochs))
     refuse_weaker_study(folder, strength, replace_existing)
     groups = fer2013_duplicate_groups(prepared)
     runs_root = cache_dir() / "runs" / prof.name / spec.paper / spec.name
@@ -176,6 +197,8 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
               for arm, options in spec.arms.items()}
     started = time.monotonic()
     runs: dict[str, list[ArmSeed]] = {arm: [] for arm in spec.arms}
+    checkpoints: dict[str, Path] = {}  # the budget-stopped runs' checkpoints, kept with the report
+    trained_here: list[str] = []  # arms scored on the test split by this call (each a look, logged)
     for seed in seeds:
         split = make_split(spec.protocol, dataset, seed=seed, **spec.protocol_options)
         config = replace(training, seed=seed, epochs=prof.epochs(training.epochs), budget_seconds=budget,
@@ -187,32 +210,49 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
                 # is retrained from scratch when the reference later reaches more epochs: the epochs are
                 # part of a checkpoint's identity.)
                 reached = runs[next(iter(spec.arms))][-1].epochs_run
-                config = replace(config, epochs=max(reached, 1), budget_seconds=None if budget is None else 3 * budget)
+                arm_budget = capped if capped is not None else None if budget is None else 3 * budget
+                config = replace(config, epochs=max(reached, 1), budget_seconds=arm_budget)
             run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed, reports_root)) or runs_root / _slug(arm) / f"seed{seed}"
             if i == 0 and spec.reference_runs_of and not (run_dir / "state.json").exists():
                 saved_run = reference_from_report(spec, prof.name, seed, dataset.ids[split.test], config, reports_root)
                 if saved_run is not None:
                     runs[arm].append(saved_run)
                     continue
+            stem = f"{_slug(arm)}_seed{seed}"
+            owned = not (i == 0 and spec.reference_runs_of)  # else the experiment's report keeps its checkpoint
+            if owned and restore_checkpoint(kept_checkpoint(folder, stem), run_dir):
+                print(f"[{spec.paper}] {spec.name}: {arm}, seed {seed} continues from the checkpoint kept in {folder}",
+                      flush=True)
             result = train_and_evaluate(spec.model, options, dataset, split, config, run_dir, spec.preprocess)
             run = result.run
+            if owned and run.stopped_by_budget and run.run_dir is not None:
+                checkpoints[stem] = Path(run.run_dir)
+            if owned:  # the experiment's own run was scored, and logged, when the experiment ran
+                trained_here.append(arm)
             runs[arm].append(ArmSeed(arm, seed, dataset.ids[split.test], dataset.labels[split.test], result.test_proba,
                                       duplicate_free(split, groups), run.history,
                                       run.epochs_run, run.epochs_planned, run.stop_reason, run.train_seconds,
                                       config.budget_seconds, run.backends))
-    table = ablation_table(spec.arms, runs, list(dataset.class_names), params)
+    table = ablation_table(spec.arms, runs, list(dataset.class_names), params, spec.equal)
     saved = {
         "kind": "ablation", "paper": spec.paper, "name": spec.name, "title": spec.title, "profile": prof.name,
         "profile_description": prof.description, "model": spec.model, "arms": spec.arms, "equal": spec.equal,
         "reference_runs_of": spec.reference_runs_of,
         "protocol": spec.protocol, "protocol_options": spec.protocol_options,
         "protocol_description": split.description, "seeds": seeds, "seed_rule": SEED_RULE,
-        "training": asdict(training), "budget_minutes_per_run": None if budget is None else budget / 60,
+        "training": asdict(training), "budget_minutes_per_run": None if per_run is None else per_run / 60,
         "strength": asdict(strength), "n_test": int(len(split.test)), "wall_seconds": round(time.monotonic() - started, 1),
         "environment": environment(),
         "runs": run_rows(runs), "note": _note(spec, prof.name, reports_root), "parameters": params,
     }
-    write_study_folder(folder, spec, runs, table, saved, dataset.class_names, ABLATION_META)
+    write_study_folder(folder, spec, runs, table, saved, dataset.class_names, ABLATION_META, checkpoints)
+    for arm in dict.fromkeys(trained_here):
+        row = table.loc[table["arm"] == arm].iloc[0]
+        test_looks.log_look(reports_root, {
+            "paper": spec.paper, "label": f"{spec.name}: {arm}", "profile": prof.name,
+            "protocol_description": split.description, "accuracy": float(row["accuracy"]),
+            "epochs": {"planned": runs[arm][0].epochs_planned, "run_per_seed": [r.epochs_run for r in runs[arm]]},
+            "backends": [r.backends for r in runs[arm]]}, "none: an ablation arm, nothing is chosen on it")
     return table
 
 
@@ -244,8 +284,9 @@ def rerender_study(folder: Path | str, kind: str, meta: tuple[str, ...]) -> pd.D
     if "parameters" not in saved:
         raise FerError(f"{folder / 'results.json'} is from before studies saved each arm's parameter count; "
                        "re-run the study to rebuild its folder")
-    table = ablation_table(saved["arms"], runs, class_names, saved["parameters"])
-    write_study_folder(folder, spec, runs, table, saved, class_names, meta)
+    table = ablation_table(saved["arms"], runs, class_names, saved["parameters"], saved.get("equal"))
+    kept = {p.name.removeprefix(CHECKPOINT_PREFIX): p for p in folder.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir()}
+    write_study_folder(folder, spec, runs, table, saved, class_names, meta, kept)
     return table
 
 
@@ -297,10 +338,11 @@ def run_rows(runs: dict[str, list[ArmSeed]]) -> list[dict]:
 
 
 def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table: pd.DataFrame, saved: dict,
-                       class_names, meta_keys: tuple[str, ...]) -> None:
+                       class_names, meta_keys: tuple[str, ...], checkpoints: dict[str, Path] | None = None) -> None:
     """A study's report folder, atomically: predictions/ and histories/ per arm and seed, results.csv,
     results.json (`saved`, with its "note" and "profile"), results.md, ablation.png and report.html
-    (the note, the table, the figure, the paper's reading table and `meta_keys` of `saved`)."""
+    (the note, the table, the figure, the paper's reading table and `meta_keys` of `saved`); and
+    `checkpoints` (run stem -> a folder holding a checkpoint) kept as `checkpoint_<stem>/` where small enough."""
     title = f"{spec.paper} {spec.name} [{saved['profile']}]"
     with atomic_folder(folder) as tmp:
         (tmp / "predictions").mkdir()
@@ -316,6 +358,11 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
         segments = [seg for run in saved.get("runs", []) for seg in run.get("provenance") or []]
         write_text(tmp / "results.md", f"**{spec.title}** ({saved['profile']} profile). {saved['note']} Trained at: "
                    f"{trained_at_text(segments)}.\n\n" + markdown_table(table) + "\n")
+        for stem, source in (checkpoints or {}).items():
+            if not keep_checkpoint(source, kept_checkpoint(tmp, stem)):
+                print(f"[{spec.paper}] {spec.name}: the checkpoint of {stem} is over "
+                      f"{MAX_KEPT_CHECKPOINT_BYTES / 2**20:.0f} MiB and stays in the cache only: a fresh checkout "
+                      "restarts this run", flush=True)
         plot_arms(runs, table, tmp / "ablation.png", title)
         report_page(tmp / "report.html", spec.name, f"{spec.paper}: {spec.title}",
                     f"<p>{html.escape(saved['note'])}</p>\n{table.to_html(index=False, na_rep='')}"
