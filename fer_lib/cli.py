@@ -388,6 +388,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
+    cand = sub.add_parser("candidates", help="train issue 50's candidates for the shipped model (no test split scored), "
+                                             "or choose among them on the selection parts")
+    cand.add_argument("action", choices=("train", "choose"))
+    cand.add_argument("names", nargs="*", help="train: the candidates (default: every trainable one)")
+    cand.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
+    cand.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
+    cand.add_argument("--reports-root", help="where the candidates' records go (default: the project's reports/)")
+    cand.add_argument("--budget-minutes", type=float, metavar="M",
+                      help="train: wall-clock minutes per candidate, counted across restarts (default: the profile's)")
     lease = sub.add_parser("lease", help="stage one GPU lease's call: leave out what its runs do not read, pack the "
                                           "data and wheels, print the call; --restore afterwards")
     lease.add_argument("--restore", action="store_true", help="put back what the last lease left out of git's index")
@@ -486,6 +495,21 @@ def _cmd_campaign(args) -> int | None:
     return campaign_main(forwarded)
 
 
+def _cmd_candidates(args) -> int | None:
+    from .studies.candidates import choose, train_candidates
+    if args.action == "choose":
+        if args.names or args.budget_minutes is not None:
+            raise FerError("`candidates choose` takes no names and no --budget-minutes: it scores every trained candidate")
+        decision = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)["decision"]
+        print(f"ships: {decision['ships']} ({decision['why']})")
+        return None
+    for record in train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,
+                                   budget_minutes=args.budget_minutes):
+        epochs = record["epochs"]
+        print(f"{record['candidate']}: {epochs['run']}/{epochs['planned']} epochs ({epochs['stop_reason']}), "
+              f"PublicTest accuracy on its own labels {record['publictest_accuracy_own_labels']}")
+
+
 def _cmd_lease(args) -> int | None:
     from .studies.lease import pack_lease, restore_travel
     if args.restore:
@@ -539,7 +563,7 @@ def _cmd_index(args) -> int | None:
 
 
 HANDLERS = {"data": _cmd_data, "check-data": _cmd_check_data, "reproduce": _cmd_reproduce, "train": _cmd_train,
-            "campaign": _cmd_campaign, "lease": _cmd_lease, "render": _cmd_render, "ship": _cmd_ship,
+            "campaign": _cmd_campaign, "candidates": _cmd_candidates, "lease": _cmd_lease, "render": _cmd_render, "ship": _cmd_ship,
             "predict": _cmd_predict, "export": _cmd_export, "index": _cmd_index}
 
 

@@ -118,7 +118,7 @@ def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_p
     assert (folder / "experiment.json").is_file() and (folder / "claims.md").is_file()
 
 
-def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_for_studies():
+def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_for_fine_tuning():
     from fer_lib.config import get_profile
     from fer_lib.evaluate.spec import budget_seconds
     from fer_lib.papers import get_experiments
@@ -128,5 +128,5 @@ def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_f
     assert budget_seconds(spec, get_profile("cpu")) == 60 * spec.cpu_budget_minutes
     with pytest.raises(FerError, match="budget_minutes must be a positive number"):
         budget_seconds(spec, get_profile("paper"), -1)
-    with pytest.raises(FerError, match="caps experiments, not the study 'attention_ablation'"):
-        cli.train("khalid2025", ["attention_ablation"], "smoke", budget_minutes=5)
+    with pytest.raises(FerError, match="caps experiments and ablations, not the fine-tuning study 'ckplus_fine_tuning'"):
+        cli.train("khalid2025", ["ckplus_fine_tuning"], "smoke", budget_minutes=5)

@@ -93,7 +93,7 @@ class FaceSet:
     left_out: dict[str, int] = field(default_factory=dict)
 
 
-def _subset(labels: np.ndarray, per_class: int | None) -> np.ndarray:
+def positions_per_class(labels: np.ndarray, per_class: int | None) -> np.ndarray:
     """Positions to keep: all, or at most `per_class` per class (the smoke profile), deterministically."""
     if per_class is None:
         return np.arange(len(labels))
@@ -113,7 +113,7 @@ def ckplus_set(data_root: Path | str | None = None, part: str = "report", per_cl
     shared = np.array([n in FER2013_CLASSES for n in names])
     index = index[shared]
     labels = np.array([FER2013_CLASSES.index(ck.class_names[i]) for i in ck.labels[index]], np.int64)
-    keep = _subset(labels, per_class)
+    keep = positions_per_class(labels, per_class)
     index, labels = index[keep], labels[keep]
     return FaceSet(f"ckplus48_{part}", f"CK+48, {part} half of its {len(set(ck.subjects.tolist()))} subjects "
                    f"({len(set(ck.subjects[index].tolist()))} subjects, {len(index)} frames; subject split seed "
@@ -134,7 +134,7 @@ def ferplus_set(data_root: Path | str | None = None, part: str = "report", per_c
     contempt = in_split & labels.kept & (names == "contempt")
     index = np.flatnonzero(in_split & labels.kept & ~contempt)
     y = np.array([FER2013_CLASSES.index(n) for n in names[index]], np.int64)
-    keep = _subset(y, per_class)
+    keep = positions_per_class(y, per_class)
     index, y = index[keep], y[keep]
     return FaceSet(f"ferplus_{split.lower()}", f"FER2013 {split} images ({len(index)}) with FER+'s majority label of "
                    "ten annotators", fer.images[index], y, fer.ids[index], np.arange(len(index)),

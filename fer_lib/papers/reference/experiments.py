@@ -107,3 +107,26 @@ EXPERIMENTS = [
         dataset="ferplus", protocol="official", model="reference_cnn", training=TRAINING, preprocess=PREPROCESS,
         cpu_budget_minutes=180, cpu_epochs=50, fallback_lr=None, seeds=(0,)),
 ]
+
+# Issue 50's candidates for the shipped model that the suite trains (`studies.candidates`; their descriptions:
+# `studies.out_of_domain.CANDIDATES`), each fixed here before it trained. They are not EXPERIMENTS: none scores a test
+# split (PrivateTest holds the out-of-domain benchmark's FER+ report part and the in-domain score, read once after the
+# choice). `ferplus_majority` is the experiment's own recipe, the same run; `ferplus_votes` differs from it in its
+# targets alone (FER+'s vote distributions); `strong_augment` differs from `fer2013_light_reg` in its augmentation
+# alone. `eye_aligned` is not built (the preprocessing has no eye alignment yet).
+CANDIDATE_RUNS = [
+    next(spec for spec in EXPERIMENTS if spec.name == "ferplus_majority"),
+    ExperimentSpec(
+        paper=PAPER, name="ferplus_votes", title="Reference model on FER+ vote distributions (eight classes): train on "
+                                                 "Training, select on PublicTest, no test split scored",
+        dataset="ferplus_votes", protocol="official", model="reference_cnn",
+        training=replace(TRAINING, targets="distribution"), preprocess=PREPROCESS, cpu_budget_minutes=180,
+        cpu_epochs=50, fallback_lr=None, seeds=(0,)),
+    ExperimentSpec(
+        paper=PAPER, name="strong_augment", title="Reference model, fer2013_light_reg with stronger photometric and "
+                                                  "geometric augmentation: train on Training, select on PublicTest, "
+                                                  "no test split scored",
+        dataset="fer2013", protocol="official", model="reference_cnn", training=STRONG_AUGMENT_TRAINING,
+        model_options={"dropout": LIGHT_REG_DROPOUT}, preprocess=PREPROCESS, cpu_budget_minutes=420, cpu_epochs=100,
+        fallback_lr=None, seeds=(0,)),
+]

@@ -1,0 +1,67 @@
+"""Issue 50's candidates: trained on real faces with no test split scored, and chosen by the fixed rule on the
+selection parts alone."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_lib.errors import FerError
+
+
+def test_the_rule_gates_on_publictest_then_needs_a_higher_selection_macro_f1():
+    from fer_lib.studies.candidates import apply_rule
+    from fer_lib.studies.out_of_domain import SHIPPED
+
+    accuracy = {SHIPPED: 0.700, "a": 0.695, "b": 0.680, "c": 0.7001}
+    f1 = {SHIPPED: 0.40, "a": 0.45, "b": 0.60, "c": 0.41}
+    chosen = apply_rule(accuracy, f1, ["a", "b", "c"])
+    assert chosen["eligible"] == ["a", "c"]  # b is 2 points below on PublicTest: out, whatever its macro F1
+    assert chosen["ships"] == "a" and "a is within 1 point" in chosen["why"]
+    kept = apply_rule(accuracy, {**f1, "a": 0.40, "c": 0.39}, ["a", "b", "c"])
+    assert kept["best_eligible"] == "a" and kept["ships"] == SHIPPED and "not above" in kept["why"]  # a tie keeps it
+    assert apply_rule({SHIPPED: 0.7}, {SHIPPED: 0.4}, [])["why"] == "no candidate is trained"
+
+
+def test_an_unknown_candidate_names_the_trainable_ones_and_the_one_not_built():
+    from fer_lib.studies.candidates import candidate_spec
+
+    with pytest.raises(FerError, match="ferplus_votes.*strong_augment.*not built: eye_aligned"):
+        candidate_spec("eye_alinged")
+    assert candidate_spec("ferplus_votes").training.targets == "distribution"
+
+
+def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_parts(data_root, tmp_path, monkeypatch):
+    """Two real candidates under smoke (one with FER+'s eight classes, one with FER2013's seven): model files the
+    recognizer loads, records that say no test split was scored, no test look logged; the choice scores the
+    shipped model and both on the selection parts and applies the rule to what it saved."""
+    from fer_lib import cli
+    from fer_lib.recognizer import EmotionRecognizer
+    from fer_lib.studies.candidates import SELECTION_FILE, apply_rule, candidate_model_file, choose, train_candidates
+    from fer_lib.studies.out_of_domain import SHIPPED
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    reports = tmp_path / "reports"
+    records = train_candidates(["ferplus_votes", "strong_augment"], "smoke", data_root=data_root, reports_root=reports)
+    assert [r["test_split_scored"] for r in records] == [False, False]
+    assert [len(r["class_names"]) for r in records] == [8, 7]
+    assert records[0]["train_config"]["targets"] == "distribution" and records[1]["train_config"]["shear"] == 0.2
+    for record in records:
+        assert EmotionRecognizer(candidate_model_file(record["candidate"], "smoke")).class_names == \
+            tuple(record["class_names"])
+        assert (reports / "smoke" / "out_of_domain_candidates" / record["candidate"] / "history.csv").exists()
+    assert not (reports / "test_looks.csv").exists()  # training scored no test split
+
+    selection = choose("smoke", data_root=data_root, reports_root=reports)
+    assert json.loads((reports / "smoke" / "out_of_domain_candidates" / SELECTION_FILE).read_text()) == \
+        json.loads(json.dumps(selection))
+    scored = {SHIPPED, "ferplus_votes", "strong_augment"}
+    assert scored <= set(selection["publictest_accuracy"]) and selection["not_trained"] == ["ferplus_majority",
+                                                                                               "eye_aligned"]
+    assert {s["set"] for s in selection["scores"]} == {"ckplus48_selection", "ferplus_publictest"}  # no report part
+    assert {(s["set"], s["way"]) for s in selection["scores"] if s["model"] == SHIPPED} == {
+        (part, way) for part in ("ckplus48_selection", "ferplus_publictest") for way in ("given box", "end to end")}
+    assert selection["decision"] == apply_rule(selection["publictest_accuracy"], selection["mean_selection_macro_f1"],
+                                               ["ferplus_votes", "strong_augment"])
+    assert not (reports / "test_looks.csv").exists()
+    assert cli.main(["candidates", "choose", "strong_augment"]) == 2  # a user mistake: one line, exit 2
