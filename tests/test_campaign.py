@@ -64,7 +64,8 @@ def test_bad_campaign_settings_are_named(kwargs, needle, tmp_path):
 def test_an_ablation_is_listed_once_its_reference_completed_and_not_started_past_the_time_left(tmp_path):
     """mahdi2025's re-split run completed its 50 epochs (committed, from a lent GPU): its ablation at equal epochs is
     pending, at the reference's measured seconds per epoch; the standard-protocol ablation waits for its reference
-    (34 of 50 epochs). A study has no budget, so one estimated past the deadline is not started."""
+    (budget-stopped short of its 50 epochs; the epochs left are read from its committed record, which grows as the run
+    is continued). A study has no budget, so one estimated past the deadline is not started."""
     import shutil
     import time
 
@@ -84,4 +85,5 @@ def test_an_ablation_is_listed_once_its_reference_completed_and_not_started_past
     assert result["status"].startswith("not started: estimated") and "no budget" in result["status"]
     (experiment,) = [j for j in jobs if j.kind == "experiment"]
     assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == [study]
-    assert experiment.epochs_left == 16
+    standard = json.loads((root / "paper" / "mahdi2025" / "fer2013_standard" / "experiment.json").read_text())
+    assert 0 < experiment.epochs_left == standard["epochs"]["planned"] - standard["epochs"]["run_per_seed"][0]
