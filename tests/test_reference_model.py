@@ -450,3 +450,22 @@ def test_ship_ships_a_saved_run_from_its_folder_and_its_checkpoint(tmp_path, dat
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1
     assert not (tmp_path / "elsewhere").exists() and (models / REFERENCE_MODEL.name).read_bytes() == shipped
+
+
+def test_the_float32_copy_of_a_mixed_precision_model_holds_its_weights_exactly():
+    # candidates and the shipped model are saved through this one copy; the recognizer runs float32
+    import keras
+
+    from fer_lib.models import build_model
+    from fer_lib.studies.shipping import float32_copy
+    from fer_lib.train import dtype_policy
+
+    with dtype_policy("mixed_bfloat16"):
+        mixed = build_model("reference_cnn", (48, 48, 1), 7, width=8)
+        assert mixed.layers[3].compute_dtype == "bfloat16"
+        copy = float32_copy(mixed, "reference_cnn", {"width": 8})  # even while a mixed policy is set
+    assert all(layer.compute_dtype == "float32" for layer in copy.layers if hasattr(layer, "compute_dtype"))
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), mixed.get_weights()))
+    faces = np.random.default_rng(0).uniform(0, 255, (4, 48, 48, 1)).astype("float32")
+    assert copy.predict(faces, verbose=0).dtype == np.float32
+    assert keras.config.dtype_policy().name == "float32"

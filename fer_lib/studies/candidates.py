@@ -41,6 +41,7 @@ from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..provenance import environment, git_commit
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
                             detected_boxes, ferplus_set, frames_of, positions_per_class)
+from .shipping import float32_copy
 
 FOLDER = "out_of_domain_candidates"
 SELECTION_FILE = "selection.json"
@@ -71,7 +72,6 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
                     reports_root: Path | str | None = None, budget_minutes: float | None = None) -> dict:
     """Train candidate `name` under `profile` (resuming its checkpoint), scoring no test split; save its model
     file, record and history (see the module). Returns the record."""
-    from ..models import build_model
     from ..recognizer.classifiers import ModelInfo
 
     spec = candidate_spec(name)
@@ -83,9 +83,7 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
     result = train_and_evaluate(spec.model, spec.options_for(prof.name), dataset, split, config,
                                 unit_run_dir(spec, prof.name, lr, units[0]), spec.preprocess, score_test=False)
     run = result.run
-    # a float32 copy of the selected weights, as shipping saves them (the recognizer runs float32)
-    copy = build_model(spec.model, run.model.input_shape[1:], run.model.output_shape[-1], **spec.options_for(prof.name))
-    copy.set_weights(run.model.get_weights())
+    copy = float32_copy(run.model, spec.model, spec.options_for(prof.name))  # saved as shipping saves its model
     model_file = candidate_model_file(name, prof.name)
     model_file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_file) as tmp:

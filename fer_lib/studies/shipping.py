@@ -19,6 +19,18 @@ from ..files import atomic_path
 from .model_card import refresh_model_card
 
 
+def float32_copy(model, name: str, options: dict):
+    """Network `name` (built with `options`) in float32, holding `model`'s weights: the recognizer runs float32,
+    whatever precision the run trained under (a mixed policy keeps float32 weights, so the copy is exact)."""
+    from ..models import build_model
+    from ..train import dtype_policy
+
+    with dtype_policy("float32"):
+        copy = build_model(name, model.input_shape[1:], model.output_shape[-1], **options)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run_proba: np.ndarray,
                          models_dir: Path | str | None = None, replace: bool = False,
                          reports_root: Path | str | None = None) -> Path:
@@ -29,7 +41,6 @@ def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run
     the sidecar and the card. Returns the model's path."""
     from ..config import reports_dir
     from ..data.preprocessing import PreprocessConfig
-    from ..models import build_model
     from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
     from ..train import predict_proba
 
@@ -46,8 +57,7 @@ def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run
     weaker = _weaker_than_shipped(record, shipped)
     if weaker and not replace:
         raise FerError(f"{weaker}. Nothing was written; pass replace=True to ship it anyway")
-    copy = build_model(record.model, model.input_shape[1:], model.output_shape[-1], **record.model_options)
-    copy.set_weights(model.get_weights())
+    copy = float32_copy(model, record.model, record.model_options)
     agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
     if not _holds_weights(path, copy):  # re-saving the same weights would only churn the committed file's bytes
         with atomic_path(path) as tmp:
