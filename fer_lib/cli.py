@@ -390,7 +390,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
     cand = sub.add_parser("candidates", help="train issue 50's candidates for the shipped model (no test split scored), "
                                              "or choose among them on the selection parts")
-    cand.add_argument("action", choices=("train", "choose"))
+    cand.add_argument("action", choices=("train", "choose", "probe-alignment"),
+                      help="probe-alignment: choose the eye cascade's settings on FER2013 Training images "
+                           "(studies/alignment_probe.py) and save the result")
     cand.add_argument("names", nargs="*", help="train: the candidates (default: every trainable one)")
     cand.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     cand.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
@@ -497,6 +499,13 @@ def _cmd_campaign(args) -> int | None:
 
 def _cmd_candidates(args) -> int | None:
     from .studies.candidates import choose, train_candidates
+    if args.action == "probe-alignment":
+        if args.names or args.budget_minutes is not None:
+            raise FerError("`candidates probe-alignment` takes no names and no --budget-minutes")
+        from .studies.alignment_probe import run_alignment_probe
+        chosen = run_alignment_probe(args.data_dir, args.reports_root)["chosen"]
+        print(f"eye cascade: upscale {chosen['eye_upscale']}, {chosen['eye_min_neighbors']} neighbours")
+        return None
     if args.action == "choose":
         if args.names or args.budget_minutes is not None:
             raise FerError("`candidates choose` takes no names and no --budget-minutes: it scores every trained candidate")

@@ -15,7 +15,7 @@ happened to it on the way.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -69,9 +69,10 @@ def prepare(name: str, data_root: Path | str | None = None, per_class: int | Non
         dataset = stratified_subset(dataset, per_class, seed=0)
     pre = preprocess_images(dataset.images, preprocess)
     summary = {
-        "config": asdict(preprocess),
+        "config": preprocess.identity(),
         "images": len(dataset),
         "no_face_found": pre.no_face_count,
+        **({"eyes_not_aligned": pre.not_aligned_count} if preprocess.align_eyes else {}),
         "no_face_policy": NO_FACE_POLICY,
         "unreadable_skipped": len(dataset.skipped),
         "unreadable_files": [portable_path(path) for path, _ in dataset.skipped[:20]],

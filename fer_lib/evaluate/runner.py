@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -70,7 +70,7 @@ def data_fingerprint(model: str, model_options: dict, preprocess: PreprocessConf
                      dataset: FaceDataset) -> str:
     """What a checkpoint must share to be resumed besides its training settings: the model and its
     options, the preprocessing, the split's index arrays, and the dataset's labels and ids."""
-    digest = hashlib.sha1(f"{model}|{model_options}|{asdict(preprocess)}".encode())
+    digest = hashlib.sha1(f"{model}|{model_options}|{preprocess.identity()}".encode())
     for part in (split.train, split.val, split.test, dataset.labels, dataset.ids.astype(str)):
         digest.update(np.ascontiguousarray(part).tobytes())
     return digest.hexdigest()

@@ -46,7 +46,8 @@ class ModelInfo:
 
     def write(self, model_path: Path | str) -> Path:
         path = sidecar_path(model_path)
-        write_json(path, {**asdict(self), "class_names": list(self.class_names)})
+        write_json(path, {**asdict(self), "class_names": list(self.class_names),
+                          "preprocess": self.preprocess.identity()})
         return path
 
     @classmethod
