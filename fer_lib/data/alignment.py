@@ -36,7 +36,7 @@ def eye_detector() -> cv2.CascadeClassifier:
     return _local.eyes
 
 
-def detect_eyes(face: np.ndarray, upscale: int = 4, min_neighbors: int = 5
+def detect_eyes(face: np.ndarray, upscale: int, min_neighbors: int
                 ) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """The centres of the left and right eye (as seen in the image) of a grey face crop, in its own pixels, or
     None where no eye is found on one side of the centre line."""
@@ -63,8 +63,8 @@ def eye_angle(eyes: tuple[tuple[float, float], tuple[float, float]]) -> float:
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
-def align_on_eyes(face: np.ndarray, upscale: int = 4, min_neighbors: int = 5,
-                  max_eye_angle: float = 30.0) -> tuple[np.ndarray, bool]:
+def align_on_eyes(face: np.ndarray, upscale: int, min_neighbors: int,
+                  max_eye_angle: float) -> tuple[np.ndarray, bool]:
     """`face` rotated about the midpoint of its eyes so that they are level, and whether it was (see the module)."""
     eyes = detect_eyes(face, upscale, min_neighbors)
     if eyes is None:

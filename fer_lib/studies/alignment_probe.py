@@ -3,9 +3,8 @@ chosen, as code with its saved result.
 
 On a seeded sample of FER2013 Training images (never a test split: PublicTest selects the candidates and PrivateTest
 reports them), each setting in `GRID` is run through `alignment.align_on_eyes` and scored by the share of faces it
-levels (a pair of eyes found, no steeper than `max_eye_angle`). Rule, fixed before the probe first ran: among the
-settings within `SHARE_TOLERANCE` of the best share, the one with the most neighbours (the cascade's guard against
-false detections), then the smallest upscale (the fastest). Milliseconds per face are recorded beside the shares on
+levels (a pair of eyes found, no steeper than `max_eye_angle`), and the rule (`RULE`, fixed before the probe first
+ran) picks one. Milliseconds per face are recorded beside the shares on
 the machine that ran it, not used to choose (they move with the load). Saved to
 `<reports_root>/cpu/alignment_probe/probe.json` and `.md`; a test checks that `PreprocessConfig`'s defaults are what
 it chose.
@@ -30,6 +29,8 @@ SHARE_TOLERANCE = 0.02
 PROBE_IMAGES = 1000
 PROBE_SEED = 0
 FOLDER = "alignment_probe"
+RULE = (f"among the settings whose share of faces levelled is within {SHARE_TOLERANCE:.0%} of the best, the one with "
+        "the most neighbours (the cascade's guard against false detections), then the smallest upscale (the fastest)")
 
 
 def probe_path(reports_root: Path | str | None = None) -> Path:
@@ -76,7 +77,7 @@ def run_alignment_probe(data_root: Path | str | None = None, reports_root: Path 
     chosen = choose(rows)
     result = {"what": "eye cascade settings for eye alignment (issue 50's eye_aligned candidate)",
               "data": f"{len(faces)} FER2013 Training images, seed {PROBE_SEED} ({portable_path(dataset.source)})",
-              "rule": __doc__.split("Rule, fixed before the probe first ran: ")[1].split(". Milliseconds")[0],
+              "rule": RULE,
               "max_eye_angle": max_angle, "rows": rows,
               "chosen": {"eye_upscale": chosen["upscale"], "eye_min_neighbors": chosen["min_neighbors"]},
               "environment": environment()}

@@ -2,7 +2,7 @@
 data only, by the rule fixed before any of them trained (`out_of_domain.SELECTION_RULE`).
 
 - **The candidates** are `papers/reference/experiments.CANDIDATE_RUNS` (recipes of the reference network, each fixed
-  in a commit before it trained); `out_of_domain.CANDIDATES` describes them, and names `eye_aligned`, not built.
+  in a commit before it trained); `out_of_domain.CANDIDATES` describes them.
 - **Training** (`train_candidate`): FER2013's Training images (FER+'s labels or vote distributions for the FER+
   candidates), the epoch selected on PublicTest, no test split scored: PrivateTest holds the benchmark's FER+ report
   part and the in-domain score, both read once, after the choice. The run resumes from its checkpoint like any
@@ -50,13 +50,11 @@ SELECTION_BOOTSTRAP = 200  # the CIs beside the point scores (the rule reads the
 
 
 def candidate_spec(name: str) -> ExperimentSpec:
-    """The recipe of candidate `name` (a FerError lists the trainable ones and says which are not built)."""
+    """The recipe of candidate `name` (a FerError lists the trainable ones)."""
     for spec in CANDIDATE_RUNS:
         if spec.name == name:
             return spec
-    not_built = [c["name"] for c in CANDIDATES if c["name"] not in {s.name for s in CANDIDATE_RUNS}]
-    raise FerError(f"unknown candidate {name!r}; the trainable ones are {', '.join(s.name for s in CANDIDATE_RUNS)}"
-                   + (f" (not built: {', '.join(not_built)})" if not_built else ""))
+    raise FerError(f"unknown candidate {name!r}; the trainable ones are {', '.join(s.name for s in CANDIDATE_RUNS)}")
 
 
 def candidate_folder(name: str, profile: str, reports_root: Path | str | None = None) -> Path:

@@ -113,7 +113,9 @@ EXPERIMENTS = [
 # split (PrivateTest holds the out-of-domain benchmark's FER+ report part and the in-domain score, read once after the
 # choice). `ferplus_majority` is the experiment's own recipe, the same run; `ferplus_votes` differs from it in its
 # targets alone (FER+'s vote distributions); `strong_augment` differs from `fer2013_light_reg` in its augmentation
-# alone. `eye_aligned` is not built (the preprocessing has no eye alignment yet).
+# alone; `eye_aligned` differs from `fer2013_light_reg` in its preprocessing alone (each face rotated so its eyes are
+# level, `data.alignment`, at the settings `studies.alignment_probe` chose on Training images), in training and in
+# the recognizer, which applies the sidecar's preprocessing to every crop.
 CANDIDATE_RUNS = [
     next(spec for spec in EXPERIMENTS if spec.name == "ferplus_majority"),
     ExperimentSpec(
@@ -129,4 +131,10 @@ CANDIDATE_RUNS = [
         dataset="fer2013", protocol="official", model="reference_cnn", training=STRONG_AUGMENT_TRAINING,
         model_options={"dropout": LIGHT_REG_DROPOUT}, preprocess=PREPROCESS, cpu_budget_minutes=420, cpu_epochs=100,
         fallback_lr=None, seeds=(0,)),
+    ExperimentSpec(
+        paper=PAPER, name="eye_aligned", title="Reference model, fer2013_light_reg on faces rotated so the eyes are "
+                                               "level: train on Training, select on PublicTest, no test split scored",
+        dataset="fer2013", protocol="official", model="reference_cnn", training=LIGHT_REG_TRAINING,
+        model_options={"dropout": LIGHT_REG_DROPOUT}, preprocess=replace(PREPROCESS, align_eyes=True),
+        cpu_budget_minutes=420, cpu_epochs=100, fallback_lr=None, seeds=(0,)),
 ]
