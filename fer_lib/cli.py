@@ -388,6 +388,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cmp.add_argument("--data-dir", help="the data folder (default: $FER_DATA_DIR, else the project's data/)")
     cmp.add_argument("--pack-to", metavar="DIR", help="pack the reports it touched here, at most 8 files of 16 MiB")
     cmp.add_argument("--list", action="store_true", help="only list the pending runs and their estimated seconds")
+    cmp.add_argument("--candidates", metavar="NAMES", help="train issue 50's candidates: comma-separated names, or all "
+                                                          "(fer-lib candidates train, no test split scored); alone, "
+                                                          "only they run, with --paper or --experiments those too")
     cand = sub.add_parser("candidates", help="train issue 50's candidates for the shipped model (no test split scored), "
                                              "or choose among them on the selection parts")
     cand.add_argument("action", choices=("train", "choose", "probe-alignment"),
@@ -412,6 +415,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     lease.add_argument("--precision", default="float32", help="FER_PRECISION on the device (default float32)")
     lease.add_argument("--paper", action="append", help="the campaign's papers (repeatable; default: all)")
     lease.add_argument("--experiments", help="the campaign's comma-separated experiment names (default: all pending)")
+    lease.add_argument("--candidates", metavar="NAMES", help="issue 50's candidates the campaign trains too: "
+                                                            "comma-separated names, or all")
     return parser
 
 
@@ -490,7 +495,7 @@ def _cmd_campaign(args) -> int | None:
     from .studies.campaign import main as campaign_main
     forwarded = ["--profile", args.profile, "--minutes", str(args.minutes), "--jobs", str(args.jobs)]
     for flag, value in (("--experiments", args.experiments), ("--reports-root", args.reports_root),
-                        ("--data-dir", args.data_dir), ("--pack-to", args.pack_to)):
+                        ("--data-dir", args.data_dir), ("--pack-to", args.pack_to), ("--candidates", args.candidates)):
         if value:
             forwarded += [flag, value]
     forwarded += [x for paper in args.paper or [] for x in ("--paper", paper)] + (["--list"] if args.list else [])
@@ -532,8 +537,21 @@ def _cmd_lease(args) -> int | None:
     from .train.fast_paths import PRECISIONS
     if args.precision not in PRECISIONS:
         raise FerError(f"--precision {args.precision!r} is not one of {', '.join(PRECISIONS)}")
+    if args.candidates:
+        from .papers.reference.experiments import CANDIDATE_RUNS
+        from .studies.candidates import candidate_spec
+        names = [n.strip() for n in args.candidates.split(",") if n.strip()]
+        specs = list(CANDIDATE_RUNS) if names == ["all"] else [candidate_spec(n) for n in names]
+        # FER+'s labels join FER2013's images
+        folders = {f for spec in specs for f in (("fer2013", "ferplus") if spec.dataset.startswith("ferplus")
+                                                 else (spec.dataset,))}
+        need = sorted(folders - set(datasets))
+        if need:
+            raise FerError(f"--candidates {args.candidates} train on {', '.join(need)}, which --datasets "
+                           f"{args.datasets} leaves out; add it (e.g. --datasets {','.join(datasets + tuple(need))})")
     selection = " ".join([f"--paper {p}" for p in args.paper or []] +
-                         ([f"--experiments {args.experiments}"] if args.experiments else []))
+                         ([f"--experiments {args.experiments}"] if args.experiments else []) +
+                         ([f"--candidates {args.candidates}"] if args.candidates else []))
     call = pack_lease(profile=args.profile, data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
                       minutes=args.minutes, jobs=args.jobs, precision=args.precision, campaign_args=selection)
     print(call.describe())

@@ -87,3 +87,40 @@ def test_an_ablation_is_listed_once_its_reference_completed_and_not_started_past
     assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == [study]
     standard = json.loads((root / "paper" / "mahdi2025" / "fer2013_standard" / "experiment.json").read_text())
     assert 0 < experiment.epochs_left == standard["epochs"]["planned"] - standard["epochs"]["run_per_seed"][0]
+
+
+def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_record(data_root, tmp_path,
+                                                                                        monkeypatch):
+    """eye_aligned under smoke, alone (`--candidates` with no paper): `fer-lib candidates train` in its own process,
+    no test split scored, its model file beside its record (git-ignored there), packed and restored with it."""
+    import subprocess
+
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.recognizer import EmotionRecognizer
+    from fer_lib.studies.candidates import candidate_model_file
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "reports"
+    (job,) = campaign.pending_jobs("smoke", root, [], None, ["eye_aligned"])
+    assert (job.kind, job.paper, job.epochs_left) == ("candidate", "reference", 1)
+    assert [j.experiment for j in campaign.pending_jobs("smoke", root, [], None, ["all"])] == [
+        "ferplus_majority", "ferplus_votes", "strong_augment", "eye_aligned"]  # none measured: in the listed order
+    (result,) = campaign.run_campaign("smoke", 10, 1, reports_root=root, papers=[], candidates=["eye_aligned"],
+                                      data_dir=data_root)
+    assert result["status"] == "ran", result
+    assert campaign.pending_jobs("smoke", root, [], None, ["eye_aligned"]) == []  # trained: nothing left
+    folder = root / "smoke" / "out_of_domain_candidates" / "eye_aligned"
+    record = json.loads((folder / "record.json").read_text())
+    assert record["test_split_scored"] is False and record["preprocess"]["align_eyes"] is True
+    assert 0 < record["preprocessing"]["eyes_not_aligned"] < record["n_images"]
+    assert not (root / test_looks.LOG_FILE).exists()
+    model = candidate_model_file("eye_aligned", "smoke", root)
+    assert model.parent == folder and EmotionRecognizer(model).classifier.info.preprocess.align_eyes
+    for name in (model.name, model.with_suffix(".json").name):  # out of git where it lands in the project
+        assert subprocess.run(["git", "check-ignore", "-q", f"reports/cpu/out_of_domain_candidates/eye_aligned/{name}"],
+                              cwd=REPO_ROOT).returncode == 0
+    back = tmp_path / "back"
+    names = campaign.unpack(campaign.pack([folder], tmp_path / "out", root), back)
+    assert "smoke/out_of_domain_candidates/eye_aligned/model.keras" in names
+    assert EmotionRecognizer(candidate_model_file("eye_aligned", "smoke", back)).class_names == \
+        tuple(record["class_names"])

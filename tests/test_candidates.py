@@ -50,7 +50,7 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     assert [len(r["class_names"]) for r in records] == [8, 7]
     assert records[0]["train_config"]["targets"] == "distribution" and records[1]["train_config"]["shear"] == 0.2
     for record in records:
-        assert EmotionRecognizer(candidate_model_file(record["candidate"], "smoke")).class_names == \
+        assert EmotionRecognizer(candidate_model_file(record["candidate"], "smoke", reports)).class_names == \
             tuple(record["class_names"])
         assert (reports / "smoke" / "out_of_domain_candidates" / record["candidate"] / "history.csv").exists()
     assert not (reports / "test_looks.csv").exists()  # training scored no test split

