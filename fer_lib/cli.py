@@ -552,8 +552,13 @@ def _cmd_lease(args) -> int | None:
     selection = " ".join([f"--paper {p}" for p in args.paper or []] +
                          ([f"--experiments {args.experiments}"] if args.experiments else []) +
                          ([f"--candidates {args.candidates}"] if args.candidates else []))
+    reports = None
+    if args.candidates and not args.paper and not args.experiments:  # the candidates alone: only their folder travels
+        from .studies.candidates import FOLDER
+        reports = (f"reports/{get_profile(args.profile).name}/{FOLDER}",)
     call = pack_lease(profile=args.profile, data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
-                      minutes=args.minutes, jobs=args.jobs, precision=args.precision, campaign_args=selection)
+                      minutes=args.minutes, jobs=args.jobs, precision=args.precision, campaign_args=selection,
+                      reports=reports)
     print(call.describe())
 
 

