@@ -538,12 +538,9 @@ def _cmd_lease(args) -> int | None:
     if args.precision not in PRECISIONS:
         raise FerError(f"--precision {args.precision!r} is not one of {', '.join(PRECISIONS)}")
     if args.candidates:
-        from .papers.reference.experiments import CANDIDATE_RUNS
-        from .studies.candidates import candidate_spec
-        names = [n.strip() for n in args.candidates.split(",") if n.strip()]
-        specs = list(CANDIDATE_RUNS) if names == ["all"] else [candidate_spec(n) for n in names]
+        from .studies.candidates import candidate_specs
         # FER+'s labels join FER2013's images
-        folders = {f for spec in specs for f in (("fer2013", "ferplus") if spec.dataset.startswith("ferplus")
+        folders = {f for spec in candidate_specs([n.strip() for n in args.candidates.split(",") if n.strip()]) for f in (("fer2013", "ferplus") if spec.dataset.startswith("ferplus")
                                                  else (spec.dataset,))}
         need = sorted(folders - set(datasets))
         if need:

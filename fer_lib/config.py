@@ -10,10 +10,18 @@ A relative `FER_DATA_DIR` is read from the working directory, else from the proj
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import FerError, unknown_name_error
+
+
+def settings_identity(settings, later_fields: tuple[str, ...]) -> dict:
+    """`asdict(settings)` (a dataclass) less those of `later_fields` at their defaults: settings added after runs and
+    caches were first keyed on the rest count only where they are set, so what was keyed before keeps its key."""
+    defaults = {f.name: f.default for f in fields(settings)}
+    return {k: v for k, v in asdict(settings).items() if k not in later_fields or v != defaults[k]}
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_MANIFEST = REPO_ROOT / "notebooks" / "manifest.json"

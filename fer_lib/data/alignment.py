@@ -8,7 +8,7 @@ brow, nostril or frame edge taken for an eye), is kept as it is and counted. The
 no black corners appear for the network to learn from.
 
 The detector's settings (upscale, neighbours) were chosen by `studies.alignment_probe` on FER2013 Training images,
-its result saved in `reports/cpu/alignment_probe/`.
+its result saved in `reports/cpu/reference/alignment_probe.md`.
 """
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ..config import cache_dir
+from ..config import cache_dir, settings_identity
 from ..errors import FerError
 from ..files import atomic_path
 from ..progress import progress
@@ -66,8 +66,7 @@ class PreprocessConfig:
     def identity(self) -> dict:
         """The settings as runs and caches are keyed on them: those added later (`LATER_FIELDS`) only when they differ
         from their defaults, so what was keyed before they existed keeps its key."""
-        defaults = {f.name: f.default for f in fields(self)}
-        return {k: v for k, v in asdict(self).items() if k not in LATER_FIELDS or v != defaults[k]}
+        return settings_identity(self, LATER_FIELDS)
 
 
 @dataclass

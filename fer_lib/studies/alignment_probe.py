@@ -6,7 +6,8 @@ reports them), each setting in `GRID` is run through `alignment.align_on_eyes` a
 levels (a pair of eyes found, no steeper than `max_eye_angle`), and the rule (`RULE`, fixed before the probe first
 ran) picks one. Milliseconds per face are recorded beside the shares on
 the machine that ran it, not used to choose (they move with the load). Saved to
-`<reports_root>/cpu/alignment_probe/probe.json` and `.md`; a test checks that `PreprocessConfig`'s defaults are what
+`<reports_root>/cpu/reference/alignment_probe.json` and `.md`, beside the reference model's other runs, as the
+other probes are saved in their paper's folder; a test checks that `PreprocessConfig`'s defaults are what
 it chose.
 """
 from __future__ import annotations
@@ -16,26 +17,26 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import portable_path, reports_dir
 from ..data import load_dataset
 from ..data.alignment import detect_eyes, eye_angle
 from ..data.preprocessing import PreprocessConfig
 from ..errors import FerError
-from ..config import portable_path, reports_dir
 from ..files import write_json, write_text
+from ..papers.reference import PAPER as REFERENCE  # the candidate it serves is the reference model's
 from ..provenance import environment
 
 GRID = tuple((upscale, neighbours) for upscale in (2, 3, 4) for neighbours in (3, 5))
 SHARE_TOLERANCE = 0.02
 PROBE_IMAGES = 1000
 PROBE_SEED = 0
-FOLDER = "alignment_probe"
 RULE = (f"among the settings whose share of faces levelled is within {SHARE_TOLERANCE:.0%} of the best, the one with "
         "the most neighbours (the cascade's guard against false detections), then the smallest upscale (the fastest)")
 
 
 def probe_path(reports_root: Path | str | None = None) -> Path:
     """Where the probe's result is saved (it runs on the CPU, whatever profile is rendered)."""
-    return Path(reports_root or reports_dir()) / "cpu" / FOLDER / "probe.json"
+    return Path(reports_root or reports_dir()) / "cpu" / REFERENCE / "alignment_probe.json"
 
 
 def choose(rows: list[dict], tolerance: float = SHARE_TOLERANCE) -> dict:

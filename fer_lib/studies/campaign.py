@@ -127,20 +127,17 @@ def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | No
 def _pending_candidates(profile: str, root: Path, names: list[str]) -> list[Job]:
     """The candidates of `names` ("all": every one) under `profile` not trained to their planned epochs. Epochs left
     count from this machine's checkpoint (a lease's is not brought back: a candidate's is over the size kept)."""
-    from ..evaluate.run_store import unit_run_dir
-    from ..papers.reference.experiments import CANDIDATE_RUNS
-    from .candidates import candidate_folder, candidate_spec
+    from .candidates import candidate_folder, candidate_run_dir, candidate_specs
 
     prof = get_profile(profile)
-    specs = list(CANDIDATE_RUNS) if list(names) == ["all"] else [candidate_spec(name) for name in names]
     jobs = []
-    for spec in specs:
+    for spec in candidate_specs(names):
         folder = candidate_folder(spec.name, prof.name, root)
         record = json.loads((folder / "record.json").read_text()) if (folder / "record.json").exists() else None
         planned = spec.planned_epochs(prof)
         if record and record["epochs"]["run"] >= planned:
             continue
-        state = unit_run_dir(spec, prof.name, spec.training.learning_rate, 0) / "state.json"
+        state = candidate_run_dir(spec, prof.name) / "state.json"
         left = planned - (json.loads(state.read_text())["epochs_done"] if state.exists() else 0)
         if record and record["epochs"]["run"]:
             per_epoch = record["train_seconds"] / record["epochs"]["run"]

@@ -59,6 +59,16 @@ def candidate_spec(name: str) -> ExperimentSpec:
     raise FerError(f"unknown candidate {name!r}; the trainable ones are {', '.join(s.name for s in CANDIDATE_RUNS)}")
 
 
+def candidate_specs(names: list[str] | None) -> list[ExperimentSpec]:
+    """The recipes of `names` (None, none or ["all"]: every candidate), every name checked first."""
+    return list(CANDIDATE_RUNS) if not names or list(names) == ["all"] else [candidate_spec(n) for n in names]
+
+
+def candidate_run_dir(spec: ExperimentSpec, profile: str) -> Path:
+    """The checkpoint folder of candidate `spec` under `profile`: its one run, at its first seed."""
+    return unit_run_dir(spec, profile, spec.training.learning_rate, spec.seeds[0])
+
+
 def candidate_folder(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
     return Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER / name
 
@@ -82,7 +92,7 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
     lr = spec.training.learning_rate
     config = unit_config(spec, prof, lr, units[0], budget_minutes)
     result = train_and_evaluate(spec.model, spec.options_for(prof.name), dataset, split, config,
-                                unit_run_dir(spec, prof.name, lr, units[0]), spec.preprocess, score_test=False)
+                                candidate_run_dir(spec, prof.name), spec.preprocess, score_test=False)
     run = result.run
     copy = float32_copy(run.model, spec.model, spec.options_for(prof.name))  # saved as shipping saves its model
     folder = candidate_folder(name, prof.name, reports_root)
@@ -113,7 +123,7 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
 
 def train_candidates(names: list[str] | None, profile: str = "smoke", **kwargs) -> list[dict]:
     """`train_candidate` for each of `names` (default: every trainable candidate), every name checked first."""
-    specs = [candidate_spec(name) for name in names] if names else list(CANDIDATE_RUNS)
+    specs = candidate_specs(names)
     get_profile(profile)
     return [train_candidate(spec.name, profile, **kwargs) for spec in specs]
 

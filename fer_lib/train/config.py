@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import keras
 
+from ..config import settings_identity
 from ..errors import FerError
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
@@ -143,9 +144,5 @@ class TrainConfig:
         """The settings a checkpoint must share to be resumed (the budget and which weights are
         evaluated may change). The augmentation settings added after the first runs were checkpointed
         are in it only when they differ from their defaults, so those runs still resume."""
-        identity = {k: v for k, v in asdict(self).items() if k not in ("budget_seconds", "verbose", "restore_best")}
-        defaults = {f.name: f.default for f in fields(self)}
-        for key in LATER_FIELDS:
-            if identity[key] == defaults[key]:
-                del identity[key]
-        return identity
+        return {k: v for k, v in settings_identity(self, LATER_FIELDS).items()
+                if k not in ("budget_seconds", "verbose", "restore_best")}
