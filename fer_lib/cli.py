@@ -217,14 +217,17 @@ LEAKAGE_STUDY = "leakage_study"
 
 def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int] | None = None,
           data_root: Path | str | None = None, reports_root: Path | str | None = None,
-          replace: bool = False, budget_minutes: float | None = None) -> list[str]:
+          replace: bool = False, budget_minutes: float | None = None,
+          stop_after_minutes: float | None = None) -> list[str]:
     """Run `names` (experiments or studies of `paper`; default: its experiments) under `profile` and
     write their report folders as the notebooks do; return one summary line per result. `paper` may
     be "leakage_study" (no names), the study of protocol flaws. Runs resume from their checkpoints.
     `budget_minutes` caps each seed of an experiment, and each run of an ablation, under any profile (a GPU lent
     for minutes, a CPU session): a run it stops is reported as a lower bound and continues from its checkpoint
-    under a larger budget."""
+    under a larger budget. `stop_after_minutes` stops every run of this call between epochs before that many
+    minutes from now, whatever earlier calls used (`train.config.DEADLINE_ENV`), reported the same way."""
     from .papers import get_experiments, get_studies, papers_with_experiments
+    from .train.config import deadline_after
 
     get_profile(profile)
     valid = [*papers_with_experiments(), LEAKAGE_STUDY]
@@ -234,6 +237,8 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
         from .studies.leakage import run_study
         if names:
             raise FerError(f"the leakage study takes no experiment names, got {names}; run `train leakage_study`")
+        if stop_after_minutes is not None:
+            raise FerError("--stop-after-minutes stops experiments and ablations, not the leakage study; leave it out")
         table = run_study(profile, **({"seeds": seeds} if seeds else {}), data_root=data_root,
                           reports_root=reports_root, replace=replace)
         return [f"leakage_study: {len(table)} rows"]
@@ -242,27 +247,30 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
     for name in names or []:
         if name not in by_name:
             raise unknown_name_error(f"{paper} experiment or study", name, list(by_name))
+    from .studies.fine_tune import FineTuneSpec
+    for name in names or []:
+        if isinstance(by_name[name], FineTuneSpec) and (budget_minutes, stop_after_minutes) != (None, None):
+            raise FerError(f"--budget-minutes and --stop-after-minutes stop experiments and ablations, not the "
+                           f"fine-tuning study {name!r}; leave them out for it")
     lines = []
-    for name in names or [s.name for s in experiments]:
-        spec = by_name[name]
-        if spec in studies:
-            from .studies.fine_tune import FineTuneSpec, run_fine_tuning
-            from .studies.ablation import run_ablation
-            if isinstance(spec, FineTuneSpec):
-                if budget_minutes is not None:
-                    raise FerError(f"--budget-minutes caps experiments and ablations, not the fine-tuning study "
-                                   f"{name!r}; leave it out for it")
-                table = run_fine_tuning(spec, profile, data_root=data_root, reports_root=reports_root,
-                                        replace_existing=replace)
-            else:
-                table = run_ablation(spec, profile, data_root=data_root, reports_root=reports_root,
-                                     replace_existing=replace, budget_minutes=budget_minutes)
-            lines.append(f"{paper}/{name}: study of {len(table)} rows")
-            continue
-        from .studies.experiment_runs import run_experiment
-        for result in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root, seeds=seeds,
-                                     replace=replace, budget_minutes=budget_minutes):
-            lines.append(f"{paper}/{name} ({result.label}): accuracy {result.metrics['accuracy']:.4f}")
+    with deadline_after(stop_after_minutes):
+        for name in names or [s.name for s in experiments]:
+            spec = by_name[name]
+            if spec in studies:
+                from .studies.fine_tune import run_fine_tuning
+                from .studies.ablation import run_ablation
+                if isinstance(spec, FineTuneSpec):
+                    table = run_fine_tuning(spec, profile, data_root=data_root, reports_root=reports_root,
+                                            replace_existing=replace)
+                else:
+                    table = run_ablation(spec, profile, data_root=data_root, reports_root=reports_root,
+                                         replace_existing=replace, budget_minutes=budget_minutes)
+                lines.append(f"{paper}/{name}: study of {len(table)} rows")
+                continue
+            from .studies.experiment_runs import run_experiment
+            for result in run_experiment(spec, profile, data_root=data_root, reports_root=reports_root, seeds=seeds,
+                                         replace=replace, budget_minutes=budget_minutes):
+                lines.append(f"{paper}/{name} ({result.label}): accuracy {result.metrics['accuracy']:.4f}")
     return lines
 
 
@@ -353,6 +361,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     trn.add_argument("--budget-minutes", type=float, metavar="M",
                      help="wall-clock minutes per seed of each experiment, and per run of each ablation, "
                           "counted across restarts, under any profile (default: the profile's)")
+    trn.add_argument("--stop-after-minutes", type=float, metavar="M",
+                     help="stop every run of this call between epochs before M minutes from now, whatever earlier "
+                          "calls used (a stopped run keeps its checkpoint and continues later)")
     ren = sub.add_parser("render", help="rewrite the experiment reports of a profile from their saved predictions")
     ren.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     ren.add_argument("--reports-root", help="the reports to re-render (default: the project's reports/)")
@@ -402,6 +413,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cand.add_argument("--reports-root", help="where the candidates' records go (default: the project's reports/)")
     cand.add_argument("--budget-minutes", type=float, metavar="M",
                       help="train: wall-clock minutes per candidate, counted across restarts (default: the profile's)")
+    cand.add_argument("--stop-after-minutes", type=float, metavar="M",
+                      help="train: stop each candidate between epochs before M minutes from now, whatever earlier "
+                           "calls used")
     lease = sub.add_parser("lease", help="stage one GPU lease's call: leave out what its runs do not read, pack the "
                                           "data and wheels, print the call; --restore afterwards")
     lease.add_argument("--restore", action="store_true", help="put back what the last lease left out of git's index")
@@ -487,7 +501,7 @@ def _cmd_reproduce(args) -> int | None:
 def _cmd_train(args) -> int | None:
     for line in train(args.paper, args.names, args.profile, seeds=_parse_seeds(args.seeds),
                       data_root=args.data_dir, reports_root=args.reports_root, replace=args.replace,
-                      budget_minutes=args.budget_minutes):
+                      budget_minutes=args.budget_minutes, stop_after_minutes=args.stop_after_minutes):
         print(line)
 
 
@@ -504,21 +518,25 @@ def _cmd_campaign(args) -> int | None:
 
 def _cmd_candidates(args) -> int | None:
     from .studies.candidates import choose, train_candidates
+    from .train.config import deadline_after
     if args.action == "probe-alignment":
-        if args.names or args.budget_minutes is not None:
-            raise FerError("`candidates probe-alignment` takes no names and no --budget-minutes")
+        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None:
+            raise FerError("`candidates probe-alignment` takes no names, no --budget-minutes and no --stop-after-minutes")
         from .studies.alignment_probe import run_alignment_probe
         chosen = run_alignment_probe(args.data_dir, args.reports_root)["chosen"]
         print(f"eye cascade: upscale {chosen['eye_upscale']}, {chosen['eye_min_neighbors']} neighbours")
         return None
     if args.action == "choose":
-        if args.names or args.budget_minutes is not None:
-            raise FerError("`candidates choose` takes no names and no --budget-minutes: it scores every trained candidate")
+        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None:
+            raise FerError("`candidates choose` takes no names, no --budget-minutes and no --stop-after-minutes: it "
+                           "scores every trained candidate")
         decision = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)["decision"]
         print(f"ships: {decision['ships']} ({decision['why']})")
         return None
-    for record in train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,
-                                   budget_minutes=args.budget_minutes):
+    with deadline_after(args.stop_after_minutes):
+        records = train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,
+                                   budget_minutes=args.budget_minutes)
+    for record in records:
         epochs = record["epochs"]
         print(f"{record['candidate']}: {epochs['run']}/{epochs['planned']} epochs ({epochs['stop_reason']}), "
               f"PublicTest accuracy on its own labels {record['publictest_accuracy_own_labels']}")

@@ -886,3 +886,15 @@ def test_check_data_names_an_empty_ferplus_mapping_as_a_difference(small_fer_fol
     out = capsys.readouterr()
     assert "Traceback" not in out.err + out.out
     assert "ferplus" in out.out and "differs:" in out.out.split("ferplus", 1)[1], out.out[-800:]
+
+
+@pytest.mark.parametrize("argv", [["train", "yousaf2024", "ckplus48_subject", "--stop-after-minutes", "0"],
+                                  ["train", "yousaf2024", "ckplus48_subject", "--stop-after-minutes", "-5"],
+                                  ["candidates", "train", "eye_aligned", "--stop-after-minutes", "inf"]])
+def test_a_deadline_that_is_no_time_at_all_is_one_line_before_anything_trains(argv, capsys, tmp_path, monkeypatch):
+    from fer_lib.train import DEADLINE_ENV
+
+    monkeypatch.delenv(DEADLINE_ENV, raising=False)
+    one_line_error(capsys, cli.main([*argv, "--reports-root", str(tmp_path)]),
+                   "--stop-after-minutes must be a positive number of minutes")
+    assert not any(tmp_path.iterdir()) and DEADLINE_ENV not in __import__("os").environ

@@ -61,32 +61,60 @@ def test_bad_campaign_settings_are_named(kwargs, needle, tmp_path):
         campaign.run_campaign("smoke", reports_root=tmp_path, **kwargs)
 
 
-def test_an_ablation_is_listed_once_its_reference_completed_and_not_started_past_the_time_left(tmp_path):
+def test_an_ablation_is_listed_once_its_reference_completed_and_again_while_an_arm_is_short(tmp_path):
     """mahdi2025's re-split run completed its 50 epochs (committed, from a lent GPU): its ablation at equal epochs is
     pending, at the reference's measured seconds per epoch; the standard-protocol ablation waits for its reference
     (budget-stopped short of its 50 epochs; the epochs left are read from its committed record, which grows as the run
-    is continued). A study has no budget, so one estimated past the deadline is not started."""
+    is continued). A study whose arm a deadline stopped stays pending for the epochs it fell short; a finished one
+    is not listed."""
     import shutil
-    import time
 
     from fer_lib.config import REPO_ROOT
+    from fer_lib.train import STOP_BUDGET, STOP_COMPLETED
 
     root = tmp_path / "reports"
     shutil.copytree(REPO_ROOT / "reports" / "paper" / "mahdi2025", root / "paper" / "mahdi2025")
+    shutil.rmtree(root / "paper" / "mahdi2025" / "attention_ablation_kaggle_resplit", ignore_errors=True)
     jobs = campaign.pending_jobs("paper", root, ["mahdi2025"])
     assert {(j.kind, j.experiment) for j in jobs} == {("experiment", "fer2013_standard"),
                                                        ("study", "attention_ablation_kaggle_resplit")}
     (study,) = [j for j in jobs if j.kind == "study"]
     record = json.loads((root / "paper" / "mahdi2025" / "fer2013_kaggle_resplit" / "experiment.json").read_text())
-    assert study.epochs_left == 50 and study.estimated_seconds == pytest.approx(
-        record["epochs"]["train_seconds_per_seed"][0], abs=0.1)  # one more arm of 50 epochs
-    result = campaign._run_job(study, "paper", deadline=time.time() + 100, jobs=1, reports_root=str(root),
-                               data_dir=None)
-    assert result["status"].startswith("not started: estimated") and "no budget" in result["status"]
+    per_epoch = record["epochs"]["train_seconds_per_seed"][0] / 50
+    assert study.epochs_left == 50 and study.estimated_seconds == pytest.approx(50 * per_epoch, abs=0.1)
     (experiment,) = [j for j in jobs if j.kind == "experiment"]
     assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == [study]
     standard = json.loads((root / "paper" / "mahdi2025" / "fer2013_standard" / "experiment.json").read_text())
     assert 0 < experiment.epochs_left == standard["epochs"]["planned"] - standard["epochs"]["run_per_seed"][0]
+    folder = root / "paper" / "mahdi2025" / "attention_ablation_kaggle_resplit"
+    folder.mkdir()
+    rows = [{"arm": "with dynamic attention", "seed": 0, "epochs_run": 50, "epochs_planned": 50,
+             "stop_reason": STOP_COMPLETED},
+            {"arm": "without dynamic attention", "seed": 0, "epochs_run": 12, "epochs_planned": 50,
+             "stop_reason": STOP_BUDGET}]
+    (folder / "results.json").write_text(json.dumps({"runs": rows}))
+    (short,) = campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"])
+    assert short.epochs_left == 38 and short.estimated_seconds == pytest.approx(38 * per_epoch, abs=0.1)
+    rows[1].update(epochs_run=50, stop_reason=STOP_COMPLETED)
+    (folder / "results.json").write_text(json.dumps({"runs": rows}))
+    assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == []
+
+
+def test_each_process_gets_the_deadline_and_no_budget_of_its_own(tmp_path, monkeypatch):
+    """A study runs like an experiment: `fer-lib train` with the campaign's deadline in its environment (not a
+    budget counted across restarts, which would stop a run continued from a CPU's long epochs at once)."""
+    from fer_lib.train import DEADLINE_ENV
+    from fer_lib.train.config import deadline_from_env
+
+    for kind, head in (("study", ["train", "mahdi2025"]), ("experiment", ["train", "mahdi2025"]),
+                       ("candidate", ["candidates", "train"])):
+        job = campaign.Job("mahdi2025", "x", str(tmp_path), 5, 100.0, None, kind)
+        cmd = campaign.job_command(job, "paper", str(tmp_path), "/data")
+        assert cmd[3:5] == head and "--budget-minutes" not in cmd and cmd[-2:] == ["--data-dir", "/data"]
+    env = campaign.job_environment(1234567890.4, 4)
+    assert env[DEADLINE_ENV] == "1234567890" and env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.23"
+    monkeypatch.setenv(DEADLINE_ENV, env[DEADLINE_ENV])
+    assert deadline_from_env() == 1234567890.0  # what the process reads back
 
 
 def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_record(data_root, tmp_path,

@@ -128,5 +128,6 @@ def test_a_budget_in_minutes_caps_experiments_under_any_profile_and_is_refused_f
     assert budget_seconds(spec, get_profile("cpu")) == 60 * spec.cpu_budget_minutes
     with pytest.raises(FerError, match="budget_minutes must be a positive number"):
         budget_seconds(spec, get_profile("paper"), -1)
-    with pytest.raises(FerError, match="caps experiments and ablations, not the fine-tuning study 'ckplus_fine_tuning'"):
-        cli.train("khalid2025", ["ckplus_fine_tuning"], "smoke", budget_minutes=5)
+    for limit in ({"budget_minutes": 5}, {"stop_after_minutes": 5}):
+        with pytest.raises(FerError, match="stop experiments and ablations, not the fine-tuning study 'ckplus_fine_tuning'"):
+            cli.train("khalid2025", ["ckplus_fine_tuning"], "smoke", **limit)

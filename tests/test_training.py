@@ -85,6 +85,39 @@ def test_budget_stops_between_epochs_and_a_larger_budget_continues(tmp_path):
     assert longer.resumed_from_epoch == 1 and longer.epochs_run == 50
 
 
+def test_a_deadline_stops_this_call_only_and_never_before_a_first_epoch(tmp_path, monkeypatch):
+    """`$FER_DEADLINE` (a campaign's, or `--stop-after-minutes`): a run with nothing trained trains one epoch, then
+    stops as by its budget; resumed past the deadline it trains nothing; a later deadline continues it, timed by its
+    own call's epochs, whatever time earlier calls spent (a budget counted across restarts would stop it)."""
+    import time
+
+    from fer_lib.train.config import DEADLINE_ENV, deadline_after, deadline_from_env
+
+    monkeypatch.setenv(DEADLINE_ENV, f"{time.time() - 1:.0f}")  # already passed
+    first = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
+    assert (first.epochs_run, first.stop_reason) == (1, STOP_BUDGET) and first.stopped_by_budget
+    assert fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run").epochs_run == 1
+    state_path = tmp_path / "run" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["elapsed_seconds"] = 1e6  # as if its earlier epochs had taken days elsewhere
+    state["history"][-1]["seconds"] = 1e5
+    state_path.write_text(json.dumps(state))
+    monkeypatch.setenv(DEADLINE_ENV, f"{time.time() + 600:.0f}")
+    done = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
+    assert (done.resumed_from_epoch, done.epochs_run, done.stop_reason) == (1, 3, STOP_COMPLETED)
+    monkeypatch.setenv(DEADLINE_ENV, "tomorrow")
+    with pytest.raises(FerError, match="FER_DEADLINE must be a Unix time"):
+        deadline_from_env()
+    monkeypatch.delenv(DEADLINE_ENV)
+    with deadline_after(2):
+        assert deadline_from_env() == pytest.approx(time.time() + 120, abs=2)
+    assert deadline_from_env() is None  # restored after the call
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(FerError, match="--stop-after-minutes must be a positive number"):
+            with deadline_after(bad):
+                pass
+
+
 def test_a_different_configuration_starts_afresh(tmp_path):
     fit(small_model, TRAIN, VAL, config(epochs=2), tmp_path / "run")
     other = fit(small_model, TRAIN, VAL, config(epochs=2, learning_rate=1e-3), tmp_path / "run")

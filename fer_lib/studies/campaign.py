@@ -6,16 +6,19 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
 1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
    cost estimated from its saved report's measured seconds per epoch (on the machine that measured them: a
    faster device only shortens it) times the epochs still to run; unmeasured ones come last. It lists too the
-   ablations at equal epochs whose reference experiment has completed and whose report is missing: the other
-   arms at the reference's measured seconds per epoch. A study has no budget to stop it between epochs, so one
-   whose estimate is over the time left is not started. Asked for (`candidates`), it lists issue 50's candidates
+   ablations at equal epochs whose reference experiment has completed and whose report is missing or holds an arm
+   a deadline stopped short of the reference's epochs: the arms' epochs left at the reference's measured seconds
+   per epoch. Asked for (`candidates`), it lists issue 50's candidates
    for the shipped model not yet trained to their planned epochs (`studies.candidates`; their cost from their own
    record, else from a reference experiment of the same network under the profile);
 2. runs them, heaviest first, `jobs` at a time, each as its own `fer-lib train` process (its own Keras backend
    and device memory: JAX's preallocation is shared out, `XLA_PYTHON_CLIENT_MEM_FRACTION`), on joblib's process
    scheduler, on every machine the suite uses (the GPU one included);
-3. gives each run the wall-clock budget left until the deadline, so it stops between epochs with its checkpoint
-   (a later campaign resumes it), and kills none that overruns by more than `GRACE_SECONDS`;
+3. gives each process the campaign's deadline (`train.DEADLINE_ENV`), so every run in it (each seed of an
+   experiment, each arm of an ablation) stops between epochs before it, with its checkpoint (a later campaign, or
+   `fer-lib train`, resumes it; an ablation's stopped arm keeps its checkpoint in the study's report folder). The
+   deadline is the call's, not a budget counted across restarts: a run continued from a CPU's epochs is timed by
+   the device's own. A process still running `GRACE_SECONDS` past the deadline is killed;
 4. packs every report folder it touched (record, histories, predictions, a budget-stopped run's checkpoint) and
    the machine's log of test-split looks into at most `MAX_FILES` files of `MAX_FILE_BYTES` (`pack`), which
    `unpack` restores on the CPU machine, where the reports are rendered: the folders replace their copies, the
@@ -57,7 +60,7 @@ class Job:
     epochs_left: int
     estimated_seconds: float | None
     measured_on: str | None
-    kind: str = "experiment"  # or "study": an ablation, run without a budget; or "candidate" (`studies.candidates`)
+    kind: str = "experiment"  # or "study" (an ablation), or "candidate" (`studies.candidates`)
 
 
 def _measured(record: ExperimentRecord) -> tuple[float, str]:
@@ -106,22 +109,35 @@ def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: l
 
 
 def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | None) -> list[Job]:
-    """`paper`'s ablations at equal epochs under `profile` with no report yet whose reference experiment has
-    completed (before that, they would train their arms for the epochs of an unfinished run)."""
+    """`paper`'s ablations at equal epochs under `profile` whose reference experiment has completed (before that,
+    they would train their arms for the epochs of an unfinished run) and whose report is missing or unfinished."""
     name, jobs = get_profile(profile).name, []
     for study in get_studies(paper):
         if (not isinstance(study, AblationSpec) or study.equal != "epochs" or study.reference_runs_of is None
-                or (names and study.name not in names) or (study_folder(study, name, root) / "results.json").exists()):
+                or (names and study.name not in names)):
             continue
         folder = report_folder(study.reference_experiment(), name, root)
         record = ExperimentRecord.read(folder) if (folder / RECORD_FILE).exists() else None
         if record is None or not record.completed:
             continue
-        per_epoch, where = _measured(record)
-        epochs = sum(record.epochs.run_per_seed) * (len(study.arms) - 1)
-        jobs.append(Job(paper, study.name, str(study_folder(study, name, root)), epochs, round(per_epoch * epochs, 1),
-                        where, "study"))
+        epochs = _study_epochs_left(study_folder(study, name, root),
+                                    sum(record.epochs.run_per_seed) * (len(study.arms) - 1))
+        if epochs:
+            per_epoch, where = _measured(record)
+            jobs.append(Job(paper, study.name, str(study_folder(study, name, root)), epochs,
+                            round(per_epoch * epochs, 1), where, "study"))
     return jobs
+
+
+def _study_epochs_left(folder: Path, when_new: int) -> int:
+    """The epochs an ablation's arms have still to train: `when_new` where `folder` holds no report, else the
+    epochs its budget-stopped runs fell short of their plan (0: finished)."""
+    from ..train import STOP_BUDGET
+
+    if not (folder / "results.json").exists():
+        return when_new
+    rows = json.loads((folder / "results.json").read_text())["runs"]
+    return sum(r["epochs_planned"] - r["epochs_run"] for r in rows if r["stop_reason"] == STOP_BUDGET)
 
 
 def _pending_candidates(profile: str, root: Path, names: list[str]) -> list[Job]:
@@ -165,27 +181,33 @@ def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: s
     left = deadline - time.time()
     if left < 30:
         return {**asdict(job), "status": "not started: the deadline had come", "seconds": 0.0}
-    if job.kind == "study" and (job.estimated_seconds or 0) > left:
-        return {**asdict(job), "seconds": 0.0, "status": f"not started: estimated {job.estimated_seconds:.0f} s, over "
-                f"the {left:.0f} s left (a study has no budget to stop it between epochs)"}
-    env = {**os.environ, "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / jobs:.2f}", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-           "FER_PROGRESS": "0"}
-    cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment, "--profile", profile,
-           "--reports-root", reports_root]
-    if job.kind == "candidate":
-        cmd[3:6] = ["candidates", "train", job.experiment]
-    if job.kind in ("experiment", "candidate"):
-        cmd += ["--budget-minutes", f"{left / 60:.2f}"]
-    if data_dir:
-        cmd += ["--data-dir", data_dir]
     started = time.time()
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=left + GRACE_SECONDS)
+        done = subprocess.run(job_command(job, profile, reports_root, data_dir), env=job_environment(deadline, jobs),
+                              capture_output=True, text=True, timeout=left + GRACE_SECONDS)
         status = "ran" if done.returncode == 0 else f"failed (exit {done.returncode})"
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
     except subprocess.TimeoutExpired:
         status, tail = "stopped at the deadline (its checkpoint resumes it)", []
     return {**asdict(job), "status": status, "seconds": round(time.time() - started, 1), "tail": tail}
+
+
+def job_command(job: Job, profile: str, reports_root: str, data_dir: str | None) -> list[str]:
+    """The `fer-lib` process that runs `job`: `train` for an experiment or a study, `candidates train` for a
+    candidate. No budget: the deadline in its environment stops it (`job_environment`)."""
+    if job.kind == "candidate":
+        cmd = [sys.executable, "-m", "fer_lib", "candidates", "train", job.experiment]
+    else:
+        cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment]
+    return cmd + ["--profile", profile, "--reports-root", reports_root] + (["--data-dir", data_dir] if data_dir else [])
+
+
+def job_environment(deadline: float, jobs: int) -> dict[str, str]:
+    """The environment of a job's process: the campaign's `deadline`, and a `jobs`-th of the device's memory."""
+    from ..train import DEADLINE_ENV
+
+    return {**os.environ, DEADLINE_ENV: f"{deadline:.0f}", "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / jobs:.2f}",
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true", "FER_PROGRESS": "0"}
 
 
 def run_campaign(profile: str, minutes: float, jobs: int = 2, *, reports_root: Path | str | None = None,

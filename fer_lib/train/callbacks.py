@@ -9,7 +9,8 @@ They run in this order at the end of every epoch:
 2. `CollapseStop`: a run whose validation accuracy equals the share of a single class for
    `patience` epochs in a row predicts one class for everything (as Adam at lr 0.01 does here;
    with balanced training that class need not be the majority); it stops and says so.
-3. `BudgetStop`: stops *between* epochs, before an epoch that would not fit the wall-clock budget.
+3. `BudgetStop`: stops *between* epochs, before an epoch that would not fit the wall-clock budget (the run's own,
+   counted across restarts) or would pass the call's deadline (`config.DEADLINE_ENV`, timed by this call's epochs).
 4. `Checkpoint`: marks a run that reached its planned epochs as completed, stops training when a
    rule above said so, and writes the model (with its optimizer state) and `state.json`.
 5. `EpochProgress`: a bar per run, epoch k of n, with the budget left and the latest validation accuracy.
@@ -143,16 +144,24 @@ class CollapseStop(keras.callbacks.Callback):
 
 
 class BudgetStop(keras.callbacks.Callback):
-    """Stops between epochs when the next epoch would overrun `budget_seconds` (counted across restarts)."""
+    """Stops between epochs when the next epoch would overrun `budget_seconds` (counted across restarts), or would
+    end after `deadline` (a Unix time; the next epoch timed by this call's own epochs, not by another machine's)."""
 
-    def __init__(self, run: RunState, config: TrainConfig):
+    def __init__(self, run: RunState, config: TrainConfig, deadline: float | None = None):
         super().__init__()
-        self.run, self.config = run, config
+        self.run, self.config, self.deadline = run, config, deadline
+        self.first_epoch_here = len(run.state["history"])  # the history before it was trained elsewhere, or earlier
+
+    def next_epoch_passes_deadline(self) -> bool:
+        recent = [h["seconds"] for h in self.run.state["history"][self.first_epoch_here:][-3:]]
+        return self.deadline is not None and bool(recent) and time.time() + BUDGET_MARGIN * max(recent) > self.deadline
 
     def on_epoch_end(self, epoch, logs=None):
         state = self.run.state
-        if (state["stop_reason"] is None and self.config.budget_seconds is not None
-                and state["epochs_done"] < self.config.epochs and self.run.next_epoch_exceeds(self.config.budget_seconds)):
+        if state["stop_reason"] is not None or state["epochs_done"] >= self.config.epochs:
+            return
+        if ((self.config.budget_seconds is not None and self.run.next_epoch_exceeds(self.config.budget_seconds))
+                or self.next_epoch_passes_deadline()):
             state["stop_reason"] = STOP_BUDGET
 
 

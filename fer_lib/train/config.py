@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 
 import keras
@@ -32,6 +35,48 @@ def with_later_defaults(saved: dict) -> dict:
 STOP_COMPLETED = "completed all planned epochs"
 STOP_BUDGET = "stopped by wall-clock budget"
 STOP_COLLAPSED = "stopped: predictions collapsed to a single class"
+
+# A wall-clock instant (Unix seconds) before which every run of a process stops, between epochs, whatever its own
+# budget and whatever earlier calls used: `fer-lib train --stop-after-minutes` sets it, and a campaign sets it for
+# each process it starts. A run's budget counts across restarts (a fresh budget would let a resumed run overrun);
+# a deadline is this call's alone, so a run continued from another machine's checkpoint is not stopped by time
+# spent there. A run so stopped says "stopped by wall-clock budget" and continues from its checkpoint later.
+DEADLINE_ENV = "FER_DEADLINE"
+
+
+def deadline_from_env() -> float | None:
+    """The instant in `$FER_DEADLINE` (Unix seconds), or None where it is unset or empty."""
+    value = os.environ.get(DEADLINE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        instant = float(value)
+    except ValueError:
+        instant = math.nan
+    if not math.isfinite(instant):
+        raise FerError(f"${DEADLINE_ENV} must be a Unix time in seconds (as `date +%s` prints), got {value!r}; "
+                       "unset it for no deadline")
+    return instant
+
+
+@contextmanager
+def deadline_after(minutes: float | None):
+    """`$FER_DEADLINE` set `minutes` from now for the runs trained inside (None: left as it is), restored after;
+    a FerError names `--stop-after-minutes` where `minutes` is not a positive number."""
+    if minutes is None:
+        yield
+        return
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < math.inf:
+        raise FerError(f"--stop-after-minutes must be a positive number of minutes, got {minutes!r}")
+    before = os.environ.get(DEADLINE_ENV)
+    os.environ[DEADLINE_ENV] = f"{time.time() + 60 * minutes:.0f}"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DEADLINE_ENV, None)
+        else:
+            os.environ[DEADLINE_ENV] = before
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@
   folder; a restarted run with the same configuration and data resumes from the last one, under
   any Keras backend (the checkpoint is a plain `.keras` file; each backend's segment is recorded).
 - A wall-clock budget stops training cleanly between epochs and counts time across restarts, so a
-  resumed run does not get a fresh budget; a larger budget continues a budget-stopped run.
+  resumed run does not get a fresh budget; a larger budget continues a budget-stopped run. A deadline
+  (`$FER_DEADLINE`, this call's alone) stops it the same way; a run not yet trained one epoch trains one.
 - The weights evaluated at the end are those of the best validation epoch, when there is a
   validation set and `config.restore_best`, else the last epoch's.
 - Where it trains (one device or data parallelism) comes from `backend.placement()`; how fast
@@ -23,6 +24,7 @@ import hashlib
 import math
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -40,7 +42,7 @@ from ..provenance import check_committed, diff_sha256, git_commit, training_envi
 from .callbacks import (BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, HeldOutScores, RunState,
                         WatchScores)
 from .compilation import CompileRecord, compile_log, use_persistent_cache
-from .config import STOP_BUDGET, TrainConfig
+from .config import STOP_BUDGET, TrainConfig, deadline_from_env
 from .fast_paths import FastPaths, dtype_policy
 from .predict import fixed_shapes
 
@@ -122,6 +124,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                        "fitted to label distributions")
     placement = placement or backend.placement()
     fast = fast or FastPaths.from_env()
+    deadline = deadline_from_env()
     run_dir = Path(run_dir)
     identity = {"config": config.identity(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT,
                 **({"watch": sorted(watch)} if watch else {})}
@@ -167,6 +170,8 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             run = RunState(run_dir, state)
         shares = [] if val is None or not len(val[1]) else [float(s) for s in np.bincount(val[1]) / len(val[1]) if s > 0]
         over_budget = config.budget_seconds is not None and run.next_epoch_exceeds(config.budget_seconds)
+        # past the deadline a run with epochs to report stops before training; one with none trains one epoch
+        over_budget = over_budget or (deadline is not None and time.time() >= deadline and state["epochs_done"] > 0)
         if state["stop_reason"] is None and state["epochs_done"] < config.epochs and not over_budget:
             check_committed(here["git_commit"])
             last = state["backends"][-1] if state["backends"] else {}
@@ -199,7 +204,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             callbacks = [*([HeldOutScores(val)] if has_val and fixed else []), EpochRecord(run),
                          *([CompileRecord(run, log)] if log is not None else []),
                          *([WatchScores(run, watch)] if watch else []), CollapseStop(run, config.collapse_patience, shares),
-                         BudgetStop(run, config), Checkpoint(run, config),
+                         BudgetStop(run, config, deadline), Checkpoint(run, config),
                          EpochProgress(run, config, f"{run_dir.parent.name}/{run_dir.name}")]
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epochs_done"],
                       callbacks=callbacks, verbose=config.verbose)
