@@ -64,9 +64,9 @@ def test_bad_campaign_settings_are_named(kwargs, needle, tmp_path):
 def test_an_ablation_is_listed_once_its_reference_completed_and_again_while_an_arm_is_short(tmp_path):
     """mahdi2025's re-split run completed its 50 epochs (committed, from a lent GPU): its ablation at equal epochs is
     pending, at the reference's measured seconds per epoch; the standard-protocol ablation waits for its reference
-    (budget-stopped short of its 50 epochs; the epochs left are read from its committed record, which grows as the run
-    is continued). A study whose arm a deadline stopped stays pending for the epochs it fell short; a finished one
-    is not listed."""
+    while that run is short of its 50 epochs (the epochs left read from its committed record; it completed on the CPU
+    on 2026-12-05, so its ablation is pending now; a copy of its record cut back to 42 epochs shows the wait).
+    A study whose arm a deadline stopped stays pending for the epochs it fell short; a finished one is not listed."""
     import shutil
 
     from fer_lib.config import REPO_ROOT
@@ -75,6 +75,15 @@ def test_an_ablation_is_listed_once_its_reference_completed_and_again_while_an_a
     root = tmp_path / "reports"
     shutil.copytree(REPO_ROOT / "reports" / "paper" / "mahdi2025", root / "paper" / "mahdi2025")
     shutil.rmtree(root / "paper" / "mahdi2025" / "attention_ablation_kaggle_resplit", ignore_errors=True)
+    standard_path = root / "paper" / "mahdi2025" / "fer2013_standard" / "experiment.json"
+    standard = json.loads(standard_path.read_text())
+    if standard["epochs"]["run_per_seed"][0] == standard["epochs"]["planned"]:
+        jobs = campaign.pending_jobs("paper", root, ["mahdi2025"])
+        assert {(j.kind, j.experiment) for j in jobs} == {("study", "attention_ablation"),
+                                                           ("study", "attention_ablation_kaggle_resplit")}
+        epochs = standard["epochs"]
+        epochs.update(run_per_seed=[42], stop_reasons=[STOP_BUDGET])
+        standard_path.write_text(json.dumps(standard))  # as it stood before its last eight epochs
     jobs = campaign.pending_jobs("paper", root, ["mahdi2025"])
     assert {(j.kind, j.experiment) for j in jobs} == {("experiment", "fer2013_standard"),
                                                        ("study", "attention_ablation_kaggle_resplit")}
@@ -84,7 +93,6 @@ def test_an_ablation_is_listed_once_its_reference_completed_and_again_while_an_a
     assert study.epochs_left == 50 and study.estimated_seconds == pytest.approx(50 * per_epoch, abs=0.1)
     (experiment,) = [j for j in jobs if j.kind == "experiment"]
     assert campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation_kaggle_resplit"]) == [study]
-    standard = json.loads((root / "paper" / "mahdi2025" / "fer2013_standard" / "experiment.json").read_text())
     assert 0 < experiment.epochs_left == standard["epochs"]["planned"] - standard["epochs"]["run_per_seed"][0]
     folder = root / "paper" / "mahdi2025" / "attention_ablation_kaggle_resplit"
     folder.mkdir()
