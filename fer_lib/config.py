@@ -123,10 +123,10 @@ class Profile:
         return None if self.budget_scale is None else seconds * self.budget_scale
 
 
-def budget_minutes_in_seconds(minutes: float) -> float:
-    """`minutes` of wall clock in seconds, or a FerError where they are not a positive finite number."""
+def budget_minutes_in_seconds(minutes: float, name: str = "budget_minutes") -> float:
+    """`minutes` of wall clock in seconds, or a FerError naming `name` where they are not a positive finite number."""
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0 or minutes == float("inf"):
-        raise FerError(f"budget_minutes must be a positive number of minutes, got {minutes!r}")
+        raise FerError(f"{name} must be a positive number of minutes, got {minutes!r}")
     return 60 * minutes
 
 

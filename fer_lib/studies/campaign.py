@@ -120,12 +120,11 @@ def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | No
         record = ExperimentRecord.read(folder) if (folder / RECORD_FILE).exists() else None
         if record is None or not record.completed:
             continue
-        epochs = _study_epochs_left(study_folder(study, name, root),
-                                    sum(record.epochs.run_per_seed) * (len(study.arms) - 1))
+        folder = study_folder(study, name, root)
+        epochs = _study_epochs_left(folder, sum(record.epochs.run_per_seed) * (len(study.arms) - 1))
         if epochs:
             per_epoch, where = _measured(record)
-            jobs.append(Job(paper, study.name, str(study_folder(study, name, root)), epochs,
-                            round(per_epoch * epochs, 1), where, "study"))
+            jobs.append(Job(paper, study.name, str(folder), epochs, round(per_epoch * epochs, 1), where, "study"))
     return jobs
 
 

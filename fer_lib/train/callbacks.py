@@ -48,9 +48,14 @@ class RunState:
         write_json(self.run_dir / "state.json", self.state)
 
     def next_epoch_exceeds(self, budget_seconds: float) -> bool:
-        """Whether another epoch, 10% slower than the slowest of the last three, would overrun the budget."""
-        recent = [h["seconds"] for h in self.state["history"][-3:]]
-        return self.state["elapsed_seconds"] + BUDGET_MARGIN * (max(recent) if recent else 0.0) > budget_seconds
+        """Whether another epoch would overrun the budget (`next_epoch_seconds` of the whole history)."""
+        return self.state["elapsed_seconds"] + next_epoch_seconds(self.state["history"]) > budget_seconds
+
+
+def next_epoch_seconds(history: list[dict]) -> float:
+    """The seconds planned for another epoch: 10% slower than the slowest of the last three in `history` (0 if none)."""
+    recent = [h["seconds"] for h in history[-3:]]
+    return BUDGET_MARGIN * (max(recent) if recent else 0.0)
 
 
 class EpochRecord(keras.callbacks.Callback):
@@ -153,8 +158,8 @@ class BudgetStop(keras.callbacks.Callback):
         self.first_epoch_here = len(run.state["history"])  # the history before it was trained elsewhere, or earlier
 
     def next_epoch_passes_deadline(self) -> bool:
-        recent = [h["seconds"] for h in self.run.state["history"][self.first_epoch_here:][-3:]]
-        return self.deadline is not None and bool(recent) and time.time() + BUDGET_MARGIN * max(recent) > self.deadline
+        here = self.run.state["history"][self.first_epoch_here:]
+        return self.deadline is not None and bool(here) and time.time() + next_epoch_seconds(here) > self.deadline
 
     def on_epoch_end(self, epoch, logs=None):
         state = self.run.state

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 
 import keras
 
-from ..config import settings_identity
+from ..config import budget_minutes_in_seconds, settings_identity
 from ..errors import FerError
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
@@ -66,10 +66,9 @@ def deadline_after(minutes: float | None):
     if minutes is None:
         yield
         return
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < math.inf:
-        raise FerError(f"--stop-after-minutes must be a positive number of minutes, got {minutes!r}")
+    seconds = budget_minutes_in_seconds(minutes, "--stop-after-minutes")
     before = os.environ.get(DEADLINE_ENV)
-    os.environ[DEADLINE_ENV] = f"{time.time() + 60 * minutes:.0f}"
+    os.environ[DEADLINE_ENV] = f"{time.time() + seconds:.0f}"
     try:
         yield
     finally:
