@@ -326,40 +326,12 @@ def test_claims_and_reading_tables():
     assert reading_table("yousaf2024") is None
 
 
-def test_an_ablation_reuses_its_experiments_runs_as_the_reference(data_root, tmp_path, monkeypatch):
-    from fer_lib.studies.experiment_runs import run_experiment
-    from fer_lib.papers import get_experiments
-    from fer_lib.papers.mahdi2025.experiments import STUDIES
-    from fer_lib.studies.ablation import run_ablation
-
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
-    spec = replace(get_experiments("mahdi2025", "fer2013_standard")[0], model_options={})
-    study = replace(STUDIES[0], model="mahdi2025_multiscale_attention_net")
-    small = {"stage_filters": (8, 16, 16), "stem_filters": 8}
-    spec = replace(spec, model_options=small)
-    study = replace(study, arms={"with dynamic attention": small, "without dynamic attention": {**small, "dynamic_attention": False}})
-    monkeypatch.setattr("fer_lib.papers.mahdi2025.experiments.EXPERIMENTS", [spec])
-    result = run_experiment(spec, "smoke", data_root=data_root, reports_root=tmp_path / "reports")[0]
-    reference_dir = tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "fer2013_standard" / "lr0.001" / "seed0"
-    state = json.loads((reference_dir / "state.json").read_text())
-    table = run_ablation(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")
-    assert json.loads((reference_dir / "state.json").read_text())["elapsed_seconds"] == state["elapsed_seconds"]  # not retrained
-    assert not (tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "attention_ablation" / "with_dynamic_attention").exists()
-    assert table.loc[0, "accuracy"] == round(result.metrics["accuracy"], 4)
-    page = (tmp_path / "reports" / "smoke" / "mahdi2025" / "attention_ablation" / "report.html").read_text()
-    assert "What the paper says, what we built, and why" in page
-    experiment_page = (result.folder / "report.html").read_text()
-    assert "What the paper says, what we built, and why" in experiment_page and "dynamic convolution" in experiment_page
-    with pytest.raises(FerError, match="its reference arm is not experiment fer2013_standard .*differ in training"):
-        run_ablation(replace(study, training=replace(study.training, epochs=3)), "smoke", data_root=data_root,
-                     reports_root=tmp_path / "reports")
-
-
-def test_a_budget_stopped_ablation_arm_keeps_its_checkpoint_and_a_fresh_checkout_continues_it(data_root, tmp_path,
-                                                                                            monkeypatch):
-    """`budget_minutes` caps the arm (not the reference, which is the experiment's run): the arm stopped short of
-    the reference's epochs is not compared yet, its look is logged and its checkpoint kept with the report (a
-    re-render keeps it); from an empty cache a larger budget continues it to the reference's epochs."""
+def test_an_ablation_reuses_its_experiments_run_and_a_budget_stopped_arm_continues_in_a_fresh_checkout(
+        data_root, tmp_path, monkeypatch):
+    """The reference arm is the experiment's own run, read from its report and never trained again.
+    `budget_minutes` caps the other arm: stopped short of the reference's epochs it is not compared yet, its look
+    is logged and its checkpoint kept with the report (a re-render keeps it); from an empty cache a larger budget
+    continues it to the reference's epochs. (One test: the experiment's run is the slow part of both.)"""
     from fer_lib import config
     from fer_lib.evaluate import test_looks
     from fer_lib.papers import get_experiments
@@ -375,9 +347,19 @@ def test_a_budget_stopped_ablation_arm_keeps_its_checkpoint_and_a_fresh_checkout
                                       "without dynamic attention": {**small, "dynamic_attention": False}})
     monkeypatch.setattr("fer_lib.papers.mahdi2025.experiments.EXPERIMENTS", [spec])
     reports = tmp_path / "reports"
-    run_experiment(spec, "smoke", data_root=data_root, reports_root=reports)
+    result = run_experiment(spec, "smoke", data_root=data_root, reports_root=reports)[0]
+    reference_dir = tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "fer2013_standard" / "lr0.001" / "seed0"
+    state = json.loads((reference_dir / "state.json").read_text())
     stopped = run_ablation(study, "smoke", data_root=data_root, reports_root=reports, budget_minutes=1e-4)
+    # the reference: the experiment's run, not retrained
+    assert json.loads((reference_dir / "state.json").read_text())["elapsed_seconds"] == state["elapsed_seconds"]
+    assert not (tmp_path / "cache" / "runs" / "smoke" / "mahdi2025" / "attention_ablation" / "with_dynamic_attention").exists()
+    assert stopped.loc[0, "accuracy"] == round(result.metrics["accuracy"], 4)
     folder = reports / "smoke" / "mahdi2025" / "attention_ablation"
+    assert "What the paper says, what we built, and why" in (folder / "report.html").read_text()
+    experiment_page = (result.folder / "report.html").read_text()
+    assert "What the paper says, what we built, and why" in experiment_page and "dynamic convolution" in experiment_page
+    # the arm, stopped by its budget after one of the reference's two epochs
     kept = folder / "checkpoint_without_dynamic_attention_seed0"
     assert list(stopped["epochs_run"]) == ["2/2", "1/2"]
     assert stopped.loc[1, "effect"].startswith("not yet comparable: the arm trained 1 of the reference's 2 epochs")
@@ -396,9 +378,13 @@ def test_a_budget_stopped_ablation_arm_keeps_its_checkpoint_and_a_fresh_checkout
     assert not kept.exists()
     with pytest.raises(FerError, match="weaker|fewer|replace"):
         run_ablation(study, "smoke", data_root=data_root, reports_root=reports, budget_minutes=1e-4)
+    with pytest.raises(FerError, match="its reference arm is not experiment fer2013_standard .*differ in training"):
+        run_ablation(replace(study, training=replace(study.training, epochs=3)), "smoke", data_root=data_root,
+                     reports_root=reports)
 
 
-def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch):
+def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch,
+                                                                                      small_khalid2025_backbone):
     """The frozen phase leaves every backbone weight as pretrained; the second phase changes only the
     top blocks (batch normalization kept frozen); the scratch arm shares nothing with the source."""
     from fer_lib.studies.experiment_runs import run_experiment
@@ -407,15 +393,7 @@ def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_bl
     from fer_lib.papers.khalid2025.models import top_layers
     from fer_lib.studies.fine_tune import pretrained_model, run_fine_tuning
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
-    # MobileNetV2 at a third of its width, cut after its second block and fine-tuned from it: the freezing is what
-    # is tested, and the full network (cut at block 12) took 96 s of the suite's 10 minutes on two cores, this 60
-    from functools import partial
-    from fer_lib.papers.khalid2025 import models as khalid_models
-    full = khalid_models.BACKBONES["mobilenetv2"]
-    monkeypatch.setitem(khalid_models.BACKBONES, "mobilenetv2",
-                        replace(full, constructor=partial(keras.applications.MobileNetV2, alpha=0.35),
-                                feature_layer="block_2_add", top_from="block_2_expand"))
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))  # the freezing is tested, on the small backbone
     study = STUDIES[1]
     with pytest.raises(FerError, match="has no checkpoint at .* run that experiment first"):
         run_fine_tuning(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")

@@ -18,11 +18,16 @@ def test_every_path_trains_and_the_ratio_is_suite_over_naive(monkeypatch):
     monkeypatch.setattr(tb, "TIMED_EPOCHS", 1)
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (1024, 48, 48)).astype(np.uint8), rng.integers(0, 7, 1024)
-    peaks = {"float32": 50.0, "bfloat16": 100.0}
+    # the peaks as `measure_peak` reports them on this machine: a bfloat16 peak only where bfloat16 is native (on
+    # an AVX2 CPU the emulated bfloat16 paths took 124 of this test's 200 s, and the benchmark never runs them there)
+    native = cpu_supports_bfloat16() or gpus_present()
+    peaks = {"float32": 50.0, "bfloat16": 100.0 if native else None}
     summary, paths = tb.bench_models(images, labels, peaks, names=["yousaf2024"], log=lambda line: None)
+    fast = (["pipeline, bfloat16", "pipeline, bfloat16, 16 steps per execution",
+             "pipeline, bfloat16, 16 steps per execution, XLA"] if native
+            else ["pipeline, float32, 16 steps per execution, XLA"])
     assert [p["path"].split(":")[0].split(" (")[0] for p in paths] == [
-        "naive", "suite pipeline", "pipeline, float32, 16 steps per execution", "pipeline, bfloat16",
-        "pipeline, bfloat16, 16 steps per execution", "pipeline, bfloat16, 16 steps per execution, XLA",
+        "naive", "suite pipeline", "pipeline, float32, 16 steps per execution", *fast,
         "suite default, every image augmented"]
     assert all(p["train_images_per_s"] > 0 and not p["error"] for p in paths)
     row = summary[0]
