@@ -117,6 +117,17 @@ def test_cache_is_fast_and_invalidated_when_the_source_changes(small_fer_folder,
     assert len(d.load_fer2013_folders(small_fer_folder)) == len(first) + 1
 
 
+def test_one_folder_named_two_ways_keeps_one_cache_entry(small_fer_folder, isolated_cache, monkeypatch):
+    # the fingerprint reads each file's path under the folder as text; a folder named relatively (".") has no such
+    # text prefix and is read through relative_to: both ways must give one key, and the images and ids of one load
+    first = d.load_fer2013_folders(small_fer_folder)
+    monkeypatch.chdir(small_fer_folder)
+    second = d.load_fer2013_folders(".")
+    assert len(list((isolated_cache / "datasets").glob("*.npz"))) == 1
+    np.testing.assert_array_equal(first.images, second.images)
+    np.testing.assert_array_equal(first.ids, second.ids)
+
+
 def test_two_copies_of_one_tree_never_share_a_cache_entry(small_fer_folder, tmp_path, isolated_cache):
     import subprocess
     copy = tmp_path / "copy" / "fer2013"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,10 +29,15 @@ CACHE_VERSION = 2  # 2: the folder's own path is part of the key
 
 
 def fingerprint(paths: list[Path], root: Path) -> str:
+    """A digest of the folder `root` and of each file's path under it, size and modification time."""
     digest = hashlib.sha1(f"v{CACHE_VERSION}|{Path(root).resolve()}\n".encode())
+    # each path's text after root's, the text of `relative_to(root)` without its cost on 36k files
+    prefix = f"{root}{os.sep}"
     for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        stat = os.stat(path)
+        text = str(path)
+        relative = text[len(prefix):] if text.startswith(prefix) else path.relative_to(root)
+        digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
 
 

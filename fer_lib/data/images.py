@@ -40,17 +40,23 @@ def decode_all(paths: list[Path], desc: str) -> tuple[np.ndarray, np.ndarray, li
 
 
 def _entries(folder: Path) -> list[Path]:
-    """The entries of a data folder. A link that leads nowhere or back to itself is an error naming it:
-    the files it stood for would otherwise be silently missing from the dataset."""
+    """The entries of a data folder, in the order `sorted(folder.iterdir())` gives. A link that leads nowhere or
+    back to itself is an error naming it: the files it stood for would otherwise be silently missing from the dataset.
+
+    One `scandir` (its entries know whether they are links without a system call each) sorted by name (what
+    sorting paths of one folder compares, `normcase` where the system folds case) lists FER2013's 36k files in a
+    fraction of the time that sorting `Path` objects and asking each whether it is a link took."""
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as listing:
+            found = sorted(listing, key=lambda entry: os.path.normcase(entry.name))
     except OSError as exc:  # no permission, or the folder itself is a broken link
         raise FerError(f"cannot list {folder} ({exc.strerror or exc}); fix or remove that link or folder") from None
-    broken = [p for p in entries if p.is_symlink() and not p.exists()]  # exists() is False for loops too
+    # exists() is False for loops too
+    broken = [entry.name for entry in found if entry.is_symlink() and not os.path.exists(entry.path)]
     if broken:
-        raise FerError(f"{len(broken)} link(s) in {folder} lead nowhere or back to themselves, e.g. {broken[0].name}; "
+        raise FerError(f"{len(broken)} link(s) in {folder} lead nowhere or back to themselves, e.g. {broken[0]}; "
                        "restore what they point to or remove the links")
-    return entries
+    return [folder / entry.name for entry in found]
 
 
 def class_folders(root: Path, names: dict[str, str], what: str) -> list[tuple[str, Path]]:
