@@ -223,6 +223,33 @@ def test_a_collapsed_or_barely_trained_arm_is_never_read_as_an_effect():
     assert early.loc["switched", "effect"].startswith("not an effect of the switch: 1 epoch trained")
 
 
+def test_an_effect_at_the_evaluated_epoch_that_the_last_epochs_point_against_is_not_settled():
+    """One run's last epoch is one draw from its epoch-to-epoch swing: mahdi2025's Kaggle re-split arm
+    ended 1.3 points below the reference (CI below zero) after ten epochs 2.2 points above it."""
+    from fer_lib.studies.ablation import ArmSeed, ablation_table, late_epochs
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    good = np.eye(3)[np.where(rng.random(600) < 0.8, y, (y + 1) % 3)]
+    worse = np.eye(3)[np.where(rng.random(600) < 0.5, y, (y + 1) % 3)]
+
+    def arm(name, proba, late_val):
+        history = pd.DataFrame({"epoch": np.arange(1, 51), "val_accuracy": np.r_[np.full(40, 0.3), np.full(10, late_val)]})
+        return [ArmSeed(name, 0, np.arange(600).astype(str), y, proba, None, history, 50, 50, "x", 1.0, None, [])]
+
+    arms = {"full": {}, "switched": {"x": 1}}
+    names = {"full": 1, "switched": 1}
+    against = ablation_table(arms, {"full": arm("full", good, 0.60), "switched": arm("switched", worse, 0.62)},
+                             ["a", "b", "c"], names).set_index("arm")
+    assert against.loc["switched", "late_val_difference_points"] == 2.0
+    assert against.loc["switched", "effect"].startswith("not settled: ")
+    assert "+2.0 in validation accuracy over the last 10 epochs" in against.loc["switched", "effect"]
+    along = ablation_table(arms, {"full": arm("full", good, 0.62), "switched": arm("switched", worse, 0.60)},
+                           ["a", "b", "c"], names).set_index("arm")
+    assert along.loc["switched", "effect"] == "lower (95% CI below zero)"
+    assert [late_epochs(n) for n in (2, 6, 10, 50, 200)] == [2, 3, 3, 10, 10]
+
+
 def test_the_papers_ablation_and_input_size_studies_switch_real_options():
     for study in STUDIES:
         study.check_arms()

@@ -10,7 +10,8 @@ Each arm's test accuracy pools its seeds (`metrics.SEED_RULE`); the difference f
 is `metrics.accuracy_difference` over the same test images, seed by seed (seeds resampled, then
 images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
 zero, else "no difference detected"; and never where either arm collapsed to one class or trained fewer
-than `MIN_EPOCHS_FOR_AN_EFFECT` epochs, which the effect column says instead. On FER2013 the deduplicated PrivateTest is scored beside.
+than `MIN_EPOCHS_FOR_AN_EFFECT` epochs, which the effect column says instead; nor where the arms' validation
+accuracy over their last epochs (`late_epochs`) points the other way (`_late_disagreement`). On FER2013 the deduplicated PrivateTest is scored beside.
 `reference_runs_of` names the paper's experiment that is the reference arm exactly: its
 checkpoints are the reference's, so the model is not trained twice; where they are gone (a fresh
 checkout) and that experiment's report holds the seed's saved predictions and history under the same
@@ -77,6 +78,46 @@ def _not_an_effect(arm: list["ArmSeed"], reference: list["ArmSeed"], k: int, equ
     return None
 
 
+# what a study's note says of the late_val_difference_points column (`write_study_folder` adds it)
+LATE_RULE = ("late_val_difference_points: the same difference in validation accuracy, averaged over the runs' last "
+             "epochs (the last fifth, 3 to 10); an effect whose CI excludes zero but which this points against reads "
+             "'not settled'.")
+
+
+def late_epochs(epochs: int) -> int:
+    """How many of a run's last epochs stand for where its training ended: the last fifth, at least 3
+    (all of them where fewer), at most 10."""
+    return min(epochs, max(3, min(10, epochs // 5)))
+
+
+def late_validation_accuracy(runs: list["ArmSeed"]) -> float | None:
+    """An arm's validation accuracy over its last `late_epochs` epochs, averaged within each seed's
+    history and then over seeds; None where a history lacks validation accuracy."""
+    means = []
+    for r in runs:
+        if "val_accuracy" not in r.history or r.history.empty:
+            return None
+        values = r.history["val_accuracy"].to_numpy(float)
+        means.append(float(values[-late_epochs(len(values)):].mean()))
+    return float(np.mean(means))
+
+
+def _late_disagreement(effect: str, late_difference: float | None, k: int, point_difference: float) -> str | None:
+    """Why an effect read off the evaluated epoch does not stand, or None. The paired CI holds the test
+    images' noise, and seed-to-seed spread only where there are several seeds; a single run's evaluated
+    epoch is one draw from its epoch-to-epoch swing (2-4 points late in mahdi2025's 50-epoch runs). So a
+    "lower"/"higher" must point the same way as the arms' validation accuracy averaged over their last
+    `k` epochs (`late_difference`, arm minus reference), else it is not settled. (This rule was added
+    after mahdi2025's Kaggle re-split arm finished; it can only withhold an effect, never make one.)"""
+    if late_difference is None or not effect.startswith(("lower", "higher")):
+        return None
+    if (late_difference < 0) if effect.startswith("lower") else (late_difference > 0):
+        return None
+    return (f"not settled: {point_difference:+.1f} points at the evaluated epoch, but {100 * late_difference:+.1f} "
+            f"in validation accuracy over the last {k} epochs; one run's evaluated epoch is within its "
+            f"epoch-to-epoch swing")
+
+
 def _effect(ci: tuple[float, float]) -> str:
     lo, hi = ci
     if hi < 0:
@@ -140,9 +181,16 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
         row["train_minutes"] = round(sum(r.train_seconds for r in per_seed) / 60, 1)
         if arm != reference:
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
+            late, late_reference = late_validation_accuracy(per_seed), late_validation_accuracy(runs[reference])
+            late_difference = None if late is None or late_reference is None else late - late_reference
+            epochs = min(r.epochs_run for r in per_seed + runs[reference])
+            effect = _effect(diff["ci"])
             row.update(difference_points=round(100 * diff["difference"], 1), diff_ci_low=round(100 * diff["ci"][0], 1),
                        diff_ci_high=round(100 * diff["ci"][1], 1),
-                       effect=_not_an_effect(per_seed, runs[reference], k, equal) or _effect(diff["ci"]))
+                       late_val_difference_points=None if late_difference is None else round(100 * late_difference, 1),
+                       effect=_not_an_effect(per_seed, runs[reference], k, equal)
+                       or _late_disagreement(effect, late_difference, late_epochs(epochs), 100 * diff["difference"])
+                       or effect)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -344,6 +392,8 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
     (the note, the table, the figure, the paper's reading table and `meta_keys` of `saved`); and
     `checkpoints` (run stem -> a folder holding a checkpoint) kept as `checkpoint_<stem>/` where small enough."""
     title = f"{spec.paper} {spec.name} [{saved['profile']}]"
+    if "late_val_difference_points" in table.columns and LATE_RULE not in saved["note"]:
+        saved = {**saved, "note": f"{saved['note']} {LATE_RULE}"}  # a report saved before the rule gains it on a re-render
     with atomic_folder(folder) as tmp:
         (tmp / "predictions").mkdir()
         (tmp / "histories").mkdir()
