@@ -226,7 +226,8 @@ def test_a_collapsed_or_barely_trained_arm_is_never_read_as_an_effect():
 def test_an_effect_at_the_evaluated_epoch_that_the_last_epochs_point_against_is_not_settled():
     """One run's last epoch is one draw from its epoch-to-epoch swing: mahdi2025's Kaggle re-split arm
     ended 1.3 points below the reference (CI below zero) after ten epochs 2.2 points above it."""
-    from fer_lib.studies.ablation import ArmSeed, ablation_table, late_epochs
+    from fer_lib.evaluate.metrics import late_epochs
+    from fer_lib.studies.ablation import ArmSeed, ablation_table
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)

@@ -427,6 +427,31 @@ def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_bl
     assert f"{100 * source_record['accuracy']:.1f}% on its test split" in results["note"]
 
 
+def test_a_last_epoch_score_stands_beside_the_swing_of_its_last_epochs(tmp_path):
+    """Where validation is the test set the last epoch is scored: the record and the summary give the same images'
+    scores over the last epochs (mahdi2025's committed Kaggle re-split run, re-rendered from its saved files); a run
+    that selects its epoch on another set has none."""
+    import pandas as pd
+
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.reporting.experiment_report import rerender
+    from fer_lib.reporting.pages import experiment_summary
+
+    copies = {}
+    for name in ("fer2013_kaggle_resplit", "fer2013_standard"):
+        copies[name] = tmp_path / "paper" / "mahdi2025" / name
+        shutil.copytree(REPO_ROOT / "reports" / "paper" / "mahdi2025" / name, copies[name])
+    resplit = rerender(copies["fer2013_kaggle_resplit"])
+    val = pd.read_csv(copies["fer2013_kaggle_resplit"] / "history_seed0.csv")["val_accuracy"]
+    assert resplit.accuracy == pytest.approx(val.iloc[-1], abs=1e-4)  # the last epoch, as scored
+    assert resplit.late_validation == {"epochs": 10, "mean": pytest.approx(val.iloc[-10:].mean()),
+                                       "min": pytest.approx(val.iloc[-10:].min()), "max": pytest.approx(val.iloc[-10:].max())}
+    assert (f"over the last 10 epochs the same images scored {100 * val.iloc[-10:].min():.1f}%-"
+            f"{100 * val.iloc[-10:].max():.1f}%") in experiment_summary(resplit)
+    standard = rerender(copies["fer2013_standard"])
+    assert standard.late_validation is None and "last epoch is scored" not in experiment_summary(standard)
+
+
 def test_the_kaggle_resplit_has_the_downloads_counts_and_its_claim_is_compared_like_for_like(fer2013):
     from fer_lib.data.splits import KAGGLE_VALIDATION_COUNTS, make_split
     from fer_lib.evaluate import claims

@@ -220,6 +220,26 @@ def seed_summary(accuracies: list[float]) -> dict:
             "std": float(a.std(ddof=1)) if len(a) > 1 else float("nan")}
 
 
+def late_epochs(epochs: int) -> int:
+    """How many of a run's last epochs stand for where its training ended: the last fifth, at least 3
+    (all of them where fewer), at most 10."""
+    return min(epochs, max(3, min(10, epochs // 5)))
+
+
+def late_validation(histories: list[pd.DataFrame]) -> dict | None:
+    """Validation accuracy over each run's last `late_epochs` epochs: the mean of the runs' means, and the
+    lowest and highest epoch among them; None where a history is empty or lacks validation accuracy. Where the
+    last epoch is what is scored, its score is one draw from this swing."""
+    values = []
+    for history in histories:
+        if history.empty or "val_accuracy" not in history:
+            return None
+        column = history["val_accuracy"].to_numpy(float)
+        values.append(column[-late_epochs(len(column)):])
+    return {"epochs": min(len(v) for v in values), "mean": float(np.mean([v.mean() for v in values])),
+            "min": float(min(v.min() for v in values)), "max": float(max(v.max() for v in values))}
+
+
 NO_PREDICTION = -1  # a face the recognizer did not find: counted as wrong, in no class's column
 
 

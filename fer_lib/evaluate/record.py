@@ -122,9 +122,12 @@ class ExperimentRecord:
     started_from: list[dict] | None = None
     # the SHA-256 of every raw file the run saved ({file name: digest}): a re-render refuses a file that changed
     files: dict[str, str] | None = None
+    # where the last epoch is scored (validation is the test set): the validation accuracy over the runs' last
+    # epochs (`metrics.late_validation`), the swing that score is one draw from
+    late_validation: dict | None = None
 
     OPTIONAL = ("backends", "placement", "seed_rule", "unit", "holdout", "extra_scores", "inference_latency",
-                "started_from", "files")
+                "started_from", "files", "late_validation")
 
     @property
     def strength(self) -> RunStrength:

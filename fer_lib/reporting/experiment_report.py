@@ -18,8 +18,8 @@ from ..data.splits import Split
 from ..evaluate import claims as claims_lib
 from ..evaluate import test_looks
 from ..evaluate.latency import single_face_latency
-from ..evaluate.metrics import (SEED_RULE, metrics_from_predictions, pooled_metrics, recall_beside_specificity,
-                                save_labels, save_predictions, seed_summary)
+from ..evaluate.metrics import (SEED_RULE, late_validation, metrics_from_predictions, pooled_metrics,
+                                recall_beside_specificity, save_labels, save_predictions, seed_summary)
 from ..evaluate.record import RECORD_FILE, EpochsRecord, ExperimentRecord
 from ..evaluate.run_store import MAX_KEPT_CHECKPOINT_BYTES, keep_checkpoint, kept_checkpoint
 from ..evaluate.runner import ExperimentResult, SeedRun, duplicate_free, holdout_index
@@ -140,6 +140,9 @@ def _render(folder: Path, spec: ExperimentSpec, record: ExperimentRecord) -> lis
     record.accuracy, record.accuracy_ci = pooled["accuracy"], list(pooled["accuracy_ci"])
     record.seed_summary = summary
     record.seed_rule = SEED_RULE
+    # the runner evaluates the last epoch, not the best, exactly where validation is the test set
+    record.late_validation = late_validation(list(histories.values())) if record.train_config.get(
+        "restore_best") is False else None
     record.train_split_accuracy = pooled_train["accuracy"]
     record.extra_scores = {name: {"accuracy": v["accuracy"], "accuracy_ci": list(v["accuracy_ci"]), "n": v["n"],
                                   "n_seeds": v["n_seeds"], "description": v["description"]} for name, v in extra.items()} or None

@@ -135,6 +135,11 @@ def experiment_summary(e: ExperimentRecord) -> str:
                  + f"; {'; '.join(sorted(set(ep.stop_reasons)))}")
     if head:
         lines.append(f"paper's headline claim {head['claimed']} ({head['where']}): {head['verdict']}")
+    if e.late_validation:
+        late = e.late_validation
+        lines.append(f"the last epoch is scored (validation is the test set), one draw from where training ended: over "
+                     f"the last {late['epochs']} epochs the same images scored {pct(late['min'])}-{pct(late['max'])} "
+                     f"(mean {pct(late['mean'])})")
     if not e.trained:
         lines.append("this learning rate did not train; the run is reported as it is")
     return " — ".join(lines[:1]) + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])

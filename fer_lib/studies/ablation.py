@@ -38,7 +38,8 @@ from ..data.splits import make_split
 from ..provenance import trained_at_text
 from ..errors import FerError
 from ..evaluate import test_looks
-from ..evaluate.metrics import SEED_RULE, accuracy_difference, pooled_metrics, save_predictions
+from ..evaluate.metrics import (SEED_RULE, accuracy_difference, late_epochs, late_validation, pooled_metrics,
+                                save_predictions)
 from ..evaluate.record import RunStrength, refuse_weaker
 from ..evaluate.run_store import (CHECKPOINT_PREFIX, MAX_KEPT_CHECKPOINT_BYTES, keep_checkpoint, kept_checkpoint,
                                   restore_checkpoint, saved_unit)
@@ -84,22 +85,11 @@ LATE_RULE = ("late_val_difference_points: the same difference in validation accu
              "'not settled'.")
 
 
-def late_epochs(epochs: int) -> int:
-    """How many of a run's last epochs stand for where its training ended: the last fifth, at least 3
-    (all of them where fewer), at most 10."""
-    return min(epochs, max(3, min(10, epochs // 5)))
-
-
 def late_validation_accuracy(runs: list["ArmSeed"]) -> float | None:
     """An arm's validation accuracy over its last `late_epochs` epochs, averaged within each seed's
     history and then over seeds; None where a history lacks validation accuracy."""
-    means = []
-    for r in runs:
-        if "val_accuracy" not in r.history or r.history.empty:
-            return None
-        values = r.history["val_accuracy"].to_numpy(float)
-        means.append(float(values[-late_epochs(len(values)):].mean()))
-    return float(np.mean(means))
+    late = late_validation([r.history for r in runs])
+    return None if late is None else late["mean"]
 
 
 def _late_disagreement(effect: str, late_difference: float | None, k: int, point_difference: float) -> str | None:
