@@ -448,8 +448,10 @@ def test_a_last_epoch_score_stands_beside_the_swing_of_its_last_epochs(tmp_path)
                                        "min": pytest.approx(val.iloc[-10:].min()), "max": pytest.approx(val.iloc[-10:].max())}
     assert (f"over the last 10 epochs the same images scored {100 * val.iloc[-10:].min():.1f}%-"
             f"{100 * val.iloc[-10:].max():.1f}%") in experiment_summary(resplit)
+    assert "The last epoch is scored (validation is the test set)" in (copies["fer2013_kaggle_resplit"] / "report.html").read_text()
     standard = rerender(copies["fer2013_standard"])
     assert standard.late_validation is None and "last epoch is scored" not in experiment_summary(standard)
+    assert "last epoch is scored" not in (copies["fer2013_standard"] / "report.html").read_text()
 
 
 def test_the_kaggle_resplit_has_the_downloads_counts_and_its_claim_is_compared_like_for_like(fer2013):

@@ -66,6 +66,12 @@ td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
 """)
 
 
+def late_validation_text(late: dict) -> str:
+    """What a record's `late_validation` says: the swing the scored last epoch is one draw from."""
+    return (f"the last epoch is scored (validation is the test set), one draw from where training ended: over the last "
+            f"{late['epochs']} epochs the same images scored {pct(late['min'])}-{pct(late['max'])} (mean {pct(late['mean'])})")
+
+
 def experiment_page(folder: Path) -> None:
     """A small HTML page for one experiment folder: claims table, figures, metadata, notebook link."""
     e = ExperimentRecord.read(folder).to_dict()
@@ -73,8 +79,9 @@ def experiment_page(folder: Path) -> None:
     meta = {k: e[k] for k in ("profile", "dataset", "protocol_description", "split_sizes", "epochs",
                               "train_config", "wall_seconds", "inference_latency", "preprocessing", "environment",
                               "backends", "placement") if k in e}
+    late = f"<p>{html.escape(late_validation_text(e['late_validation']).capitalize())}.</p>\n" if e.get("late_validation") else ""
     report_page(folder / "report.html", e["label"], f"{e['paper']}: {e['label']}", f"""<p>{html.escape(e.get('note', ''))}</p>
-<p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
+{late}<p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
 {reading_html(e['paper'])}<h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}
 {_extra_html(e, folder)}
 <h2>Figures</h2><img src="learning_curves.png" width="900"><br><img src="confusion_matrix.png" width="1000">""", meta)
@@ -136,10 +143,7 @@ def experiment_summary(e: ExperimentRecord) -> str:
     if head:
         lines.append(f"paper's headline claim {head['claimed']} ({head['where']}): {head['verdict']}")
     if e.late_validation:
-        late = e.late_validation
-        lines.append(f"the last epoch is scored (validation is the test set), one draw from where training ended: over "
-                     f"the last {late['epochs']} epochs the same images scored {pct(late['min'])}-{pct(late['max'])} "
-                     f"(mean {pct(late['mean'])})")
+        lines.append(late_validation_text(e.late_validation))
     if not e.trained:
         lines.append("this learning rate did not train; the run is reported as it is")
     return " — ".join(lines[:1]) + "\n\n" + "\n".join(f"- {line}" for line in lines[1:])
