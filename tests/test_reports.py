@@ -370,3 +370,16 @@ def test_the_notebooks_lines_for_a_missing_run_its_macro_averages_and_its_latenc
     line = pages.latency_line({"cpu": "AMD EPYC", "backend": "tensorflow", "median_ms": 2.5, "p90_ms": 3.1,
                                "faces_per_second": 400.0, "load_average_1min": 1.2})
     assert "median **2.5 ms**" in line and "400.0 faces/s" in line
+
+
+def test_the_answers_table_gives_a_scored_last_epoch_with_the_swing_of_the_last_epochs():
+    """mahdi2025's headline run scores its last epoch on the set that monitored it (committed record): the answers
+    table says so and gives that set's range over the last epochs; khalid2025's run selects on PublicTest: no range."""
+    from fer_lib.reporting.answers import paper_answers
+
+    table = paper_answers(REPO_ROOT / "reports").set_index("paper")["closest like-for-like measurement (95% CI)"]
+    late = ExperimentRecord.read(REPO_ROOT / "reports" / "paper" / "mahdi2025" / "fer2013_kaggle_resplit").late_validation
+    assert late["min"] <= late["mean"] <= late["max"]
+    assert (f"fer2013_kaggle_resplit [paper], its last epoch; over the last {late['epochs']} epochs "
+            f"{100 * late['min']:.1f}%-{100 * late['max']:.1f}%") in table["mahdi2025"]
+    assert "its last epoch" not in table["khalid2025"]

@@ -141,6 +141,10 @@ def paper_answers(reports_root: Path | str, profiles: tuple[str, ...] = ("cpu", 
             chosen = next((r for r in mine if r.profile == chosen.profile
                            and round(r.accuracy, 4) == round(ten_crop["centre_accuracy"], 4)), chosen)
         measured = f"{_interval(chosen.accuracy, chosen.accuracy_ci)}: {chosen.label} [{chosen.profile}]"
+        if chosen.late_validation:  # the last epoch scored: one draw from the swing of the last epochs
+            late = chosen.late_validation
+            measured += (f", its last epoch; over the last {late['epochs']} epochs {100 * late['min']:.1f}%-"
+                         f"{100 * late['max']:.1f}%")
         verdict = chosen.headline_claim["verdict"]
         trained_run = chosen
         if not chosen.trained:
