@@ -236,13 +236,16 @@ def test_an_effect_at_the_evaluated_epoch_that_the_last_epochs_point_against_is_
 
     def arm(name, proba, late_val):
         history = pd.DataFrame({"epoch": np.arange(1, 51), "val_accuracy": np.r_[np.full(40, 0.3), np.full(10, late_val)]})
-        return [ArmSeed(name, 0, np.arange(600).astype(str), y, proba, None, history, 50, 50, "x", 1.0, None, [])]
+        trained_on = [{"backend": "jax", "device": "1 x NVIDIA H200"}] if name == "full" else \
+            [{"backend": "tensorflow", "device": "CPU"}, {"backend": "tensorflow", "device": "CPU"}]  # resumed once
+        return [ArmSeed(name, 0, np.arange(600).astype(str), y, proba, None, history, 50, 50, "x", 1.0, None, trained_on)]
 
     arms = {"full": {}, "switched": {"x": 1}}
     names = {"full": 1, "switched": 1}
     against = ablation_table(arms, {"full": arm("full", good, 0.60), "switched": arm("switched", worse, 0.62)},
                              ["a", "b", "c"], names).set_index("arm")
     assert against.loc["switched", "late_val_difference_points"] == 2.0
+    assert list(against["trained_on"]) == ["jax, 1 x NVIDIA H200", "tensorflow, CPU"]  # a confound shown
     assert against.loc["switched", "effect"].startswith("not settled: ")
     assert "+2.0 in validation accuracy over the last 10 epochs" in against.loc["switched", "effect"]
     along = ablation_table(arms, {"full": arm("full", good, 0.62), "switched": arm("switched", worse, 0.60)},

@@ -149,7 +149,7 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
                    params: dict[str, int], equal: str | None = None) -> pd.DataFrame:
     """One row per arm (`arms`: name -> what differs; the first is the reference): pooled accuracy with
     CI, macro F1, the classes each seed's model predicts, the deduplicated test's accuracy, epochs,
-    time, and the paired difference from the reference arm with its CI and what it shows (`equal`, the study's
+    time, the backends and devices it trained on, and the paired difference from the reference arm with its CI and what it shows (`equal`, the study's
     `AblationSpec.equal`: at "epochs" an arm its budget stopped short of the reference's epochs is not yet compared)."""
     reference = next(iter(arms))
     k = len(class_names)
@@ -169,6 +169,9 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
             row["accuracy_deduplicated"] = round(hits / sum(int(r.duplicate_free.sum()) for r in per_seed), 4)
         row["epochs_run"] = " / ".join(f"{r.epochs_run}/{r.epochs_planned}" for r in per_seed)
         row["train_minutes"] = round(sum(r.train_seconds for r in per_seed) / 60, 1)
+        # arms trained on other backends or devices differ in more than their switch: shown, not hidden
+        row["trained_on"] = "; ".join(dict.fromkeys(f"{seg['backend']}, {seg['device']}" for r in per_seed
+                                                    for seg in r.backends or [])) or None
         if arm != reference:
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
             late, late_reference = late_validation_accuracy(per_seed), late_validation_accuracy(runs[reference])
