@@ -66,10 +66,13 @@ td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
 """)
 
 
-def late_validation_text(late: dict) -> str:
-    """What a record's `late_validation` says: the swing the scored last epoch is one draw from."""
-    return (f"the last epoch is scored (validation is the test set), one draw from where training ended: over the last "
-            f"{late['epochs']} epochs the same images scored {pct(late['min'])}-{pct(late['max'])} (mean {pct(late['mean'])})")
+def late_validation_text(late: dict, sentence: bool = False) -> str:
+    """What a record's `late_validation` says: the swing the scored last epoch is one draw from (`sentence`:
+    capitalised, with its full stop, for a page)."""
+    text = (f"the last epoch is scored (validation is the test set), one draw from where training ended: over the last "
+            f"{late['epochs']} epochs the same images scored {pct(late['min'])}-{pct(late['max'])} "
+            f"(mean {pct(late['mean'])})")
+    return f"{text[0].upper()}{text[1:]}." if sentence else text
 
 
 def experiment_page(folder: Path) -> None:
@@ -79,7 +82,7 @@ def experiment_page(folder: Path) -> None:
     meta = {k: e[k] for k in ("profile", "dataset", "protocol_description", "split_sizes", "epochs",
                               "train_config", "wall_seconds", "inference_latency", "preprocessing", "environment",
                               "backends", "placement") if k in e}
-    late = f"<p>{html.escape(late_validation_text(e['late_validation']).capitalize())}.</p>\n" if e.get("late_validation") else ""
+    late = f"<p>{html.escape(late_validation_text(e['late_validation'], sentence=True))}</p>\n" if e.get("late_validation") else ""
     report_page(folder / "report.html", e["label"], f"{e['paper']}: {e['label']}", f"""<p>{html.escape(e.get('note', ''))}</p>
 {late}<p>Executed notebook: <a href="../notebook.html">notebook.html</a>. Metrics: <a href="metrics.json">metrics.json</a>.</p>
 {reading_html(e['paper'])}<h2>Claims beside what we measured</h2>{claims.to_html(index=False, na_rep='')}

@@ -11,7 +11,8 @@ is `metrics.accuracy_difference` over the same test images, seed by seed (seeds 
 images, both arms on one draw). A difference reads "lower"/"higher" only when its 95% CI excludes
 zero, else "no difference detected"; and never where either arm collapsed to one class or trained fewer
 than `MIN_EPOCHS_FOR_AN_EFFECT` epochs, which the effect column says instead; nor where the arms' validation
-accuracy over their last epochs (`late_epochs`) points the other way (`_late_disagreement`). On FER2013 the deduplicated PrivateTest is scored beside.
+accuracy over their last epochs (`late_epochs`) points the other way (`_late_disagreement`). On FER2013 the
+deduplicated PrivateTest is scored beside.
 `reference_runs_of` names the paper's experiment that is the reference arm exactly: its
 checkpoints are the reference's, so the model is not trained twice; where they are gone (a fresh
 checkout) and that experiment's report holds the seed's saved predictions and history under the same
@@ -149,8 +150,9 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
                    params: dict[str, int], equal: str | None = None) -> pd.DataFrame:
     """One row per arm (`arms`: name -> what differs; the first is the reference): pooled accuracy with
     CI, macro F1, the classes each seed's model predicts, the deduplicated test's accuracy, epochs,
-    time, the backends and devices it trained on, and the paired difference from the reference arm with its CI and what it shows (`equal`, the study's
-    `AblationSpec.equal`: at "epochs" an arm its budget stopped short of the reference's epochs is not yet compared)."""
+    time, the backends and devices it trained on, and the paired difference from the reference arm with its CI and
+    what it shows (`equal`, the study's `AblationSpec.equal`: at "epochs" an arm its budget stopped short of the
+    reference's epochs is not yet compared)."""
     reference = next(iter(arms))
     k = len(class_names)
     rows = []
@@ -386,7 +388,8 @@ def write_study_folder(folder: Path, spec, runs: dict[str, list[ArmSeed]], table
     `checkpoints` (run stem -> a folder holding a checkpoint) kept as `checkpoint_<stem>/` where small enough."""
     title = f"{spec.paper} {spec.name} [{saved['profile']}]"
     if "late_val_difference_points" in table.columns and LATE_RULE not in saved["note"]:
-        saved = {**saved, "note": f"{saved['note']} {LATE_RULE}"}  # a report saved before the rule gains it on a re-render
+        # a report saved before the rule gains its sentence on a re-render
+        saved = {**saved, "note": f"{saved['note']} {LATE_RULE}"}
     with atomic_folder(folder) as tmp:
         (tmp / "predictions").mkdir()
         (tmp / "histories").mkdir()
