@@ -160,3 +160,35 @@ def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_
     assert "smoke/out_of_domain_candidates/eye_aligned/model.keras" in names
     assert EmotionRecognizer(candidate_model_file("eye_aligned", "smoke", back)).class_names == \
         tuple(record["class_names"])
+
+
+def test_a_run_that_moved_between_devices_is_estimated_at_this_devices_speed(tmp_path, monkeypatch):
+    """mahdi2025's standard-protocol run (committed) trained epochs 1-34 on an H200 and 35-50 on a CPU, about a
+    hundredfold apart: its ablation is estimated from the epochs trained on the device the campaign runs on, and
+    from all of them, each device named, where this device trained none."""
+    import csv
+    import shutil
+
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.evaluate.record import ExperimentRecord
+
+    root = tmp_path / "reports"
+    for name in ("fer2013_standard", "fer2013_kaggle_resplit"):
+        shutil.copytree(REPO_ROOT / "reports" / "paper" / "mahdi2025" / name, root / "paper" / "mahdi2025" / name)
+    folder = root / "paper" / "mahdi2025" / "fer2013_standard"
+    record = ExperimentRecord.read(folder)
+    starts = sorted((seg["from_epoch"], seg["device"]) for seg in record.backends[0])
+    gpu, cpu = starts[0][1], starts[-1][1]
+    assert gpu != cpu and starts[1][1] == cpu  # the committed run as the docstring says
+    with (folder / "history_seed0.csv").open(newline="") as f:
+        seconds = {int(r["epoch"]): float(r["seconds"]) for r in csv.DictReader(f)}
+    on_gpu = [s for e, s in seconds.items() if e < starts[1][0]]
+    on_cpu = [s for e, s in seconds.items() if e >= starts[1][0]]
+    assert campaign.seconds_per_epoch_by_device(record, folder) == {gpu: pytest.approx(sum(on_gpu) / len(on_gpu)),
+                                                                     cpu: pytest.approx(sum(on_cpu) / len(on_cpu))}
+    for device, per_epoch in ((gpu, sum(on_gpu) / len(on_gpu)), (cpu, sum(on_cpu) / len(on_cpu)),
+                              ("2 x Some Other GPU", record.epochs.train_seconds_per_seed[0] / 50)):
+        monkeypatch.setattr(campaign, "this_device", lambda device=device: device)
+        (study,) = campaign.pending_jobs("paper", root, ["mahdi2025"], ["attention_ablation"])
+        assert study.estimated_seconds == pytest.approx(50 * per_epoch, abs=0.1)
+        assert study.measured_on == (device if device != "2 x Some Other GPU" else f"{gpu}; {cpu}")

@@ -4,8 +4,8 @@ A lent GPU runs one experiment at a time today, while the seeds, folds and ablat
 and each leaves most of the device idle. `fer-lib campaign --profile paper --minutes 10 --jobs 4`:
 
 1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
-   cost estimated from its saved report's measured seconds per epoch (on the machine that measured them: a
-   faster device only shortens it) times the epochs still to run; unmeasured ones come last. It lists too the
+   cost estimated from its saved report's measured seconds per epoch (on this machine's device where the run's
+   histories hold epochs trained there, else over all its epochs, each device named) times the epochs still to run; unmeasured ones come last. It lists too the
    ablations at equal epochs whose reference experiment has completed and whose report is missing or holds an arm
    a deadline stopped short of the reference's epochs: the arms' epochs left at the reference's measured seconds
    per epoch. Asked for (`candidates`), it lists issue 50's candidates
@@ -63,14 +63,44 @@ class Job:
     kind: str = "experiment"  # or "study" (an ablation), or "candidate" (`studies.candidates`)
 
 
-def _measured(record: ExperimentRecord) -> tuple[float, str]:
-    """A record's training seconds per epoch, and the devices that measured them."""
+def this_device() -> str:
+    """The device this machine trains on, as run records name it (`train.backend.device_description`)."""
+    from ..train.backend import device_description
+
+    return device_description()
+
+
+def seconds_per_epoch_by_device(record: ExperimentRecord, folder: Path) -> dict[str, float]:
+    """Mean training seconds per epoch on each device a record's runs trained on, from each seed's history (its
+    `seconds` column) and provenance (each segment's device from its `from_epoch`); {} where neither was saved."""
+    seconds: dict[str, list[float]] = {}
+    for seed, segments in zip(record.seeds, record.backends or []):
+        history_file = folder / record.unit_file("history", seed, "csv")
+        if not segments or not history_file.exists():
+            continue
+        with history_file.open(newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row.get("seconds") and row.get("epoch")]
+        starts = sorted((int(seg.get("from_epoch", 1)), seg.get("device", "?")) for seg in segments)
+        for row in rows:
+            device = [d for start, d in starts if start <= int(row["epoch"])][-1:] or [starts[0][1]]
+            seconds.setdefault(device[0], []).append(float(row["seconds"]))
+    return {device: sum(values) / len(values) for device, values in seconds.items()}
+
+
+def _measured(record: ExperimentRecord, folder: Path, device: str) -> tuple[float, str]:
+    """A record's training seconds per epoch, and the devices that measured them: on `device` alone where the
+    record's histories hold epochs trained there (a run that moved between a GPU and a CPU averages a hundredfold
+    apart), else over every epoch it trained."""
+    by_device = seconds_per_epoch_by_device(record, folder)
+    if device in by_device:
+        return by_device[device], device
     per_epoch = sum(record.epochs.train_seconds_per_seed) / sum(record.epochs.run_per_seed)
     return per_epoch, "; ".join(sorted({seg.get("device", "?") for per in record.backends or [] for seg in per}))
 
 
-def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | None, str | None]:
-    """(finished, epochs left, seconds per epoch measured, where) from the reports of `spec` (paper or fallback rate)."""
+def _state(spec, profile: str, reports_root: Path, device: str) -> tuple[bool, int, float | None, str | None]:
+    """(finished, epochs left, seconds per epoch measured, where) from the reports of `spec` (paper or fallback rate),
+    on `device` where it trained there (`_measured`)."""
     prof = get_profile(profile)
     seeds = len(spec.seeds) if prof.multi_seed else 1
     planned = spec.planned_epochs(prof) * seeds
@@ -86,7 +116,7 @@ def _state(spec, profile: str, reports_root: Path) -> tuple[bool, int, float | N
             return True, 0, None, None
         run = sum(record.epochs.run_per_seed)
         if run:
-            per_epoch, where = _measured(record)
+            per_epoch, where = _measured(record, folder, device)
         best_left = min(best_left, max(planned - run, 0))
     return False, best_left, per_epoch, where
 
@@ -97,18 +127,19 @@ def pending_jobs(profile: str, reports_root: Path | str | None = None, papers: l
     incomplete, and the `candidates` (names, or ["all"]) not trained to their planned epochs, heaviest estimate
     first."""
     root = Path(reports_root or reports_dir())
-    jobs = _pending_candidates(profile, root, candidates) if candidates else []
+    device = this_device()
+    jobs = _pending_candidates(profile, root, candidates, device) if candidates else []
     for paper in papers_with_experiments() if papers is None else papers:
         for spec in [s for s in get_experiments(paper) if not experiments or s.name in experiments]:
-            finished, left, per_epoch, where = _state(spec, profile, root)
+            finished, left, per_epoch, where = _state(spec, profile, root, device)
             if not finished:
                 jobs.append(Job(paper, spec.name, str(report_folder(spec, get_profile(profile).name, root)), left,
                                 None if per_epoch is None else round(per_epoch * left, 1), where))
-        jobs += _pending_studies(paper, profile, root, experiments)
+        jobs += _pending_studies(paper, profile, root, experiments, device)
     return sorted(jobs, key=lambda j: (j.estimated_seconds is None, -(j.estimated_seconds or 0)))
 
 
-def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | None) -> list[Job]:
+def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | None, device: str) -> list[Job]:
     """`paper`'s ablations at equal epochs under `profile` whose reference experiment has completed (before that,
     they would train their arms for the epochs of an unfinished run) and whose report is missing or unfinished."""
     name, jobs = get_profile(profile).name, []
@@ -116,14 +147,14 @@ def _pending_studies(paper: str, profile: str, root: Path, names: list[str] | No
         if (not isinstance(study, AblationSpec) or study.equal != "epochs" or study.reference_runs_of is None
                 or (names and study.name not in names)):
             continue
-        folder = report_folder(study.reference_experiment(), name, root)
-        record = ExperimentRecord.read(folder) if (folder / RECORD_FILE).exists() else None
+        reference = report_folder(study.reference_experiment(), name, root)
+        record = ExperimentRecord.read(reference) if (reference / RECORD_FILE).exists() else None
         if record is None or not record.completed:
             continue
         folder = study_folder(study, name, root)
         epochs = _study_epochs_left(folder, sum(record.epochs.run_per_seed) * (len(study.arms) - 1))
         if epochs:
-            per_epoch, where = _measured(record)
+            per_epoch, where = _measured(record, reference, device)
             jobs.append(Job(paper, study.name, str(folder), epochs, round(per_epoch * epochs, 1), where, "study"))
     return jobs
 
@@ -139,7 +170,7 @@ def _study_epochs_left(folder: Path, when_new: int) -> int:
     return sum(r["epochs_planned"] - r["epochs_run"] for r in rows if r["stop_reason"] == STOP_BUDGET)
 
 
-def _pending_candidates(profile: str, root: Path, names: list[str]) -> list[Job]:
+def _pending_candidates(profile: str, root: Path, names: list[str], device: str) -> list[Job]:
     """The candidates of `names` ("all": every one) under `profile` not trained to their planned epochs. Epochs left
     count from this machine's checkpoint (a lease's is not brought back: a candidate's is over the size kept)."""
     from .candidates import candidate_folder, candidate_run_dir, candidate_specs
@@ -158,20 +189,21 @@ def _pending_candidates(profile: str, root: Path, names: list[str]) -> list[Job]
             per_epoch = record["train_seconds"] / record["epochs"]["run"]
             where = "; ".join(sorted({seg.get("device", "?") for seg in record["backends"]}))
         else:
-            per_epoch, where = _same_network(spec, prof.name, root)
+            per_epoch, where = _same_network(spec, prof.name, root, device)
         jobs.append(Job(spec.paper, spec.name, str(folder), left, None if per_epoch is None else round(per_epoch * left, 1),
                         where, "candidate"))
     return jobs
 
 
-def _same_network(spec, profile: str, root: Path) -> tuple[float | None, str | None]:
-    """Seconds per epoch measured by a run of the same network and options in `spec`'s paper under `profile`."""
+def _same_network(spec, profile: str, root: Path, device: str) -> tuple[float | None, str | None]:
+    """Seconds per epoch measured by a run of the same network and options in `spec`'s paper under `profile`
+    (on `device` where it trained there)."""
     for other in get_experiments(spec.paper):
         folder = report_folder(other, profile, root)
         if (other.model, other.model_options) == (spec.model, spec.model_options) and (folder / RECORD_FILE).exists():
             record = ExperimentRecord.read(folder)
             if sum(record.epochs.run_per_seed):
-                return _measured(record)
+                return _measured(record, folder, device)
     return None, None
 
 
