@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer_lib.errors import FerError
@@ -363,6 +364,7 @@ def test_an_ablation_reuses_its_experiments_run_and_a_budget_stopped_arm_continu
     kept = folder / "checkpoint_without_dynamic_attention_seed0"
     assert list(stopped["epochs_run"]) == ["2/2", "1/2"]
     assert stopped.loc[1, "effect"].startswith("not yet comparable: the arm trained 1 of the reference's 2 epochs")
+    assert pd.isna(stopped.loc[1, "late_val_difference_points"])  # its last epochs are not the reference's
     assert (kept / "state.json").exists() and (kept / "last.keras").exists()
     looks = [r for r in test_looks.read_log(reports) if r["experiment"].startswith("attention_ablation")]
     assert [(r["experiment"], r["epochs"]) for r in looks] == [("attention_ablation: without dynamic attention", "1/2")]
@@ -431,7 +433,6 @@ def test_a_last_epoch_score_stands_beside_the_swing_of_its_last_epochs(tmp_path)
     """Where validation is the test set the last epoch is scored: the record and the summary give the same images'
     scores over the last epochs (mahdi2025's committed Kaggle re-split run, re-rendered from its saved files); a run
     that selects its epoch on another set has none."""
-    import pandas as pd
 
     from fer_lib.config import REPO_ROOT
     from fer_lib.reporting.experiment_report import rerender

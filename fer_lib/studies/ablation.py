@@ -177,7 +177,9 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
         if arm != reference:
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
             late, late_reference = late_validation_accuracy(per_seed), late_validation_accuracy(runs[reference])
-            late_difference = None if late is None or late_reference is None else late - late_reference
+            # an arm short of the reference's epochs ends elsewhere in training: its late epochs compare with nothing
+            short = equal == "epochs" and any(a.epochs_run < r.epochs_run for a, r in zip(per_seed, runs[reference]))
+            late_difference = None if short or late is None or late_reference is None else late - late_reference
             epochs = min(r.epochs_run for r in per_seed + runs[reference])
             effect = _effect(diff["ci"])
             row.update(difference_points=round(100 * diff["difference"], 1), diff_ci_low=round(100 * diff["ci"][0], 1),
