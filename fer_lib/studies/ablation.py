@@ -61,15 +61,24 @@ def _slug(arm: str) -> str:
 MIN_EPOCHS_FOR_AN_EFFECT = 5
 
 
+def _short_of_reference(arm: list["ArmSeed"], reference: list["ArmSeed"],
+                        equal: str | None) -> tuple["ArmSeed", "ArmSeed"] | None:
+    """At equal epochs, the first seed's (arm run, reference run) whose arm trained fewer epochs than the
+    reference's (its budget stopped it first), or None."""
+    if equal != "epochs":
+        return None
+    return next(((a, r) for a, r in zip(arm, reference) if a.epochs_run < r.epochs_run), None)
+
+
 def _not_an_effect(arm: list["ArmSeed"], reference: list["ArmSeed"], k: int, equal: str | None = None) -> str | None:
     """Why a difference between `arm` and `reference` is not an effect of the switch, or None: either
     predicted one class on some seed (collapsed), or either trained fewer than `MIN_EPOCHS_FOR_AN_EFFECT`, or
     (at equal epochs) the arm's budget stopped it before the reference's epochs."""
-    if equal == "epochs":
-        for a, r in zip(arm, reference):
-            if a.epochs_run < r.epochs_run:
-                return (f"not yet comparable: the arm trained {a.epochs_run} of the reference's {r.epochs_run} epochs "
-                        f"(seed {a.seed}, {a.stop_reason}; its kept checkpoint continues it)")
+    short = _short_of_reference(arm, reference, equal)
+    if short is not None:
+        a, r = short
+        return (f"not yet comparable: the arm trained {a.epochs_run} of the reference's {r.epochs_run} epochs "
+                f"(seed {a.seed}, {a.stop_reason}; its kept checkpoint continues it)")
     for who, runs in (("the arm", arm), ("the reference", reference)):
         if any(len(np.unique(r.proba.argmax(axis=1))) == 1 for r in runs):
             return f"not an effect of the switch: {who} collapsed to one class"
@@ -178,7 +187,7 @@ def ablation_table(arms: dict[str, dict], runs: dict[str, list[ArmSeed]], class_
             diff = accuracy_difference([r.correct for r in per_seed], [r.correct for r in runs[reference]], paired=True)
             late, late_reference = late_validation_accuracy(per_seed), late_validation_accuracy(runs[reference])
             # an arm short of the reference's epochs ends elsewhere in training: its late epochs compare with nothing
-            short = equal == "epochs" and any(a.epochs_run < r.epochs_run for a, r in zip(per_seed, runs[reference]))
+            short = _short_of_reference(per_seed, runs[reference], equal) is not None
             late_difference = None if short or late is None or late_reference is None else late - late_reference
             epochs = min(r.epochs_run for r in per_seed + runs[reference])
             effect = _effect(diff["ci"])

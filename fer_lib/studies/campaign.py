@@ -5,7 +5,8 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
 
 1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
    cost estimated from its saved report's measured seconds per epoch (on this machine's device where the run's
-   histories hold epochs trained there, else over all its epochs, each device named) times the epochs still to run; unmeasured ones come last. It lists too the
+   histories hold epochs trained there, else over all its epochs, each device named) times the epochs still to
+   run; unmeasured ones come last. It lists too the
    ablations at equal epochs whose reference experiment has completed and whose report is missing or holds an arm
    a deadline stopped short of the reference's epochs: the arms' epochs left at the reference's measured seconds
    per epoch. Asked for (`candidates`), it lists issue 50's candidates
@@ -26,6 +27,7 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
@@ -80,10 +82,11 @@ def seconds_per_epoch_by_device(record: ExperimentRecord, folder: Path) -> dict[
             continue
         with history_file.open(newline="") as f:
             rows = [row for row in csv.DictReader(f) if row.get("seconds") and row.get("epoch")]
-        starts = sorted((int(seg.get("from_epoch", 1)), seg.get("device", "?")) for seg in segments)
-        for row in rows:
-            device = [d for start, d in starts if start <= int(row["epoch"])][-1:] or [starts[0][1]]
-            seconds.setdefault(device[0], []).append(float(row["seconds"]))
+        segments = sorted(segments, key=lambda seg: int(seg.get("from_epoch", 1)))
+        starts = [int(seg.get("from_epoch", 1)) for seg in segments]
+        for row in rows:  # an epoch trained on the segment that began last at or before it
+            segment = segments[max(bisect.bisect_right(starts, int(row["epoch"])) - 1, 0)]
+            seconds.setdefault(segment.get("device", "?"), []).append(float(row["seconds"]))
     return {device: sum(values) / len(values) for device, values in seconds.items()}
 
 
