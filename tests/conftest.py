@@ -14,16 +14,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests train into temporary folders while a developer's checkout may hold uncommitted work; a run that
 # records results refuses a dirty tree (test_training covers that refusal with this unset).
 os.environ.setdefault("FER_ALLOW_DIRTY", "1")
-# `make test` runs TEST_WORKERS processes (pytest-xdist sets PYTEST_XDIST_WORKER_COUNT before this file is read).
-# TensorFlow sizes each process's thread pools to every core, so two processes on two cores ran four compute
-# threads that contended; each now takes its share (read by TensorFlow when it starts, and by the notebooks'
-# kernels, which inherit it). tests/test_training.py with tests/test_backends.py on 2 cores (AMD EPYC, AVX2):
-# 159 s without, 145 s with.
-_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if _WORKERS > 1:
-    _SHARE = str(max(1, (os.cpu_count() or 1) // _WORKERS))
-    for _var, _value in (("TF_NUM_INTRAOP_THREADS", _SHARE), ("OMP_NUM_THREADS", _SHARE), ("TF_NUM_INTEROP_THREADS", "1")):
-        os.environ.setdefault(_var, _value)
 
 DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", "data"))
 
