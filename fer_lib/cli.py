@@ -128,9 +128,9 @@ NOTEBOOK_HASH_META = "fer-notebook-source-sha256"
 
 def notebook_source_hash(notebook: Path | str) -> str:
     """The SHA-256 of a notebook file as committed: what its executed HTML says it ran."""
-    import hashlib
+    from .files import file_sha256
 
-    return hashlib.sha256(Path(notebook).read_bytes()).hexdigest()
+    return file_sha256(notebook)
 
 
 def with_source_hash(html: str, notebook: Path | str) -> str:

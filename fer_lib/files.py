@@ -6,6 +6,7 @@ for a whole one. `atomic_path` is the mechanism; the other helpers are shapes of
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -34,6 +35,11 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path | str) -> str:
+    """The SHA-256 of a file's bytes, as records keep it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_text(path: Path | str, text: str) -> None:

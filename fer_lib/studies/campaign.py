@@ -6,12 +6,11 @@ and each leaves most of the device idle. `fer-lib campaign --profile paper --min
 1. lists the experiments of the profile whose report is missing or incomplete (`pending_jobs`), each with its
    cost estimated from its saved report's measured seconds per epoch (on this machine's device where the run's
    histories hold epochs trained there, else over all its epochs, each device named) times the epochs still to
-   run; unmeasured ones come last. It lists too the
-   ablations at equal epochs whose reference experiment has completed and whose report is missing or holds an arm
-   a deadline stopped short of the reference's epochs: the arms' epochs left at the reference's measured seconds
-   per epoch. Asked for (`candidates`), it lists issue 50's candidates
-   for the shipped model not yet trained to their planned epochs (`studies.candidates`; their cost from their own
-   record, else from a reference experiment of the same network under the profile);
+   run; unmeasured ones come last. It lists too the ablations at equal epochs whose reference experiment has
+   completed and whose report is missing or holds an arm a deadline stopped short of the reference's epochs: the
+   arms' epochs left at the reference's measured seconds per epoch. Asked for (`candidates`), it lists issue 50's
+   candidates for the shipped model not yet trained to their planned epochs (`studies.candidates`; their cost from
+   their own record, else from a reference experiment of the same network under the profile);
 2. runs them, heaviest first, `jobs` at a time, each as its own `fer-lib train` process (its own Keras backend
    and device memory: JAX's preallocation is shared out, `XLA_PYTHON_CLIENT_MEM_FRACTION`), on joblib's process
    scheduler, on every machine the suite uses (the GPU one included);

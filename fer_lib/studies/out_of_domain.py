@@ -53,9 +53,10 @@ from ..data.splits import subject_independent
 from ..errors import FerError
 from ..evaluate import test_looks
 from ..evaluate.metrics import NO_PREDICTION, grouped_bootstrap
-from ..files import atomic_folder, write_json, write_text
+from ..files import atomic_folder, file_sha256, write_json, write_text
 from ..provenance import check_committed, environment, git_commit
 from ..reporting.tables import markdown_table
+from .reference_model import TARGET_ROWS
 from .saved_predictions import SavedModel, fer2013_columns, predicted_ids, proba_for, saved_models
 
 STUDY = "out_of_domain"
@@ -212,12 +213,6 @@ def contenders(models: dict[str, str] | None = None) -> tuple[dict, dict[str, st
     for name, path in (models or {}).items():
         found[name], files[name] = EmotionRecognizer(path), {"file": portable_path(path), "sha256": file_sha256(path)}
     return found, files, missing
-
-
-def file_sha256(path: Path | str) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def summary_for(folder: Path | str, model_file: Path | str) -> str | None:
@@ -426,8 +421,6 @@ def given_box_agreement(set_name: str, predictions: dict[str, dict], saved_array
     """For each model scored both live (given box) and from saved predictions, the share of images where the two
     predict the same class: how closely the saved predictions stand in for the recognizer (the shipped model is
     the comparison's first row, its run's own predictions; its run may have evaluated in another precision)."""
-    from .reference_model import TARGET_ROWS
-
     if saved_arrays is None:
         return {}
     saved = dict(zip(saved_arrays["models"].tolist(), saved_arrays["y_pred"]))
@@ -482,9 +475,10 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
     commit = git_commit()
     check_committed(commit)
     face_sets = report_sets(data_root, prof.per_class)
+    now = environment()
     if previous is None:
         rows, predictions, sets = score_live(found, face_sets, n_boot)
-        env = environment()
+        env = now
         live = {"git_commit": commit, "device": _device(env)}
         new_rows = rows
     else:
@@ -503,7 +497,7 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
         "NAME=PATH to score one both ways"]
     record = {"study": STUDY, "profile": prof.name, **live, "environment": env, "sets": sets, "ways": list(WAYS),
               "models": files, "not_scored": not_scored, "rows": rows + saved_rows,
-              "saved_part": {"git_commit": commit, "device": _device(environment()), "set": ferplus.name,
+              "saved_part": {"git_commit": commit, "device": _device(now), "set": ferplus.name,
                             "sources": sources, "agreement_with_given_box": agreement},
               "candidates": list(CANDIDATES), "selection_rule": SELECTION_RULE, "n_bootstrap": n_boot}
     write_study(folder, record, predictions, saved_arrays)

@@ -12,7 +12,6 @@ This module finds those files and reads them on FER2013's seven classes; `out_of
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from ..config import portable_path
 from ..data import FER2013_CLASSES
 from ..errors import FerError
+from ..files import file_sha256
 
 COMPARISON = Path("reference", "model_comparison")
 FERPLUS_RUN = Path("reference", "ferplus_majority")
@@ -37,7 +37,7 @@ class SavedModel:
 
     def source(self) -> dict:
         """What a record keeps of it: the file (portable), its bytes' sha256, and what the model is."""
-        return {"file": portable_path(self.path), "sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+        return {"file": portable_path(self.path), "sha256": file_sha256(self.path),
                 "what": self.what}
 
 
