@@ -537,7 +537,8 @@ def _cmd_candidates(args) -> int | None:
                                    budget_minutes=args.budget_minutes)
     for record in records:
         epochs = record["epochs"]
-        print(f"{record['candidate']}: {epochs['run']}/{epochs['planned']} epochs ({epochs['stop_reason']}), "
+        state = epochs["stop_reason"] if record["finished"] else "paused: the same command continues it"
+        print(f"{record['candidate']}: {epochs['run']}/{epochs['planned']} epochs ({state}), "
               f"PublicTest accuracy on its own labels {record['publictest_accuracy_own_labels']}")
 
 

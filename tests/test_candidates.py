@@ -47,6 +47,7 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     reports = tmp_path / "reports"
     records = train_candidates(["ferplus_votes", "strong_augment"], "smoke", data_root=data_root, reports_root=reports)
     assert [r["test_split_scored"] for r in records] == [False, False]
+    assert [r["finished"] for r in records] == [True, True]  # smoke's one epoch, completed
     assert [len(r["class_names"]) for r in records] == [8, 7]
     assert records[0]["train_config"]["targets"] == "distribution" and records[1]["train_config"]["shear"] == 0.2
     for record in records:
@@ -68,3 +69,17 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
                                                ["ferplus_votes", "strong_augment"])
     assert not (reports / "test_looks.csv").exists()
     assert cli.main(["candidates", "choose", "strong_augment"]) == 2  # a user mistake: one line, exit 2
+
+
+def test_a_paused_candidate_is_not_chosen_until_it_is_continued(tmp_path):
+    """A run stopped by `--stop-after-minutes` with epochs and budget left writes its record and model file, but the
+    choice must not read a half-trained candidate: it is listed as paused, with how far it got."""
+    from fer_lib.studies.candidates import candidate_folder, candidate_model_file, paused_candidates, trained_candidates
+
+    for name, finished in (("ferplus_votes", False), ("strong_augment", True)):
+        folder = candidate_folder(name, "cpu", tmp_path)
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(json.dumps({"finished": finished, "epochs": {"run": 21, "planned": 50}}))
+        candidate_model_file(name, "cpu", tmp_path).write_bytes(b"weights")
+    assert list(trained_candidates("cpu", tmp_path)) == ["strong_augment"]
+    assert paused_candidates("cpu", tmp_path) == {"ferplus_votes": "21 of 50 epochs"}

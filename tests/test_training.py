@@ -70,6 +70,7 @@ def test_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypatch)
 def test_budget_stops_between_epochs_and_a_larger_budget_continues(tmp_path):
     stopped = fit(small_model, TRAIN, VAL, config(epochs=50, budget_seconds=0.01), tmp_path / "run")
     assert stopped.stop_reason == STOP_BUDGET and stopped.stopped_by_budget
+    assert not stopped.paused  # its own budget ran out: final under that budget
     assert stopped.epochs_run == 1 and stopped.epochs_planned == 50
     assert len(stopped.history) == 1
     # The budget counts across restarts: the same budget trains no further, and neither does a budget
@@ -96,6 +97,9 @@ def test_a_deadline_stops_this_call_only_and_never_before_a_first_epoch(tmp_path
     monkeypatch.setenv(DEADLINE_ENV, f"{time.time() - 1:.0f}")  # already passed
     first = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
     assert (first.epochs_run, first.stop_reason) == (1, STOP_BUDGET) and first.stopped_by_budget
+    assert first.paused  # no budget of its own: the deadline paused it, and the same command continues it
+    budgeted = fit(small_model, TRAIN, VAL, config(epochs=3, budget_seconds=600), tmp_path / "run")
+    assert budgeted.epochs_run == 1 and budgeted.paused  # budget left for another epoch: still a pause
     assert fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run").epochs_run == 1
     state_path = tmp_path / "run" / "state.json"
     state = json.loads(state_path.read_text())
@@ -105,6 +109,7 @@ def test_a_deadline_stops_this_call_only_and_never_before_a_first_epoch(tmp_path
     monkeypatch.setenv(DEADLINE_ENV, f"{time.time() + 600:.0f}")
     done = fit(small_model, TRAIN, VAL, config(epochs=3), tmp_path / "run")
     assert (done.resumed_from_epoch, done.epochs_run, done.stop_reason) == (1, 3, STOP_COMPLETED)
+    assert not done.paused
     monkeypatch.setenv(DEADLINE_ENV, "tomorrow")
     with pytest.raises(FerError, match="FER_DEADLINE must be a Unix time"):
         deadline_from_env()

@@ -24,6 +24,7 @@ fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is re
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
         "preprocessing": prepared.summary,
         "epochs": {"planned": run.epochs_planned, "run": run.epochs_run, "best_epoch": run.best_epoch,
                    "stop_reason": run.stop_reason},
+        # paused by --stop-after-minutes with budget left: not a candidate the choice may read until it is continued
+        "finished": not run.paused, "budget_minutes": None if config.budget_seconds is None else
+        round(config.budget_seconds / 60, 1),
         "publictest_accuracy_own_labels": None if val.empty else round(float(val.max()), 4),
         "train_seconds": round(run.train_seconds, 1), "backends": run.backends, "fast_paths": run.fast_paths,
         "model_file": portable_path(folder / MODEL_FILE),
@@ -128,14 +132,30 @@ def train_candidates(names: list[str] | None, profile: str = "smoke", **kwargs) 
     return [train_candidate(spec.name, profile, **kwargs) for spec in specs]
 
 
+def candidate_record(name: str, profile: str, reports_root: Path | str | None = None) -> dict | None:
+    """Candidate `name`'s saved record under `profile` (None: never trained here)."""
+    path = candidate_folder(name, profile, reports_root) / "record.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def trained_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, Path]:
-    """{name: model file} of the candidates trained under `profile` whose record and model file are both here."""
+    """{name: model file} of the candidates trained under `profile` to the end of their epochs or budget (not paused)
+    whose record and model file are both here."""
     found = {}
     for spec in CANDIDATE_RUNS:
-        model_file = candidate_model_file(spec.name, profile, reports_root)
-        if (candidate_folder(spec.name, profile, reports_root) / "record.json").exists() and model_file.exists():
+        record, model_file = candidate_record(spec.name, profile, reports_root), candidate_model_file(spec.name, profile,
+                                                                                                   reports_root)
+        if record is not None and record["finished"] and model_file.exists():
             found[spec.name] = model_file
     return found
+
+
+def paused_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, str]:
+    """{name: "k of n epochs"} of the candidates whose saved run was paused before its end (`trained_candidates`
+    leaves them out until the same command continues them)."""
+    records = {spec.name: candidate_record(spec.name, profile, reports_root) for spec in CANDIDATE_RUNS}
+    return {name: f"{r['epochs']['run']} of {r['epochs']['planned']} epochs" for name, r in records.items()
+            if r is not None and not r["finished"]}
 
 
 def selection_sets(data_root: Path | str | None = None, per_class: int | None = None) -> list[FaceSet]:
@@ -206,6 +226,7 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
         "(given box, end to end); PublicTest accuracy through the recognizer on given boxes",
         "models": files, "not_scored": not_scored,
         "not_trained": [c["name"] for c in CANDIDATES if c["name"] not in models],
+        "paused": paused_candidates(prof.name, reports_root),  # among not_trained: started, not finished
         "publictest_accuracy": accuracy, "mean_selection_macro_f1": mean_f1,  # unrounded: what the rule read
         "scores": scores, "decision": decision,
         "caveat": "the FER+ candidates selected their epoch on FER+ PublicTest, one of the selection parts: their "
