@@ -62,6 +62,7 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     scored = {SHIPPED, "ferplus_votes", "strong_augment"}
     assert scored <= set(selection["publictest_accuracy"]) and selection["not_trained"] == ["ferplus_majority",
                                                                                                "eye_aligned"]
+    assert selection["paused"] == {} and selection["epochs"]["strong_augment"]["run"] == 1
     assert {s["set"] for s in selection["scores"]} == {"ckplus48_selection", "ferplus_publictest"}  # no report part
     assert {(s["set"], s["way"]) for s in selection["scores"] if s["model"] == SHIPPED} == {
         (part, way) for part in ("ckplus48_selection", "ferplus_publictest") for way in ("given box", "end to end")}

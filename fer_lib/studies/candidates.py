@@ -227,6 +227,8 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
         "models": files, "not_scored": not_scored,
         "not_trained": [c["name"] for c in CANDIDATES if c["name"] not in models],
         "paused": paused_candidates(prof.name, reports_root),  # among not_trained: started, not finished
+        # how far each scored candidate trained (one stopped by its budget short of its epochs is a lower bound)
+        "epochs": {name: candidate_record(name, prof.name, reports_root)["epochs"] for name in models},
         "publictest_accuracy": accuracy, "mean_selection_macro_f1": mean_f1,  # unrounded: what the rule read
         "scores": scores, "decision": decision,
         "caveat": "the FER+ candidates selected their epoch on FER+ PublicTest, one of the selection parts: their "
