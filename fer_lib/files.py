@@ -38,8 +38,12 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
 
 
 def file_sha256(path: Path | str) -> str:
-    """The SHA-256 of a file's bytes, as records keep it."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The SHA-256 of a file's bytes, as records keep it (read in 1 MB chunks: model files run to tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_text(path: Path | str, text: str) -> None:

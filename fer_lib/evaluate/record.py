@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import FerError
-from ..files import write_json
+from ..files import file_sha256, write_json
 from ..train.config import STOP_COMPLETED
 
 RECORD_FILE = "experiment.json"
@@ -157,7 +157,6 @@ class ExperimentRecord:
     def check_raw_files(self, folder: Path | str) -> None:
         """Refuse, naming the file, a raw file that is missing, unreadable, holds another number of test images
         than the record says, or (where the record keeps their digests) changed since the run wrote it."""
-        import hashlib
         import zipfile
 
         import numpy as np
@@ -183,7 +182,7 @@ class ExperimentRecord:
                         raise FerError(f"{path} holds {n} test predictions where the record says {expected}; restore it "
                                        "(git checkout) or re-run the experiment: nothing was re-rendered")
             # last, so a cut or unreadable file is named for what is wrong with it
-            if self.files and name in self.files and hashlib.sha256(path.read_bytes()).hexdigest() != self.files[name]:
+            if self.files and name in self.files and file_sha256(path) != self.files[name]:
                 raise FerError(f"{path} changed since its run wrote it (its SHA-256 differs from the record's); restore "
                                "it (git checkout) or re-run the experiment: nothing was re-rendered")
         if self.unit == "fold" and expected is not None and counted != expected:
@@ -191,9 +190,7 @@ class ExperimentRecord:
                            f"{expected}; restore them or re-run the experiment")
 
     def file_digests(self, folder: Path | str) -> dict[str, str]:
-        import hashlib
-
-        return {name: hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest() for name in self.raw_files(folder)}
+        return {name: file_sha256(Path(folder) / name) for name in self.raw_files(folder)}
 
     @property
     def completed(self) -> bool:

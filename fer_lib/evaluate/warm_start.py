@@ -23,7 +23,6 @@ source's weights are needed. A checkpoint written before `state.json` kept that 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import keras
 
 from ..config import portable_path
 from ..errors import FerError
+from ..files import file_sha256
 from ..train import STARTED_FROM, STOP_COMPLETED
 
 CHECKPOINT_WEIGHTS = "best.weights.h5"
@@ -61,14 +61,6 @@ class StartWeights:
         return record
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
     """The source run's selected weights in its checkpoint folder, when it completed its planned epochs."""
     state_file, weights = run_dir / "state.json", run_dir / CHECKPOINT_WEIGHTS
@@ -78,7 +70,7 @@ def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
     if state.get("stop_reason") != STOP_COMPLETED:
         return None
     started_from = state.get(STARTED_FROM)  # None: a random start
-    return StartWeights(experiment, FROM_CHECKPOINT, str(weights), _sha256(weights),
+    return StartWeights(experiment, FROM_CHECKPOINT, str(weights), file_sha256(weights),
                         int(state["epochs_done"]) + (int(started_from["epochs"]) if started_from else 0),
                         state.get("best_epoch"), counts_earlier_runs=STARTED_FROM in state)
 
@@ -96,7 +88,7 @@ def from_shipped(paper: str, experiment: str, profile: str, n_images: int, model
         if ((source.get("paper"), source.get("experiment"), source.get("profile"), source.get("n_images"))
                 == (paper, experiment, profile, n_images) and source.get("epochs") == source.get("epochs_planned")):
             # `epochs_total` counts the runs a restarted source started from; sidecars before it lack it
-            return StartWeights(experiment, FROM_SHIPPED_MODEL, str(model_path), _sha256(model_path),
+            return StartWeights(experiment, FROM_SHIPPED_MODEL, str(model_path), file_sha256(model_path),
                                 int(source.get("epochs_total", source["epochs"])), source.get("best_epoch"),
                                 counts_earlier_runs="epochs_total" in source)
     return None
