@@ -57,7 +57,7 @@ reports: $(PY)
 	$(PY) -m fer_lib index
 
 test: $(PY)
-	$(PY) -m pytest -q -rs --durations=10 -n $(TEST_WORKERS) --dist loadfile tests
+	$(PY) -m pytest -q -rs --durations=30 -n $(TEST_WORKERS) --dist loadfile tests
 
 bench: $(PY)
 	$(PY) -m fer_lib.studies.benchmark
