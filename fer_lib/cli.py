@@ -247,7 +247,8 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
     from .studies.fine_tune import FineTuneSpec
     for name in names or []:
         if name not in by_name:
-            raise unknown_name_error(f"{paper} experiment or study", name, list(by_name))
+            raise unknown_name_error(f"{paper} experiment or study", name, list(by_name),
+                                     kinds=f"{paper} experiments and studies")
         if isinstance(by_name[name], FineTuneSpec) and (budget_minutes, stop_after_minutes) != (None, None):
             raise FerError(f"--budget-minutes and --stop-after-minutes stop experiments and ablations, not the "
                            f"fine-tuning study {name!r}; leave them out for it")
@@ -331,7 +332,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     chk = sub.add_parser("check-data", help="load every dataset and check its class counts against the public release")
     chk.add_argument("--partial-ok", action="store_true", help="a copy that differs from the public release on purpose: exit 0")
     chk.add_argument("--json", action="store_true", help="print the full report as JSON before the verdict")
-    wants_help = any(a in ("-h", "--help") for a in (sys.argv[1:] if argv is None else argv))
+    args = sys.argv[1:] if argv is None else argv
+    wants_help = args[:1] == ["reproduce"] and any(a in ("-h", "--help") for a in args)
     rep = sub.add_parser("reproduce", help="execute notebooks headlessly and rebuild the reports",
                          # listing the experiments imports Keras: only when help is asked for
                          epilog=_reproduce_epilog() if wants_help else None,

@@ -10,6 +10,7 @@ class FerError(Exception):
     """A problem with the user's input, data or settings, with a message saying how to fix it."""
 
 
-def unknown_name_error(kind: str, name: object, valid: "list[str] | tuple[str, ...]") -> FerError:
-    """The error for an unknown model, profile, protocol or dataset name."""
-    return FerError(f"unknown {kind} {name!r}; valid {kind}s are: {', '.join(sorted(valid))}")
+def unknown_name_error(kind: str, name: object, valid: "list[str] | tuple[str, ...]", kinds: str | None = None) -> FerError:
+    """The error for an unknown model, profile, protocol or dataset name (`kinds`: the plural, where it is not
+    `kind` + "s")."""
+    return FerError(f"unknown {kind} {name!r}; valid {kinds or kind + 's'} are: {', '.join(sorted(valid))}")

@@ -6,13 +6,17 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-
-import keras
+from typing import TYPE_CHECKING
 
 from ..config import budget_minutes_in_seconds, settings_identity
 from ..errors import FerError
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+if TYPE_CHECKING:
+    import keras
+
+# each name's class in keras.optimizers, looked up when a run builds one: the settings are checked without Keras (so a
+# user's mistake is reported without first loading TensorFlow)
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 
 FLIPS = ("horizontal_and_vertical", "horizontal", "vertical")
 SCHEDULES = ("constant", "cosine")
@@ -170,6 +174,8 @@ class TrainConfig:
     def optimizer_instance(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         """The configured optimizer, its learning rate a schedule over `steps_per_epoch` steps an epoch
         where `schedule` is "cosine"."""
+        import keras
+
         rate = self.learning_rate
         if self.schedule == "cosine":
             warmup = self.warmup_epochs * steps_per_epoch
@@ -182,7 +188,7 @@ class TrainConfig:
             options["momentum"] = self.momentum
         if self.nesterov:
             options["nesterov"] = True
-        return OPTIMIZERS[self.optimizer](learning_rate=rate, **options)
+        return getattr(keras.optimizers, OPTIMIZERS[self.optimizer])(learning_rate=rate, **options)
 
     def identity(self) -> dict:
         """The settings a checkpoint must share to be resumed (the budget and which weights are
