@@ -542,6 +542,8 @@ def _cmd_candidates(args) -> int | None:
         state = epochs["stop_reason"] if record["finished"] else "paused: the same command continues it"
         print(f"{record['candidate']}: {epochs['run']}/{epochs['planned']} epochs ({state}), "
               f"PublicTest accuracy on its own labels {record['publictest_accuracy_own_labels']}")
+        if record["budget_warning"]:
+            print(f"  {record['budget_warning']}")
 
 
 def _cmd_lease(args) -> int | None:

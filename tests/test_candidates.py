@@ -84,3 +84,14 @@ def test_a_paused_candidate_is_not_chosen_until_it_is_continued(tmp_path):
         candidate_model_file(name, "cpu", tmp_path).write_bytes(b"weights")
     assert list(trained_candidates("cpu", tmp_path)) == ["strong_augment"]
     assert paused_candidates("cpu", tmp_path) == {"ferplus_votes": "21 of 50 epochs"}
+
+
+def test_a_paused_candidate_whose_budget_ends_short_of_its_epochs_says_what_to_pass():
+    from fer_lib.studies.candidates import budget_warning
+
+    # 2 epochs of 400 s done, 180 minutes of budget: 10800 - 800 = 10000 s left, 25 more epochs, so epoch 27 of 50
+    warning = budget_warning(2, 50, 800.0, [400.0, 400.0], 180 * 60)
+    assert warning == ("at 400 s an epoch its budget of 180 minutes ends near epoch 27 of 50; pass --budget-minutes "
+                       "370 to train all of them")  # (800 + 48 * 400) * 1.1 / 60 = 366.7, rounded up to tens
+    assert budget_warning(2, 50, 800.0, [150.0, 160.0, 170.0], 180 * 60) is None  # 160 s an epoch: 64 epochs fit
+    assert budget_warning(2, 50, 800.0, [400.0], None) is None and budget_warning(50, 50, 9e3, [400.0], 60.0) is None

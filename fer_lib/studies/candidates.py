@@ -111,6 +111,9 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
         # paused by --stop-after-minutes with budget left: not a candidate the choice may read until it is continued
         "finished": not run.paused, "budget_minutes": None if config.budget_seconds is None else
         round(config.budget_seconds / 60, 1),
+        "budget_warning": budget_warning(run.epochs_run, run.epochs_planned, run.train_seconds,
+                                         list(run.history["seconds"]) if "seconds" in run.history else [],
+                                         config.budget_seconds) if run.paused else None,
         "publictest_accuracy_own_labels": None if val.empty else round(float(val.max()), 4),
         "train_seconds": round(run.train_seconds, 1), "backends": run.backends, "fast_paths": run.fast_paths,
         "model_file": portable_path(folder / MODEL_FILE),
@@ -123,6 +126,22 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
         write_json(tmp / "record.json", record)
         run.history.to_csv(tmp / "history.csv", index=False)
     return record
+
+
+def budget_warning(epochs_run: int, epochs_planned: int, train_seconds: float, epoch_seconds: list[float],
+                   budget_seconds: float | None) -> str | None:
+    """Where a paused candidate's budget would stop it short of its planned epochs at the speed of its last three
+    epochs (a schedule sized for all its epochs would then not have annealed): what to pass to train them all.
+    None where the budget holds them, or there is none."""
+    if budget_seconds is None or not epoch_seconds or epochs_run >= epochs_planned:
+        return None
+    speed = float(np.mean(epoch_seconds[-3:]))
+    fits = epochs_run + int(max(0.0, budget_seconds - train_seconds) // speed)
+    if fits >= epochs_planned:
+        return None
+    needed = (train_seconds + (epochs_planned - epochs_run) * speed) * 1.1 / 60  # the budget rule's 10% margin
+    return (f"at {speed:.0f} s an epoch its budget of {budget_seconds / 60:.0f} minutes ends near epoch {fits} of "
+            f"{epochs_planned}; pass --budget-minutes {np.ceil(needed / 10) * 10:.0f} to train all of them")
 
 
 def train_candidates(names: list[str] | None, profile: str = "smoke", **kwargs) -> list[dict]:
