@@ -77,13 +77,14 @@ def test_a_paused_candidate_is_not_chosen_until_it_is_continued(tmp_path):
     choice must not read a half-trained candidate: it is listed as paused, with how far it got."""
     from fer_lib.studies.candidates import candidate_folder, candidate_model_file, paused_candidates, trained_candidates
 
-    for name, finished in (("ferplus_votes", False), ("strong_augment", True)):
+    for name, finished in (("ferplus_votes", False), ("strong_augment", True), ("eye_aligned", None)):
         folder = candidate_folder(name, "cpu", tmp_path)
         folder.mkdir(parents=True)
-        (folder / "record.json").write_text(json.dumps({"finished": finished, "epochs": {"run": 21, "planned": 50}}))
+        told = {} if finished is None else {"finished": finished}  # None: a record from before runs were told apart
+        (folder / "record.json").write_text(json.dumps({**told, "epochs": {"run": 21, "planned": 50}}))
         candidate_model_file(name, "cpu", tmp_path).write_bytes(b"weights")
     assert list(trained_candidates("cpu", tmp_path)) == ["strong_augment"]
-    assert paused_candidates("cpu", tmp_path) == {"ferplus_votes": "21 of 50 epochs"}
+    assert paused_candidates("cpu", tmp_path) == {"ferplus_votes": "21 of 50 epochs", "eye_aligned": "21 of 50 epochs"}
 
 
 def test_a_paused_candidate_whose_budget_ends_short_of_its_epochs_says_what_to_pass():

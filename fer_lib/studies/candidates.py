@@ -162,9 +162,10 @@ def trained_candidates(profile: str, reports_root: Path | str | None = None) -> 
     whose record and model file are both here."""
     found = {}
     for spec in CANDIDATE_RUNS:
-        record, model_file = candidate_record(spec.name, profile, reports_root), candidate_model_file(spec.name, profile,
-                                                                                                   reports_root)
-        if record is not None and record["finished"] and model_file.exists():
+        record = candidate_record(spec.name, profile, reports_root)
+        model_file = candidate_model_file(spec.name, profile, reports_root)
+        # a record without "finished" was written before a paused run was told apart from a finished one
+        if record is not None and record.get("finished", False) and model_file.exists():
             found[spec.name] = model_file
     return found
 
@@ -174,7 +175,7 @@ def paused_candidates(profile: str, reports_root: Path | str | None = None) -> d
     leaves them out until the same command continues them)."""
     records = {spec.name: candidate_record(spec.name, profile, reports_root) for spec in CANDIDATE_RUNS}
     return {name: f"{r['epochs']['run']} of {r['epochs']['planned']} epochs" for name, r in records.items()
-            if r is not None and not r["finished"]}
+            if r is not None and not r.get("finished", False)}
 
 
 def selection_sets(data_root: Path | str | None = None, per_class: int | None = None) -> list[FaceSet]:
