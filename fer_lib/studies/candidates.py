@@ -41,6 +41,7 @@ from ..evaluate.spec import ExperimentSpec, unit_config
 from ..files import atomic_folder, write_json
 from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..provenance import environment, git_commit
+from ..train.callbacks import BUDGET_MARGIN
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
                             detected_boxes, ferplus_set, frames_of, positions_per_class)
 from .shipping import float32_copy
@@ -139,7 +140,7 @@ def budget_warning(epochs_run: int, epochs_planned: int, train_seconds: float, e
     fits = epochs_run + int(max(0.0, budget_seconds - train_seconds) // speed)
     if fits >= epochs_planned:
         return None
-    needed = (train_seconds + (epochs_planned - epochs_run) * speed) * 1.1 / 60  # the budget rule's 10% margin
+    needed = (train_seconds + (epochs_planned - epochs_run) * speed) * BUDGET_MARGIN / 60  # the budget rule's margin
     return (f"at {speed:.0f} s an epoch its budget of {budget_seconds / 60:.0f} minutes ends near epoch {fits} of "
             f"{epochs_planned}; pass --budget-minutes {np.ceil(needed / 10) * 10:.0f} to train all of them")
 

@@ -48,8 +48,14 @@ class RunState:
         write_json(self.run_dir / "state.json", self.state)
 
     def next_epoch_exceeds(self, budget_seconds: float) -> bool:
-        """Whether another epoch would overrun the budget (`next_epoch_seconds` of the whole history)."""
-        return self.state["elapsed_seconds"] + next_epoch_seconds(self.state["history"]) > budget_seconds
+        """Whether another epoch would overrun the budget (`next_epoch_exceeds` on this run's state)."""
+        return next_epoch_exceeds(self.state["elapsed_seconds"], self.state["history"], budget_seconds)
+
+
+def next_epoch_exceeds(elapsed_seconds: float, history: list[dict], budget_seconds: float) -> bool:
+    """Whether another epoch would take a run that has trained `elapsed_seconds` past `budget_seconds`
+    (`next_epoch_seconds` of its whole `history`): the budget rule, for a running run and a finished result alike."""
+    return elapsed_seconds + next_epoch_seconds(history) > budget_seconds
 
 
 def next_epoch_seconds(history: list[dict]) -> float:

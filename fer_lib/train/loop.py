@@ -40,7 +40,7 @@ from ..files import write_text
 from . import backend
 from ..provenance import check_committed, diff_sha256, git_commit, training_environment
 from .callbacks import (BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, HeldOutScores, RunState,
-                        WatchScores, next_epoch_seconds)
+                        WatchScores, next_epoch_exceeds)
 from .compilation import CompileRecord, compile_log, use_persistent_cache
 from .config import STOP_BUDGET, TrainConfig, deadline_from_env
 from .fast_paths import FastPaths, dtype_policy
@@ -87,7 +87,7 @@ class TrainResult:
         if self.stop_reason != STOP_BUDGET:
             return False
         budget = self.config.budget_seconds
-        return budget is None or self.train_seconds + next_epoch_seconds(self.history.to_dict("records")) <= budget
+        return budget is None or not next_epoch_exceeds(self.train_seconds, self.history.to_dict("records"), budget)
 
 
 def _compile(model: keras.Model, config: TrainConfig, settings: dict, optimizer=None, steps_per_epoch: int = 1) -> None:
