@@ -4,7 +4,8 @@ VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 PROFILE ?= smoke
 TRAIN   ?= missing
-# test processes; one file at a time each (tests/test_notebooks.py, the longest, starts first)
+# test processes; one file at a time each (tests/test_notebooks.py, the longest, starts first), each with its
+# share of the cores for TensorFlow and XLA (tests/conftest.py)
 TEST_WORKERS ?= 2
 PAPERS  := $(shell grep -o '"paper": *"[^"]*"' notebooks/manifest.json | cut -d'"' -f4)
 export FER_DATA_DIR ?= data

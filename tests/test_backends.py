@@ -145,3 +145,24 @@ def test_a_jax_run_compiles_its_train_and_prediction_steps_once_each(tmp_path):
     epoch = result["best_epoch"]
     assert result["history"][epoch - 1]["val_accuracy"] == pytest.approx(result["accuracy"])
     assert (tmp_path / "cache" / "jax_compilation_cache").is_dir()  # kept for the next process
+
+
+def test_test_workers_each_get_their_share_of_the_cores_and_keep_what_the_caller_set():
+    from conftest import worker_thread_settings
+
+    assert worker_thread_settings({}, 2) == {}  # not under xdist
+    assert worker_thread_settings({"PYTEST_XDIST_WORKER_COUNT": "1"}, 2) == {}
+    two_on_two = worker_thread_settings({"PYTEST_XDIST_WORKER_COUNT": "2"}, 2)
+    assert two_on_two == {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                          "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    kept = worker_thread_settings({"PYTEST_XDIST_WORKER_COUNT": "2", "TF_NUM_INTRAOP_THREADS": "3",
+                                   "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, 8)
+    assert "TF_NUM_INTRAOP_THREADS" not in kept and kept["TF_NUM_INTEROP_THREADS"] == "4"
+    assert kept["XLA_FLAGS"].startswith("--xla_force_host_platform_device_count=2 ")
+    assert kept["XLA_FLAGS"].endswith("intra_op_parallelism_threads=4")
+
+
+def test_this_worker_runs_with_its_share_when_the_suite_runs_on_several():
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) < 2:
+        pytest.skip("the suite runs in one process here (make test runs it on two)")
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] and "intra_op_parallelism_threads=" in os.environ["XLA_FLAGS"]
