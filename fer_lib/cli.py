@@ -244,11 +244,12 @@ def train(paper: str, names: list[str] | None, profile: str, *, seeds: list[int]
         return [f"leakage_study: {len(table)} rows"]
     experiments, studies = get_experiments(paper), get_studies(paper)
     by_name = {**{s.name: s for s in experiments}, **{s.name: s for s in studies}}
-    from .studies.fine_tune import FineTuneSpec
     for name in names or []:
         if name not in by_name:
             raise unknown_name_error(f"{paper} experiment or study", name, list(by_name),
                                      kinds=f"{paper} experiments and studies")
+    from .studies.fine_tune import FineTuneSpec  # imports Keras: after the names are known good
+    for name in names or []:
         if isinstance(by_name[name], FineTuneSpec) and (budget_minutes, stop_after_minutes) != (None, None):
             raise FerError(f"--budget-minutes and --stop-after-minutes stop experiments and ablations, not the "
                            f"fine-tuning study {name!r}; leave them out for it")

@@ -336,21 +336,21 @@ def test_bad_command_lines_are_one_line(argv, needles, capsys):
 
 
 def test_a_mistyped_paper_or_profile_and_top_level_help_are_answered_without_loading_keras():
-    """Loading TensorFlow takes seconds: the names a user mistypes most are checked before anything imports it, and
-    so is `--help`, whose `reproduce` epilog (the experiments) loads Keras only for `reproduce --help`."""
+    """Loading TensorFlow takes seconds: the names a user mistypes most (a paper, a profile, an experiment) are checked
+    before anything imports it, and so is `--help`, whose `reproduce` epilog (the experiments) loads Keras only for `reproduce --help`."""
     import subprocess
     import sys
 
     code = ("import contextlib, io, sys\nfrom fer_lib import cli\nerr = io.StringIO()\n"
             "for argv in (['train', 'smith2023'], ['train', 'yousaf2024', '--profile', 'gpu'], "
-            "['reproduce', '--profile', 'gpu'], ['--help']):\n"
+            "['train', 'yousaf2024', 'nope'], ['reproduce', '--profile', 'gpu'], ['--help']):\n"
             "    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):\n"
             "        try:\n            code = cli.main(argv)\n"
             "        except SystemExit as exc:\n            code = exc.code\n"
             "    print(code, 'keras' in sys.modules, 'tensorflow' in sys.modules)\n"
             "print(err.getvalue().count('error:'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[:5] == ["2 False False", "2 False False", "2 False False", "0 False False", "3"], out
+    assert out[:6] == ["2 False False", "2 False False", "2 False False", "2 False False", "0 False False", "4"], out
 
 
 def test_make_reproduce_of_an_unknown_notebook_lists_the_valid_ones():
