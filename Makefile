@@ -4,8 +4,8 @@ VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 PROFILE ?= smoke
 TRAIN   ?= missing
-# test processes; one file at a time each (tests/test_notebooks.py, the longest, starts first), each with its
-# share of the cores for TensorFlow and XLA (tests/conftest.py)
+# test processes; one file at a time each, the heaviest files first (tests/conftest.py HEAVIEST_FIRST), each with
+# its share of the cores for TensorFlow and XLA (tests/conftest.py worker_thread_settings)
 TEST_WORKERS ?= 2
 PAPERS  := $(shell grep -o '"paper": *"[^"]*"' notebooks/manifest.json | cut -d'"' -f4)
 export FER_DATA_DIR ?= data
@@ -58,7 +58,7 @@ reports: $(PY)
 	$(PY) -m fer_lib index
 
 test: $(PY)
-	$(PY) -m pytest -q -rs --durations=30 -n $(TEST_WORKERS) --dist loadfile tests
+	$(PY) -m pytest -q -rs --durations=30 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 bench: $(PY)
 	$(PY) -m fer_lib.studies.benchmark

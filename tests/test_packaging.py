@@ -26,3 +26,12 @@ def test_the_fer_lib_command_is_installed_with_the_package():
     import importlib.metadata as md
     scripts = {ep.name: ep.value for ep in md.entry_points(group="console_scripts")}
     assert scripts.get("fer-lib") == "fer_lib.cli:main"
+
+
+def test_make_test_hands_out_the_heaviest_test_files_first():
+    """xdist reorders files by their number of tests unless told not to, which had started the notebooks 14th."""
+    from conftest import HEAVIEST_FIRST
+
+    assert all((ROOT / "tests" / name).is_file() for name in HEAVIEST_FIRST), "a renamed file: update HEAVIEST_FIRST"
+    pytest_line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if "-m pytest" in line)
+    assert "--dist loadfile" in pytest_line and "--no-loadscope-reorder" in pytest_line
