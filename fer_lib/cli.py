@@ -418,6 +418,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cand.add_argument("--stop-after-minutes", type=float, metavar="M",
                       help="train: stop each candidate between epochs before M minutes from now, whatever earlier "
                            "calls used")
+    cand.add_argument("--restart", action="store_true",
+                      help="train: where a candidate's saved run cannot be continued (its checkpoint is not in this "
+                           "machine's cache), keep that run in superseded/ and train it afresh from epoch 1")
     lease = sub.add_parser("lease", help="stage one GPU lease's call: leave out what its runs do not read, pack the "
                                           "data and wheels, print the call; --restore afterwards")
     lease.add_argument("--restore", action="store_true", help="put back what the last lease left out of git's index")
@@ -522,22 +525,23 @@ def _cmd_candidates(args) -> int | None:
     from .studies.candidates import choose, train_candidates
     from .train.config import deadline_after
     if args.action == "probe-alignment":
-        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None:
-            raise FerError("`candidates probe-alignment` takes no names, no --budget-minutes and no --stop-after-minutes")
+        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
+            raise FerError("`candidates probe-alignment` takes no names, no --budget-minutes, no --stop-after-minutes "
+                           "and no --restart")
         from .studies.alignment_probe import run_alignment_probe
         chosen = run_alignment_probe(args.data_dir, args.reports_root)["chosen"]
         print(f"eye cascade: upscale {chosen['eye_upscale']}, {chosen['eye_min_neighbors']} neighbours")
         return None
     if args.action == "choose":
-        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None:
-            raise FerError("`candidates choose` takes no names, no --budget-minutes and no --stop-after-minutes: it "
-                           "scores every trained candidate")
+        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
+            raise FerError("`candidates choose` takes no names, no --budget-minutes, no --stop-after-minutes and no "
+                           "--restart: it scores every trained candidate")
         decision = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)["decision"]
         print(f"ships: {decision['ships']} ({decision['why']})")
         return None
     with deadline_after(args.stop_after_minutes):
         records = train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,
-                                   budget_minutes=args.budget_minutes)
+                                   budget_minutes=args.budget_minutes, restart=args.restart)
     for record in records:
         epochs = record["epochs"]
         state = epochs["stop_reason"] if record["finished"] else "paused: the same command continues it"

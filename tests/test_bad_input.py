@@ -8,6 +8,7 @@ interruptions (through the command line).
 """
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -916,3 +917,23 @@ def test_a_deadline_that_is_no_time_at_all_is_one_line_before_anything_trains(ar
     one_line_error(capsys, cli.main([*argv, "--reports-root", str(tmp_path)]),
                    "--stop-after-minutes must be a positive number of minutes")
     assert not any(tmp_path.iterdir()) and DEADLINE_ENV not in __import__("os").environ
+
+
+def test_a_candidate_whose_checkpoint_is_lost_is_refused_before_anything_moves(capsys, tmp_path, monkeypatch):
+    """A fresh checkout holds a paused candidate's record but not its checkpoint (over the size a report keeps):
+    training it again would start at epoch 1 and write over the record. One line saying so and what to pass; the
+    record untouched, nothing set aside; `--restart` belongs to `train` alone."""
+    from fer_lib.studies.candidates import SUPERSEDED, candidate_folder
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))  # an empty cache: no checkpoint anywhere
+    folder = candidate_folder("ferplus_votes", "cpu", tmp_path)
+    folder.mkdir(parents=True)
+    saved = json.dumps({"finished": False, "epochs": {"run": 39, "planned": 50}})
+    (folder / "record.json").write_text(saved)
+    for argv in (["ferplus_votes"], ["strong_augment", "ferplus_votes"]):  # every name is checked before any trains
+        one_line_error(capsys, cli.main(["candidates", "train", *argv, "--profile", "cpu", "--reports-root",
+                                         str(tmp_path)]),
+                       "ferplus_votes (epoch 39 of 50)", "--restart")
+    assert (folder / "record.json").read_text() == saved and not (folder.parent / SUPERSEDED).exists()
+    assert not (folder.parent / "strong_augment").exists()
+    one_line_error(capsys, cli.main(["candidates", "choose", "--restart"]), "no --restart")

@@ -119,6 +119,8 @@ def test_each_process_gets_the_deadline_and_no_budget_of_its_own(tmp_path, monke
         job = campaign.Job("mahdi2025", "x", str(tmp_path), 5, 100.0, None, kind)
         cmd = campaign.job_command(job, "paper", str(tmp_path), "/data")
         assert cmd[3:5] == head and "--budget-minutes" not in cmd and cmd[-2:] == ["--data-dir", "/data"]
+        # a lease never has a candidate's checkpoint: its saved run is set aside, not refused (or trained over)
+        assert ("--restart" in cmd) == (kind == "candidate")
     env = campaign.job_environment(1234567890.4, 4)
     assert env[DEADLINE_ENV] == "1234567890" and env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.23"
     monkeypatch.setenv(DEADLINE_ENV, env[DEADLINE_ENV])

@@ -43,9 +43,23 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     from fer_lib.studies.candidates import SELECTION_FILE, apply_rule, candidate_model_file, choose, train_candidates
     from fer_lib.studies.out_of_domain import SHIPPED
 
+    from fer_lib.studies.candidates import SUPERSEDED, SUPERSEDED_NOTE, candidate_folder
+
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     reports = tmp_path / "reports"
-    records = train_candidates(["ferplus_votes", "strong_augment"], "smoke", data_root=data_root, reports_root=reports)
+    # a saved run of ferplus_votes whose checkpoint this cache lacks: refused as is, set aside with --restart
+    lost = candidate_folder("ferplus_votes", "smoke", reports)
+    lost.mkdir(parents=True)
+    (lost / "record.json").write_text(json.dumps({"finished": False, "epochs": {"run": 3, "planned": 9},
+                                                  "backends": [{"git_commit": "abc1234"}]}))
+    with pytest.raises(FerError, match="--restart"):
+        train_candidates(["ferplus_votes", "strong_augment"], "smoke", data_root=data_root, reports_root=reports)
+    assert not candidate_folder("strong_augment", "smoke", reports).exists()
+    records = train_candidates(["ferplus_votes", "strong_augment"], "smoke", data_root=data_root, reports_root=reports,
+                               restart=True)
+    kept = reports / "smoke" / "out_of_domain_candidates" / SUPERSEDED / "ferplus_votes-3of9-abc1234"
+    assert json.loads((kept / "record.json").read_text())["epochs"]["run"] == 3
+    assert "restarted from epoch 1" in json.loads((kept / SUPERSEDED_NOTE).read_text())["reason"]
     assert [r["test_split_scored"] for r in records] == [False, False]
     assert [r["finished"] for r in records] == [True, True]  # smoke's one epoch, completed
     assert [len(r["class_names"]) for r in records] == [8, 7]
@@ -63,6 +77,7 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     assert scored <= set(selection["publictest_accuracy"]) and selection["not_trained"] == ["ferplus_majority",
                                                                                                "eye_aligned"]
     assert selection["paused"] == {} and selection["epochs"]["strong_augment"]["run"] == 1
+    assert [run["folder"] for run in selection["superseded"]] == ["ferplus_votes-3of9-abc1234"]  # still visible
     assert {s["set"] for s in selection["scores"]} == {"ckplus48_selection", "ferplus_publictest"}  # no report part
     assert {(s["set"], s["way"]) for s in selection["scores"] if s["model"] == SHIPPED} == {
         (part, way) for part in ("ckplus48_selection", "ferplus_publictest") for way in ("given box", "end to end")}

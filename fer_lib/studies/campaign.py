@@ -227,9 +227,11 @@ def _run_job(job: Job, profile: str, deadline: float, jobs: int, reports_root: s
 
 def job_command(job: Job, profile: str, reports_root: str, data_dir: str | None) -> list[str]:
     """The `fer-lib` process that runs `job`: `train` for an experiment or a study, `candidates train` for a
-    candidate. No budget: the deadline in its environment stops it (`job_environment`)."""
+    candidate. No budget: the deadline in its environment stops it (`job_environment`). A candidate restarts where its
+    checkpoint is not on the machine (a lease never has it, `_pending_candidates`): its saved run is kept in
+    superseded/ and travels back with the folder."""
     if job.kind == "candidate":
-        cmd = [sys.executable, "-m", "fer_lib", "candidates", "train", job.experiment]
+        cmd = [sys.executable, "-m", "fer_lib", "candidates", "train", job.experiment, "--restart"]
     else:
         cmd = [sys.executable, "-m", "fer_lib", "train", job.paper, job.experiment]
     return cmd + ["--profile", profile, "--reports-root", reports_root] + (["--data-dir", data_dir] if data_dir else [])

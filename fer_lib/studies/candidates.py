@@ -6,7 +6,10 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
 - **Training** (`train_candidate`): FER2013's Training images (FER+'s labels or vote distributions for the FER+
   candidates), the epoch selected on PublicTest, no test split scored: PrivateTest holds the benchmark's FER+ report
   part and the in-domain score, both read once, after the choice. The run resumes from its checkpoint like any
-  other (`train.fit`). Saved: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json,
+  other (`train.fit`); its checkpoint (over the size a report keeps, `run_store.MAX_KEPT_CHECKPOINT_BYTES`) lives
+  in the cache alone, so a checkout without it cannot continue a paused run: `train_candidate` then refuses to start
+  it again over its saved record unless told to (`restart`), and sets that record aside in `superseded/`, where it
+  stays visible (`set_aside`). Saved: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json,
   history.csv) and the selected weights, as the recognizer loads them (a float32 `model.keras` and its sidecar),
   beside them (`candidate_model_file`): about 11 MB each, kept out of git (the one that ships is committed as the
   recognizer's model), packed with the folder when a GPU lease's campaign trains it.
@@ -25,13 +28,15 @@ fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is re
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..config import get_profile, portable_path, reports_dir
+from ..config import cache_dir, get_profile, portable_path, reports_dir
 from ..data import FER2013_CLASSES, load_dataset
 from ..errors import FerError
 from ..evaluate.metrics import grouped_bootstrap
@@ -51,6 +56,8 @@ SELECTION_FILE = "selection.json"
 MODEL_FILE = "model.keras"  # with its sidecar model.json; both git-ignored (about 11 MB each candidate)
 PUBLICTEST_GATE_POINTS = 1.0  # the rule's "at most 1 point below the shipped model's" FER2013 PublicTest accuracy
 SELECTION_BOOTSTRAP = 200  # the CIs beside the point scores (the rule reads the points only)
+SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
+SUPERSEDED_NOTE = "superseded.json"
 
 
 def candidate_spec(name: str) -> ExperimentSpec:
@@ -81,15 +88,73 @@ def candidate_model_file(name: str, profile: str, reports_root: Path | str | Non
     return candidate_folder(name, profile, reports_root) / MODEL_FILE
 
 
+def lost_checkpoint(name: str, profile: str, reports_root: Path | str | None = None) -> dict | None:
+    """Candidate `name`'s saved record under `profile` when training now would start it again from epoch 1 over it:
+    the record has epochs run and the cache holds no checkpoint of its run (a fresh checkout, or a session that ended
+    with its machine). None otherwise."""
+    record = candidate_record(name, profile, reports_root)
+    if record is None or not record.get("epochs", {}).get("run"):
+        return None
+    return None if (candidate_run_dir(candidate_spec(name), profile) / "state.json").exists() else record
+
+
+def set_aside(name: str, profile: str, reports_root: Path | str | None = None, *, reason: str) -> Path:
+    """Move candidate `name`'s saved folder under `profile` to `superseded/<name>-<run>of<planned>-<commit>/` with a
+    note of `reason`, when and at which commit; returns the new folder. Its model file, if any, stays out of git."""
+    folder = candidate_folder(name, profile, reports_root)
+    record = candidate_record(name, profile, reports_root)
+    if record is None:
+        raise FerError(f"candidate {name} has no saved record under {profile} to set aside ({folder})")
+    epochs, segments = record["epochs"], record.get("backends") or [{}]
+    target = folder.parent / SUPERSEDED / f"{name}-{epochs['run']}of{epochs['planned']}-" \
+                                         f"{segments[-1].get('git_commit') or 'unknown'}"
+    if target.exists():
+        raise FerError(f"{target} already holds a superseded run of {name}; move it away before restarting")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    write_json(target / SUPERSEDED_NOTE, {"candidate": name, "profile": profile, "reason": reason,
+                                          "epochs": epochs, "set_aside_at": datetime.now(timezone.utc).isoformat(
+                                              timespec="seconds"), "git_commit": git_commit()})
+    return target
+
+
+def superseded_runs(profile: str, reports_root: Path | str | None = None) -> list[dict]:
+    """The notes of the candidates' runs set aside under `profile` (`set_aside`), each with its folder's name."""
+    root = Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER / SUPERSEDED
+    return [{"folder": note.parent.name, **json.loads(note.read_text())}
+            for note in sorted(root.glob(f"*/{SUPERSEDED_NOTE}"))]
+
+
+def refuse_lost_checkpoints(names: list[str], profile: str, reports_root: Path | str | None = None) -> None:
+    """Raise a FerError naming the candidates among `names` whose saved run's checkpoint is lost (`lost_checkpoint`)
+    and what to do: training them now would start them again from epoch 1 over their saved runs."""
+    lost = {name: record for name in names if (record := lost_checkpoint(name, profile, reports_root)) is not None}
+    if lost:
+        runs = ", ".join(f"{name} (epoch {r['epochs']['run']} of {r['epochs']['planned']})" for name, r in lost.items())
+        raise FerError(f"the checkpoints of {runs} under {profile} are not in this machine's cache "
+                       f"({cache_dir() / 'runs' / profile}), so training would "
+                       f"start them again from epoch 1 over their saved runs: put the checkpoints back, or pass "
+                       f"--restart to keep those runs in {SUPERSEDED}/ and train afresh")
+
+
 def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str | None = None,
-                    reports_root: Path | str | None = None, budget_minutes: float | None = None) -> dict:
+                    reports_root: Path | str | None = None, budget_minutes: float | None = None,
+                    restart: bool = False) -> dict:
     """Train candidate `name` under `profile` (resuming its checkpoint), scoring no test split; save its model
-    file, record and history (see the module). Returns the record."""
+    file, record and history (see the module). Where its saved run's checkpoint is lost (`lost_checkpoint`) it
+    raises, unless `restart`: then that run is set aside (`set_aside`) and this one starts from epoch 1. Returns
+    the record."""
     from ..recognizer.classifiers import ModelInfo
 
     spec = candidate_spec(name)
     prof = get_profile(profile)
+    lost = lost_checkpoint(name, prof.name, reports_root)
+    if not restart:
+        refuse_lost_checkpoints([name], prof.name, reports_root)
     prepared, splits, units = prepare_units(spec, prof, data_root)
+    if lost is not None:  # the data are known good: only now is the saved run moved
+        set_aside(name, prof.name, reports_root, reason="its checkpoint was not in the cache of the machine that "
+                  "went on with it (a fresh checkout): the run restarted from epoch 1 (--restart)")
     dataset, split = prepared.dataset, splits[units[0]]
     lr = spec.training.learning_rate
     config = unit_config(spec, prof, lr, units[0], budget_minutes)
@@ -146,9 +211,12 @@ def budget_warning(epochs_run: int, epochs_planned: int, train_seconds: float, e
 
 
 def train_candidates(names: list[str] | None, profile: str = "smoke", **kwargs) -> list[dict]:
-    """`train_candidate` for each of `names` (default: every trainable candidate), every name checked first."""
+    """`train_candidate` for each of `names` (default: every trainable candidate), every name checked first, and
+    without `restart` every lost checkpoint too (nothing trains before the command is known to go through)."""
     specs = candidate_specs(names)
     get_profile(profile)
+    if not kwargs.get("restart"):
+        refuse_lost_checkpoints([spec.name for spec in specs], get_profile(profile).name, kwargs.get("reports_root"))
     return [train_candidate(spec.name, profile, **kwargs) for spec in specs]
 
 
@@ -248,6 +316,7 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
         "models": files, "not_scored": not_scored,
         "not_trained": [c["name"] for c in CANDIDATES if c["name"] not in models],
         "paused": paused_candidates(prof.name, reports_root),  # among not_trained: started, not finished
+        "superseded": superseded_runs(prof.name, reports_root),  # runs set aside by a restart, kept visible
         # how far each scored candidate trained (one stopped by its budget short of its epochs is a lower bound)
         "epochs": {name: candidate_record(name, prof.name, reports_root)["epochs"] for name in models},
         "publictest_accuracy": accuracy, "mean_selection_macro_f1": mean_f1,  # unrounded: what the rule read
