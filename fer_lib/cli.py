@@ -578,7 +578,7 @@ def _cmd_lease(args) -> int | None:
                          ([f"--candidates {args.candidates}"] if args.candidates else []))
     reports = None
     if args.candidates and not args.paper and not args.experiments:  # the candidates alone: only their folder travels
-        from .studies.candidates import FOLDER
+        from .studies.candidate_runs import FOLDER
         reports = (f"reports/{get_profile(args.profile).name}/{FOLDER}",)
     call = pack_lease(profile=args.profile, data_root=args.data_dir, datasets=datasets, wheels=args.wheels,
                       minutes=args.minutes, jobs=args.jobs, precision=args.precision, campaign_args=selection,

@@ -111,3 +111,43 @@ def test_a_paused_candidate_whose_budget_ends_short_of_its_epochs_says_what_to_p
                        "370 to train all of them")  # (800 + 48 * 400) * 1.1 / 60 = 366.7, rounded up to tens
     assert budget_warning(2, 50, 800.0, [150.0, 160.0, 170.0], 180 * 60) is None  # 160 s an epoch: 64 epochs fit
     assert budget_warning(2, 50, 800.0, [400.0], None) is None and budget_warning(50, 50, 9e3, [400.0], 60.0) is None
+
+
+def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path):
+    """The index's candidates table, read from the records alone: a paused run, a finished one and a run set aside
+    (with why), each with its epochs, minutes, device and commits; no candidate run, no section."""
+    from fer_lib.reporting.index import build_index, compute_table
+    from fer_lib.studies.candidate_runs import SUPERSEDED, SUPERSEDED_NOTE, candidate_folder, candidates_status
+
+    assert candidates_status("cpu", tmp_path).empty
+    build_index(tmp_path, ("cpu",))
+    assert "Candidates for the shipped model" not in (tmp_path / "index.md").read_text()
+
+    def record(run: int, finished: bool, commit: str) -> dict:
+        return {"kind": "candidate", "budget_minutes": 380.0, "finished": finished,
+                "epochs": {"run": run, "planned": 50, "best_epoch": run - 1,
+                                                 "stop_reason": "completed" if finished else "stopped by wall-clock budget"},
+                "publictest_accuracy_own_labels": 0.8168, "train_seconds": 600.0,
+                "backends": [{"device": "CPU: test", "git_commit": commit}]}
+
+    for name, saved in (("ferplus_votes", record(2, False, "bbb")), ("strong_augment", record(50, True, "ccc"))):
+        candidate_folder(name, "cpu", tmp_path).mkdir(parents=True)
+        (candidate_folder(name, "cpu", tmp_path) / "record.json").write_text(json.dumps(saved))
+    aside = candidate_folder(SUPERSEDED, "cpu", tmp_path) / "ferplus_votes-39of50-aaa"
+    aside.mkdir(parents=True)
+    (aside / "record.json").write_text(json.dumps(record(39, False, "aaa")))
+    (aside / SUPERSEDED_NOTE).write_text(json.dumps({"candidate": "ferplus_votes", "reason": "its checkpoint was lost"}))
+
+    table = candidates_status("cpu", tmp_path)
+    assert list(table["candidate"]) == ["ferplus_votes", "strong_augment", "ferplus_votes"]
+    assert list(table["epochs"]) == ["2 of 50", "50 of 50", "39 of 50"]
+    assert table["state"][0].startswith("paused") and table["state"][1] == "completed"
+    assert table["state"][2] == "set aside (superseded/ferplus_votes-39of50-aaa): its checkpoint was lost"
+    assert list(table["training minutes"]) == [10.0] * 3 and list(table["commits"]) == ["bbb", "ccc", "aaa"]
+    (row,) = compute_table(tmp_path, "cpu", notebooks=[]).to_dict("records")  # the runs set aside count too
+    assert (row["notebook"], row["training time in its runs"], row["training budget"]) == \
+        ("out_of_domain_candidates", "30.0 min", "1140 min")
+    build_index(tmp_path, ("cpu",))
+    index = (tmp_path / "index.md").read_text()
+    assert "## Candidates for the shipped model (cpu profile)" in index and "ferplus_votes-39of50-aaa" in index
+    assert "ferplus_votes-39of50-aaa" in (tmp_path / "index.html").read_text()

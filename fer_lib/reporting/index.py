@@ -100,6 +100,16 @@ def _training_compute(folder: Path, only: set[str] | None = None,
                 capped &= row.get("budget_seconds") is not None
                 budget += row.get("budget_seconds") or 0.0
                 runs += 1
+    # issue 50's candidates (`candidate_runs`): a record each, those set aside one level down, all counted
+    for path in [*visible(folder, "*/record.json"), *visible(folder, "*/*/record.json")]:
+        saved = json.loads(path.read_text())
+        name = path.parent.name if path.parent.parent == folder else path.parent.parent.name
+        if saved.get("kind") != "candidate" or name in skip or (only is not None and name not in only):
+            continue
+        train += saved.get("train_seconds", 0.0)
+        capped &= saved.get("budget_minutes") is not None
+        budget += 60 * (saved.get("budget_minutes") or 0.0)
+        runs += 1
     return train, (budget if capped and runs else None)
 
 
@@ -310,6 +320,22 @@ ANSWERS_INTRO = (
     "(consistency, not proof). The rules: `fer_lib/reporting/answers.py`.")
 
 
+CANDIDATES_INTRO = ("Issue 50's candidates to replace the shipped model, each fixed before it trained "
+                    "(`fer_lib/studies/out_of_domain.py`, `CANDIDATES`), and how far each has trained: no test split "
+                    "is scored while they train, and only finished ones are chosen among, on held-out data "
+                    "(`fer-lib candidates choose`). The accuracy is on PublicTest with each candidate's own labels "
+                    "(FER+'s for the FER+ candidates), the split that selected its epoch: not a test score. A run set "
+                    "aside stays listed with why.")
+
+
+def candidate_tables(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[str, pd.DataFrame]]:
+    """(profile, `candidate_runs.candidates_status`) for each of `profiles` with a candidate run saved."""
+    from ..studies.candidate_runs import candidates_status
+
+    return [(profile, table) for profile in profiles
+            for table in [candidates_status(profile, reports_root)] if len(table)]
+
+
 def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] = ("cpu", "paper"),
                 out_dir: Path | str | None = None) -> Path:
     """Write index.html and index.md listing every experiment of `profiles`, a claims figure per paper,
@@ -381,6 +407,10 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
     for path in out_of_domain:
         md += ["", f"## Out of domain: faces no model here trained on ({path.parent.parent.name} profile)", "",
                f"[Full table]({under(path.parent)}/results.md).", "", path.read_text()]
+    candidates = candidate_tables(reports_root, profiles)
+    for profile, table in candidates:
+        md += ["", f"## Candidates for the shipped model ({profile} profile)", "", CANDIDATES_INTRO, "",
+               markdown_table(table)]
     ablations = ablation_folders(reports_root, profiles)
     for folder, saved in ablations:
         md += ["", f"## {saved['paper']}: {saved['title']} ({saved['profile']} profile)", "",
@@ -445,6 +475,8 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
 {"".join(f"<h2>Out of domain: faces no model here trained on ({html.escape(p.parent.parent.name)} profile)</h2>"
          f"<p><a href='{html.escape(under(p.parent))}/results.md'>full table</a></p><pre>{html.escape(p.read_text())}</pre>"
          for p in out_of_domain)}
+{"".join(f"<h2>Candidates for the shipped model ({html.escape(profile)} profile)</h2><p>{html.escape(CANDIDATES_INTRO)}</p>"
+         + table.to_html(index=False, na_rep="") for profile, table in candidates)}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(under(folder))}/report.html'>"

@@ -175,7 +175,8 @@ def _study_epochs_left(folder: Path, when_new: int) -> int:
 def _pending_candidates(profile: str, root: Path, names: list[str], device: str) -> list[Job]:
     """The candidates of `names` ("all": every one) under `profile` not trained to their planned epochs. Epochs left
     count from this machine's checkpoint (a lease's is not brought back: a candidate's is over the size kept)."""
-    from .candidates import candidate_folder, candidate_run_dir, candidate_specs
+    from .candidate_runs import candidate_folder
+    from .candidates import candidate_run_dir, candidate_specs
 
     prof = get_profile(profile)
     jobs = []

@@ -27,7 +27,6 @@ fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is re
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import cache_dir, get_profile, portable_path, reports_dir
+from ..config import cache_dir, get_profile, portable_path
 from ..data import FER2013_CLASSES, load_dataset
 from ..errors import FerError
 from ..evaluate.metrics import grouped_bootstrap
@@ -49,15 +48,14 @@ from ..provenance import environment, git_commit
 from ..train.callbacks import BUDGET_MARGIN
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
                             detected_boxes, ferplus_set, frames_of, positions_per_class)
+from .candidate_runs import (FOLDER, MODEL_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,  # noqa: F401
+                             candidate_model_file, candidate_record, candidates_root, paused_candidates,
+                             superseded_runs, trained_candidates)
 from .shipping import float32_copy
 
-FOLDER = "out_of_domain_candidates"
 SELECTION_FILE = "selection.json"
-MODEL_FILE = "model.keras"  # with its sidecar model.json; both git-ignored (about 11 MB each candidate)
 PUBLICTEST_GATE_POINTS = 1.0  # the rule's "at most 1 point below the shipped model's" FER2013 PublicTest accuracy
 SELECTION_BOOTSTRAP = 200  # the CIs beside the point scores (the rule reads the points only)
-SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
-SUPERSEDED_NOTE = "superseded.json"
 
 
 def candidate_spec(name: str) -> ExperimentSpec:
@@ -76,16 +74,6 @@ def candidate_specs(names: list[str] | None) -> list[ExperimentSpec]:
 def candidate_run_dir(spec: ExperimentSpec, profile: str) -> Path:
     """The checkpoint folder of candidate `spec` under `profile`: its one run, at its first seed."""
     return unit_run_dir(spec, profile, spec.training.learning_rate, spec.seeds[0])
-
-
-def candidate_folder(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
-    return Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER / name
-
-
-def candidate_model_file(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
-    """Where candidate `name`'s selected weights under `profile` are saved for the recognizer: beside its record, out
-    of git (.gitignore) but packed with the folder when a lease brings it back."""
-    return candidate_folder(name, profile, reports_root) / MODEL_FILE
 
 
 def lost_checkpoint(name: str, profile: str, reports_root: Path | str | None = None) -> dict | None:
@@ -116,13 +104,6 @@ def set_aside(name: str, profile: str, reports_root: Path | str | None = None, *
                                           "epochs": epochs, "set_aside_at": datetime.now(timezone.utc).isoformat(
                                               timespec="seconds"), "git_commit": git_commit()})
     return target
-
-
-def superseded_runs(profile: str, reports_root: Path | str | None = None) -> list[dict]:
-    """The notes of the candidates' runs set aside under `profile` (`set_aside`), each with its folder's name."""
-    root = Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER / SUPERSEDED
-    return [{"folder": note.parent.name, **json.loads(note.read_text())}
-            for note in sorted(root.glob(f"*/{SUPERSEDED_NOTE}"))]
 
 
 def refuse_lost_checkpoints(names: list[str], profile: str, reports_root: Path | str | None = None) -> None:
@@ -220,33 +201,6 @@ def train_candidates(names: list[str] | None, profile: str = "smoke", **kwargs) 
     return [train_candidate(spec.name, profile, **kwargs) for spec in specs]
 
 
-def candidate_record(name: str, profile: str, reports_root: Path | str | None = None) -> dict | None:
-    """Candidate `name`'s saved record under `profile` (None: never trained here)."""
-    path = candidate_folder(name, profile, reports_root) / "record.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def trained_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, Path]:
-    """{name: model file} of the candidates trained under `profile` to the end of their epochs or budget (not paused)
-    whose record and model file are both here."""
-    found = {}
-    for spec in CANDIDATE_RUNS:
-        record = candidate_record(spec.name, profile, reports_root)
-        model_file = candidate_model_file(spec.name, profile, reports_root)
-        # a record without "finished" was written before a paused run was told apart from a finished one
-        if record is not None and record.get("finished", False) and model_file.exists():
-            found[spec.name] = model_file
-    return found
-
-
-def paused_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, str]:
-    """{name: "k of n epochs"} of the candidates whose saved run was paused before its end (`trained_candidates`
-    leaves them out until the same command continues them)."""
-    records = {spec.name: candidate_record(spec.name, profile, reports_root) for spec in CANDIDATE_RUNS}
-    return {name: f"{r['epochs']['run']} of {r['epochs']['planned']} epochs" for name, r in records.items()
-            if r is not None and not r.get("finished", False)}
-
-
 def selection_sets(data_root: Path | str | None = None, per_class: int | None = None) -> list[FaceSet]:
     """The selection parts the rule's macro F1 reads: CK+48's selection half of subjects, FER+ PublicTest."""
     return [ckplus_set(data_root, "selection", per_class), ferplus_set(data_root, "selection", per_class)]
@@ -324,6 +278,6 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
         "caveat": "the FER+ candidates selected their epoch on FER+ PublicTest, one of the selection parts: their "
                   "score there is optimistic",
     }
-    path = Path(reports_root if reports_root is not None else reports_dir()) / prof.name / FOLDER / SELECTION_FILE
+    path = candidates_root(prof.name, reports_root) / SELECTION_FILE
     write_json(path, record)
     return record

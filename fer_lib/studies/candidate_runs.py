@@ -1,0 +1,103 @@
+"""Issue 50's candidates' saved runs, read without Keras (the index reads them): where each is kept, its record,
+which are trained, paused or set aside, and the status table the index shows. Training and the choice are
+`studies.candidates`.
+
+- **A candidate's folder**: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json, history.csv;
+  its model file beside them, git-ignored).
+- **Runs set aside**: `superseded/<name>-<run>of<planned>-<commit>/`, each with `superseded.json` saying why
+  (`candidates.set_aside`): a run that could not be continued stays visible beside the one that replaced it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import reports_dir
+from ..papers.reference.experiments import CANDIDATE_RUNS
+
+FOLDER = "out_of_domain_candidates"
+MODEL_FILE = "model.keras"  # with its sidecar model.json; both git-ignored (about 11 MB each candidate)
+SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
+SUPERSEDED_NOTE = "superseded.json"
+
+
+def candidates_root(profile: str, reports_root: Path | str | None = None) -> Path:
+    return Path(reports_root if reports_root is not None else reports_dir()) / profile / FOLDER
+
+
+def candidate_folder(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
+    return candidates_root(profile, reports_root) / name
+
+
+def candidate_model_file(name: str, profile: str, reports_root: Path | str | None = None) -> Path:
+    """Where candidate `name`'s selected weights under `profile` are saved for the recognizer: beside its record, out
+    of git (.gitignore) but packed with the folder when a lease brings it back."""
+    return candidate_folder(name, profile, reports_root) / MODEL_FILE
+
+
+def candidate_record(name: str, profile: str, reports_root: Path | str | None = None) -> dict | None:
+    """Candidate `name`'s saved record under `profile` (None: never trained here)."""
+    path = candidate_folder(name, profile, reports_root) / "record.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def trained_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, Path]:
+    """{name: model file} of the candidates trained under `profile` to the end of their epochs or budget (not paused)
+    whose record and model file are both here."""
+    found = {}
+    for spec in CANDIDATE_RUNS:
+        record = candidate_record(spec.name, profile, reports_root)
+        model_file = candidate_model_file(spec.name, profile, reports_root)
+        # a record without "finished" was written before a paused run was told apart from a finished one
+        if record is not None and record.get("finished", False) and model_file.exists():
+            found[spec.name] = model_file
+    return found
+
+
+def paused_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, str]:
+    """{name: "k of n epochs"} of the candidates whose saved run was paused before its end (`trained_candidates`
+    leaves them out until the same command continues them)."""
+    records = {spec.name: candidate_record(spec.name, profile, reports_root) for spec in CANDIDATE_RUNS}
+    return {name: f"{r['epochs']['run']} of {r['epochs']['planned']} epochs" for name, r in records.items()
+            if r is not None and not r.get("finished", False)}
+
+
+def superseded_runs(profile: str, reports_root: Path | str | None = None) -> list[dict]:
+    """The notes of the candidates' runs set aside under `profile` (`candidates.set_aside`), each with its folder's
+    name."""
+    root = candidates_root(profile, reports_root) / SUPERSEDED
+    return [{"folder": note.parent.name, **json.loads(note.read_text())}
+            for note in sorted(root.glob(f"*/{SUPERSEDED_NOTE}"))]
+
+
+def _status_row(name: str, record: dict, state: str) -> dict:
+    epochs, segments = record["epochs"], record.get("backends") or []
+    accuracy = record.get("publictest_accuracy_own_labels")
+    return {"candidate": name, "epochs": f"{epochs['run']} of {epochs['planned']}", "state": state,
+            "best epoch": epochs.get("best_epoch"),
+            "PublicTest accuracy, its own labels %": None if accuracy is None else round(100 * accuracy, 1),
+            "training minutes": round(record.get("train_seconds", 0.0) / 60, 1),
+            "trained on": "; ".join(sorted({seg.get("device", "?") for seg in segments})),
+            "commits": ", ".join(dict.fromkeys(seg.get("git_commit") or "?" for seg in segments))}
+
+
+def candidates_status(profile: str, reports_root: Path | str | None = None) -> pd.DataFrame:
+    """One row per candidate run saved under `profile`, the runs set aside included: its epochs, whether it finished,
+    is paused or was set aside (and why), its best PublicTest accuracy on its own labels (FER+'s for the FER+
+    candidates: not comparable across label sets; no test split), training minutes, device and commits. Empty when
+    none has a run."""
+    rows = []
+    for spec in CANDIDATE_RUNS:
+        record = candidate_record(spec.name, profile, reports_root)
+        if record is not None:
+            state = (record["epochs"].get("stop_reason") or "finished") if record.get("finished", False) else \
+                "paused: the same command continues it"
+            rows.append(_status_row(spec.name, record, state))
+    for note in superseded_runs(profile, reports_root):
+        path = candidates_root(profile, reports_root) / SUPERSEDED / note["folder"] / "record.json"
+        if path.exists():
+            rows.append(_status_row(note["candidate"], json.loads(path.read_text()),
+                                    f"set aside ({SUPERSEDED}/{note['folder']}): {note['reason']}"))
+    return pd.DataFrame(rows)
