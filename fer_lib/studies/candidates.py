@@ -21,8 +21,8 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
   is no test set, so no test look is logged. Caveat, recorded with the choice: the FER+ candidates chose their epoch
   on FER+ PublicTest, one of the selection parts, so their score there is optimistic.
 
-Commands: `fer-lib candidates train [NAME ...] --profile P [--budget-minutes M]`, `fer-lib candidates choose --profile
-P`. After the choice, the out-of-domain benchmark scores the candidates' report parts once (`python -m
+Commands: `fer-lib candidates train [NAME ...] --profile P [--budget-minutes M] [--restart]`, `fer-lib candidates choose
+--profile P`. After the choice, the out-of-domain benchmark scores the candidates' report parts once (`python -m
 fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is read for the chosen one alone.
 """
 from __future__ import annotations
