@@ -110,6 +110,27 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     return cache
 
 
+# The parts of the cache that hold data, not runs: keyed by their sources' content, so tests may share them.
+# FER2013's folder decodes in 20.7 s cold and loads in 1.1 s warm (AMD EPYC, 2 cores, the other busy training).
+SHARED_CACHE_PARTS = ("datasets", "preprocessed")
+
+
+@pytest.fixture
+def run_cache(tmp_path, monkeypatch) -> Path:
+    """A private FER_CACHE_DIR for a test that trains: runs and checkpoints of its own (none of another test's to
+    resume), with the decoded datasets and preprocessed faces shared with the session's cache through links, so
+    each such test does not decode FER2013 again. Tests about caching itself take `isolated_cache`."""
+    from fer_lib.config import cache_dir
+
+    shared, cache = cache_dir(), tmp_path / "cache"
+    cache.mkdir()
+    for part in SHARED_CACHE_PARTS:
+        (shared / part).mkdir(parents=True, exist_ok=True)
+        (cache / part).symlink_to(shared / part, target_is_directory=True)
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    return cache
+
+
 @pytest.fixture
 def small_khalid2025_backbone(monkeypatch) -> None:
     """khalid2025's MobileNetV2 at a third of its width, cut after its second block (and fine-tuned from it), for

@@ -113,12 +113,11 @@ def test_every_fold_names_the_whole_cross_validation_beside_its_own_number(fer20
         folds_description("official")
 
 
-def test_the_last_epoch_is_evaluated_when_validation_is_the_test_set(fer2013, tmp_path, monkeypatch):
+def test_the_last_epoch_is_evaluated_when_validation_is_the_test_set(run_cache, fer2013, tmp_path):
     """The run selects nothing on the test set: its weights are the last epoch's, not the best one's."""
     from fer_lib.evaluate.runner import train_and_evaluate
     from fer_lib.train import TrainConfig
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     small = fer2013.subset(np.concatenate([np.flatnonzero(fer2013.labels == c)[:40] for c in range(7)]))
     split = make_split("random_stratified", small, test_fraction=0.25, validation_is_test=True)
     config = TrainConfig(learning_rate=1e-3, batch_size=32, epochs=2, balance=False, augment="none")
@@ -131,11 +130,10 @@ def test_the_last_epoch_is_evaluated_when_validation_is_the_test_set(fer2013, tm
 # Runs: folds, holdout, deduplicated test, per-class table
 
 
-def test_a_kfold_experiment_reports_folds_holdout_and_the_deduplicated_test(data_root, tmp_path, monkeypatch):
+def test_a_kfold_experiment_reports_folds_holdout_and_the_deduplicated_test(run_cache, data_root, tmp_path):
     from fer_lib.reporting.experiment_report import rerender
     from fer_lib.studies.experiment_runs import run_experiment
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     spec = replace(get_experiments("abdulkadir2025", "hybrid_cv_training")[0], model="abdulkadir2025_sequential")
     result = run_experiment(spec, "smoke", data_root=data_root, reports_root=tmp_path)[0]
     e = json.loads((result.folder / "experiment.json").read_text())
@@ -169,10 +167,9 @@ def test_eq3_recall_is_specificity_beside_real_recall():
 # The ablation
 
 
-def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_difference(data_root, tmp_path, monkeypatch):
+def test_ablation_trains_every_arm_for_the_references_epochs_and_pairs_the_difference(run_cache, data_root, tmp_path):
     from fer_lib.studies.ablation import AblationSpec, rerender_ablation, run_ablation
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     base = STUDIES[0]
     spec = AblationSpec(paper="abdulkadir2025", name="sequential_dense", title="test", dataset="fer2013",
                         model="abdulkadir2025_sequential", arms={"full": {}, "small head": {"dense_units": 16}},

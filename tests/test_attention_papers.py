@@ -328,7 +328,7 @@ def test_claims_and_reading_tables():
 
 
 def test_an_ablation_reuses_its_experiments_run_and_a_budget_stopped_arm_continues_in_a_fresh_checkout(
-        data_root, tmp_path, monkeypatch):
+        run_cache, data_root, tmp_path, monkeypatch):
     """The reference arm is the experiment's own run, read from its report and never trained again.
     `budget_minutes` caps the other arm: stopped short of the reference's epochs it is not compared yet, its look
     is logged and its checkpoint kept with the report (a re-render keeps it); from an empty cache a larger budget
@@ -340,7 +340,6 @@ def test_an_ablation_reuses_its_experiments_run_and_a_budget_stopped_arm_continu
     from fer_lib.studies.ablation import rerender_ablation, run_ablation
     from fer_lib.studies.experiment_runs import run_experiment
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setitem(config.PROFILES, "smoke", replace(config.PROFILES["smoke"], max_epochs=2))
     small = {"stage_filters": (8, 16, 16), "stem_filters": 8}
     spec = replace(get_experiments("mahdi2025", "fer2013_standard")[0], model_options=small)
@@ -385,7 +384,7 @@ def test_an_ablation_reuses_its_experiments_run_and_a_budget_stopped_arm_continu
                      reports_root=reports)
 
 
-def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(data_root, tmp_path, monkeypatch,
+def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_blocks(run_cache, data_root, tmp_path,
                                                                                       small_khalid2025_backbone):
     """The frozen phase leaves every backbone weight as pretrained; the second phase changes only the
     top blocks (batch normalization kept frozen); the scratch arm shares nothing with the source."""
@@ -395,7 +394,7 @@ def test_fine_tuning_starts_from_the_fer2013_model_and_unfreezes_only_the_top_bl
     from fer_lib.papers.khalid2025.models import top_layers
     from fer_lib.studies.fine_tune import pretrained_model, run_fine_tuning
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))  # the freezing is tested, on the small backbone
+    # the freezing is tested, on the small backbone
     study = STUDIES[1]
     with pytest.raises(FerError, match="has no checkpoint at .* run that experiment first"):
         run_fine_tuning(study, "smoke", data_root=data_root, reports_root=tmp_path / "reports")

@@ -409,7 +409,7 @@ def test_a_leftover_temporary_folder_is_not_a_second_row(tmp_path):
     assert [r["_link"] for r in rows] == ["cpu/yousaf2024/fer2013_official"]
 
 
-def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isolated_cache):
+def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, run_cache):
     """The issue's case: a cpu run on an 84-image copy with one seed against a three-seed report."""
     from fer_lib.papers import get_experiments
     from fer_lib.studies.experiment_runs import run_experiment
@@ -431,10 +431,10 @@ def test_a_weaker_run_never_replaces_a_stronger_report(tmp_path, data_root, isol
     assert "84 images instead of 981" in message and "seeds [0] instead of [0, 1, 2]" in message
     assert "--reports-root" in message and "--replace" in message and "nothing was trained or written" in message
     assert _tree_digest(reports) == before
-    assert not (isolated_cache / "runs").exists()  # refused before any training
+    assert not (run_cache / "runs").exists()  # refused before any training
 
 
-def test_a_leakage_study_at_a_smaller_budget_does_not_replace_the_saved_one(tmp_path, data_root, isolated_cache):
+def test_a_leakage_study_at_a_smaller_budget_does_not_replace_the_saved_one(tmp_path, data_root, run_cache):
     import json
 
     from fer_lib.studies import leakage
@@ -446,7 +446,7 @@ def test_a_leakage_study_at_a_smaller_budget_does_not_replace_the_saved_one(tmp_
                                                      "budget_seconds_per_run": 1200, "seeds": [0], "epochs": 30}))
     with pytest.raises(FerError, match="a 8-minute budget per seed instead of a 20-minute budget per seed.*--replace"):
         leakage.run_study("cpu", data_root=data, reports_root=tmp_path / "reports", budget_minutes=8, seeds=[0, 1])
-    assert not (isolated_cache / "runs").exists()
+    assert not (run_cache / "runs").exists()
 
 
 def test_an_audit_of_fewer_images_does_not_replace_the_saved_one(tmp_path):

@@ -127,7 +127,7 @@ def test_each_process_gets_the_deadline_and_no_budget_of_its_own(tmp_path, monke
     assert deadline_from_env() == 1234567890.0  # what the process reads back
 
 
-def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_record(data_root, tmp_path,
+def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_record(run_cache, data_root, tmp_path,
                                                                                         monkeypatch):
     """eye_aligned under smoke, alone (`--candidates` with no paper): `fer-lib candidates train` in its own process,
     no test split scored, its model file beside its record (git-ignored there), packed and restored with it."""
@@ -137,7 +137,6 @@ def test_a_candidate_trains_in_the_campaign_and_its_model_travels_back_with_its_
     from fer_lib.recognizer import EmotionRecognizer
     from fer_lib.studies.candidates import candidate_model_file
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "reports"
     (job,) = campaign.pending_jobs("smoke", root, [], None, ["eye_aligned"])
     assert (job.kind, job.paper, job.epochs_left) == ("candidate", "reference", 1)

@@ -34,7 +34,7 @@ def test_an_unknown_candidate_names_the_trainable_ones():
     assert candidate_spec("ferplus_votes").training.targets == "distribution"
 
 
-def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_parts(data_root, tmp_path, monkeypatch):
+def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_parts(run_cache, data_root, tmp_path):
     """Two real candidates under smoke (one with FER+'s eight classes, one with FER2013's seven): model files the
     recognizer loads, records that say no test split was scored, no test look logged; the choice scores the
     shipped model and both on the selection parts and applies the rule to what it saved."""
@@ -45,7 +45,6 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
 
     from fer_lib.studies.candidates import SUPERSEDED, SUPERSEDED_NOTE, candidate_folder
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     reports = tmp_path / "reports"
     # a saved run of ferplus_votes whose checkpoint this cache lacks: refused as is, set aside with --restart
     lost = candidate_folder("ferplus_votes", "smoke", reports)

@@ -109,9 +109,9 @@ def test_train_names_the_valid_papers_experiments_and_seeds(capsys):
     assert code == 2 and "--seeds must be comma-separated" in err and err.strip().count("\n") == 0
 
 
-def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_path, data_root):
+def test_train_runs_an_experiment_without_a_notebook_and_writes_its_report(tmp_path, data_root, run_cache):
     out = run_cli("train", "yousaf2024", "ckplus48_subject", "--profile", "smoke", "--reports-root", str(tmp_path),
-                  FER_DATA_DIR=str(data_root), FER_CACHE_DIR=str(tmp_path / "cache"), FER_PROGRESS="0")
+                  FER_DATA_DIR=str(data_root), FER_CACHE_DIR=str(run_cache), FER_PROGRESS="0")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1].startswith("yousaf2024/ckplus48_subject")
     folder = tmp_path / "smoke" / "yousaf2024" / "ckplus48_subject"

@@ -44,7 +44,7 @@ def test_every_arm_varies_backend_precision_and_seed_only():
     assert {(a.backend, a.precision) for a in arms} == {(b, p) for b in study.BACKENDS for p in study.PRECISIONS}
 
 
-def test_one_arm_trains_in_this_process_and_records_what_it_ran_under(data_root, isolated_cache,
+def test_one_arm_trains_in_this_process_and_records_what_it_ran_under(data_root, run_cache,
                                                                       small_khalid2025_backbone):
     # the record is tested, not the network: khalid2025's model on a small backbone
     row = study.run_arm(study.Arm("tensorflow", "float32", 0), "smoke", data_root)

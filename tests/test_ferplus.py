@@ -272,7 +272,7 @@ def test_a_bad_mapping_line_is_one_clear_error(change, needle, small_fer_folder,
 # Training on the votes (FER+'s probability mode): issue 50's `ferplus_votes` candidate
 
 
-def test_a_run_fits_the_vote_distributions_and_is_scored_on_their_top_class(data_root, tmp_path, isolated_cache):
+def test_a_run_fits_the_vote_distributions_and_is_scored_on_their_top_class(data_root, tmp_path, run_cache):
     """targets='distribution': cross-entropy against each image's FER+ distribution (a different run from the same
     images' top classes), selection and scores on the top class; labels of the wrong kind are one clear error."""
     from dataclasses import replace

@@ -25,7 +25,7 @@ def test_the_probe_split_never_holds_a_test_image(fer2013):
     assert abs(len(split.val) / (len(split.train) + len(split.val)) - 0.2) < 0.01
 
 
-def test_a_smoke_probe_trains_each_candidate_and_saves_its_choice(tmp_path, data_root, isolated_cache):
+def test_a_smoke_probe_trains_each_candidate_and_saves_its_choice(tmp_path, data_root, run_cache):
     spec = get_experiments("yousaf2024", "fer2013_official")[0]
     record = lr_probe.run_probe(spec, "smoke", candidates=(1e-3, 3e-4), epochs=1, data_root=data_root,
                                 reports_root=tmp_path)

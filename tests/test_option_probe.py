@@ -16,7 +16,7 @@ def test_choose_takes_the_best_score_and_the_first_listed_on_a_tie():
     assert option_probe.choose([(None, 0.3), (0.99, 0.3)]) is None
 
 
-def test_a_smoke_probe_trains_each_candidate_on_training_images_only(tmp_path, data_root, isolated_cache):
+def test_a_smoke_probe_trains_each_candidate_on_training_images_only(tmp_path, data_root, run_cache):
     spec = get_experiments("yousaf2024", "fer2013_official")[0]
     record = option_probe.run_probe(spec, "dense_dropout", (0.5, 0.2), "smoke", steps=2, val_images=40,
                                     data_root=data_root, reports_root=tmp_path)

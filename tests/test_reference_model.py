@@ -418,7 +418,7 @@ def test_the_snapshot_ensemble_is_left_out_with_the_reason_where_a_member_is_mis
     assert len(reused) == 1 and why.endswith("and no saved row of the same members is")
 
 
-def test_ship_ships_a_saved_run_from_its_folder_and_its_checkpoint(tmp_path, data_root, isolated_cache, capsys):
+def test_ship_ships_a_saved_run_from_its_folder_and_its_checkpoint(tmp_path, data_root, run_cache, capsys):
     """`fer-lib ship FOLDER`: a smoke run's selected weights, checked against its own saved test predictions, with
     a sidecar naming the run and a card; a folder that is not a reference run, or whose weights are not here, is
     one line and exit 2, with nothing written."""
@@ -443,7 +443,7 @@ def test_ship_ships_a_saved_run_from_its_folder_and_its_checkpoint(tmp_path, dat
     assert f"the run's top class on {source['same_top_class_as_run']:.2%} of the PrivateTest faces" in card
     capsys.readouterr()
     shipped = (models / REFERENCE_MODEL.name).read_bytes()
-    shutil.rmtree(isolated_cache / "runs")  # the checkpoint gone, and the shipped model is in another folder
+    shutil.rmtree(run_cache / "runs")  # the checkpoint gone, and the shipped model is in another folder
     for bad, says in [(tmp_path, "holds no run report"), (folder, "train it with `fer-lib train reference fer2013_standard")]:
         assert cli.main(["ship", str(bad), "--models-dir", str(tmp_path / "elsewhere"), "--data-dir", str(data_root),
                          "--reports-root", str(reports)]) == 2

@@ -199,7 +199,8 @@ def test_watched_sets_are_scored_every_epoch_and_never_select(tmp_path):
     assert watched.best_epoch == int(watched.history["val_accuracy"].idxmax()) + 1  # selected on validation
 
 
-def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training(data_root, tmp_path, monkeypatch):
+def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training(run_cache, data_root, tmp_path,
+                                                                                  monkeypatch):
     """report_interim: the checkpoint's epochs, stopped by the budget (a lower bound), nothing trained."""
     import json
     import shutil
@@ -210,7 +211,6 @@ def test_a_run_whose_process_ended_is_reported_as_far_as_it_got_without_training
     from fer_lib.studies.experiment_runs import report_interim, run_experiment
     from fer_lib.papers import get_experiments
 
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     tiny = config.Profile("tiny", "a small subset with a budget, for this test", per_class=24, max_epochs=None,
                           budget_scale=1.0, multi_seed=False, fallback=False)
     monkeypatch.setitem(config.PROFILES, "tiny", tiny)
