@@ -175,14 +175,14 @@ def _study_epochs_left(folder: Path, when_new: int) -> int:
 def _pending_candidates(profile: str, root: Path, names: list[str], device: str) -> list[Job]:
     """The candidates of `names` ("all": every one) under `profile` not trained to their planned epochs. Epochs left
     count from this machine's checkpoint (a lease's is not brought back: a candidate's is over the size kept)."""
-    from .candidate_runs import candidate_folder
+    from .candidate_runs import candidate_folder, candidate_record
     from .candidates import candidate_run_dir, candidate_specs
 
     prof = get_profile(profile)
     jobs = []
     for spec in candidate_specs(names):
         folder = candidate_folder(spec.name, prof.name, root)
-        record = json.loads((folder / "record.json").read_text()) if (folder / "record.json").exists() else None
+        record = candidate_record(spec.name, prof.name, root)
         planned = spec.planned_epochs(prof)
         if record and record["epochs"]["run"] >= planned:
             continue

@@ -131,7 +131,7 @@ def train_candidate(name: str, profile: str = "smoke", *, data_root: Path | str 
     spec = candidate_spec(name)
     prof = get_profile(profile)
     lost = lost_checkpoint(name, prof.name, reports_root)
-    if not restart:
+    if lost is not None and not restart:
         refuse_lost_checkpoints([name], prof.name, reports_root)
     prepared, splits, units = prepare_units(spec, prof, data_root)
     if lost is not None:  # the data are known good: only now is the saved run moved
