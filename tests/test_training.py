@@ -412,7 +412,8 @@ def test_a_run_on_uncommitted_code_refuses_to_start_unless_the_user_says_so(tmp_
 def test_a_checkpoint_is_kept_in_its_report_only_when_small_enough(tmp_path):
     """abdulkadir2025's 30M-parameter hybrid has a 370 MB checkpoint: copying it into the report would bloat git
     and break a GPU lease's trip back (8 files of 16 MiB), so it stays in the cache."""
-    from fer_lib.evaluate.run_store import CHECKPOINT_FILES, keep_checkpoint, restore_checkpoint
+    from fer_lib.evaluate.run_store import keep_checkpoint, restore_checkpoint
+    from fer_lib.train.checkpoint import CHECKPOINT_FILES
 
     run_dir = tmp_path / "cache"
     run_dir.mkdir()

@@ -8,6 +8,7 @@ import pytest
 from fer_lib.errors import FerError
 from fer_lib.evaluate import warm_start
 from fer_lib.models import build_model
+from fer_lib.train.checkpoint import WEIGHTS_FILE
 
 
 def _narrow(seed: int) -> keras.Model:
@@ -24,7 +25,7 @@ _LEGACY = object()  # a state.json from before it recorded where its run started
 
 def _checkpoint(run_dir, model, stop_reason="completed all planned epochs", epochs=3, best=2, started_from=None):
     run_dir.mkdir(parents=True)
-    model.save_weights(run_dir / warm_start.CHECKPOINT_WEIGHTS)
+    model.save_weights(run_dir / WEIGHTS_FILE)
     state = {"stop_reason": stop_reason, "epochs_done": epochs, "best_epoch": best}
     if started_from is not _LEGACY:
         state["started_from"] = started_from

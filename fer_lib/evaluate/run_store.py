@@ -26,6 +26,7 @@ from .record import RECORD_FILE, ExperimentRecord, RunStrength
 from .spec import ExperimentSpec, budget_seconds, check_seeds, folder_name, unit_config
 from .warm_start import StartWeights, find_selected_weights
 
+from ..train.checkpoint import CHECKPOINT_FILES, STATE_FILE, has_checkpoint
 from ..train.config import with_later_defaults
 
 if TYPE_CHECKING:  # the runner imports this module
@@ -43,8 +44,6 @@ def unit_run_dir(spec: ExperimentSpec, profile: str, lr: float, unit: int) -> Pa
     return cache_dir() / "runs" / profile / spec.paper / spec.name / f"lr{lr:g}" / unit_name(spec, unit)
 
 
-# what `train.fit` resumes from: the model with its optimizer state, the selected weights and the run's state
-CHECKPOINT_FILES = ("state.json", "last.keras", "best.weights.h5")
 MAX_KEPT_CHECKPOINT_BYTES = 16 * 2**20  # khalid2025's and mahdi2025's are 5-8 MiB
 
 
@@ -74,7 +73,7 @@ def restore_checkpoint(kept: Path | str, run_dir: Path | str) -> bool:
     copied. `train.fit` then resumes it only if its configuration and data are the run's own (it checks the
     run id in state.json and starts afresh otherwise)."""
     kept, run_dir = Path(kept), Path(run_dir)
-    if (run_dir / "state.json").exists() or not (kept / "state.json").exists() or not (kept / "last.keras").exists():
+    if (run_dir / STATE_FILE).exists() or not has_checkpoint(kept):
         return False
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
@@ -99,7 +98,7 @@ def trained_rate(spec: ExperimentSpec, profile: str, reports_root: Path | str | 
     if spec.fallback_lr is None or spec.fallback_lr == spec.training.learning_rate:
         return spec.training.learning_rate
     root = Path(reports_root if reports_root is not None else reports_dir())
-    if ((unit_run_dir(spec, profile, spec.fallback_lr, 0) / "state.json").exists()
+    if ((unit_run_dir(spec, profile, spec.fallback_lr, 0) / STATE_FILE).exists()
             or (root / profile / spec.paper / folder_name(spec, spec.fallback_lr) / RECORD_FILE).exists()):
         return spec.fallback_lr
     return spec.training.learning_rate

@@ -33,8 +33,8 @@ from ..config import portable_path
 from ..errors import FerError
 from ..files import file_sha256
 from ..train import STARTED_FROM, STOP_COMPLETED
+from ..train.checkpoint import WEIGHTS_FILE, read_state
 
-CHECKPOINT_WEIGHTS = "best.weights.h5"
 # `StartWeights.where`
 FROM_CHECKPOINT = "checkpoint"
 FROM_SHIPPED_MODEL = "shipped model"
@@ -63,10 +63,9 @@ class StartWeights:
 
 def from_checkpoint(experiment: str, run_dir: Path) -> StartWeights | None:
     """The source run's selected weights in its checkpoint folder, when it completed its planned epochs."""
-    state_file, weights = run_dir / "state.json", run_dir / CHECKPOINT_WEIGHTS
-    if not (state_file.exists() and weights.exists()):
+    state, weights = read_state(run_dir), run_dir / WEIGHTS_FILE
+    if state is None or not weights.exists():
         return None
-    state = json.loads(state_file.read_text())
     if state.get("stop_reason") != STOP_COMPLETED:
         return None
     started_from = state.get(STARTED_FROM)  # None: a random start

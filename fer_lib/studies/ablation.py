@@ -51,6 +51,7 @@ from ..reporting.pages import reading_html, report_page
 from ..reporting.tables import markdown_table
 from ..evaluate.study_specs import AblationSpec
 from ..train import TrainConfig
+from ..train.checkpoint import read_state
 
 def _slug(arm: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", arm.lower()).strip("_")
@@ -267,7 +268,7 @@ def run_ablation(spec: AblationSpec, profile: str = "smoke", *, data_root: Path 
                 arm_budget = capped if capped is not None else None if budget is None else 3 * budget
                 config = replace(config, epochs=max(reached, 1), budget_seconds=arm_budget)
             run_dir = (i == 0 and spec.reference_run_dir(prof.name, seed, reports_root)) or runs_root / _slug(arm) / f"seed{seed}"
-            if i == 0 and spec.reference_runs_of and not (run_dir / "state.json").exists():
+            if i == 0 and spec.reference_runs_of and read_state(run_dir) is None:
                 saved_run = reference_from_report(spec, prof.name, seed, dataset.ids[split.test], config, reports_root)
                 if saved_run is not None:
                     runs[arm].append(saved_run)

@@ -45,6 +45,7 @@ from ..evaluate.record import RECORD_FILE, ExperimentRecord
 from ..evaluate.run_store import report_folder
 from ..evaluate.study_specs import AblationSpec
 from ..papers import get_experiments, get_studies, papers_with_experiments
+from ..train.checkpoint import read_state
 from .ablation import study_folder
 
 MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2**20  # what a device call brings back
@@ -186,8 +187,8 @@ def _pending_candidates(profile: str, root: Path, names: list[str], device: str)
         planned = spec.planned_epochs(prof)
         if record and record["epochs"]["run"] >= planned:
             continue
-        state = candidate_run_dir(spec, prof.name) / "state.json"
-        left = planned - (json.loads(state.read_text())["epochs_done"] if state.exists() else 0)
+        state = read_state(candidate_run_dir(spec, prof.name))
+        left = planned - (state["epochs_done"] if state is not None else 0)
         if record and record["epochs"]["run"]:
             per_epoch = record["train_seconds"] / record["epochs"]["run"]
             where = "; ".join(sorted({seg.get("device", "?") for seg in record["backends"]}))

@@ -47,6 +47,7 @@ from ..files import atomic_folder, write_json
 from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..provenance import environment, git_commit
 from ..train.callbacks import BUDGET_MARGIN
+from ..train.checkpoint import read_state
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
                             detected_boxes, ferplus_set, frames_of, positions_per_class)
 from .candidate_runs import (FOLDER, MODEL_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,  # noqa: F401
@@ -84,7 +85,7 @@ def lost_checkpoint(name: str, profile: str, reports_root: Path | str | None = N
     record = candidate_record(name, profile, reports_root)
     if record is None or not record.get("epochs", {}).get("run"):
         return None
-    return None if (candidate_run_dir(candidate_spec(name), profile) / "state.json").exists() else record
+    return None if read_state(candidate_run_dir(candidate_spec(name), profile)) is not None else record
 
 
 def set_aside(name: str, profile: str, reports_root: Path | str | None = None, *, reason: str) -> Path:
@@ -101,8 +102,9 @@ def set_aside(name: str, profile: str, reports_root: Path | str | None = None, *
         raise FerError(f"{target} already holds a superseded run of {name}; move it away before restarting")
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(folder, target)
+    # how far it got is in its record.json beside the note
     write_json(target / SUPERSEDED_NOTE, {"candidate": name, "profile": profile, "reason": reason,
-                                          "epochs": epochs, "set_aside_at": datetime.now(timezone.utc).isoformat(
+                                          "set_aside_at": datetime.now(timezone.utc).isoformat(
                                               timespec="seconds"), "git_commit": git_commit()})
     return target
 

@@ -18,7 +18,6 @@ settings (`reported_untrained`), that report stands and the fallback runs; `repl
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from ..evaluate.runner import ExperimentResult, did_train, precision_pinned, pre
 from ..evaluate.spec import ExperimentSpec, budget_seconds, folder_name
 from ..evaluate.train_plan import TrainPlan
 from ..files import writable_dir
+from ..train.checkpoint import read_state
 from ..reporting.experiment_report import write_report
 from .audit import fer2013_duplicate_groups
 
@@ -132,10 +132,11 @@ def report_interim(spec: ExperimentSpec, profile: str = "cpu", *, data_root: Pat
     lr = spec.training.learning_rate
     used = {}
     for unit in units:
-        state = unit_run_dir(spec, prof.name, lr, unit) / "state.json"
-        if not state.exists():
-            raise FerError(f"{spec.paper} {spec.name}: no checkpoint at {state.parent} to report; run the experiment first")
-        used[unit] = json.loads(state.read_text())["elapsed_seconds"] / 60 / prof.budget_scale
+        run_dir = unit_run_dir(spec, prof.name, lr, unit)
+        state = read_state(run_dir)
+        if state is None:
+            raise FerError(f"{spec.paper} {spec.name}: no checkpoint at {run_dir} to report; run the experiment first")
+        used[unit] = state["elapsed_seconds"] / 60 / prof.budget_scale
     strength = RunStrength(len(dataset), tuple(units), prof.budget_seconds(max(used.values())),
                            spec.planned_epochs(prof))
     folder = reports_root / prof.name / spec.paper / folder_name(spec, lr)

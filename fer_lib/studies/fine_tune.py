@@ -35,6 +35,7 @@ from ..evaluate.record import RunStrength
 from ..files import writable_dir
 from ..models import build_model
 from ..train import fit, predict_proba
+from ..train.checkpoint import MODEL_FILE, WEIGHTS_FILE, has_checkpoint, read_state
 from ..evaluate.run_store import trained_rate, unit_run_dir
 from ..evaluate.runner import data_fingerprint
 from ..evaluate.spec import ExperimentSpec, folder_name
@@ -56,14 +57,14 @@ def pretrained_model(spec: FineTuneSpec, profile: str, seed: int = 0,
     source = get_experiments(spec.paper, spec.source_experiment)[0]
     # the model the experiment trained: at its fallback rate where the paper's did not train
     run_dir = unit_run_dir(source, profile, trained_rate(source, profile, reports_root), seed)
-    if not (run_dir / "last.keras").exists():
+    if not has_checkpoint(run_dir):
         raise FerError(f"{spec.paper} {spec.name} starts from experiment {source.name}'s trained model, which has no "
                        f"checkpoint at {run_dir} under profile {profile}; run that experiment first "
                        f"(make reproduce-{spec.paper} PROFILE={profile})")
-    model = keras.models.load_model(run_dir / "last.keras")
-    state = json.loads((run_dir / "state.json").read_text())
-    if source.training.restore_best and state.get("best_epoch") and (run_dir / "best.weights.h5").exists():
-        model.load_weights(run_dir / "best.weights.h5")
+    model = keras.models.load_model(run_dir / MODEL_FILE)
+    state = read_state(run_dir)
+    if source.training.restore_best and state.get("best_epoch") and (run_dir / WEIGHTS_FILE).exists():
+        model.load_weights(run_dir / WEIGHTS_FILE)
     return model
 
 

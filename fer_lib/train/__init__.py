@@ -5,6 +5,7 @@
 - `predict.py`: `predict_proba`, in batches of one shape where the backend compiles per shape;
 - `compilation.py`: what JAX compiles, per epoch, and its compilation cache between processes;
 - `callbacks.py`: the epoch record, and the collapse, budget and checkpoint rules;
+- `checkpoint.py`: a run's checkpoint files, and its state read without Keras;
 - `fast_paths.py`: mixed precision, XLA and steps per execution, each switchable;
 - `backend.py`: everything specific to TensorFlow, JAX or PyTorch (devices, data parallelism, threads).
 """

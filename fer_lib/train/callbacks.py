@@ -17,7 +17,6 @@ They run in this order at the end of every epoch:
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..files import atomic_path, write_json
 from ..progress import bar
+from .checkpoint import MODEL_FILE, STATE_FILE, WEIGHTS_FILE, read_state
 from .config import STOP_BUDGET, STOP_COLLAPSED, STOP_COMPLETED, TrainConfig
 from .predict import held_out_scores, predict_proba
 
@@ -41,11 +41,11 @@ class RunState:
 
     @classmethod
     def load(cls, run_dir: Path) -> "RunState | None":
-        path = Path(run_dir) / "state.json"
-        return cls(run_dir, json.loads(path.read_text())) if path.exists() else None
+        state = read_state(run_dir)
+        return None if state is None else cls(run_dir, state)
 
     def save(self) -> None:
-        write_json(self.run_dir / "state.json", self.state)
+        write_json(self.run_dir / STATE_FILE, self.state)
 
     def next_epoch_exceeds(self, budget_seconds: float) -> bool:
         """Whether another epoch would overrun the budget (`next_epoch_exceeds` on this run's state)."""
@@ -86,7 +86,7 @@ class EpochRecord(keras.callbacks.Callback):
         val = logs.get("val_accuracy")
         if val is not None and (state["best_val_accuracy"] is None or val > state["best_val_accuracy"]):
             state["best_val_accuracy"], state["best_epoch"] = val, epoch + 1
-            with atomic_path(self.run.run_dir / "best.weights.h5") as tmp:
+            with atomic_path(self.run.run_dir / WEIGHTS_FILE) as tmp:
                 self.model.save_weights(tmp)
 
 
@@ -189,7 +189,7 @@ class Checkpoint(keras.callbacks.Callback):
             state["stop_reason"] = STOP_COMPLETED
         if state["stop_reason"] is not None:
             self.model.stop_training = True
-        with atomic_path(self.run.run_dir / "last.keras") as tmp:
+        with atomic_path(self.run.run_dir / MODEL_FILE) as tmp:
             self.model.save(tmp)
         self.run.save()
 

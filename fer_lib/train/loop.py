@@ -41,6 +41,7 @@ from . import backend
 from ..provenance import check_committed, diff_sha256, git_commit, training_environment
 from .callbacks import (BudgetStop, Checkpoint, CollapseStop, EpochProgress, EpochRecord, HeldOutScores, RunState,
                         WatchScores, next_epoch_exceeds)
+from .checkpoint import MODEL_FILE, WEIGHTS_FILE
 from .compilation import CompileRecord, compile_log, use_persistent_cache
 from .config import STOP_BUDGET, TrainConfig, deadline_from_env
 from .fast_paths import FastPaths, dtype_policy
@@ -139,7 +140,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
                 **({"watch": sorted(watch)} if watch else {})}
     run_id = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     run = RunState.load(run_dir)
-    if run is not None and (run.state.get("run_id") != run_id or not (run_dir / "last.keras").exists()):
+    if run is not None and (run.state.get("run_id") != run_id or not (run_dir / MODEL_FILE).exists()):
         shutil.rmtree(run_dir)
         run = None
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
     with placement.scope():
         if run is not None:
             state = run.state
-            model = keras.models.load_model(run_dir / "last.keras")
+            model = keras.models.load_model(run_dir / MODEL_FILE)
             settings = dict(state["fast_paths"])
             if state["backends"][-1]["backend"] != here["backend"] or placement.replicas > 1:
                 # another backend compiles differently (XLA is JAX's only mode); the optimizer and
@@ -221,9 +222,9 @@ def fit(build: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
             state["stop_reason"] = STOP_BUDGET
             run.save()
 
-        restored = config.restore_best and state["best_epoch"] is not None and (run_dir / "best.weights.h5").exists()
+        restored = config.restore_best and state["best_epoch"] is not None and (run_dir / WEIGHTS_FILE).exists()
         if restored:
-            model.load_weights(run_dir / "best.weights.h5")
+            model.load_weights(run_dir / WEIGHTS_FILE)
     history = pd.DataFrame(state["history"])
     write_text(run_dir / "history.csv", history.to_csv(index=False))
     return TrainResult(
