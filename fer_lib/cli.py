@@ -350,7 +350,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rep.add_argument("--train", default="missing",
                      help="missing (default: train only runs with no saved report, render the rest from their reports), "
                           "none, all, or comma-separated names of the experiments and studies to train")
-    sub.add_parser("index", help="rebuild reports/index.html and index.md")
+    sub.add_parser("index", help="rebuild reports/index.html and index.md, the README's generated blocks and the shipped "
+                                  "model's card")
     trn = sub.add_parser("train", help="run experiments and studies of one paper (or the leakage study) without a notebook")
     trn.add_argument("paper", help="a paper with experiments, or leakage_study")
     trn.add_argument("names", nargs="*", help="its experiments and studies to run (default: its experiments)")
@@ -613,9 +614,12 @@ def _cmd_export(args) -> int | None:
 def _cmd_index(args) -> int | None:
     from .reporting.index import build_index
     from .reporting.readme import update_readme
+    from .studies.model_card import refresh_model_card, shipped_model_profile
     print(f"wrote {build_index(reports_dir())}")
     update_readme()
     print("refreshed the README's generated blocks")
+    if shipped_model_profile() is not None:  # the card quotes reports: the comparison, out of domain, the candidates
+        print(f"refreshed {refresh_model_card()}")
 
 
 HANDLERS = {"data": _cmd_data, "check-data": _cmd_check_data, "reproduce": _cmd_reproduce, "train": _cmd_train,

@@ -202,3 +202,18 @@ def ferplus_votes(**counts) -> list[float]:
     """One image's FER+ votes in fer2013new.csv's column order, from counts by column name."""
     from fer_lib.data.ferplus import VOTE_COLUMNS
     return [float(counts.get(c, 0)) for c in VOTE_COLUMNS]
+
+
+@pytest.fixture
+def candidate_choice() -> dict:
+    """A choice between issue 50's candidates as `candidates.choose` saves it (selection.json), with made-up scores:
+    one candidate scored and eligible but not better than the shipped model, one paused, the others not trained."""
+    from fer_lib.studies.candidates import apply_rule
+    from fer_lib.studies.out_of_domain import SELECTION_RULE, SHIPPED
+
+    accuracy, f1 = {SHIPPED: 0.7012, "ferplus_votes": 0.6950}, {SHIPPED: 0.4321, "ferplus_votes": 0.4109}
+    return {"kind": "candidate_selection", "profile": "cpu", "git_commit": "abc1234", "selection_rule": SELECTION_RULE,
+            "not_trained": ["ferplus_majority", "strong_augment", "eye_aligned"],
+            "paused": {"ferplus_majority": "7 of 50 epochs"}, "epochs": {"ferplus_votes": {"run": 50, "planned": 50}},
+            "publictest_accuracy": accuracy, "mean_selection_macro_f1": f1,
+            "decision": apply_rule(accuracy, f1, ["ferplus_votes"]), "caveat": "their score there is optimistic"}

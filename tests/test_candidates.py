@@ -112,11 +112,13 @@ def test_a_paused_candidate_whose_budget_ends_short_of_its_epochs_says_what_to_p
     assert budget_warning(2, 50, 800.0, [400.0], None) is None and budget_warning(50, 50, 9e3, [400.0], 60.0) is None
 
 
-def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path):
+def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path, candidate_choice):
     """The index's candidates table, read from the records alone: a paused run, a finished one and a run set aside
-    (with why), each with its epochs, minutes, device and commits; no candidate run, no section."""
+    (with why), each with its epochs, minutes, device and commits; no candidate run, no section. Once a choice is
+    saved, the section says what it scored, what ships and why."""
     from fer_lib.reporting.index import build_index, compute_table
-    from fer_lib.studies.candidate_runs import SUPERSEDED, SUPERSEDED_NOTE, candidate_folder, candidates_status
+    from fer_lib.studies.candidate_runs import (SELECTION_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,
+                                                candidates_root, candidates_status)
 
     assert candidates_status("cpu", tmp_path).empty
     build_index(tmp_path, ("cpu",))
@@ -150,3 +152,14 @@ def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path):
     index = (tmp_path / "index.md").read_text()
     assert "## Candidates for the shipped model (cpu profile)" in index and "ferplus_votes-39of50-aaa" in index
     assert "ferplus_votes-39of50-aaa" in (tmp_path / "index.html").read_text()
+    assert "Decision:" not in index  # no choice saved yet
+
+    (candidates_root("cpu", tmp_path) / SELECTION_FILE).write_text(json.dumps(candidate_choice))
+    build_index(tmp_path, ("cpu",))
+    index = (tmp_path / "index.md").read_text()
+    assert "| ferplus_votes | 69.5 | 41.1 | 50 of 50 |" in index and "| shipped model | 70.1 | 43.2 |  |" in index
+    assert "**Decision: the shipped model stays the default.** The best eligible candidate, ferplus_votes, has mean " \
+           "selection macro F1 41.1%, not above the shipped model's 43.2%." in index
+    assert "Not weighed by this choice: strong_augment (not trained), eye_aligned (not trained), ferplus_majority " \
+           "(paused at 7 of 50 epochs)." in index
+    assert "Decision: the shipped model stays the default." in (tmp_path / "index.html").read_text()

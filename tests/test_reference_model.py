@@ -132,7 +132,7 @@ def test_benchmark_frames_hold_real_faces_the_detector_finds(fer2013):
 
 
 
-def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and_card(fer2013, tmp_path):
+def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and_card(fer2013, tmp_path, candidate_choice):
     """Ships from the real run's record and metrics (the structure the notebook reads), with a narrow
     untrained network standing in for the trained weights."""
     import json
@@ -195,6 +195,15 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
             root / "cpu" / "reference" / SELECTION_FOLDER / "selection.csv", index=False)
         text = refresh_model_card(tmp_path, root).read_text()
         assert ("(accuracy at each run's selected epoch: `fer2013_standard` 65.5%, `fer2013_light_reg` 67.1%;" in text) == quoted
+
+    # the choice between issue 50's candidates, once saved under the shipped run's profile: what ships and why
+    assert "Decision:" not in text
+    from fer_lib.studies.candidate_runs import SELECTION_FILE, candidates_root
+    candidates_root("cpu", root).mkdir(parents=True)
+    (candidates_root("cpu", root) / SELECTION_FILE).write_text(json.dumps(candidate_choice))
+    text = refresh_model_card(tmp_path, root).read_text().split("## Out of domain")[1]
+    assert "**Decision: the shipped model stays the default.** The best eligible candidate, ferplus_votes" in text
+    assert "| ferplus_votes | 69.5 | 41.1 | 50 of 50 |" in text
 
     record.n_images -= 1  # a run on less data than the one shipped is refused, and nothing is written
     before = path.stat().st_mtime_ns

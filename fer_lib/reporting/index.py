@@ -328,12 +328,14 @@ CANDIDATES_INTRO = ("Issue 50's candidates to replace the shipped model, each fi
                     "aside stays listed with why.")
 
 
-def candidate_tables(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[str, pd.DataFrame]]:
-    """(profile, `candidate_runs.candidates_status`) for each of `profiles` with a candidate run saved."""
-    from ..studies.candidate_runs import candidates_status
+def candidate_tables(reports_root: Path | str, profiles: tuple[str, ...]) -> list[tuple[str, pd.DataFrame, str | None]]:
+    """(profile, `candidate_runs.candidates_status`, the saved choice's `selection_summary` or None) for each of
+    `profiles` with a candidate run saved."""
+    from ..studies.candidate_runs import candidates_status, saved_selection, selection_summary
 
-    return [(profile, table) for profile in profiles
-            for table in [candidates_status(profile, reports_root)] if len(table)]
+    return [(profile, table, None if choice is None else selection_summary(choice)) for profile in profiles
+            for table in [candidates_status(profile, reports_root)] if len(table)
+            for choice in [saved_selection(profile, reports_root)]]
 
 
 def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] = ("cpu", "paper"),
@@ -408,9 +410,9 @@ def build_index(reports_root: Path | str = "reports", profiles: tuple[str, ...] 
         md += ["", f"## Out of domain: faces no model here trained on ({path.parent.parent.name} profile)", "",
                f"[Full table]({under(path.parent)}/results.md).", "", path.read_text()]
     candidates = candidate_tables(reports_root, profiles)
-    for profile, table in candidates:
+    for profile, table, choice in candidates:
         md += ["", f"## Candidates for the shipped model ({profile} profile)", "", CANDIDATES_INTRO, "",
-               markdown_table(table)]
+               markdown_table(table)] + (["", choice] if choice else [])
     ablations = ablation_folders(reports_root, profiles)
     for folder, saved in ablations:
         md += ["", f"## {saved['paper']}: {saved['title']} ({saved['profile']} profile)", "",
@@ -476,7 +478,8 @@ experiment's test split, all seeds pooled, with a 95% CI from a two-level bootst
          f"<p><a href='{html.escape(under(p.parent))}/results.md'>full table</a></p><pre>{html.escape(p.read_text())}</pre>"
          for p in out_of_domain)}
 {"".join(f"<h2>Candidates for the shipped model ({html.escape(profile)} profile)</h2><p>{html.escape(CANDIDATES_INTRO)}</p>"
-         + table.to_html(index=False, na_rep="") for profile, table in candidates)}
+         + table.to_html(index=False, na_rep="") + (f"<pre>{html.escape(choice)}</pre>" if choice else "")
+         for profile, table, choice in candidates)}
 {"".join(f"<h2>Compute ({html.escape(profile)} profile)</h2>" + table.to_html(index=False) for profile, table in computes)}
 {"<h2>Data audits</h2><ul>" + "".join(
         f"<li><a href='{html.escape(under(folder))}/report.html'>"

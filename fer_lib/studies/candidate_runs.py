@@ -3,7 +3,9 @@ which are trained, paused or set aside, and the status table the index shows. Tr
 `studies.candidates`.
 
 - **A candidate's folder**: `<reports_root>/<profile>/out_of_domain_candidates/<name>/` (record.json, history.csv;
-  its model file beside them, git-ignored).
+  its model file beside them, git-ignored while paused and committed once finished).
+- **The choice**: `selection.json` beside them (`candidates.choose`), summed up for the model card and the index
+  (`selection_summary`).
 - **Runs set aside**: `superseded/<name>-<run>of<planned>-<commit>/`, each with `superseded.json` saying why
   (`candidates.set_aside`): a run that could not be continued stays visible beside the one that replaced it.
 """
@@ -16,9 +18,11 @@ import pandas as pd
 
 from ..config import reports_dir
 from ..papers.reference.experiments import CANDIDATE_RUNS
+from ..reporting.tables import markdown_table
 
 FOLDER = "out_of_domain_candidates"
-MODEL_FILE = "model.keras"  # with its sidecar model.json; both git-ignored (about 11 MB each candidate)
+MODEL_FILE = "model.keras"  # with its sidecar model.json (about 11 MB each): git-ignored until the run finishes
+SELECTION_FILE = "selection.json"  # the choice between the candidates on the selection parts (`candidates.choose`)
 SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
 SUPERSEDED_NOTE = "superseded.json"
 
@@ -101,3 +105,36 @@ def candidates_status(profile: str, reports_root: Path | str | None = None) -> p
             rows.append(_status_row(note["candidate"], json.loads(path.read_text()),
                                     f"set aside ({SUPERSEDED}/{note['folder']}): {note['reason']}"))
     return pd.DataFrame(rows)
+
+
+def saved_selection(profile: str, reports_root: Path | str | None = None) -> dict | None:
+    """The choice between the candidates saved under `profile` (`candidates.choose`), or None before one."""
+    path = candidates_root(profile, reports_root) / SELECTION_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def selection_summary(selection: dict) -> str:
+    """The saved choice in markdown, for the model card and the index: each scored model's FER2013 PublicTest
+    accuracy (the gate) and mean macro F1 over the selection parts (what the rule reads), the decision and why, and
+    the candidates it could not weigh (not trained, paused) with the caveat it was saved with. Selection parts only:
+    no report part and no test split is read by the choice."""
+    accuracy, f1 = selection["publictest_accuracy"], selection["mean_selection_macro_f1"]
+    epochs = selection.get("epochs", {})
+    table = pd.DataFrame([{"model": name, "FER2013 PublicTest accuracy %": round(100 * accuracy[name], 1),
+                           "mean selection macro F1 %": round(100 * f1[name], 1),
+                           "epochs": f"{epochs[name]['run']} of {epochs[name]['planned']}" if name in epochs else ""}
+                          for name in accuracy])
+    decision = selection["decision"]
+    verdict = (f"`{decision['ships']}` replaces the shipped model as the default"
+               if decision["ships"] in {spec.name for spec in CANDIDATE_RUNS} else "the shipped model stays the default")
+    paragraphs = [f"The candidates were chosen between on held-out data only (`{selection['profile']}` profile, commit "
+                  f"{selection['git_commit']}, `{FOLDER}/{SELECTION_FILE}`), by the rule fixed before any of them "
+                  f"trained: {selection['selection_rule']}", markdown_table(table).strip(),
+                  f"**Decision: {verdict}.** {decision['why'][0].upper()}{decision['why'][1:]}."]
+    left = [f"{name} (not trained)" for name in selection.get("not_trained", []) if name not in selection.get("paused", {})]
+    left += [f"{name} (paused at {how_far})" for name, how_far in selection.get("paused", {}).items()]
+    if left:
+        paragraphs.append(f"Not weighed by this choice: {', '.join(left)}.")
+    if selection.get("caveat"):
+        paragraphs.append(f"Caveat: {selection['caveat']}.")
+    return "\n\n".join(paragraphs)

@@ -50,12 +50,11 @@ from ..train.callbacks import BUDGET_MARGIN
 from ..train.checkpoint import read_state
 from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
                             detected_boxes, ferplus_set, frames_of, positions_per_class)
-from .candidate_runs import (FOLDER, MODEL_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,  # noqa: F401
+from .candidate_runs import (FOLDER, MODEL_FILE, SELECTION_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,  # noqa: F401
                              candidate_model_file, candidate_record, candidates_root, paused_candidates,
                              superseded_runs, trained_candidates)
 from .shipping import float32_copy
 
-SELECTION_FILE = "selection.json"
 PUBLICTEST_GATE_POINTS = 1.0  # the rule's "at most 1 point below the shipped model's" FER2013 PublicTest accuracy
 SELECTION_BOOTSTRAP = 200  # the CIs beside the point scores (the rule reads the points only)
 

@@ -18,6 +18,7 @@ from ..evaluate.record import ExperimentRecord
 from ..evaluate.test_looks import LOG_FILE, read_log, recipes_tried_after_scores
 from ..files import write_text
 from ..reporting import tables
+from .candidate_runs import saved_selection, selection_summary
 from .out_of_domain import STUDY as OUT_OF_DOMAIN, summary_for
 from .reference_model import (PUBLIC_TEST_ACCURACY, SELECTION_FOLDER, built_dropout, measurement_description,
                               published_accuracy)
@@ -29,23 +30,26 @@ TEMPLATE = "MODEL_CARD.md.j2"  # in fer_lib/studies/templates/: the card's prose
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
                comparison_description: str | None = None, looks: list[dict] | None = None,
-               out_of_domain: str | None = None) -> str:
+               out_of_domain: str | None = None, candidates: str | None = None) -> str:
     """The reference model's card, rendered from its template with every number from the run's record, metrics
     and comparison, and `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out),
     `selection` (`select_recipe`'s table; None: the model was shipped without a choice between recipes),
     `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it) and
-    `out_of_domain` (the out-of-domain benchmark's summary.md of the same profile; None: not measured)."""
+    `out_of_domain` (the out-of-domain benchmark's summary.md of the same profile; None: not measured) and
+    `candidates` (`candidate_runs.selection_summary` of the same profile's choice between candidates; None: none
+    made yet)."""
     environment = jinja2.Environment(loader=jinja2.PackageLoader("fer_lib.studies", "templates"),
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                      keep_trailing_newline=True, autoescape=False)
     return environment.get_template(TEMPLATE).render(
         card_context(record, metrics, comparison, n_params, agreement, labels, selection, comparison_description,
-                     looks, out_of_domain))
+                     looks, out_of_domain, candidates))
 
 
 def card_context(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                  agreement: float, labels: dict | None, selection: pd.DataFrame | None,
-                 comparison_description: str | None, looks: list[dict] | None, out_of_domain: str | None) -> dict:
+                 comparison_description: str | None, looks: list[dict] | None, out_of_domain: str | None,
+                 candidates: str | None = None) -> dict:
     """The values the card's template reads (see `model_card`): tables already rendered as markdown."""
     pooled = metrics["pooled_over_seeds"]
     per_class = pd.DataFrame([{"class": c, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
@@ -79,6 +83,7 @@ def card_context(record: ExperimentRecord, metrics: dict, comparison: pd.DataFra
         else measurement_description(comparison_description),
         "minus_first_of": shown["model"].iloc[0] if shown is not None and "minus_first_points" in shown.columns else None,
         "out_of_domain": out_of_domain.strip() if out_of_domain else None,
+        "candidates": candidates,
     }
 
 
@@ -143,13 +148,15 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     description = json.loads(comparison_json.read_text()).get("description") if comparison_json.exists() else None
     n_params = keras.models.load_model(path, compile=False).count_params()
     card = models_dir / "MODEL_CARD.md"
+    choice = saved_selection(source["profile"], root)  # between issue 50's candidates
     selection_csv = root / source["profile"] / source["paper"] / SELECTION_FOLDER / "selection.csv"
     selection = pd.read_csv(selection_csv) if selection_csv.exists() else None
     if selection is not None and source["experiment"] not in set(selection.loc[selection["chosen"], "recipe"]):
         selection = None  # a later choice the shipped model did not come from
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
                                 label_agreement(root), selection, description, read_log(root),
-                                summary_for(root / source["profile"] / OUT_OF_DOMAIN, path)))
+                                summary_for(root / source["profile"] / OUT_OF_DOMAIN, path),
+                                None if choice is None else selection_summary(choice)))
     return card
 
 
