@@ -380,7 +380,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     pre = sub.add_parser("predict", help="faces and their emotions in images, folders, videos or a webcam")
     pre.add_argument("paths", nargs="*", help="image files, video files or folders of them")
     pre.add_argument("--webcam", type=int, metavar="INDEX", help="also read this webcam (0: the first)")
-    pre.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the suite's reference model)")
+    pre.add_argument("--model", help="a .keras, .onnx or .tflite model, or ferplus (FER+'s eight classes, where shipped) "
+                                     "(default: the suite's reference model)")
     pre.add_argument("--detector", default="haar", help="haar (OpenCV's cascade, default) or mtcnn")
     pre.add_argument("--format", default="jsonl", dest="fmt", help="jsonl (one line per image or frame) or csv (per face)")
     pre.add_argument("--output", help="write the results here instead of stdout")
@@ -406,9 +407,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                                           "(fer-lib candidates train, no test split scored); alone, "
                                                           "only they run, with --paper or --experiments those too")
     cand = sub.add_parser("candidates", help="train issue 50's candidates for the shipped model (no test split scored), "
-                                             "or choose among them on the selection parts")
-    cand.add_argument("action", choices=("train", "choose", "probe-alignment"),
-                      help="probe-alignment: choose the eye cascade's settings on FER2013 Training images "
+                                             "choose among them on the selection parts, or ship the second model "
+                                             "the choice picked")
+    cand.add_argument("action", choices=("train", "choose", "ship", "probe-alignment"),
+                      help="ship: the FER+ model the saved choice ships beside the default (predict --model ferplus); "
+                           "probe-alignment: choose the eye cascade's settings on FER2013 Training images "
                            "(studies/alignment_probe.py) and save the result")
     cand.add_argument("names", nargs="*", help="train: the candidates (default: every trainable one)")
     cand.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
@@ -523,7 +526,7 @@ def _cmd_campaign(args) -> int | None:
 
 
 def _cmd_candidates(args) -> int | None:
-    from .studies.candidates import choose, train_candidates
+    from .studies.candidates import choose, ship_second_model, train_candidates
     from .train.config import deadline_after
     if args.action == "probe-alignment":
         if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
@@ -537,8 +540,16 @@ def _cmd_candidates(args) -> int | None:
         if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
             raise FerError("`candidates choose` takes no names, no --budget-minutes, no --stop-after-minutes and no "
                            "--restart: it scores every trained candidate")
-        decision = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)["decision"]
+        choice = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)
+        decision, second = choice["decision"], choice["second_model"]
         print(f"ships: {decision['ships']} ({decision['why']})")
+        print(f"second model ({second['name']}): {'ships' if second['ships'] else 'does not ship'} ({second['why']})")
+        return None
+    if args.action == "ship":
+        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
+            raise FerError("`candidates ship` takes no names, no --budget-minutes, no --stop-after-minutes and no "
+                           "--restart: it ships what the saved choice picked")
+        print(f"shipped {ship_second_model(args.profile, args.reports_root)}")
         return None
     with deadline_after(args.stop_after_minutes):
         records = train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,

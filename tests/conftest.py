@@ -208,12 +208,13 @@ def ferplus_votes(**counts) -> list[float]:
 def candidate_choice() -> dict:
     """A choice between issue 50's candidates as `candidates.choose` saves it (selection.json), with made-up scores:
     one candidate scored and eligible but not better than the shipped model, one paused, the others not trained."""
-    from fer_lib.studies.candidates import apply_rule
-    from fer_lib.studies.out_of_domain import SELECTION_RULE, SHIPPED
+    from fer_lib.studies.candidates import apply_rule, second_model_rule
+    from fer_lib.studies.out_of_domain import SECOND_MODEL_RULE, SELECTION_RULE, SHIPPED
 
     accuracy, f1 = {SHIPPED: 0.7012, "ferplus_votes": 0.6950}, {SHIPPED: 0.4321, "ferplus_votes": 0.4109}
     return {"kind": "candidate_selection", "profile": "cpu", "git_commit": "abc1234", "selection_rule": SELECTION_RULE,
             "not_trained": ["ferplus_majority", "strong_augment", "eye_aligned"],
             "paused": {"ferplus_majority": "7 of 50 epochs"}, "epochs": {"ferplus_votes": {"run": 50, "planned": 50}},
             "publictest_accuracy": accuracy, "mean_selection_macro_f1": f1,
-            "decision": apply_rule(accuracy, f1, ["ferplus_votes"]), "caveat": "their score there is optimistic"}
+            "decision": apply_rule(accuracy, f1, ["ferplus_votes"]), "second_model_rule": SECOND_MODEL_RULE,
+            "second_model": second_model_rule(f1, ["ferplus_votes"]), "caveat": "their score there is optimistic"}

@@ -754,6 +754,21 @@ def test_a_keras_file_that_is_not_a_model_is_called_that_not_missing(tmp_path, c
         KerasClassifier(bad)
 
 
+def test_a_named_model_that_is_not_shipped_and_a_second_model_with_no_choice_are_one_line(user_files, tmp_path, capsys,
+                                                                                          monkeypatch):
+    from fer_lib.recognizer import classifiers
+    monkeypatch.setitem(classifiers.NAMED_MODELS, "ferplus", tmp_path / "models" / "ferplus_cnn.keras")
+    monkeypatch.chdir(user_files)
+    before = _tree_digest(user_files)
+    one_line_error(capsys, cli.main(["predict", "photo.jpg", "--model", "ferplus"]),
+                   "the ferplus model is not shipped in this checkout", "fer-lib candidates choose")
+    assert _tree_digest(user_files) == before
+    one_line_error(capsys, cli.main(["candidates", "ship", "--profile", "smoke", "--reports-root", str(tmp_path)]),
+                   "no choice between the candidates", "fer-lib candidates choose --profile smoke")
+    one_line_error(capsys, cli.main(["candidates", "ship", "ferplus_votes"]), "`candidates ship` takes no names")
+    assert not (tmp_path / "models").exists()
+
+
 def test_a_sidecar_with_face_size_0_blames_the_sidecar(tmp_path):
     import json
     from fer_lib.recognizer.classifiers import ModelInfo

@@ -23,6 +23,20 @@ def test_the_rule_gates_on_publictest_then_needs_a_higher_selection_macro_f1():
     assert apply_rule({SHIPPED: 0.7}, {SHIPPED: 0.4}, [])["why"] == "no candidate is trained"
 
 
+def test_the_second_model_is_the_best_fer_plus_candidate_and_ships_only_above_the_shipped_model():
+    from fer_lib.studies.candidates import second_model_rule
+    from fer_lib.studies.out_of_domain import SHIPPED
+
+    f1 = {SHIPPED: 0.40, "ferplus_majority": 0.43, "ferplus_votes": 0.44, "strong_augment": 0.90}
+    picked = second_model_rule(f1, ["ferplus_majority", "ferplus_votes", "strong_augment"])
+    assert (picked["name"], picked["best"], picked["ships"]) == ("ferplus", "ferplus_votes", True)  # FER+ ones only
+    assert picked["why"] == ("ferplus_votes, the best FER+ candidate, has mean selection macro F1 44.0%, above the "
+                             "shipped model's 40.0%")
+    assert not second_model_rule({**f1, "ferplus_majority": 0.40}, ["ferplus_majority", "strong_augment"])["ships"]
+    assert second_model_rule(f1, ["strong_augment"]) == {"name": "ferplus", "best": None, "ships": False,
+                                                         "why": "no FER+ candidate is trained"}
+
+
 def test_an_unknown_candidate_names_the_trainable_ones():
     from fer_lib.studies.candidates import candidate_spec
 
@@ -40,7 +54,8 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
     shipped model and both on the selection parts and applies the rule to what it saved."""
     from fer_lib import cli
     from fer_lib.recognizer import EmotionRecognizer
-    from fer_lib.studies.candidates import SELECTION_FILE, apply_rule, candidate_model_file, choose, train_candidates
+    from fer_lib.studies.candidates import (SELECTION_FILE, apply_rule, candidate_model_file, choose, second_model_rule,
+                                           ship_second_model, train_candidates)
     from fer_lib.studies.out_of_domain import SHIPPED
 
     from fer_lib.studies.candidates import SUPERSEDED, SUPERSEDED_NOTE, candidate_folder
@@ -82,8 +97,27 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
         (part, way) for part in ("ckplus48_selection", "ferplus_publictest") for way in ("given box", "end to end")}
     assert selection["decision"] == apply_rule(selection["publictest_accuracy"], selection["mean_selection_macro_f1"],
                                                ["ferplus_votes", "strong_augment"])
+    assert selection["second_model"] == second_model_rule(selection["mean_selection_macro_f1"],
+                                                          ["ferplus_votes", "strong_augment"])
     assert not (reports / "test_looks.csv").exists()
     assert cli.main(["candidates", "choose", "strong_augment"]) == 2  # a user mistake: one line, exit 2
+
+    # the second model ships only where the saved choice says so, into the folder the recognizer reads by name
+    models = tmp_path / "models"
+    path = reports / "smoke" / "out_of_domain_candidates" / SELECTION_FILE
+    for ships in (False, True):
+        path.write_text(json.dumps({**selection, "second_model": {**selection["second_model"], "ships": ships,
+                                                                  "best": "ferplus_votes", "why": "told so"}}))
+        if not ships:
+            with pytest.raises(FerError, match="ships no second model: told so"):
+                ship_second_model("smoke", reports, models)
+            assert not models.exists()
+    shipped = ship_second_model("smoke", reports, models)
+    assert shipped == models / "ferplus_cnn.keras"
+    assert shipped.read_bytes() == candidate_model_file("ferplus_votes", "smoke", reports).read_bytes()
+    recognizer = EmotionRecognizer(shipped)
+    assert len(recognizer.class_names) == 8 and recognizer.classifier.info.source["candidate"] == "ferplus_votes"
+    assert recognizer.classifier.info.source["why"] == "told so"
 
 
 def test_a_paused_candidate_is_not_chosen_until_it_is_continued(tmp_path):
@@ -162,4 +196,7 @@ def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path, can
            "selection macro F1 41.1%, not above the shipped model's 43.2%." in index
     assert "Not weighed by this choice: strong_augment (not trained), eye_aligned (not trained), ferplus_majority " \
            "(paused at 7 of 50 epochs)." in index
+    assert "**Second model (`--model ferplus`): does not ship** (ferplus_votes, the best FER+ candidate, has mean " \
+           "selection macro F1 41.1%, not above the shipped model's 43.2%). Its rule, fixed before the choice: Of the " \
+           "FER+ candidates" in index
     assert "Decision: the shipped model stays the default." in (tmp_path / "index.html").read_text()

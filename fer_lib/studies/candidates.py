@@ -29,6 +29,7 @@ fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is re
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,16 +44,17 @@ from ..evaluate.metrics import grouped_bootstrap
 from ..evaluate.run_store import unit_run_dir
 from ..evaluate.runner import prepare_units, train_and_evaluate
 from ..evaluate.spec import ExperimentSpec, unit_config
-from ..files import atomic_folder, write_json
+from ..files import atomic_folder, atomic_path, write_json
 from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..provenance import environment, git_commit
 from ..train.callbacks import BUDGET_MARGIN
 from ..train.checkpoint import read_state
-from .out_of_domain import (CANDIDATES, SELECTION_RULE, SHIPPED, WAYS, FaceSet, ckplus_set, classify, contenders,
-                            detected_boxes, ferplus_set, frames_of, positions_per_class)
+from .out_of_domain import (CANDIDATES, SECOND_MODEL, SECOND_MODEL_RULE, SELECTION_RULE, SHIPPED, WAYS, FaceSet,
+                            ckplus_set, classify, contenders, detected_boxes, ferplus_set, frames_of,
+                            positions_per_class)
 from .candidate_runs import (FOLDER, MODEL_FILE, SELECTION_FILE, SUPERSEDED, SUPERSEDED_NOTE, candidate_folder,  # noqa: F401
                              candidate_model_file, candidate_record, candidates_root, paused_candidates,
-                             superseded_runs, trained_candidates)
+                             saved_selection, superseded_runs, trained_candidates)
 from .shipping import float32_copy
 
 PUBLICTEST_GATE_POINTS = 1.0  # the rule's "at most 1 point below the shipped model's" FER2013 PublicTest accuracy
@@ -237,6 +239,20 @@ def apply_rule(publictest_accuracy: dict[str, float], mean_macro_f1: dict[str, f
     return {"eligible": eligible, "best_eligible": best, "ships": ships, "why": why}
 
 
+def second_model_rule(mean_macro_f1: dict[str, float], candidates: list[str]) -> dict:
+    """`SECOND_MODEL_RULE` on the selection scores: the best FER+ candidate among `candidates` by mean macro F1, and
+    whether it ships beside the default as `--model ferplus` (its mean above the shipped model's)."""
+    ferplus = [c for c in candidates if candidate_spec(c).dataset.startswith("ferplus")]
+    best = max(ferplus, key=lambda c: mean_macro_f1[c]) if ferplus else None
+    ships = best is not None and mean_macro_f1[best] > mean_macro_f1[SHIPPED]
+    if best is None:
+        why = "no FER+ candidate is trained"
+    else:
+        why = (f"{best}, the best FER+ candidate, has mean selection macro F1 {100 * mean_macro_f1[best]:.1f}%, "
+               f"{'above' if ships else 'not above'} the shipped model's {100 * mean_macro_f1[SHIPPED]:.1f}%")
+    return {"name": SECOND_MODEL, "best": best, "ships": ships, "why": why}
+
+
 def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
            reports_root: Path | str | None = None) -> dict:
     """Score the shipped model and every trained candidate on the selection parts, apply the rule and write
@@ -277,9 +293,40 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
         "epochs": {name: candidate_record(name, prof.name, reports_root)["epochs"] for name in models},
         "publictest_accuracy": accuracy, "mean_selection_macro_f1": mean_f1,  # unrounded: what the rule read
         "scores": scores, "decision": decision,
+        "second_model_rule": SECOND_MODEL_RULE, "second_model": second_model_rule(mean_f1, list(models)),
         "caveat": "the FER+ candidates selected their epoch on FER+ PublicTest, one of the selection parts: their "
                   "score there is optimistic",
     }
     path = candidates_root(prof.name, reports_root) / SELECTION_FILE
     write_json(path, record)
     return record
+
+
+def ship_second_model(profile: str, reports_root: Path | str | None = None,
+                      models_dir: Path | str | None = None) -> Path:
+    """Ship the FER+ candidate that the saved choice under `profile` picked as the second model (`second_model`,
+    `SECOND_MODEL_RULE`) where the recognizer finds it by name (`classifiers.NAMED_MODELS`), with its sidecar naming
+    the candidate and the choice; returns the model's path. A FerError, before anything is written, where no choice
+    is saved, the choice ships no second model, or the candidate's model file is not here."""
+    from ..recognizer.classifiers import MODELS_DIR, NAMED_MODELS, ModelInfo
+
+    choice = saved_selection(profile, reports_root)
+    if choice is None or "second_model" not in choice:
+        raise FerError(f"no choice between the candidates with a second model is saved under {profile}; run "
+                       f"`fer-lib candidates choose --profile {profile}` first")
+    second = choice["second_model"]
+    if not second["ships"]:
+        raise FerError(f"the choice under {profile} ships no second model: {second['why']}")
+    source = candidate_model_file(second["best"], profile, reports_root)
+    if not source.exists():
+        raise FerError(f"{second['best']}'s model file is not here ({source}); it is committed once the candidate "
+                       "finishes: check out the commit that added it, or train it again")
+    target = (Path(models_dir) if models_dir is not None else MODELS_DIR) / NAMED_MODELS[second["name"]].name
+    info = ModelInfo.read(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    ModelInfo(info.class_names, info.face_size, info.preprocess,
+              {**info.source, "model_file": portable_path(source), "chosen_by": f"{FOLDER}/{SELECTION_FILE}",
+               "choice_commit": choice["git_commit"], "why": second["why"]}).write(target)
+    return target
