@@ -30,8 +30,8 @@ def test_the_second_model_is_the_best_fer_plus_candidate_and_ships_only_above_th
     f1 = {SHIPPED: 0.40, "ferplus_majority": 0.43, "ferplus_votes": 0.44, "strong_augment": 0.90}
     picked = second_model_rule(f1, ["ferplus_majority", "ferplus_votes", "strong_augment"])
     assert (picked["name"], picked["best"], picked["ships"]) == ("ferplus", "ferplus_votes", True)  # FER+ ones only
-    assert picked["why"] == ("ferplus_votes, the best FER+ candidate, has mean selection macro F1 44.0%, above the "
-                             "shipped model's 40.0%")
+    assert picked["why"] == ("ferplus_votes, the best FER+ candidate, has mean macro F1 44.0% on CK+48's selection "
+                             "half, above the shipped model's 40.0%")
     assert not second_model_rule({**f1, "ferplus_majority": 0.40}, ["ferplus_majority", "strong_augment"])["ships"]
     assert second_model_rule(f1, ["strong_augment"]) == {"name": "ferplus", "best": None, "ships": False,
                                                          "why": "no FER+ candidate is trained"}
@@ -97,7 +97,7 @@ def test_candidates_train_with_no_test_look_and_are_chosen_on_the_selection_part
         (part, way) for part in ("ckplus48_selection", "ferplus_publictest") for way in ("given box", "end to end")}
     assert selection["decision"] == apply_rule(selection["publictest_accuracy"], selection["mean_selection_macro_f1"],
                                                ["ferplus_votes", "strong_augment"])
-    assert selection["second_model"] == second_model_rule(selection["mean_selection_macro_f1"],
+    assert selection["second_model"] == second_model_rule(selection["mean_ckplus_selection_macro_f1"],
                                                           ["ferplus_votes", "strong_augment"])
     assert not (reports / "test_looks.csv").exists()
     assert cli.main(["candidates", "choose", "strong_augment"]) == 2  # a user mistake: one line, exit 2
@@ -197,6 +197,6 @@ def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path, can
     assert "Not weighed by this choice: strong_augment (not trained), eye_aligned (not trained), ferplus_majority " \
            "(paused at 7 of 50 epochs)." in index
     assert "**Second model (`--model ferplus`): does not ship** (ferplus_votes, the best FER+ candidate, has mean " \
-           "selection macro F1 41.1%, not above the shipped model's 43.2%). Its rule, fixed before the choice: Of the " \
-           "FER+ candidates" in index
+           "macro F1 41.1% on CK+48's selection half, not above the shipped model's 43.2%). Its rule, fixed before " \
+           "the choice: Of the FER+ candidates" in index
     assert "Decision: the shipped model stays the default." in (tmp_path / "index.html").read_text()
