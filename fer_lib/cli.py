@@ -525,30 +525,30 @@ def _cmd_campaign(args) -> int | None:
     return campaign_main(forwarded)
 
 
+# what each `candidates` action other than train does instead of taking train's names and flags
+NOT_TRAINING = {"probe-alignment": "it chooses the eye cascade's settings", "choose": "it scores every trained candidate",
+                "ship": "it ships what the saved choice picked"}
+
+
 def _cmd_candidates(args) -> int | None:
     from .studies.candidates import choose, ship_second_model, train_candidates
     from .train.config import deadline_after
+    if args.action in NOT_TRAINING and (args.names or args.budget_minutes is not None
+                                        or args.stop_after_minutes is not None or args.restart):
+        raise FerError(f"`candidates {args.action}` takes no names, no --budget-minutes, no --stop-after-minutes and "
+                       f"no --restart: {NOT_TRAINING[args.action]}")
     if args.action == "probe-alignment":
-        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
-            raise FerError("`candidates probe-alignment` takes no names, no --budget-minutes, no --stop-after-minutes "
-                           "and no --restart")
         from .studies.alignment_probe import run_alignment_probe
         chosen = run_alignment_probe(args.data_dir, args.reports_root)["chosen"]
         print(f"eye cascade: upscale {chosen['eye_upscale']}, {chosen['eye_min_neighbors']} neighbours")
         return None
     if args.action == "choose":
-        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
-            raise FerError("`candidates choose` takes no names, no --budget-minutes, no --stop-after-minutes and no "
-                           "--restart: it scores every trained candidate")
         choice = choose(args.profile, data_root=args.data_dir, reports_root=args.reports_root)
         decision, second = choice["decision"], choice["second_model"]
         print(f"ships: {decision['ships']} ({decision['why']})")
         print(f"second model ({second['name']}): {'ships' if second['ships'] else 'does not ship'} ({second['why']})")
         return None
     if args.action == "ship":
-        if args.names or args.budget_minutes is not None or args.stop_after_minutes is not None or args.restart:
-            raise FerError("`candidates ship` takes no names, no --budget-minutes, no --stop-after-minutes and no "
-                           "--restart: it ships what the saved choice picked")
         print(f"shipped {ship_second_model(args.profile, args.reports_root)}")
         return None
     with deadline_after(args.stop_after_minutes):
