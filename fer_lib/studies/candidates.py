@@ -21,9 +21,12 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
   scores). Written to `selection.json` beside the candidates. Nothing here reads a report part; a selection part
   is no test set, so no test look is logged. Caveat, recorded with the choice: the FER+ candidates chose their epoch
   on FER+ PublicTest, one of the selection parts, so their score there is optimistic.
+- **The second model** (`second_model_rule`, `ship_second_model`): the same choice applies `SECOND_MODEL_RULE` to
+  the FER+ candidates on CK+48's selection half alone (FER+ PublicTest chose their epochs); the one it picks, if any,
+  ships beside the default as `fer_lib/recognizer/models/ferplus_cnn.keras` (`predict --model ferplus`).
 
 Commands: `fer-lib candidates train [NAME ...] --profile P [--budget-minutes M] [--restart]`, `fer-lib candidates choose
---profile P`. After the choice, the out-of-domain benchmark scores the candidates' report parts once (`python -m
+--profile P`, `fer-lib candidates ship --profile P`. After the choice, the out-of-domain benchmark scores the candidates' report parts once (`python -m
 fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is read for the chosen one alone.
 """
 from __future__ import annotations
@@ -250,8 +253,8 @@ def second_model_rule(mean_macro_f1: dict[str, float], candidates: list[str]) ->
         why = "no FER+ candidate is trained"
     else:
         why = (f"{best}, the best FER+ candidate, has mean macro F1 {100 * mean_macro_f1[best]:.1f}% on CK+48's "
-               f"selection half, "
-               f"{'above' if ships else 'not above'} the shipped model's {100 * mean_macro_f1[SHIPPED]:.1f}%")
+               f"selection half, {'above' if ships else 'not above'} the shipped model's "
+               f"{100 * mean_macro_f1[SHIPPED]:.1f}%")
     return {"name": SECOND_MODEL, "best": best, "ships": ships, "why": why}
 
 
