@@ -407,10 +407,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                                           "(fer-lib candidates train, no test split scored); alone, "
                                                           "only they run, with --paper or --experiments those too")
     cand = sub.add_parser("candidates", help="train issue 50's candidates for the shipped model (no test split scored), "
-                                             "choose among them on the selection parts, or ship the second model "
-                                             "the choice picked")
+                                             "choose among them on the selection parts, or ship what the choice "
+                                             "picked")
     cand.add_argument("action", choices=("train", "choose", "ship", "probe-alignment"),
-                      help="ship: the FER+ model the saved choice ships beside the default (predict --model ferplus); "
+                      help="ship: what the saved choice picked: the default (its run scored once on PrivateTest, "
+                           "then shipped) and the FER+ model beside it (predict --model ferplus), where it ships them; "
                            "probe-alignment: choose the eye cascade's settings on FER2013 Training images "
                            "(studies/alignment_probe.py) and save the result")
     cand.add_argument("names", nargs="*", help="train: the candidates (default: every trainable one)")
@@ -531,7 +532,7 @@ NOT_TRAINING = {"probe-alignment": "it chooses the eye cascade's settings", "cho
 
 
 def _cmd_candidates(args) -> int | None:
-    from .studies.candidates import choose, ship_second_model, train_candidates
+    from .studies.candidates import choose, ship_chosen, train_candidates
     from .train.config import deadline_after
     if args.action in NOT_TRAINING and (args.names or args.budget_minutes is not None
                                         or args.stop_after_minutes is not None or args.restart):
@@ -549,7 +550,7 @@ def _cmd_candidates(args) -> int | None:
         print(f"second model ({second['name']}): {'ships' if second['ships'] else 'does not ship'} ({second['why']})")
         return None
     if args.action == "ship":
-        print(f"shipped {ship_second_model(args.profile, args.reports_root)}")
+        print("\n".join(ship_chosen(args.profile, data_root=args.data_dir, reports_root=args.reports_root)))
         return None
     with deadline_after(args.stop_after_minutes):
         records = train_candidates(args.names, args.profile, data_root=args.data_dir, reports_root=args.reports_root,

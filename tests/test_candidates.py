@@ -200,3 +200,70 @@ def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path, can
            "macro F1 41.1% on CK+48's selection half, not above the shipped model's 43.2%). Its rule, fixed before " \
            "the choice: Of the FER+ candidates" in index
     assert "Decision: the shipped model stays the default." in (tmp_path / "index.html").read_text()
+
+
+def test_the_chosen_default_is_scored_once_on_privatetest_then_shipped_and_the_former_default_is_kept(
+        run_cache, data_root, tmp_path, monkeypatch, candidate_choice):
+    """Real smoke runs: a reference run shipped as the default, then a candidate the saved choice ships over it. The
+    candidate must first be an experiment (committed before its look); its finished run is scored once on PrivateTest
+    (one logged look, under the choice's rule, however often it is shipped), shipped with the choice in its sidecar,
+    the former default kept beside its report, where the benchmark finds it; the card sets the two side by side; and
+    the reference notebook's recipe may no longer replace it."""
+    from dataclasses import replace
+
+    from fer_lib.evaluate import test_looks
+    from fer_lib.files import file_sha256
+    from fer_lib.papers import get_experiments
+    from fer_lib.papers.reference import experiments
+    from fer_lib.recognizer import EmotionRecognizer
+    from fer_lib.recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+    from fer_lib.studies.candidates import (SELECTION_FILE, candidate_model_file, candidate_spec, candidates_root,
+                                           ship_default, train_candidate)
+    from fer_lib.studies.experiment_runs import run_experiment
+    from fer_lib.studies.out_of_domain import SHIPPED, kept_models
+    from fer_lib.studies.shipping import kept_by_choice, ship_run
+
+    reports, models = tmp_path / "reports", tmp_path / "models"
+    former = run_experiment(get_experiments("reference", "fer2013_standard")[0], "smoke", data_root=data_root,
+                            reports_root=reports)[0].folder
+    ship_run(former, models_dir=models, data_root=data_root, reports_root=reports)
+    former_bytes = (models / REFERENCE_MODEL.name).read_bytes()
+    train_candidate("strong_augment", "smoke", data_root=data_root, reports_root=reports)
+    model_file = candidate_model_file("strong_augment", "smoke", reports)
+    choice = {**candidate_choice, "profile": "smoke", "decision": {"ships": "strong_augment", "why": "strong_augment beats it"},
+              "models": {"strong_augment": {"sha256": file_sha256(model_file)}}}
+    (candidates_root("smoke", reports) / SELECTION_FILE).write_text(json.dumps(choice))
+    looks_before = len(test_looks.read_log(reports))
+
+    with pytest.raises(FerError, match="not yet an experiment.*CHOSEN_DEFAULTS"):
+        ship_default("smoke", data_root=data_root, reports_root=reports, models_dir=models)
+    monkeypatch.setattr(experiments, "CHOSEN_DEFAULTS", ("strong_augment",))
+    monkeypatch.setattr(experiments, "EXPERIMENTS", [*experiments.EXPERIMENTS, replace(
+        candidate_spec("strong_augment"), selection_rule=experiments.CHOSEN_DEFAULT_RULE)])
+    assert len(test_looks.read_log(reports)) == looks_before and (models / REFERENCE_MODEL.name).read_bytes() == \
+        former_bytes  # refused before anything was scored or written
+
+    for _ in range(2):  # shipped twice: scored once
+        path = ship_default("smoke", data_root=data_root, reports_root=reports, models_dir=models)
+    looks = [r for r in test_looks.read_log(reports) if r["experiment"].startswith("strong_augment")]
+    assert len(looks) == 1 and looks[0]["selection_rule"] == experiments.CHOSEN_DEFAULT_RULE
+    assert (reports / "smoke" / "reference" / "strong_augment" / "experiment.json").exists()
+    source = ModelInfo.read(path).source
+    assert (source["experiment"], source["chosen_by"]["why"], source["chosen_by"]["commit"]) == (
+        "strong_augment", "strong_augment beats it", "abc1234")
+    kept = former / "model.keras"
+    assert kept.read_bytes() == former_bytes and source["replaced"]["experiment"] == "fer2013_standard"
+    assert ModelInfo.read(kept).source["experiment"] == "fer2013_standard"  # its sidecar came with it
+    assert EmotionRecognizer(path).class_names == EmotionRecognizer(model_file).class_names
+    card = (models / "MODEL_CARD.md").read_text()
+    assert "shipped it over `fer2013_standard`, the recipe chosen on PublicTest" in card
+    assert "Against `fer2013_standard`, the default it replaced, on the same" in card and "paired 95% CI" in card
+    assert {"fer2013_standard", "strong_augment"} <= set(kept_models("smoke", reports))  # scored by the benchmark
+    assert SHIPPED not in kept_models("smoke", reports)
+
+    # the reference notebook's recipe no longer replaces it, unless told to
+    from fer_lib.evaluate.record import ExperimentRecord
+    assert "would undo that choice" in kept_by_choice(ExperimentRecord.read(former), models)
+    with pytest.raises(FerError, match="would undo that choice"):
+        ship_run(former, models_dir=models, data_root=data_root, reports_root=reports)
+    assert ModelInfo.read(path).source["experiment"] == "strong_augment"

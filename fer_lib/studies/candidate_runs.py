@@ -25,6 +25,9 @@ MODEL_FILE = "model.keras"  # with its sidecar model.json (about 11 MB each): gi
 SELECTION_FILE = "selection.json"  # the choice between the candidates on the selection parts (`candidates.choose`)
 SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
 SUPERSEDED_NOTE = "superseded.json"
+# a former default, kept beside its run's report (`reports/<profile>/reference/<recipe>/`) when the choice's default
+# replaced it (`shipping.ship_reference_model`), with its sidecar: the benchmark scores it beside the new one
+REPLACED_MODEL = "model.keras"
 
 
 def candidates_root(profile: str, reports_root: Path | str | None = None) -> Path:
@@ -58,6 +61,13 @@ def trained_candidates(profile: str, reports_root: Path | str | None = None) -> 
         if record is not None and record.get("finished", False) and model_file.exists():
             found[spec.name] = model_file
     return found
+
+
+def replaced_models(profile: str, reports_root: Path | str | None = None) -> dict[str, Path]:
+    """{recipe: model file} of the former defaults kept beside their reports under `profile`."""
+    root = Path(reports_root) if reports_root is not None else reports_dir()
+    folder = root / profile / "reference"
+    return {p.parent.name: p for p in sorted(folder.glob(f"*/{REPLACED_MODEL}"))} if folder.exists() else {}
 
 
 def paused_candidates(profile: str, reports_root: Path | str | None = None) -> dict[str, str]:

@@ -25,9 +25,16 @@ data only, by the rule fixed before any of them trained (`out_of_domain.SELECTIO
   the FER+ candidates on CK+48's selection half alone (FER+ PublicTest chose their epochs); the one it picks, if any,
   ships beside the default as `fer_lib/recognizer/models/ferplus_cnn.keras` (`predict --model ferplus`).
 
+- **The default** (`ship_default`): where the choice ships a candidate as the default, that candidate is an experiment
+  of the reference paper (`papers/reference/experiments.CHOSEN_DEFAULTS`, committed before this step): its finished
+  run is resumed (nothing trains) and scored once on FER2013 PrivateTest, the one test look of any candidate's
+  in-domain score (logged), then shipped to `fer_lib/recognizer/models/reference_cnn.keras` with the choice in its
+  sidecar (`shipping.ship_run`); the model it replaces stays beside its own run's report.
+
 Commands: `fer-lib candidates train [NAME ...] --profile P [--budget-minutes M] [--restart]`, `fer-lib candidates choose
---profile P`, `fer-lib candidates ship --profile P`. After the choice, the out-of-domain benchmark scores the candidates' report parts once (`python -m
-fer_lib.studies.out_of_domain --model NAME=PATH`), and FER2013 PrivateTest is read for the chosen one alone.
+--profile P`, `fer-lib candidates ship --profile P` (the default and the second model, as the saved choice says).
+After the choice, the out-of-domain benchmark scores every finished candidate's report parts
+(`python -m fer_lib.studies.out_of_domain`), and FER2013 PrivateTest is read for the chosen one alone.
 """
 from __future__ import annotations
 
@@ -309,6 +316,63 @@ def choose(profile: str = "smoke", *, data_root: Path | str | None = None,
     path = candidates_root(prof.name, reports_root) / SELECTION_FILE
     write_json(path, record)
     return record
+
+
+def ship_default(profile: str, *, data_root: Path | str | None = None, reports_root: Path | str | None = None,
+                 models_dir: Path | str | None = None) -> Path | None:
+    """Ship the candidate that the saved choice under `profile` made the default (see the module): its run scored once
+    on PrivateTest where it has no report yet, then shipped with the choice in its sidecar. None where the choice
+    keeps the shipped model. A FerError, before anything is scored or written, where no choice is saved, the
+    candidate is not yet an experiment (`CHOSEN_DEFAULTS`), its model file is not the one the choice scored, or its
+    finished checkpoint is not in this machine's cache."""
+    from ..evaluate.record import RECORD_FILE
+    from ..evaluate.run_store import report_folder
+    from ..files import file_sha256
+    from ..papers import get_experiments
+    from ..papers.reference.experiments import CHOSEN_DEFAULTS
+    from .experiment_runs import run_experiment
+    from .shipping import ship_run
+
+    choice = saved_selection(profile, reports_root)
+    if choice is None or "decision" not in choice:
+        raise FerError(f"no choice between the candidates is saved under {profile}; run "
+                       f"`fer-lib candidates choose --profile {profile}` first")
+    name = choice["decision"]["ships"]
+    if name == SHIPPED:
+        return None
+    if name not in CHOSEN_DEFAULTS:
+        raise FerError(f"the choice under {profile} ships {name}, which is not yet an experiment of the reference "
+                       "model: add it to CHOSEN_DEFAULTS in fer_lib/papers/reference/experiments.py and commit, so "
+                       "its recipe and rule are fixed before its PrivateTest is scored")
+    model_file = candidate_model_file(name, profile, reports_root)
+    if not model_file.exists() or file_sha256(model_file) != choice["models"][name]["sha256"]:
+        raise FerError(f"{model_file} is {'missing' if not model_file.exists() else 'not the file the choice scored'}; "
+                       f"check out the commit of the choice ({choice['git_commit']}) or choose again")
+    spec = get_experiments("reference", name)[0]
+    prof = get_profile(profile)
+    folder = report_folder(spec, prof.name, reports_root)
+    if not (folder / RECORD_FILE).exists():  # its one PrivateTest look: only from its finished run, never retrained
+        epochs = candidate_record(name, prof.name, reports_root)["epochs"]
+        if read_state(candidate_run_dir(spec, prof.name)) is None or epochs["run"] < epochs["planned"]:
+            raise FerError(f"{name}'s finished checkpoint is not in this machine's cache "
+                           f"({candidate_run_dir(spec, prof.name)}): scoring it would train it again; ship from the "
+                           "workspace that trained it")
+        folder = run_experiment(spec, prof.name, data_root=data_root, reports_root=reports_root)[0].folder
+    chosen_by = {"selection": portable_path(candidates_root(prof.name, reports_root) / SELECTION_FILE),
+                 "commit": choice["git_commit"], "rule": choice["selection_rule"], "why": choice["decision"]["why"]}
+    return ship_run(folder, models_dir=models_dir, data_root=data_root, reports_root=reports_root, chosen_by=chosen_by)
+
+
+def ship_chosen(profile: str, *, data_root: Path | str | None = None, reports_root: Path | str | None = None,
+                models_dir: Path | str | None = None) -> list[str]:
+    """What the saved choice under `profile` ships: the default (`ship_default`) and the second model
+    (`ship_second_model`) where it ships one; a line for each, saying what was shipped or kept."""
+    default = ship_default(profile, data_root=data_root, reports_root=reports_root, models_dir=models_dir)
+    lines = [f"default: shipped {default}" if default else "default: the shipped model stays (the choice keeps it)"]
+    second = saved_selection(profile, reports_root)["second_model"]
+    lines.append(f"second model: shipped {ship_second_model(profile, reports_root, models_dir)}" if second["ships"]
+                 else f"second model: none ({second['why']})")
+    return lines
 
 
 def ship_second_model(profile: str, reports_root: Path | str | None = None,

@@ -30,26 +30,28 @@ TEMPLATE = "MODEL_CARD.md.j2"  # in fer_lib/studies/templates/: the card's prose
 def model_card(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                agreement: float, labels: dict | None = None, selection: pd.DataFrame | None = None,
                comparison_description: str | None = None, looks: list[dict] | None = None,
-               out_of_domain: str | None = None, candidates: str | None = None) -> str:
+               out_of_domain: str | None = None, candidates: str | None = None,
+               chosen: dict | None = None) -> str:
     """The reference model's card, rendered from its template with every number from the run's record, metrics
     and comparison, and `labels` (`label_agreement`, the data audit's FER+ agreement; None leaves it out),
     `selection` (`select_recipe`'s table; None: the model was shipped without a choice between recipes),
     `comparison_description` (what the comparison measured and on which machine, as `compare_models` saved it) and
     `out_of_domain` (the out-of-domain benchmark's summary.md of the same profile; None: not measured) and
     `candidates` (`candidate_runs.selection_summary` of the same profile's choice between candidates; None: none
-    made yet)."""
+    made yet) and `chosen` (`against_replaced`: where that choice shipped this model over the former default, the two
+    on the same PrivateTest images; None: the recipes' PublicTest rule shipped it)."""
     environment = jinja2.Environment(loader=jinja2.PackageLoader("fer_lib.studies", "templates"),
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                      keep_trailing_newline=True, autoescape=False)
     return environment.get_template(TEMPLATE).render(
         card_context(record, metrics, comparison, n_params, agreement, labels, selection, comparison_description,
-                     looks, out_of_domain, candidates))
+                     looks, out_of_domain, candidates, chosen))
 
 
 def card_context(record: ExperimentRecord, metrics: dict, comparison: pd.DataFrame | None, n_params: int,
                  agreement: float, labels: dict | None, selection: pd.DataFrame | None,
                  comparison_description: str | None, looks: list[dict] | None, out_of_domain: str | None,
-                 candidates: str | None = None) -> dict:
+                 candidates: str | None = None, chosen: dict | None = None) -> dict:
     """The values the card's template reads (see `model_card`): tables already rendered as markdown."""
     pooled = metrics["pooled_over_seeds"]
     per_class = pd.DataFrame([{"class": c, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
@@ -83,22 +85,57 @@ def card_context(record: ExperimentRecord, metrics: dict, comparison: pd.DataFra
         else measurement_description(comparison_description),
         "minus_first_of": shown["model"].iloc[0] if shown is not None and "minus_first_points" in shown.columns else None,
         "out_of_domain": out_of_domain.strip() if out_of_domain else None,
-        "candidates": candidates,
+        "candidates": candidates, "chosen": chosen,
+        "aligned": bool(record.preprocessing.get("config", {}).get("align_eyes")),
     }
 
 
-def test_look_summary(looks: list[dict], profile: str) -> dict | None:
-    """The card's disclosure of every look at the test set among the FER2013 recipes (`evaluate.test_looks`):
-    which recipes were first scored after another recipe's PrivateTest score was visible, and the log as a table;
-    None where no recipe of `profile` was scored."""
-    from ..papers.reference.experiments import FER2013_RECIPES
+def against_replaced(root: Path, source: dict) -> dict | None:
+    """Where issue 50's choice shipped this model (its sidecar `source` names the choice and the model it replaced):
+    both runs on the same PrivateTest images from their saved predictions, each one's accuracy and macro F1 with 95%
+    CIs and this one minus the former with a paired bootstrap CI; None where it replaced none."""
+    import numpy as np
 
-    order = recipes_tried_after_scores(looks, "reference", profile, FER2013_RECIPES)
+    from ..evaluate.metrics import grouped_bootstrap
+
+    replaced = source.get("replaced")
+    if not source.get("chosen_by") or not replaced:
+        return None
+    runs = {}
+    for name, run in ((source["experiment"], source), (replaced["experiment"], replaced)):
+        folder = root / run["profile"] / run["paper"] / run["experiment"]
+        with np.load(folder / ExperimentRecord.read(folder).unit_file("predictions")) as saved:
+            runs[name] = (saved["ids"].astype(str), saved["y_true"], saved["proba"].argmax(1), saved["class_names"])
+    (ids, y_true, mine, classes), (other_ids, _, former, _) = runs.values()
+    if list(ids) != list(other_ids):
+        raise FerError(f"{source['experiment']} and {replaced['experiment']} were tested on different images; re-run "
+                       "one of them on the other's PrivateTest")
+    scores = grouped_bootstrap(y_true, {source["experiment"]: mine, replaced["experiment"]: former},
+                               tuple(classes.astype(str)), baseline=replaced["experiment"])
+    mine, former = scores[source["experiment"]], scores[replaced["experiment"]]
+    compared = {"name": source["experiment"], "former": replaced["experiment"], "n": len(ids),
+                "why": source["chosen_by"]["why"], "selection": source["chosen_by"]["selection"],
+                "commit": source["chosen_by"]["commit"]}
+    for metric in ("accuracy", "macro_f1"):
+        compared[metric] = {"this": mine[metric], "this_ci": mine[f"{metric}_ci"], "former": former[metric],
+                            "former_ci": former[f"{metric}_ci"], "minus": mine[f"{metric}_minus_{replaced['experiment']}"],
+                            "minus_ci": mine[f"{metric}_minus_{replaced['experiment']}_ci"]}
+    return compared
+
+
+def test_look_summary(looks: list[dict], profile: str) -> dict | None:
+    """The card's disclosure of every look at the test set among the FER2013 recipes (`evaluate.test_looks`) and the
+    defaults issue 50's choice shipped: which were first scored after another recipe's PrivateTest score was visible,
+    and the log as a table; None where none of `profile` was scored."""
+    from ..papers.reference.experiments import CHOSEN_DEFAULTS, FER2013_RECIPES
+
+    recipes = (*FER2013_RECIPES, *CHOSEN_DEFAULTS)
+    order = recipes_tried_after_scores(looks, "reference", profile, recipes)
     if not order:
         return None
     after = [r["recipe"] for r in order if r["test scores visible before"]]
     mine = [r for r in looks if r["paper"] == "reference" and r["profile"] == profile
-            and r["experiment"].split(" (")[0] in FER2013_RECIPES]
+            and r["experiment"].split(" (")[0] in recipes]
     table = pd.DataFrame([{k: r[k] for k in ("scored_at", "experiment", "accuracy", "epochs", "recipe_fixed_at",
                                              "saved_in_commit", "source")} for r in mine])
     return {"after": after, "after_names": ", ".join(f"`{name}`" for name in after) or "none", "recipes": len(order),
@@ -156,7 +193,7 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
     write_text(card, model_card(record, metrics, comparison, n_params, source["same_top_class_as_run"],
                                 label_agreement(root), selection, description, read_log(root),
                                 summary_for(root / source["profile"] / OUT_OF_DOMAIN, path),
-                                None if choice is None else selection_summary(choice)))
+                                None if choice is None else selection_summary(choice), against_replaced(root, source)))
     return card
 
 

@@ -229,6 +229,29 @@ def contenders(models: dict[str, str] | None = None) -> tuple[dict, dict[str, st
     return found, files, missing
 
 
+def kept_models(profile: str, reports_root: Path | str | None = None) -> dict[str, Path]:
+    """The models scored beside the shipped one without being named (NAME=PATH): each finished candidate of
+    `profile` (its committed model file) except the one shipped, and each former default kept beside its run's
+    report (`candidate_runs.replaced_models`)."""
+    from ..recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+    from .candidate_runs import replaced_models, trained_candidates
+
+    shipped = ModelInfo.read(REFERENCE_MODEL).source if REFERENCE_MODEL.exists() else {}
+    candidates = {name: path for name, path in trained_candidates(profile, reports_root).items()
+                  if (name, profile) != ((shipped or {}).get("experiment"),
+                                          (shipped or {}).get("profile"))}
+    return {**candidates, **replaced_models(profile, reports_root)}
+
+
+def comparison_recipe() -> str:
+    """The live name of the model the reference notebook's comparison reports first: the shipped model, or where
+    issue 50's choice replaced it, the former default (kept and scored under its recipe's name, `kept_models`)."""
+    from ..recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+
+    source = ModelInfo.read(REFERENCE_MODEL).source if REFERENCE_MODEL.exists() else {}
+    return (source or {}).get("replaced", {}).get("experiment", SHIPPED)
+
+
 def summary_for(folder: Path | str, model_file: Path | str) -> str | None:
     """The study's summary.md in `folder` where its shipped model is `model_file` (same bytes), else None: a
     summary of another model's scores must not describe this one."""
@@ -431,15 +454,17 @@ def score_saved(face_set: FaceSet, models: list[SavedModel], n_boot: int) -> tup
     return rows, arrays
 
 
-def given_box_agreement(set_name: str, predictions: dict[str, dict], saved_arrays: dict | None) -> dict[str, float]:
+def given_box_agreement(set_name: str, predictions: dict[str, dict], saved_arrays: dict | None,
+                        reference: str = SHIPPED) -> dict[str, float]:
     """For each model scored both live (given box) and from saved predictions, the share of images where the two
-    predict the same class: how closely the saved predictions stand in for the recognizer (the shipped model is
-    the comparison's first row, its run's own predictions; its run may have evaluated in another precision)."""
+    predict the same class: how closely the saved predictions stand in for the recognizer. The comparison's first
+    row is the recipe the reference notebook chose, its run's own predictions (its run may have evaluated in another
+    precision): live, that is `reference`, the shipped model unless issue 50's choice replaced it (`comparison_recipe`)."""
     if saved_arrays is None:
         return {}
     saved = dict(zip(saved_arrays["models"].tolist(), saved_arrays["y_pred"]))
     agreement = {}
-    for live, stored in ((SHIPPED, TARGET_ROWS[0]), (FER_PACKAGE, FER_PACKAGE)):
+    for live, stored in ((reference, TARGET_ROWS[0]), (FER_PACKAGE, FER_PACKAGE)):
         key = prediction_key(set_name, GIVEN_BOX, live)
         if key in predictions and stored in saved:
             kept = predictions[key]
@@ -479,7 +504,8 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
     prof = get_profile(profile)
     root = Path(reports_root or reports_dir())
     folder = root / prof.name / STUDY
-    found, files, not_scored = contenders(models)
+    found, files, not_scored = contenders({**{name: str(path) for name, path in kept_models(prof.name, root).items()},
+                                           **(models or {})})
     saved_models_found, saved_missing = saved_models(root, prof.name)
     sources = {saved_name(m): m.source() for m in saved_models_found}
     previous = None if rescore else saved_live_part(folder, files, n_boot)
@@ -504,7 +530,7 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
     saved_rows, saved_arrays = score_saved(ferplus, saved_models_found, n_boot) if saved_models_found else ([], None)
     if saved_models_found and not saved_rows:
         saved_missing.append(f"the saved predictions: no image of {ferplus.name} has a prediction from every saved model")
-    agreement = given_box_agreement(ferplus.name, predictions, saved_arrays)
+    agreement = given_box_agreement(ferplus.name, predictions, saved_arrays, comparison_recipe())
     not_scored += saved_missing + [
         "on CK+48, and end to end, the models known only by saved predictions (the recipes not chosen, the snapshot "
         "ensembles, the FER+-trained model, the papers' runs): their weights are not committed; pass a model file as "

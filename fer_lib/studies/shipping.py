@@ -5,17 +5,25 @@ A model from less data than the one shipped, from fewer epochs of the same recip
 stopped where the shipped one completed is refused unless `replace`; another completed recipe, chosen by
 `select_recipe`, replaces it. `ship_run(folder)` ships a saved run from its report folder and its checkpoint
 (`fer-lib ship FOLDER`); the reference notebook ships the recipe it chose with `ship_reference_model`.
+
+A model that issue 50's out-of-domain choice shipped (`chosen_by` in its sidecar, `candidates.ship_chosen`) outranks
+the recipe chosen on PublicTest: re-shipping another run over it is refused unless `replace` (`kept_by_choice`), and
+the model it replaced is kept beside that run's report (`model.keras` and its sidecar), so the benchmark can still
+score the former default.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
+from ..config import portable_path
 from ..errors import FerError
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
 from ..files import atomic_path
+from .candidate_runs import REPLACED_MODEL
 from .model_card import refresh_model_card
 
 
@@ -31,14 +39,31 @@ def float32_copy(model, name: str, options: dict):
     return copy
 
 
+def kept_by_choice(record: ExperimentRecord, models_dir: Path | str | None = None) -> str | None:
+    """Why shipping `record`'s run would undo the out-of-domain choice that shipped the current model (its sidecar's
+    `chosen_by`), or None: where no such choice shipped it, or it is this very run."""
+    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
+
+    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
+    shipped = ModelInfo.read(path).source if path.exists() else {}
+    chosen = (shipped or {}).get("chosen_by")
+    if not chosen or (shipped.get("experiment"), shipped.get("profile")) == (record.experiment, record.profile):
+        return None
+    return (f"the shipped model ({shipped.get('profile')}/{shipped.get('experiment')}) replaced the recipe chosen on "
+            f"PublicTest by the out-of-domain choice in {chosen.get('selection')} (commit {chosen.get('commit')}): "
+            f"shipping {record.profile}/{record.experiment} would undo that choice")
+
+
 def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run_proba: np.ndarray,
                          models_dir: Path | str | None = None, replace: bool = False,
-                         reports_root: Path | str | None = None) -> Path:
+                         reports_root: Path | str | None = None, chosen_by: dict | None = None) -> Path:
     """Save the trained reference model for the recognizer with its sidecar, then its card (see the module's
     notes). `record` is a run saved under `reports_root` (default reports/): the card is written from the saved
     reports alone, by `refresh_model_card`, its only writer. The float32 copy is checked against the run on its
     test `faces`: the share of faces with the run's top class (`run_proba`: the run's probabilities) goes into
-    the sidecar and the card. Returns the model's path."""
+    the sidecar and the card. `chosen_by` (the out-of-domain choice that ships it: its selection file, commit and
+    why) goes into the sidecar, and the model it replaces is kept beside that run's report. Returns the model's
+    path."""
     from ..config import reports_dir
     from ..data.preprocessing import PreprocessConfig
     from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
@@ -54,11 +79,12 @@ def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run
     metrics = json.loads((folder / "metrics.json").read_text())
     shipped = ModelInfo.read(path).source
     epochs, total = max(record.epochs.run_per_seed), record.total_epochs
-    weaker = _weaker_than_shipped(record, shipped)
+    weaker = _weaker_than_shipped(record, shipped) or (None if chosen_by else kept_by_choice(record, models_dir))
     if weaker and not replace:
         raise FerError(f"{weaker}. Nothing was written; pass replace=True to ship it anyway")
     copy = float32_copy(model, record.model, record.model_options)
     agreement = float(np.mean(predict_proba(copy, faces).argmax(1) == np.asarray(run_proba).argmax(1)))
+    replaced = _keep_replaced(path, shipped, record, root) if chosen_by else None
     if not _holds_weights(path, copy):  # re-saving the same weights would only churn the committed file's bytes
         with atomic_path(path) as tmp:
             copy.save(tmp)
@@ -68,6 +94,10 @@ def ship_reference_model(model, record: ExperimentRecord, faces: np.ndarray, run
               "started_from": record.started_from[0] if record.started_from else None,
               "trained_under": record.backends[0] if record.backends else None,
               "accuracy_private_test": round(record.accuracy, 4), "same_top_class_as_run": round(agreement, 4)}
+    if chosen_by:
+        source["chosen_by"] = chosen_by
+    if replaced or (chosen_by and shipped.get("replaced")):  # shipped again: it still replaced the same model
+        source["replaced"] = replaced or shipped["replaced"]
     ModelInfo(tuple(metrics["primary"]["class_names"]), model.input_shape[1], PreprocessConfig(**record.preprocessing["config"])
               if "config" in record.preprocessing else PreprocessConfig(face_crop=False, equalize=False),
               source).write(path)
@@ -100,6 +130,23 @@ def _weaker_than_shipped(record: ExperimentRecord, shipped: dict) -> str | None:
     return None
 
 
+def _keep_replaced(path: Path, shipped: dict, record: ExperimentRecord, root: Path) -> dict | None:
+    """Copy the shipped model at `path` (its sidecar `shipped`) beside its own run's report under `root`, where that
+    is another run with a saved report; returns what the new sidecar says it replaced, or None."""
+    if not shipped or (shipped.get("experiment"), shipped.get("profile")) == (record.experiment, record.profile):
+        return None
+    folder = root / shipped["profile"] / shipped["paper"] / shipped["experiment"]
+    if not (folder / RECORD_FILE).exists():
+        return None
+    for source, target in ((path, folder / REPLACED_MODEL), (path.with_suffix(".json"),
+                                                             (folder / REPLACED_MODEL).with_suffix(".json"))):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    return {"paper": shipped["paper"], "experiment": shipped["experiment"], "profile": shipped["profile"],
+            "accuracy_private_test": shipped.get("accuracy_private_test"),
+            "model_file": portable_path(folder / REPLACED_MODEL)}
+
+
 def _holds_weights(path: Path, model) -> bool:
     """Whether the model saved at `path` has exactly `model`'s weights."""
     import keras
@@ -112,7 +159,7 @@ def _holds_weights(path: Path, model) -> bool:
 
 
 def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_root: Path | str | None = None,
-             reports_root: Path | str | None = None, replace: bool = False) -> Path:
+             reports_root: Path | str | None = None, replace: bool = False, chosen_by: dict | None = None) -> Path:
     """Ship the reference-model run saved in `folder` (`reports/<profile>/reference/<recipe>`): its selected
     weights from its checkpoint (or the shipped model where that is this run), checked against the run's own
     test predictions, then the card written from the saved reports (`reports_root`, default the folder's own).
@@ -151,4 +198,5 @@ def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_r
     faces = dataset.images[[position[name] for name in ids.astype(str)]]
     # the card is written from the run's saved report and its neighbours: by default the folder's own reports root
     return ship_reference_model(model, record, faces, run_proba, models_dir, replace,
-                                reports_root=reports_root if reports_root is not None else folder.parents[2])
+                                reports_root=reports_root if reports_root is not None else folder.parents[2],
+                                chosen_by=chosen_by)

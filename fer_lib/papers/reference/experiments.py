@@ -138,3 +138,19 @@ CANDIDATE_RUNS = [
         model_options={"dropout": LIGHT_REG_DROPOUT}, preprocess=replace(PREPROCESS, align_eyes=True),
         cpu_budget_minutes=420, cpu_epochs=100, fallback_lr=None, seeds=(0,)),
 ]
+
+# The candidates issue 50's choice shipped as the default (`studies.candidates.choose` applying
+# `studies.out_of_domain.SELECTION_RULE` on held-out data: `reports/<profile>/out_of_domain_candidates/selection.json`;
+# on `cpu`, eye_aligned at commit a0d380d). Each becomes an experiment of this paper only here, in the commit before its
+# one PrivateTest look, which `fer-lib candidates ship` then takes (resuming its finished run, training nothing) to
+# report and ship it. The recipe is the candidate's own, the same run and checkpoint; only its title and the rule
+# logged with the look say what happened.
+CHOSEN_DEFAULTS = ("eye_aligned",)
+CHOSEN_DEFAULT_RULE = ("chosen as the recognizer's default among issue 50's candidates by studies.out_of_domain."
+                       "SELECTION_RULE on held-out data only (FER2013 PublicTest, CK+48's selection half of subjects, "
+                       "FER+ PublicTest); PrivateTest scored once, after the choice")
+EXPERIMENTS += [
+    replace(spec, title=spec.title.replace("no test split scored", "tested once on PrivateTest after the "
+                                                                   "out-of-domain choice shipped it as the default"),
+            selection_rule=CHOSEN_DEFAULT_RULE)
+    for spec in CANDIDATE_RUNS if spec.name in CHOSEN_DEFAULTS]
