@@ -53,10 +53,12 @@ def test_the_committed_log_shows_every_reference_recipe_and_the_card_counts_thos
 
     rows = test_looks.read_log(reports_dir())
     summary = test_look_summary(rows, "cpu")
-    assert (len(summary["after"]), summary["recipes"]) == (3, 4)
+    # the four recipes the reference notebook chooses between, and eye_aligned, which issue 50's choice shipped
+    assert (len(summary["after"]), summary["recipes"]) == (4, 5) and summary["after"][-1] == "eye_aligned"
     assert "fer2013_standard | 0.6528 | 50/50" in summary["table"]  # the superseded 50-epoch run, still shown
     assert test_look_summary(rows, "paper") is None  # no reference recipe scored under paper
-    assert "3 of the 4 FER2013 recipes were tried after test scores were visible" in (
+    assert "4 of the 5 FER2013 recipes (the reference notebook's and the defaults issue 50's choice shipped) were tried " \
+           "after test scores were visible" in (
         reports_dir().parent / "fer_lib" / "recognizer" / "models" / "MODEL_CARD.md").read_text()
     # the superseded 50-epoch run is still visible
     assert any(r["experiment"] == "fer2013_standard" and r["epochs"] == "50/50" for r in rows)
