@@ -532,9 +532,9 @@ def run_benchmark(profile: str = "smoke", *, data_root: Path | str | None = None
         saved_missing.append(f"the saved predictions: no image of {ferplus.name} has a prediction from every saved model")
     agreement = given_box_agreement(ferplus.name, predictions, saved_arrays, comparison_recipe())
     not_scored += saved_missing + [
-        "on CK+48, and end to end, the models known only by saved predictions (the recipes not chosen, the snapshot "
-        "ensembles, the FER+-trained model, the papers' runs): their weights are not committed; pass a model file as "
-        "NAME=PATH to score one both ways"]
+        "on CK+48, and end to end, the models known only by saved predictions (the saved part's models without a "
+        "live row: the recipes never shipped, the snapshot ensembles, the papers' runs): their weights are not "
+        "committed; pass a model file as NAME=PATH to score one both ways"]
     record = {"study": STUDY, "profile": prof.name, **live, "environment": env, "sets": sets, "ways": list(WAYS),
               "models": files, "not_scored": not_scored, "rows": rows + saved_rows,
               "saved_part": {"git_commit": commit, "device": _device(now), "set": ferplus.name,
