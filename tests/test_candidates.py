@@ -267,3 +267,25 @@ def test_the_chosen_default_is_scored_once_on_privatetest_then_shipped_and_the_f
     with pytest.raises(FerError, match="would undo that choice"):
         ship_run(former, models_dir=models, data_root=data_root, reports_root=reports)
     assert ModelInfo.read(path).source["experiment"] == "strong_augment"
+
+
+def test_a_chosen_defaults_report_is_claimed_by_the_benchmark_and_its_training_counted_once(tmp_path):
+    """The report `fer-lib candidates ship` writes for the chosen default resumes its candidate's finished run: the
+    compute table counts that training with the candidates, not again under reference/ or the benchmark's notebook."""
+    import shutil
+
+    from fer_lib.config import reports_dir
+    from fer_lib.reporting.index import compute_table
+    from fer_lib.studies.candidates import candidate_folder
+
+    chosen = tmp_path / "cpu" / "reference" / "eye_aligned"
+    chosen.mkdir(parents=True)
+    shutil.copyfile(reports_dir() / "cpu" / "reference" / "eye_aligned" / "experiment.json", chosen / "experiment.json")
+    candidate_folder("eye_aligned", "cpu", tmp_path).mkdir(parents=True)
+    (candidate_folder("eye_aligned", "cpu", tmp_path) / "record.json").write_text(json.dumps(
+        {"kind": "candidate", "train_seconds": 600.0, "budget_minutes": 420.0, "finished": True}))
+    table = compute_table(tmp_path, "cpu", notebooks=[{"paper": "out_of_domain", "notebook": "notebooks/x.ipynb",
+                                                      "runs": ["reference/eye_aligned"]}]).set_index("notebook")
+    assert "reference" not in table.index  # claimed by the benchmark's notebook
+    assert table.loc["out_of_domain", "training time in its runs"] == "0.0 min"
+    assert table.loc["out_of_domain_candidates", "training time in its runs"] == "10.0 min"
