@@ -192,14 +192,14 @@ def test_the_index_lists_each_candidate_run_and_the_runs_set_aside(tmp_path, can
     build_index(tmp_path, ("cpu",))
     index = (tmp_path / "index.md").read_text()
     assert "| ferplus_votes | 69.5 | 41.1 | 50 of 50 |" in index and "| shipped model | 70.1 | 43.2 |  |" in index
-    assert "**Decision: the shipped model stays the default.** The best eligible candidate, ferplus_votes, has mean " \
+    assert "**Decision: the shipped model stays the default**: the best eligible candidate, ferplus_votes, has mean " \
            "selection macro F1 41.1%, not above the shipped model's 43.2%." in index
     assert "Not weighed by this choice: strong_augment (not trained), eye_aligned (not trained), ferplus_majority " \
            "(paused at 7 of 50 epochs)." in index
     assert "**Second model (`--model ferplus`): does not ship** (ferplus_votes, the best FER+ candidate, has mean " \
            "macro F1 41.1% on CK+48's selection half, not above the shipped model's 43.2%). Its rule, fixed before " \
            "the choice: Of the FER+ candidates" in index
-    assert "Decision: the shipped model stays the default." in (tmp_path / "index.html").read_text()
+    assert "Decision: the shipped model stays the default" in (tmp_path / "index.html").read_text()
 
 
 def test_the_chosen_default_is_scored_once_on_privatetest_then_shipped_and_the_former_default_is_kept(

@@ -202,7 +202,7 @@ def test_shipping_from_the_committed_cpu_run_writes_a_loadable_model_sidecar_and
     candidates_root("cpu", root).mkdir(parents=True)
     (candidates_root("cpu", root) / SELECTION_FILE).write_text(json.dumps(candidate_choice))
     text = refresh_model_card(tmp_path, root).read_text().split("## Out of domain")[1]
-    assert "**Decision: the shipped model stays the default.** The best eligible candidate, ferplus_votes" in text
+    assert "**Decision: the shipped model stays the default**: the best eligible candidate, ferplus_votes" in text
     assert "| ferplus_votes | 69.5 | 41.1 | 50 of 50 |" in text
 
     record.n_images -= 1  # a run on less data than the one shipped is refused, and nothing is written

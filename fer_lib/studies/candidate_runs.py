@@ -140,7 +140,8 @@ def selection_summary(selection: dict) -> str:
     paragraphs = [f"The candidates were chosen between on held-out data only (`{selection['profile']}` profile, commit "
                   f"{selection['git_commit']}, `{FOLDER}/{SELECTION_FILE}`), by the rule fixed before any of them "
                   f"trained: {selection['selection_rule']}", markdown_table(table).strip(),
-                  f"**Decision: {verdict}.** {decision['why'][0].upper()}{decision['why'][1:]}."]
+                  f"**Decision: {verdict}**: {decision['why']}. (`shipped model`: the default when the choice was "
+                  "made.)"]
     second = selection.get("second_model")
     if second:
         shipped_beside = "ships beside the default" if second["ships"] else "does not ship"
