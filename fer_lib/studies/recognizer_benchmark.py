@@ -218,8 +218,11 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
     faces = fer.images[fer.split == "PrivateTest"][:512]
     probe_faces = fer.images[fer.split == "PublicTest"][:4 * PROBE_FRAMES]  # it chooses, so never test faces
     keras_classifier = load_classifier(model)
-    results = {"cpu": backend.cpu_model(), "cpu_count": os.cpu_count(), "model": str(model or "reference model"),
-               "seconds_per_measurement": seconds, "end_to_end": [], "classification": [], "detectors": []}
+    info = keras_classifier.info
+    shipped = (info.source or {}).get("experiment")
+    name = str(model) if model else f"the shipped reference model ({shipped})" if shipped else "reference model"
+    results = {"cpu": backend.cpu_model(), "cpu_count": os.cpu_count(), "model": name,
+               "eyes_aligned": bool(info.preprocess.align_eyes), "seconds_per_measurement": seconds, "end_to_end": [], "classification": [], "detectors": []}
     with tempfile.TemporaryDirectory() as tmp:
         classifiers = {"keras": keras_classifier}
         for fmt in ("onnx", "tflite"):
@@ -275,7 +278,9 @@ def run_benchmark(model: str | Path | None = None, seconds: float = 5.0, data_ro
 def benchmark_markdown(results: dict) -> str:
     """The results as the README's tables."""
     head = (f"Measured on {results['cpu']} ({results['cpu_count']} cores), load average "
-            f"{results['load_average_at_start']} at the start; model: {results['model']}.")
+            f"{results['load_average_at_start']} at the start; model: {results['model']}"
+            + ("; each face rotated so its eyes are level (OpenCV's eye cascade), as the model's sidecar says, in every "
+               "format's pipeline." if results.get("eyes_aligned") else "."))
     parts = [head, "", "End to end (decode, detect, classify, annotate), 640x480 frames of real PrivateTest faces:", "",
              tables.markdown_table(pd.DataFrame(results["end_to_end"])), "",
              "Classification only:", "", tables.markdown_table(pd.DataFrame(results["classification"])), "",
