@@ -261,6 +261,17 @@ def test_the_chosen_default_is_scored_once_on_privatetest_then_shipped_and_the_f
     assert {"fer2013_standard", "strong_augment"} <= set(kept_models("smoke", reports))  # scored by the benchmark
     assert SHIPPED not in kept_models("smoke", reports)
 
+    # the former default's weights are still found, from the copy kept beside its report, once its checkpoint is gone
+    import shutil
+
+    from fer_lib.evaluate.run_store import selected_weights
+    from fer_lib.evaluate.warm_start import FROM_KEPT_MODEL
+    shutil.rmtree(run_cache / "runs" / "smoke" / "reference" / "fer2013_standard")
+    spec = get_experiments("reference", "fer2013_standard")[0]
+    kept_weights = selected_weights(spec, "smoke", ModelInfo.read(kept).source["n_images"], models_dir=models,
+                                    reports_root=reports)
+    assert (kept_weights.where, kept_weights.sha256) == (FROM_KEPT_MODEL, file_sha256(kept))
+
     # the reference notebook's recipe no longer replaces it, unless told to
     from fer_lib.evaluate.record import ExperimentRecord
     assert "would undo that choice" in kept_by_choice(ExperimentRecord.read(former), models)

@@ -174,11 +174,13 @@ def saved_unit(spec: ExperimentSpec, profile: str, unit: int, config: "TrainConf
 
 
 def selected_weights(spec: ExperimentSpec, profile: str, n_images: int, unit: int = 0,
-                     models_dir: Path | None = None) -> StartWeights | None:
+                     models_dir: Path | None = None, reports_root: Path | str | None = None) -> StartWeights | None:
     """The selected weights of `spec`'s completed run `unit` under `profile` at the paper's learning rate:
-    its checkpoint, else a shipped model whose sidecar names the run (`warm_start`); None where neither is."""
+    its checkpoint, else a shipped model whose sidecar names the run, else that model kept beside the run's report
+    under `reports_root` (`warm_start`); None where none is."""
     return find_selected_weights(spec.paper, spec.name, profile, n_images,
-                                 unit_run_dir(spec, profile, spec.training.learning_rate, unit), models_dir)
+                                 unit_run_dir(spec, profile, spec.training.learning_rate, unit), models_dir,
+                                 reports_root)
 
 
 def start_weights(spec: ExperimentSpec, profile: str, unit: int, n_images: int,

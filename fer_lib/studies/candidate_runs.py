@@ -17,6 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import reports_dir
+# a former default, kept beside its run's report (`reports/<profile>/reference/<recipe>/`) when the choice's default
+# replaced it (`shipping.ship_reference_model`), with its sidecar: the benchmark scores it beside the new one, and
+# warm restarts and the reference notebook find its weights there (`warm_start.from_kept`)
+from ..evaluate.warm_start import REPLACED_MODEL
 from ..papers.reference.experiments import CANDIDATE_RUNS
 from ..reporting.tables import markdown_table
 
@@ -25,9 +29,6 @@ MODEL_FILE = "model.keras"  # with its sidecar model.json (about 11 MB each): gi
 SELECTION_FILE = "selection.json"  # the choice between the candidates on the selection parts (`candidates.choose`)
 SUPERSEDED = "superseded"  # candidates' runs set aside by a restart, each with why (SUPERSEDED_NOTE), kept in git
 SUPERSEDED_NOTE = "superseded.json"
-# a former default, kept beside its run's report (`reports/<profile>/reference/<recipe>/`) when the choice's default
-# replaced it (`shipping.ship_reference_model`), with its sidecar: the benchmark scores it beside the new one
-REPLACED_MODEL = "model.keras"
 
 
 def candidates_root(profile: str, reports_root: Path | str | None = None) -> Path:

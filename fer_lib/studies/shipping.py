@@ -181,7 +181,7 @@ def ship_run(folder: Path | str, *, models_dir: Path | str | None = None, data_r
                        "model trained on FER2013 (a folder under reports/<profile>/reference/)")
     record.check_raw_files(folder)
     spec = get_experiments(record.paper, record.experiment)[0]
-    weights = selected_weights(spec, record.profile, record.n_images, record.seeds[0], models_dir)
+    weights = selected_weights(spec, record.profile, record.n_images, record.seeds[0], models_dir, folder.parents[2])
     if weights is None:
         raise FerError(f"{record.experiment}'s {record.profile} run has no checkpoint in the cache and is not the shipped "
                        f"model, so its weights are not here: train it with `fer-lib train reference {record.experiment} "
