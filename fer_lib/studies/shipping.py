@@ -22,8 +22,8 @@ import numpy as np
 from ..config import portable_path
 from ..errors import FerError
 from ..evaluate.record import RECORD_FILE, ExperimentRecord
+from ..evaluate.warm_start import REPLACED_MODEL
 from ..files import atomic_path
-from .candidate_runs import REPLACED_MODEL
 from .model_card import refresh_model_card
 
 
