@@ -81,6 +81,13 @@ def sidecar_path(model_path: Path | str) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def shipped_source(models_dir: Path | str | None = None) -> dict:
+    """The run the shipped reference model in `models_dir` (default: the recognizer's) came from, as its sidecar's
+    `source` names it; {} where no model is shipped there or its sidecar names none."""
+    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
+    return (ModelInfo.read(path).source or {}) if path.exists() else {}
+
+
 def face_input(gray: np.ndarray, box: Box, size: int = 48,
                preprocess: PreprocessConfig = PreprocessConfig(face_crop=False, equalize=False)) -> np.ndarray:
     """The box of a grey frame as the suite's models see it: cropped (clipped to the frame), then

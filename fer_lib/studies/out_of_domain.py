@@ -233,23 +233,21 @@ def kept_models(profile: str, reports_root: Path | str | None = None) -> dict[st
     """The models scored beside the shipped one without being named (NAME=PATH): each finished candidate of
     `profile` (its committed model file) except the one shipped, and each former default kept beside its run's
     report (`candidate_runs.replaced_models`)."""
-    from ..recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+    from ..recognizer.classifiers import shipped_source
     from .candidate_runs import replaced_models, trained_candidates
 
-    shipped = ModelInfo.read(REFERENCE_MODEL).source if REFERENCE_MODEL.exists() else {}
+    shipped = shipped_source()
     candidates = {name: path for name, path in trained_candidates(profile, reports_root).items()
-                  if (name, profile) != ((shipped or {}).get("experiment"),
-                                          (shipped or {}).get("profile"))}
+                  if (name, profile) != (shipped.get("experiment"), shipped.get("profile"))}
     return {**candidates, **replaced_models(profile, reports_root)}
 
 
 def comparison_recipe() -> str:
     """The live name of the model the reference notebook's comparison reports first: the shipped model, or where
     issue 50's choice replaced it, the former default (kept and scored under its recipe's name, `kept_models`)."""
-    from ..recognizer.classifiers import REFERENCE_MODEL, ModelInfo
+    from ..recognizer.classifiers import shipped_source
 
-    source = ModelInfo.read(REFERENCE_MODEL).source if REFERENCE_MODEL.exists() else {}
-    return (source or {}).get("replaced", {}).get("experiment", SHIPPED)
+    return shipped_source().get("replaced", {}).get("experiment", SHIPPED)
 
 
 def summary_for(folder: Path | str, model_file: Path | str) -> str | None:

@@ -42,11 +42,10 @@ def float32_copy(model, name: str, options: dict):
 def kept_by_choice(record: ExperimentRecord, models_dir: Path | str | None = None) -> str | None:
     """Why shipping `record`'s run would undo the out-of-domain choice that shipped the current model (its sidecar's
     `chosen_by`), or None: where no such choice shipped it, or it is this very run."""
-    from ..recognizer.classifiers import MODELS_DIR, REFERENCE_MODEL, ModelInfo
+    from ..recognizer.classifiers import shipped_source
 
-    path = (Path(models_dir) if models_dir is not None else MODELS_DIR) / REFERENCE_MODEL.name
-    shipped = ModelInfo.read(path).source if path.exists() else {}
-    chosen = (shipped or {}).get("chosen_by")
+    shipped = shipped_source(models_dir)
+    chosen = shipped.get("chosen_by")
     if not chosen or (shipped.get("experiment"), shipped.get("profile")) == (record.experiment, record.profile):
         return None
     return (f"the shipped model ({shipped.get('profile')}/{shipped.get('experiment')}) replaced the recipe chosen on "
